@@ -1,0 +1,105 @@
+"""Pub/sub on the trio transport: acknowledged subscribe, fan-out, reconnect, gaps."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+import trio
+
+from thoonk_actors import UsageError
+from thoonk_actors.transport import Gap, Message, open_pubsub, open_redis
+
+from ..polling import wait_until
+
+
+async def test_subscribe_is_acknowledged_before_it_returns(redis_url: str) -> None:
+    async with open_redis(redis_url) as client, open_pubsub(client.config) as pubsub:
+        async with pubsub.subscribe(channels=["t:a"], patterns=["t:p.*"]) as sub:
+            # published right after subscribe returns: must not be missed
+            assert await client.execute("PUBLISH", "t:a", b"one\x00two") == 1
+            assert await client.execute("PUBLISH", "t:p.x", "three") == 1
+            with trio.fail_after(10):
+                first = await sub.receive()
+                second = await sub.receive()
+        assert first == Message(b"t:a", b"one\x00two", None)
+        assert second == Message(b"t:p.x", b"three", b"t:p.*")
+
+
+async def test_fan_out_and_unsubscribe_while_running(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    async with open_redis(redis_url) as client, open_pubsub(client.config) as pubsub:
+        async with pubsub.subscribe(channels=["t:shared"]) as one:
+            async with pubsub.subscribe(channels=["t:shared", "t:only-two"]) as two:
+                await client.execute("PUBLISH", "t:shared", "x")
+                await client.execute("PUBLISH", "t:only-two", "y")
+                with trio.fail_after(10):
+                    assert (await one.receive()).data == b"x"  # type: ignore[union-attr]
+                    assert [(await two.receive()).data for _ in range(2)] == [b"x", b"y"]  # type: ignore[union-attr]
+            # 'two' left: the channel only it wanted is unsubscribed on the server
+            await wait_until(
+                lambda: sync_redis.pubsub_numsub("t:only-two") == [(b"t:only-two", 0)],
+                what="UNSUBSCRIBE of t:only-two",
+            )
+            assert sync_redis.pubsub_numsub("t:shared") == [(b"t:shared", 1)]
+            await client.execute("PUBLISH", "t:shared", "z")
+            with trio.fail_after(10):
+                assert (await one.receive()).data == b"z"  # type: ignore[union-attr]
+
+
+async def test_reconnects_resubscribes_and_reports_a_gap(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    async with open_redis(redis_url) as client, open_pubsub(client.config) as pubsub:
+        async with pubsub.subscribe(channels=["t:events"], patterns=["t:pat.*"]) as sub:
+            await client.execute("PUBLISH", "t:events", "before")
+            with trio.fail_after(10):
+                assert (await sub.receive()).data == b"before"  # type: ignore[union-attr]
+            killed = sync_redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+            assert killed >= 1
+            with trio.fail_after(15):
+                event = await sub.receive()
+            assert event == Gap("reconnected")
+            assert pubsub.reconnects == 1
+            # the gap comes after the resubscription: what follows is delivered
+            await client.execute("PUBLISH", "t:events", "after")
+            await client.execute("PUBLISH", "t:pat.1", "pattern-after")
+            with trio.fail_after(10):
+                got = [await sub.receive(), await sub.receive()]
+            assert got == [
+                Message(b"t:events", b"after"),
+                Message(b"t:pat.1", b"pattern-after", b"t:pat.*"),
+            ]
+
+
+async def test_slow_subscriber_gets_an_overflow_gap_and_never_blocks_others(
+    redis_url: str,
+) -> None:
+    async with open_redis(redis_url) as client, open_pubsub(client.config) as pubsub:
+        async with pubsub.subscribe(channels=["t:flood"], buffer=5) as slow:
+            async with pubsub.subscribe(channels=["t:flood"], buffer=1000) as fast:
+                for i in range(20):
+                    await client.execute("PUBLISH", "t:flood", str(i))
+                with trio.fail_after(10):
+                    fast_got = [(await fast.receive()).data for _ in range(20)]  # type: ignore[union-attr]
+                assert fast_got == [str(i).encode() for i in range(20)]
+                with trio.fail_after(10):
+                    slow_got = [await slow.receive() for _ in range(6)]
+                assert [m.data for m in slow_got[:5]] == [b"0", b"1", b"2", b"3", b"4"]  # type: ignore[union-attr]
+                assert slow_got[5] == Gap("overflow")
+                stats = slow.statistics()
+                assert (stats.dropped, stats.gaps, stats.delivered) == (15, 1, 5)
+                # after the gap, new events flow again
+                await client.execute("PUBLISH", "t:flood", "next")
+                with trio.fail_after(10):
+                    assert (await slow.receive()).data == b"next"  # type: ignore[union-attr]
+
+
+async def test_bad_subscriptions_are_refused(redis_url: str) -> None:
+    async with open_pubsub(redis_url) as pubsub:
+        with pytest.raises(UsageError, match="at least one"):
+            async with pubsub.subscribe():
+                pass
+        with pytest.raises(UsageError, match="buffer"):
+            async with pubsub.subscribe(channels=["x"], buffer=0):
+                pass

@@ -1,0 +1,252 @@
+"""The client the rest of thoonk-actors talks to: reconnecting, scripts, blocking calls.
+
+Synopsis::
+
+    async with open_redis("redis://127.0.0.1:6379/0") as redis:
+        await redis.execute("SET", "k", "v")
+        await redis.evalsha(script, keys=["k"], args=[1])
+        item = await redis.execute_blocking("BLMOVE", "a", "b", "RIGHT", "LEFT", 5)
+
+Non-blocking commands share one multiplexed :class:`Connection` (concurrency
+becomes pipelining). Blocking commands borrow a *dedicated* connection that is
+returned to an idle pool afterwards, or closed when the call was cancelled in
+flight (its late reply would otherwise arrive for nobody). When the shared
+connection breaks, the next command reconnects with exponential backoff and
+fails with :class:`ThoonkConnectionError` after ``reconnect_timeout`` seconds:
+a dead server gives a clear error, never a hang. Commands are never re-sent
+automatically: a command whose connection broke while it was in flight may or
+may not have run, and only its caller knows whether running it twice is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+import redis.exceptions
+import trio
+
+from .._errors import ThoonkAuthenticationError, ThoonkConnectionError, ThoonkTimeoutError
+from .._nursery import open_service_nursery
+from ._config import RedisConfig
+from ._connection import Connection
+from ._protocol import Arg, Command
+
+log = logging.getLogger(__name__)
+
+_BACKOFF_FIRST = 0.02
+_BACKOFF_MAX = 1.0
+
+
+class ScriptLike(Protocol):
+    """What :meth:`RedisClient.evalsha` needs of a script."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def sha1(self) -> str: ...
+
+
+class RedisClient:
+    """A reconnecting Redis client on trio. Make one with :func:`open_redis`."""
+
+    def __init__(
+        self, config: RedisConfig, nursery: trio.Nursery, *, max_idle_dedicated: int = 16
+    ) -> None:
+        self.config = config
+        self._nursery = nursery
+        self._shared: Connection | None = None
+        self._connect_lock = trio.Lock()
+        self._idle: list[Connection] = []
+        self._max_idle = max_idle_dedicated
+        self._closed = False
+        self._dedicated_config = config.replace(response_timeout=None)
+
+    @property
+    def where(self) -> str:
+        """The server, for messages (no password)."""
+        return self.config.describe()
+
+    # -------------------------------------------------------------- connecting
+
+    async def _open_with_backoff(self, config: RedisConfig) -> Connection:
+        deadline = trio.current_time() + config.reconnect_timeout
+        delay = _BACKOFF_FIRST
+        attempts = 0
+        while True:
+            if self._closed:
+                raise ThoonkConnectionError(f"the client for {self.where} is closed")
+            attempts += 1
+            try:
+                return await Connection.open(config, self._nursery)
+            except ThoonkAuthenticationError:
+                raise
+            except (ThoonkConnectionError, ThoonkTimeoutError) as exc:
+                if trio.current_time() + delay > deadline:
+                    raise type(exc)(
+                        f"{exc} (gave up after {attempts} attempt"
+                        f"{'s' if attempts > 1 else ''} in {config.reconnect_timeout:g} s)"
+                    ) from exc
+                log.debug("connect to %s failed (%s); retrying in %.2fs", self.where, exc, delay)
+            except redis.exceptions.ResponseError as exc:
+                # e.g. SELECT of a database the server does not have
+                raise ThoonkConnectionError(
+                    f"Redis at {self.where} refused the connection setup: {exc}"
+                ) from exc
+            await trio.sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX)
+
+    async def connection(self) -> Connection:
+        """The shared multiplexed connection, (re)connected when needed."""
+        conn = self._shared
+        if conn is not None and conn.usable:
+            return conn
+        async with self._connect_lock:
+            conn = self._shared
+            if conn is None or not conn.usable:
+                if conn is not None:
+                    log.warning("connection to %s lost; reconnecting", self.where)
+                conn = await self._open_with_backoff(self.config)
+                self._shared = conn
+            return conn
+
+    # ------------------------------------------------------------------ calls
+
+    async def execute(self, *args: Arg) -> Any:
+        """One command on the shared connection; an error reply raises."""
+        conn = self._shared
+        if conn is None or not conn.usable:
+            conn = await self.connection()
+        return await conn.execute(*args)
+
+    async def pipeline(
+        self, commands: Sequence[Command], *, raise_on_error: bool = True
+    ) -> list[Any]:
+        """Several commands in one write, their replies in order.
+
+        With ``raise_on_error`` the first error reply is raised after all
+        replies arrived; otherwise errors are returned in place.
+        """
+        conn = self._shared
+        if conn is None or not conn.usable:
+            conn = await self.connection()
+        replies = await conn.pipeline(commands)
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+        return replies
+
+    async def evalsha(
+        self, script: ScriptLike, keys: Sequence[Arg] = (), args: Sequence[Arg] = ()
+    ) -> Any:
+        """Run a Lua script by its SHA1, loading it first if the server lost it.
+
+        After ``SCRIPT FLUSH`` or a server restart the first call gets NOSCRIPT;
+        the script is then loaded and run again (NOSCRIPT means it never ran).
+        """
+        command = ("EVALSHA", script.sha1, len(keys), *keys, *args)
+        try:
+            return await self.execute(*command)
+        except redis.exceptions.NoScriptError:
+            await self.execute("SCRIPT", "LOAD", script.source)
+            return await self.execute(*command)
+
+    async def evalsha_many(
+        self,
+        calls: Sequence[tuple[ScriptLike, Sequence[Arg], Sequence[Arg]]],
+        *,
+        raise_on_error: bool = True,
+    ) -> list[Any]:
+        """Several script calls in one pipeline; NOSCRIPT ones are loaded and re-run."""
+        commands = [("EVALSHA", s.sha1, len(k), *k, *a) for s, k, a in calls]
+        replies = await self.pipeline(commands, raise_on_error=False)
+        missing = [
+            i for i, r in enumerate(replies) if isinstance(r, redis.exceptions.NoScriptError)
+        ]
+        if missing:
+            sources = {calls[i][0].sha1: calls[i][0].source for i in missing}
+            await self.pipeline([("SCRIPT", "LOAD", src) for src in sources.values()])
+            again = await self.pipeline([commands[i] for i in missing], raise_on_error=False)
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+        return replies
+
+    # -------------------------------------------------------- blocking calls
+
+    @asynccontextmanager
+    async def dedicated(self) -> AsyncIterator[Connection]:
+        """A connection of your own, for blocking commands.
+
+        It goes back to an idle pool when you are done, unless a call on it
+        was cancelled in flight (then it is closed: its reply would come late).
+        """
+        conn: Connection | None = None
+        while self._idle:
+            candidate = self._idle.pop()
+            if candidate.usable:
+                conn = candidate
+                break
+        if conn is None:
+            conn = await self._open_with_backoff(self._dedicated_config)
+        try:
+            yield conn
+        finally:
+            if (
+                not self._closed
+                and conn.usable
+                and conn.in_flight == 0
+                and len(self._idle) < self._max_idle
+            ):
+                self._idle.append(conn)
+            else:
+                await conn.aclose()
+
+    async def execute_blocking(self, *args: Arg) -> Any:
+        """One blocking command (BLMOVE, BRPOP, ...) on a dedicated connection.
+
+        Cancel it like any trio call; the connection it used is then closed.
+        """
+        async with self.dedicated() as conn:
+            return await conn.execute(*args)
+
+    # --------------------------------------------------------------- closing
+
+    async def aclose(self) -> None:
+        """Close every connection; calls still waiting fail."""
+        self._closed = True
+        conns = [*self._idle]
+        self._idle.clear()
+        if self._shared is not None:
+            conns.append(self._shared)
+            self._shared = None
+        for conn in conns:
+            await conn.aclose()
+
+
+@asynccontextmanager
+async def open_redis(url: str | RedisConfig, **options: Any) -> AsyncIterator[RedisClient]:
+    """A :class:`RedisClient` for ``url`` that lives as long as the block.
+
+    Keyword options override the URL's (``connect_timeout``, ``response_timeout``,
+    ``reconnect_timeout``, ``client_name``, ...). The first connection is made
+    here, so a wrong address or password fails at once with a clear error.
+    """
+    config = url.replace(**options) if isinstance(url, RedisConfig) else RedisConfig.from_url(
+        url, **options
+    )
+    async with open_service_nursery() as nursery:
+        client = RedisClient(config, nursery)
+        try:
+            await client.connection()
+            yield client
+        finally:
+            await client.aclose()
+            nursery.cancel_scope.cancel()

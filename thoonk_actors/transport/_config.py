@@ -1,0 +1,127 @@
+"""Where and how to reach a Redis server, parsed from a URL.
+
+Synopsis: ``RedisConfig.from_url("redis://user:pw@host:6379/2?client_name=w1")``.
+
+We use redis-py's URL grammar (``redis.connection.parse_url``) so every URL a
+redis-py user already has (``redis://``, ``rediss://``, ``unix://`` and their
+query options) means the same thing here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ssl
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from redis.connection import parse_url
+
+from .._errors import UsageError
+
+_CERT_REQS = {
+    "none": ssl.CERT_NONE,
+    "optional": ssl.CERT_OPTIONAL,
+    "required": ssl.CERT_REQUIRED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RedisConfig:
+    """Everything needed to open one connection to one Redis server.
+
+    Times are seconds. ``response_timeout`` bounds how long a non-blocking
+    command may wait for its reply before the connection is declared broken
+    (a hung server must not hang us); ``None`` waits for ever.
+    ``reconnect_timeout`` bounds how long a command waits for the server to
+    come back before it fails with :class:`ThoonkConnectionError`.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    path: str | None = None
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    db: int = 0
+    client_name: str | None = None
+    ssl_ca_certs: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_cert_reqs: str = "required"
+    ssl_check_hostname: bool = True
+    connect_timeout: float = 5.0
+    response_timeout: float | None = 30.0
+    reconnect_timeout: float = 10.0
+
+    @classmethod
+    def from_url(cls, url: str, **overrides: Any) -> RedisConfig:
+        """Parse ``redis://``, ``rediss://`` or ``unix://`` (redis-py's grammar).
+
+        Raises:
+            UsageError: the URL is not one of those forms, or an option is invalid.
+        """
+        if not isinstance(url, str):
+            raise UsageError(f"a Redis URL must be a string, not {type(url).__name__}")
+        try:
+            parsed: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
+        except ValueError as exc:
+            raise UsageError(
+                f"{url!r} is not a Redis URL ({exc}); use redis://host:port/db, "
+                "rediss://host:port/db (TLS) or unix:///path/to/redis.sock?db=0"
+            ) from None
+        kwargs: dict[str, Any] = {}
+        conn_class = parsed.pop("connection_class", None)
+        if conn_class is not None and conn_class.__name__ == "SSLConnection":
+            kwargs["tls"] = True
+        for key, value in parsed.items():
+            if key in ("host", "port", "path", "username", "password", "db", "client_name"):
+                kwargs[key] = value
+            elif key == "socket_connect_timeout":
+                kwargs["connect_timeout"] = float(value)
+            elif key == "socket_timeout":
+                kwargs["response_timeout"] = float(value)
+            elif key in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs"):
+                kwargs[key] = value
+            elif key == "ssl_check_hostname":
+                kwargs[key] = bool(value)
+            # Other redis-py options (health_check_interval, ...) do not apply here.
+        kwargs.update(overrides)
+        try:
+            config = cls(**kwargs)
+        except TypeError as exc:
+            raise UsageError(f"unknown Redis option: {exc}") from None
+        config._validate()
+        return config
+
+    def _validate(self) -> None:
+        if self.ssl_cert_reqs not in _CERT_REQS:
+            raise UsageError(
+                f"ssl_cert_reqs must be one of {sorted(_CERT_REQS)}, not {self.ssl_cert_reqs!r}"
+            )
+        if not isinstance(self.db, int) or self.db < 0:
+            raise UsageError(f"the database number must be an integer ≥ 0, not {self.db!r}")
+
+    def replace(self, **changes: Any) -> RedisConfig:
+        """A copy with some fields changed (``config.replace(db=3)``)."""
+        return dataclasses.replace(self, **changes)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The client TLS context this config asks for."""
+        context = ssl.create_default_context(cafile=self.ssl_ca_certs)
+        if self.ssl_certfile:
+            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+        context.check_hostname = self.ssl_check_hostname and self.ssl_cert_reqs != "none"
+        context.verify_mode = _CERT_REQS[self.ssl_cert_reqs]
+        return context
+
+    def describe(self) -> str:
+        """Where this config points, for messages (never shows the password)."""
+        if self.path is not None:
+            return f"unix://{self.path}?db={self.db}"
+        scheme = "rediss" if self.tls else "redis"
+        user = f"{quote(self.username)}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}/{self.db}"
+
+    def __repr__(self) -> str:
+        return f"RedisConfig({self.describe()!r})"

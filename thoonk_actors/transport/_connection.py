@@ -1,0 +1,395 @@
+"""One multiplexed connection: many concurrent callers, one socket, FIFO replies.
+
+Synopsis::
+
+    conn = await Connection.open(config, nursery)
+    pong = await conn.execute("PING")
+    replies = await conn.pipeline([("INCR", "a"), ("GET", "a")])
+    await conn.aclose()
+
+How it stays in step: a caller appends its packed command to the outgoing
+buffer *and* its reply slot to the pending queue in one synchronous step (trio
+cannot switch tasks in between), so the order of slots is the order of bytes
+on the wire. One writer task flushes whatever accumulated (concurrency turns
+into pipelining by itself); one reader task feeds hiredis and hands each reply
+to the oldest slot. A caller cancelled while waiting only marks its slot
+abandoned: the reader still consumes that reply and drops it, so no caller
+ever receives another caller's reply and the connection never leaves step.
+Blocking commands (BLMOVE, BRPOP, ...) must not share a connection: see
+:meth:`RedisClient.dedicated`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import hiredis
+import outcome
+import trio
+
+from .._errors import ThoonkConnectionError, ThoonkTimeoutError
+from ._config import RedisConfig
+from ._protocol import Command, error_from_reply, pack_command
+
+log = logging.getLogger(__name__)
+
+_READ_SIZE = 1 << 18
+
+
+class _Slot:
+    """Where the replies of one call (one command or one pipeline) go.
+
+    ``done`` is set by the reader (or by a break, with ``error``); ``task`` is
+    the caller while it waits, and None when it is not waiting (not yet, or
+    no longer because it was cancelled: then the replies are simply dropped).
+    """
+
+    __slots__ = ("count", "done", "error", "replies", "task")
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.replies: list[Any] = []
+        self.done = False
+        self.error: Exception | None = None
+        self.task: trio.lowlevel.Task | None = None
+
+    def finish(self, error: Exception | None = None) -> None:
+        self.done = True
+        self.error = error
+        task, self.task = self.task, None
+        if task is not None:
+            result: outcome.Outcome[list[Any]] = (
+                outcome.Error(error) if error is not None else outcome.Value(self.replies)
+            )
+            trio.lowlevel.reschedule(task, result)
+
+
+async def open_stream(config: RedisConfig) -> trio.abc.Stream:
+    """A connected byte stream to the server (unix, TCP or TLS), not yet greeted."""
+    where = config.describe()
+    try:
+        with trio.fail_after(config.connect_timeout):
+            stream: trio.abc.Stream
+            if config.path is not None:
+                stream = await trio.open_unix_socket(config.path)
+            else:
+                stream = await trio.open_tcp_stream(config.host, config.port)
+                if config.tls:
+                    tls = trio.SSLStream(
+                        stream, config.ssl_context(), server_hostname=config.host
+                    )
+                    try:
+                        await tls.do_handshake()
+                    except BaseException:
+                        await trio.aclose_forcefully(stream)
+                        raise
+                    stream = tls
+    except trio.TooSlowError:
+        raise ThoonkTimeoutError(
+            f"could not connect to Redis at {where} within {config.connect_timeout:g} s; "
+            "check that the server is running and reachable"
+        ) from None
+    except (OSError, trio.BrokenResourceError) as exc:
+        cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
+        raise ThoonkConnectionError(
+            f"cannot connect to Redis at {where} ({_reason(cause or exc)}); start the server, "
+            "or point THOONK_REDIS_URL / url= at one that is running"
+        ) from exc
+    return stream
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def handshake_commands(config: RedisConfig) -> list[Command]:
+    """AUTH / SELECT / CLIENT SETNAME, as this config asks."""
+    commands: list[Command] = []
+    if config.password is not None:
+        if config.username:
+            commands.append(("AUTH", config.username, config.password))
+        else:
+            commands.append(("AUTH", config.password))
+    if config.db:
+        commands.append(("SELECT", config.db))
+    if config.client_name:
+        commands.append(("CLIENT", "SETNAME", config.client_name))
+    return commands
+
+
+async def greet(stream: trio.abc.Stream, config: RedisConfig, reader: hiredis.Reader) -> None:
+    """Send the handshake and check every reply before the stream is used."""
+    commands = handshake_commands(config)
+    if not commands:
+        return
+    await stream.send_all(b"".join(pack_command(c) for c in commands))
+    replies: list[Any] = []
+    with trio.fail_after(config.connect_timeout):
+        while len(replies) < len(commands):
+            data = await stream.receive_some(_READ_SIZE)
+            if not data:
+                raise ThoonkConnectionError(
+                    f"Redis at {config.describe()} closed the connection during the handshake"
+                )
+            reader.feed(bytes(data))
+            while (reply := reader.gets()) is not False:
+                replies.append(reply)
+    for reply in replies:
+        if isinstance(reply, hiredis.ReplyError):
+            raise error_from_reply(reply, config.describe())
+
+
+async def connect_stream(config: RedisConfig) -> tuple[trio.abc.Stream, hiredis.Reader]:
+    """Open and greet a stream; on any failure nothing is left open."""
+    stream = await open_stream(config)
+    reader = hiredis.Reader()
+    try:
+        await greet(stream, config, reader)
+    except trio.TooSlowError:
+        await trio.aclose_forcefully(stream)
+        raise ThoonkTimeoutError(
+            f"Redis at {config.describe()} did not answer the handshake within "
+            f"{config.connect_timeout:g} s"
+        ) from None
+    except (OSError, trio.BrokenResourceError) as exc:
+        await trio.aclose_forcefully(stream)
+        raise ThoonkConnectionError(
+            f"the connection to Redis at {config.describe()} broke during the handshake "
+            f"({_reason(exc)})"
+        ) from exc
+    except BaseException:
+        await trio.aclose_forcefully(stream)
+        raise
+    return stream, reader
+
+
+class Connection:
+    """A greeted connection with its own reader and writer tasks."""
+
+    def __init__(
+        self, stream: trio.abc.Stream, reader: hiredis.Reader, config: RedisConfig
+    ) -> None:
+        self.config = config
+        self._stream = stream
+        self._reader = reader
+        self._pending: collections.deque[_Slot] = collections.deque()
+        self._outgoing: list[bytes] = []
+        self._write_wanted = trio.Event()
+        self._write_lock = trio.Lock()
+        self._cancel_scope = trio.CancelScope()
+        self._broken: ThoonkConnectionError | ThoonkTimeoutError | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(cls, config: RedisConfig, nursery: trio.Nursery) -> Connection:
+        """Connect, greet, and start the reader/writer tasks in ``nursery``."""
+        stream, reader = await connect_stream(config)
+        conn = cls(stream, reader, config)
+        nursery.start_soon(conn._run)
+        return conn
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def usable(self) -> bool:
+        """False once closed or broken; a pool replaces such a connection."""
+        return not self._closed and self._broken is None
+
+    @property
+    def in_flight(self) -> int:
+        """Calls whose replies have not all arrived (abandoned ones included)."""
+        return len(self._pending)
+
+    @property
+    def where(self) -> str:
+        return self.config.describe()
+
+    # ---------------------------------------------------------------- calling
+
+    async def execute(self, *args: Any) -> Any:
+        """Send one command and wait for its reply; error replies raise."""
+        (reply,) = await self._call([pack_command(args)], 1)
+        if isinstance(reply, hiredis.ReplyError):
+            raise error_from_reply(reply, self.where)
+        return reply
+
+    async def pipeline(self, commands: Sequence[Command]) -> list[Any]:
+        """Send several commands in one write; their replies, in order.
+
+        Error replies are returned in place as exceptions (not raised), so the
+        caller sees which command failed and what the others did.
+        """
+        if not commands:
+            await trio.lowlevel.checkpoint()
+            return []
+        replies = await self._call([pack_command(c) for c in commands], len(commands))
+        return [
+            error_from_reply(r, self.where) if isinstance(r, hiredis.ReplyError) else r
+            for r in replies
+        ]
+
+    async def _call(self, packed: list[bytes], count: int) -> list[Any]:
+        if not self.usable:
+            await trio.lowlevel.checkpoint()
+            raise self._unusable_error()
+        slot = _Slot(count)
+        # The slot joins the queue in the same synchronous step in which its
+        # bytes are written or queued for writing: that keeps replies matched.
+        self._pending.append(slot)
+        if not self._outgoing and not self._write_lock.locked():
+            # Fast path: nothing is waiting to be written, so write ours now
+            # instead of waking the writer task (one task switch less).
+            self._write_lock.acquire_nowait()
+            try:
+                await self._send_shielded(b"".join(packed))
+            finally:
+                self._write_lock.release()
+        else:
+            self._outgoing.extend(packed)
+            self._write_wanted.set()
+        if not slot.done:
+            await self._wait(slot)
+        if slot.error is not None:
+            raise slot.error
+        return slot.replies
+
+    async def _wait(self, slot: _Slot) -> None:
+        slot.task = trio.lowlevel.current_task()
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            slot.task = None  # the reader will drop this call's replies
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        timeout = self.config.response_timeout
+        if timeout is None:
+            await trio.lowlevel.wait_task_rescheduled(abort)
+            return
+        with trio.move_on_after(timeout):
+            await trio.lowlevel.wait_task_rescheduled(abort)
+            return
+        # FIFO replies cannot skip one: the only way on is a new connection.
+        self._break(
+            ThoonkTimeoutError(
+                f"Redis at {self.where} did not reply within {timeout:g} s; "
+                "the connection was closed (the command may or may not have run)"
+            )
+        )
+        await trio.lowlevel.checkpoint()
+        raise self._unusable_error()
+
+    async def _send_shielded(self, data: bytes) -> None:
+        """Write bytes whole: a write cut by a cancellation would desync the stream."""
+        timeout = self.config.response_timeout
+        with trio.CancelScope(shield=True) as scope:
+            if timeout is not None:
+                scope.deadline = trio.current_time() + timeout
+            try:
+                await self._stream.send_all(data)
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self._break(
+                    ThoonkConnectionError(
+                        f"the connection to Redis at {self.where} broke ({_reason(exc)}); "
+                        "commands in flight may or may not have run"
+                    )
+                )
+        if scope.cancelled_caught:
+            self._break(
+                ThoonkTimeoutError(
+                    f"Redis at {self.where} stopped reading for {timeout:g} s; "
+                    "the connection was closed"
+                )
+            )
+
+    def _unusable_error(self) -> Exception:
+        if self._broken is not None:
+            return type(self._broken)(str(self._broken))
+        return ThoonkConnectionError(f"the connection to Redis at {self.where} is closed")
+
+    # -------------------------------------------------------------- lifecycle
+
+    def _break(self, exc: ThoonkConnectionError | ThoonkTimeoutError) -> None:
+        """Fail every waiting caller and stop the tasks; idempotent."""
+        if self._broken is None and not self._closed:
+            self._broken = exc
+        self._cancel_scope.cancel()
+        pending, self._pending = self._pending, collections.deque()
+        for slot in pending:
+            slot.finish(self._unusable_error())
+
+    async def aclose(self) -> None:
+        """Close now; callers still waiting get :class:`ThoonkConnectionError`."""
+        if not self._closed:
+            self._closed = True
+            self._break(ThoonkConnectionError(f"the connection to {self.where} was closed"))
+        await trio.aclose_forcefully(self._stream)
+
+    async def _run(self) -> None:
+        with self._cancel_scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._write_loop)
+                await self._read_guarded()
+                nursery.cancel_scope.cancel()
+        await trio.aclose_forcefully(self._stream)
+
+    async def _read_guarded(self) -> None:
+        # Errors are turned into a break here, inside the task, so they never
+        # surface as an ExceptionGroup from the nursery above.
+        try:
+            await self._read_loop()
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._break(
+                ThoonkConnectionError(
+                    f"the connection to Redis at {self.where} broke ({_reason(exc)}); "
+                    "commands in flight may or may not have run"
+                )
+            )
+        except hiredis.ProtocolError as exc:
+            self._break(
+                ThoonkConnectionError(
+                    f"Redis at {self.where} sent bytes that are not RESP ({exc}); "
+                    "is that address really a Redis server?"
+                )
+            )
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._write_wanted.wait()
+            self._write_wanted = trio.Event()
+            async with self._write_lock:
+                if self._outgoing:
+                    data = b"".join(self._outgoing)
+                    self._outgoing.clear()
+                    await self._send_shielded(data)
+
+    async def _read_loop(self) -> None:
+        reader = self._reader
+        pending = self._pending
+        while True:
+            data = await self._stream.receive_some(_READ_SIZE)
+            if not data:
+                self._break(
+                    ThoonkConnectionError(
+                        f"Redis at {self.where} closed the connection; commands in flight "
+                        "may or may not have run"
+                    )
+                )
+                return
+            reader.feed(bytes(data))
+            while (reply := reader.gets()) is not False:
+                if not pending:
+                    self._break(
+                        ThoonkConnectionError(
+                            f"Redis at {self.where} sent a reply nobody asked for"
+                        )
+                    )
+                    return
+                slot = pending[0]
+                slot.replies.append(reply)
+                if len(slot.replies) == slot.count:
+                    pending.popleft()
+                    slot.finish()

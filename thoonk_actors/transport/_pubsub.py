@@ -1,0 +1,412 @@
+"""One reconnecting pub/sub connection shared by many subscriptions.
+
+Synopsis::
+
+    async with open_pubsub(config) as pubsub:
+        async with pubsub.subscribe(channels=["event.feed.publish:news"]) as sub:
+            async for event in sub:
+                if isinstance(event, Gap):
+                    ...  # events may have been missed: resync from the stored state
+                else:
+                    handle(event.channel, event.data)
+
+``subscribe`` returns only once Redis has acknowledged every channel, so a
+publish made after it returns is never missed. Each subscription has a bounded
+buffer: a consumer that falls behind does not slow the others down; it loses
+the overflow and receives one :class:`Gap` (``reason="overflow"``) after the
+events it still has. When the server drops the connection (restart,
+``CLIENT KILL TYPE pubsub``), the connection is reopened with backoff, every
+channel and pattern is subscribed again, and every subscription receives a
+:class:`Gap` (``reason="reconnected"``) placed after the resubscription was
+acknowledged, so a resync that starts at the gap sees everything after it.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+import hiredis
+import trio
+
+from .._errors import ThoonkError, ThoonkTimeoutError, UsageError
+from .._nursery import open_service_nursery
+from ._config import RedisConfig
+from ._connection import connect_stream
+from ._protocol import pack_command
+
+log = logging.getLogger(__name__)
+
+_READ_SIZE = 1 << 18
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One published message: its channel, payload, and the pattern that matched."""
+
+    channel: bytes
+    data: bytes
+    pattern: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Messages may have been lost just before this point: resync from stored state.
+
+    ``reason`` is ``"reconnected"`` (the connection dropped and was restored) or
+    ``"overflow"`` (this subscription's buffer was full).
+    """
+
+    reason: Literal["reconnected", "overflow"]
+
+
+Event = Message | Gap
+_Kind = Literal["channel", "pattern"]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionStatistics:
+    """What a subscription has seen so far."""
+
+    buffered: int
+    capacity: int
+    delivered: int
+    dropped: int
+    gaps: int
+
+
+class Subscription:
+    """The receiving end of :meth:`PubSub.subscribe`; iterate it or call :meth:`receive`."""
+
+    def __init__(self, capacity: int) -> None:
+        self._queue: collections.deque[Event] = collections.deque()
+        self._capacity = capacity
+        self._overflowed = False
+        self._wakeup = trio.Event()
+        self._closed = False
+        self._delivered = 0
+        self._dropped = 0
+        self._gaps = 0
+
+    def _put(self, event: Event) -> None:
+        if isinstance(event, Gap):
+            self._queue.append(event)
+        elif self._overflowed or len(self._queue) >= self._capacity:
+            self._overflowed = True
+            self._dropped += 1
+            return
+        else:
+            self._queue.append(event)
+        self._wakeup.set()
+
+    def receive_nowait(self) -> Event:
+        """The next event, or raise ``trio.WouldBlock``."""
+        if self._queue:
+            event = self._queue.popleft()
+        elif self._overflowed:
+            self._overflowed = False
+            event = Gap("overflow")
+        elif self._closed:
+            raise trio.EndOfChannel
+        else:
+            raise trio.WouldBlock
+        if isinstance(event, Gap):
+            self._gaps += 1
+        else:
+            self._delivered += 1
+        return event
+
+    async def receive(self) -> Event:
+        """Wait for the next event (a :class:`Message` or a :class:`Gap`)."""
+        while True:
+            try:
+                event = self.receive_nowait()
+            except trio.WouldBlock:
+                self._wakeup = trio.Event()
+                await self._wakeup.wait()
+                continue
+            await trio.lowlevel.checkpoint()
+            return event
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+    def statistics(self) -> SubscriptionStatistics:
+        return SubscriptionStatistics(
+            buffered=len(self._queue),
+            capacity=self._capacity,
+            delivered=self._delivered,
+            dropped=self._dropped,
+            gaps=self._gaps,
+        )
+
+    def _close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+
+
+class _Topic:
+    __slots__ = ("confirmed", "subscribers")
+
+    def __init__(self) -> None:
+        self.subscribers: set[Subscription] = set()
+        self.confirmed = trio.Event()
+
+
+class PubSub:
+    """A pub/sub connection and the subscriptions on it. Make one with :func:`open_pubsub`."""
+
+    def __init__(self, config: RedisConfig) -> None:
+        self.config = config.replace(response_timeout=None)
+        self._topics: dict[tuple[_Kind, bytes], _Topic] = {}
+        # SUBSCRIBE commands sent but not yet acknowledged, per topic: a topic
+        # is confirmed only when the last of them is (see _on_confirm).
+        self._unconfirmed: collections.Counter[tuple[_Kind, bytes]] = collections.Counter()
+        self._outgoing: list[bytes] = []
+        self._write_wanted = trio.Event()
+        self._connected = False
+        self._connections = 0
+
+    @property
+    def where(self) -> str:
+        return self.config.describe()
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection was re-established after the first."""
+        return max(0, self._connections - 1)
+
+    # ------------------------------------------------------------ subscribing
+
+    @asynccontextmanager
+    async def subscribe(
+        self,
+        channels: Iterable[str | bytes] = (),
+        patterns: Iterable[str | bytes] = (),
+        *,
+        buffer: int = 1024,
+        ack_timeout: float | None = None,
+    ) -> AsyncIterator[Subscription]:
+        """Receive the messages of ``channels`` and ``patterns`` while the block runs.
+
+        Returns once Redis acknowledged them all (waiting at most ``timeout``
+        seconds (``ack_timeout``), default the config's ``reconnect_timeout``, for a connection).
+        """
+        if buffer < 1:
+            raise UsageError("a subscription buffer must hold at least 1 event")
+        wanted: list[tuple[_Kind, bytes]] = [("channel", _b(c)) for c in channels]
+        wanted += [("pattern", _b(p)) for p in patterns]
+        if not wanted:
+            raise UsageError("subscribe to at least one channel or pattern")
+        sub = Subscription(buffer)
+        new: list[tuple[_Kind, bytes]] = []
+        topics: list[_Topic] = []
+        for key in dict.fromkeys(wanted):
+            topic = self._topics.get(key)
+            if topic is None:
+                topic = self._topics[key] = _Topic()
+                new.append(key)
+            topic.subscribers.add(sub)
+            topics.append(topic)
+        try:
+            if new and self._connected:
+                self._send_subscribe(new)
+            limit = self.config.reconnect_timeout if ack_timeout is None else ack_timeout
+            try:
+                with trio.fail_after(limit):
+                    for topic in topics:
+                        await topic.confirmed.wait()
+            except trio.TooSlowError:
+                raise ThoonkTimeoutError(
+                    f"Redis at {self.where} did not acknowledge the subscription within "
+                    f"{limit:g} s; is the server reachable?"
+                ) from None
+            yield sub
+        finally:
+            sub._close()
+            gone: list[tuple[_Kind, bytes]] = []
+            for key in dict.fromkeys(wanted):
+                topic = self._topics[key]
+                topic.subscribers.discard(sub)
+                if not topic.subscribers:
+                    del self._topics[key]
+                    gone.append(key)
+            if gone and self._connected:
+                self._send_unsubscribe(gone)
+
+    def _send_subscribe(self, keys: list[tuple[_Kind, bytes]]) -> None:
+        channels = [name for kind, name in keys if kind == "channel"]
+        patterns = [name for kind, name in keys if kind == "pattern"]
+        for key in keys:
+            self._unconfirmed[key] += 1
+        if channels:
+            self._send(("SUBSCRIBE", *channels))
+        if patterns:
+            self._send(("PSUBSCRIBE", *patterns))
+
+    def _send_unsubscribe(self, keys: list[tuple[_Kind, bytes]]) -> None:
+        channels = [name for kind, name in keys if kind == "channel"]
+        patterns = [name for kind, name in keys if kind == "pattern"]
+        if channels:
+            self._send(("UNSUBSCRIBE", *channels))
+        if patterns:
+            self._send(("PUNSUBSCRIBE", *patterns))
+
+    def _send(self, command: tuple[Any, ...]) -> None:
+        self._outgoing.append(pack_command(command))
+        self._write_wanted.set()
+
+    # ----------------------------------------------------------------- running
+
+    async def _run(self, task_status: trio.TaskStatus[None]) -> None:
+        """Connect, (re)subscribe, read; reconnect with backoff for ever."""
+        first = True
+        delay = 0.02
+        while True:
+            try:
+                stream, reader = await connect_stream(self.config)
+            except ThoonkError as exc:
+                if first:
+                    raise
+                log.warning("pub/sub reconnect to %s failed (%s); retrying", self.where, exc)
+                await trio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            delay = 0.02
+            self._connections += 1
+            reconnected = not first
+            if first:
+                task_status.started()
+                first = False
+            try:
+                failure = await self._serve(stream, reader, reconnected)
+                log.warning("pub/sub connection to %s lost (%s); reconnecting", self.where, failure)
+            finally:
+                self._connected = False
+                self._unconfirmed.clear()
+                for topic in self._topics.values():
+                    if topic.confirmed.is_set():
+                        topic.confirmed = trio.Event()
+                await trio.aclose_forcefully(stream)
+
+    async def _serve(
+        self, stream: trio.abc.Stream, reader: hiredis.Reader, reconnected: bool
+    ) -> str:
+        """Run one connection until it breaks; say why it did."""
+        self._outgoing.clear()
+        self._connected = True
+        failure = "the server closed it"
+        async with trio.open_nursery() as nursery:
+
+            async def guarded(fn: Callable[[], Awaitable[None]]) -> None:
+                # Errors stop this connection here, inside the task, so they
+                # never surface as an ExceptionGroup from the nursery.
+                nonlocal failure
+                try:
+                    await fn()
+                except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    failure = str(exc) or type(exc).__name__
+                except hiredis.ProtocolError as exc:
+                    failure = f"bytes that are not RESP: {exc}"
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(guarded, partial(self._write_loop, stream))
+            if self._topics:
+                self._send_subscribe(list(self._topics))
+            if reconnected:
+                nursery.start_soon(self._announce_gap)
+            nursery.start_soon(guarded, partial(self._read_loop, stream, reader))
+        return failure
+
+    async def _announce_gap(self) -> None:
+        # Only after the resubscription is acknowledged: a consumer that
+        # resyncs at the gap must not miss anything published after it.
+        for topic in list(self._topics.values()):
+            await topic.confirmed.wait()
+        subs = {s for topic in self._topics.values() for s in topic.subscribers}
+        for sub in subs:
+            sub._put(Gap("reconnected"))
+
+    async def _write_loop(self, stream: trio.abc.Stream) -> None:
+        while True:
+            if not self._outgoing:
+                await self._write_wanted.wait()
+                self._write_wanted = trio.Event()
+                continue
+            data = b"".join(self._outgoing)
+            self._outgoing.clear()
+            await stream.send_all(data)
+
+    async def _read_loop(self, stream: trio.abc.Stream, reader: hiredis.Reader) -> None:
+        while True:
+            data = await stream.receive_some(_READ_SIZE)
+            if not data:
+                return
+            reader.feed(bytes(data))
+            while (reply := reader.gets()) is not False:
+                self._dispatch(reply)
+
+    def _dispatch(self, reply: Any) -> None:
+        if isinstance(reply, hiredis.ReplyError):
+            log.error("pub/sub connection to %s got an error: %s", self.where, reply)
+            return
+        kind = reply[0]
+        if kind == b"message":
+            topic = self._topics.get(("channel", reply[1]))
+            if topic is not None:
+                message = Message(reply[1], reply[2])
+                for sub in topic.subscribers:
+                    sub._put(message)
+        elif kind == b"pmessage":
+            topic = self._topics.get(("pattern", reply[1]))
+            if topic is not None:
+                message = Message(reply[2], reply[3], reply[1])
+                for sub in topic.subscribers:
+                    sub._put(message)
+        elif kind == b"subscribe":
+            self._on_confirm(("channel", reply[1]))
+        elif kind == b"psubscribe":
+            self._on_confirm(("pattern", reply[1]))
+
+    def _on_confirm(self, key: tuple[_Kind, bytes]) -> None:
+        self._unconfirmed[key] -= 1
+        if self._unconfirmed[key] <= 0:
+            del self._unconfirmed[key]
+            topic = self._topics.get(key)
+            if topic is not None:
+                topic.confirmed.set()
+
+
+def _b(name: str | bytes) -> bytes:
+    if isinstance(name, bytes):
+        return name
+    if isinstance(name, str):
+        return name.encode()
+    raise UsageError(f"a channel or pattern must be str or bytes, not {type(name).__name__}")
+
+
+@asynccontextmanager
+async def open_pubsub(config: RedisConfig | str) -> AsyncIterator[PubSub]:
+    """A :class:`PubSub` that stays connected (reconnecting as needed) for the block.
+
+    The first connection is made here: an unreachable server fails at once
+    with :class:`ThoonkConnectionError`.
+    """
+    if isinstance(config, str):
+        config = RedisConfig.from_url(config)
+    pubsub = PubSub(config)
+    async with open_service_nursery() as nursery:
+        await nursery.start(pubsub._run)
+        yield pubsub
+        nursery.cancel_scope.cancel()
