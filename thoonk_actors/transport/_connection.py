@@ -33,6 +33,7 @@ import trio
 from .._errors import ThoonkConnectionError, ThoonkTimeoutError
 from ._config import RedisConfig
 from ._protocol import Command, error_from_reply, pack_command
+from ._socket import PlainSocketStream
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,11 @@ class _Slot:
     no longer because it was cancelled: then the replies are simply dropped).
     """
 
-    __slots__ = ("count", "done", "error", "replies", "task")
+    __slots__ = ("count", "created", "done", "error", "replies", "task")
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, created: float) -> None:
         self.count = count
+        self.created = created
         self.replies: list[Any] = []
         self.done = False
         self.error: Exception | None = None
@@ -74,7 +76,7 @@ async def open_stream(config: RedisConfig) -> trio.abc.Stream:
         with trio.fail_after(config.connect_timeout):
             stream: trio.abc.Stream
             if config.path is not None:
-                stream = await trio.open_unix_socket(config.path)
+                stream = PlainSocketStream.adopt(await trio.open_unix_socket(config.path))
             else:
                 stream = await trio.open_tcp_stream(config.host, config.port)
                 if config.tls:
@@ -87,6 +89,8 @@ async def open_stream(config: RedisConfig) -> trio.abc.Stream:
                         await trio.aclose_forcefully(stream)
                         raise
                     stream = tls
+                else:
+                    stream = PlainSocketStream.adopt(stream)
     except trio.TooSlowError:
         raise ThoonkTimeoutError(
             f"could not connect to Redis at {where} within {config.connect_timeout:g} s; "
@@ -184,6 +188,7 @@ class Connection:
         self._cancel_scope = trio.CancelScope()
         self._broken: ThoonkConnectionError | ThoonkTimeoutError | None = None
         self._closed = False
+        self._plain = stream if isinstance(stream, PlainSocketStream) else None
 
     @classmethod
     async def open(cls, config: RedisConfig, nursery: trio.Nursery) -> Connection:
@@ -237,50 +242,73 @@ class Connection:
         if not self.usable:
             await trio.lowlevel.checkpoint()
             raise self._unusable_error()
-        slot = _Slot(count)
+        slot = _Slot(count, trio.current_time())
         # The slot joins the queue in the same synchronous step in which its
         # bytes are written or queued for writing: that keeps replies matched.
         self._pending.append(slot)
         if not self._outgoing and not self._write_lock.locked():
             # Fast path: nothing is waiting to be written, so write ours now
             # instead of waking the writer task (one task switch less).
-            self._write_lock.acquire_nowait()
-            try:
-                await self._send_shielded(b"".join(packed))
-            finally:
-                self._write_lock.release()
+            data = b"".join(packed)
+            sent = self._send_nowait(data) if self._plain is not None else 0
+            if sent < len(data):
+                self._write_lock.acquire_nowait()
+                try:
+                    await self._send_shielded(data[sent:])
+                finally:
+                    self._write_lock.release()
         else:
             self._outgoing.extend(packed)
             self._write_wanted.set()
         if not slot.done:
-            await self._wait(slot)
+            slot.task = trio.lowlevel.current_task()
+
+            def abort(_: Any) -> trio.lowlevel.Abort:
+                slot.task = None  # the reader will drop this call's replies
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        else:
+            await trio.lowlevel.checkpoint()
         if slot.error is not None:
             raise slot.error
         return slot.replies
 
-    async def _wait(self, slot: _Slot) -> None:
-        slot.task = trio.lowlevel.current_task()
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            slot.task = None  # the reader will drop this call's replies
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        timeout = self.config.response_timeout
-        if timeout is None:
-            await trio.lowlevel.wait_task_rescheduled(abort)
-            return
-        with trio.move_on_after(timeout):
-            await trio.lowlevel.wait_task_rescheduled(abort)
-            return
-        # FIFO replies cannot skip one: the only way on is a new connection.
-        self._break(
-            ThoonkTimeoutError(
-                f"Redis at {self.where} did not reply within {timeout:g} s; "
-                "the connection was closed (the command may or may not have run)"
+    def _send_nowait(self, data: bytes) -> int:
+        assert self._plain is not None
+        try:
+            return self._plain.send_nowait(data)
+        except (OSError, trio.ClosedResourceError) as exc:
+            self._break(
+                ThoonkConnectionError(
+                    f"the connection to Redis at {self.where} broke ({_reason(exc)}); "
+                    "commands in flight may or may not have run"
+                )
             )
-        )
-        await trio.lowlevel.checkpoint()
-        raise self._unusable_error()
+            return len(data)
+
+    async def _watchdog(self, limit: float) -> None:
+        """Declare the connection broken when the oldest call waited too long.
+
+        One timer per connection instead of one per call: replies come in
+        order, so only the oldest waiting call can be the first to time out.
+        """
+        pending = self._pending
+        while True:
+            if not pending:
+                await trio.sleep(limit)
+                continue
+            head = pending[0]
+            await trio.sleep_until(head.created + limit)
+            if pending and pending[0] is head:
+                # FIFO replies cannot skip one: the only way on is a new connection.
+                self._break(
+                    ThoonkTimeoutError(
+                        f"Redis at {self.where} did not reply within {limit:g} s; "
+                        "the connection was closed (the command may or may not have run)"
+                    )
+                )
+                return
 
     async def _send_shielded(self, data: bytes) -> None:
         """Write bytes whole: a write cut by a cancellation would desync the stream."""
@@ -332,6 +360,8 @@ class Connection:
         with self._cancel_scope:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write_loop)
+                if self.config.response_timeout is not None:
+                    nursery.start_soon(self._watchdog, self.config.response_timeout)
                 await self._read_guarded()
                 nursery.cancel_scope.cancel()
         await trio.aclose_forcefully(self._stream)

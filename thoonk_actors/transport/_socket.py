@@ -1,0 +1,74 @@
+"""A plain (TCP or unix) socket as a trio stream, with a write that need not yield.
+
+Synopsis: ``stream = PlainSocketStream.adopt(await trio.open_tcp_stream(host, port))``.
+
+Why not trio's ``SocketStream`` as it is: every ``send_all`` and
+``receive_some`` there ends with a scheduling checkpoint even when the socket
+was ready. For a request/response protocol that is two extra trips through
+the scheduler per command, about a fifth of a loopback round trip. Here
+``send_nowait`` writes what the kernel accepts at once without yielding, and
+``receive_some`` yields only when there is nothing to read. Callers still
+checkpoint: they wait for their reply. TLS keeps trio's ``SSLStream``.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import trio
+
+_READ_SIZE = 1 << 18
+
+
+class PlainSocketStream(trio.abc.Stream):
+    """A connected non-blocking stdlib socket driven by trio's I/O primitives."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._closed = False
+
+    @classmethod
+    def adopt(cls, stream: trio.SocketStream) -> PlainSocketStream:
+        """Take over the socket of a connected trio ``SocketStream``."""
+        fd = stream.socket.detach()
+        return cls(socket.socket(fileno=fd))
+
+    def send_nowait(self, data: bytes | memoryview) -> int:
+        """Write what the kernel takes right now; how many bytes that was."""
+        if self._closed:
+            raise trio.ClosedResourceError("the socket is closed")
+        try:
+            return self._sock.send(data)
+        except BlockingIOError:
+            return 0
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            sent = self.send_nowait(view)
+            if sent:
+                view = view[sent:]
+            else:
+                await trio.lowlevel.wait_writable(self._sock)
+        await trio.lowlevel.checkpoint_if_cancelled()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.wait_writable(self._sock)
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        size = max_bytes or _READ_SIZE
+        while True:
+            if self._closed:
+                raise trio.ClosedResourceError("the socket is closed")
+            try:
+                return self._sock.recv(size)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(self._sock)
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            trio.lowlevel.notify_closing(self._sock)
+            self._sock.close()
+        await trio.lowlevel.checkpoint()
