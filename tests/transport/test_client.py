@@ -169,7 +169,7 @@ def test_url_grammar() -> None:
 
 
 async def test_dead_server_fails_clearly_within_bounded_time(tmp_path: object) -> None:
-    url = "unix:///tmp/thoonk-no-such-server-%s.sock" % uuid.uuid4().hex[:8]
+    url = f"unix:///tmp/thoonk-no-such-server-{uuid.uuid4().hex[:8]}.sock"
     with trio.fail_after(10):
         with pytest.raises(ThoonkConnectionError, match="cannot connect to Redis") as info:
             async with open_redis(url, reconnect_timeout=0.5):

@@ -98,7 +98,7 @@ async def test_bytes_that_are_not_resp_break_the_connection() -> None:
 
 
 async def test_a_server_that_stops_answering_times_out(autojump_clock: object) -> None:
-    async with scripted_connection(response_timeout=3.0) as (conn, peer):
+    async with scripted_connection(response_timeout=3.0) as (conn, _peer):
         start = trio.current_time()
         with pytest.raises(ThoonkTimeoutError, match="did not reply within 3 s"):
             await conn.execute("PING")

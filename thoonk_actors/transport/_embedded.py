@@ -768,16 +768,11 @@ def run_embedded_server_foreground(
             proc.send_signal(signal.SIGTERM)
 
     with _locked(paths, deadline):
-        probe = _probe(paths.socket)
-        if probe.info is not None:
+        running = _find_running(paths, deadline, timeout)
+        if running is not None:
             raise EmbeddedServerError(
                 f"A Thoonk server is already running in {paths.data_dir} "
-                f"(pid {probe.info.pid}, {paths.url}); stop it with `thoonk server stop`."
-            )
-        if _find_running(paths, deadline, timeout) is not None:  # came up while we waited
-            raise EmbeddedServerError(
-                f"A Thoonk server is already running in {paths.data_dir}; "
-                "stop it with `thoonk server stop`."
+                f"(pid {running.pid}, {paths.url}); stop it with `thoonk server stop`."
             )
         binary = find_redis_server()
         handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

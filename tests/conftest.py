@@ -1,0 +1,177 @@
+"""Fixtures every test uses: one Redis server per session, one clean database per test.
+
+Which server:
+
+* ``THOONK_TEST_REDIS_URL`` set (``redis://127.0.0.1:6379``, ``unix:///run/redis.sock``,
+  ...): that server. It must answer and be Redis >= 6.2, or every test using it
+  fails with the reason.
+* otherwise: a private embedded server (the bundled redis-server, see
+  ``thoonk_actors.transport._embedded``) in a fresh temporary data directory,
+  stopped and removed at the end of the session.
+
+Which database:
+
+* ``redis_url``: database ``THOONK_TEST_DB`` (default 9), FLUSHDB'ed before each test.
+* ``redis_url_db0``: database 0 (the original JS Thoonk always uses it), FLUSHDB'ed
+  before each test; only on the embedded server, or with ``THOONK_TEST_ALLOW_DB0=1``
+  (otherwise the test is skipped: db 0 of a real server may hold someone's data).
+
+These are plain (sync) pytest fixtures; their blocking I/O happens before the
+test's trio run starts, which pytest-trio allows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import urllib.parse
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from thoonk_actors.transport._embedded import (
+    ensure_embedded_server,
+    find_redis_server,
+    stop_embedded_server,
+)
+
+EXTERNAL_URL_ENV = "THOONK_TEST_REDIS_URL"
+TEST_DB_ENV = "THOONK_TEST_DB"
+ALLOW_DB0_ENV = "THOONK_TEST_ALLOW_DB0"
+MIN_VERSION = (6, 2)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RedisTestServer:
+    """The session's server: its URL (no database chosen) and whether it is ours."""
+
+    url: str
+    embedded: bool
+    version: str
+
+
+def url_with_db(url: str, db: int) -> str:
+    """``url`` pointing at database ``db``: ``?db=N`` for unix URLs, ``/N`` for redis://."""
+    parts = urllib.parse.urlsplit(url)
+    query = [
+        (key, value)
+        for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        if key != "db"
+    ]
+    if parts.scheme == "unix":
+        query.append(("db", str(db)))
+        # urlunsplit would drop the empty authority ("unix:/path"); build it by hand.
+        return f"unix://{parts.netloc}{parts.path}?{urllib.parse.urlencode(query)}"
+    rebuilt = parts._replace(path=f"/{db}", query=urllib.parse.urlencode(query))
+    return urllib.parse.urlunsplit(rebuilt)
+
+
+def _test_db() -> int:
+    raw = os.environ.get(TEST_DB_ENV, "9")
+    try:
+        db = int(raw)
+    except ValueError:
+        db = -1
+    if not 0 <= db <= 15:
+        raise pytest.UsageError(f"{TEST_DB_ENV}={raw!r} is not a database number from 0 to 15.")
+    return db
+
+
+def _flushdb(url: str) -> None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=10, socket_timeout=10)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    external = os.environ.get(EXTERNAL_URL_ENV)
+    if external:
+        return f"thoonk test redis: {EXTERNAL_URL_ENV}={external}, db {_test_db()}"
+    try:
+        binary = find_redis_server()
+    except Exception as exc:  # reported again, as a failure, by the fixture
+        binary = f"none ({exc})"
+    return f"thoonk test redis: private embedded server ({binary}), db {_test_db()}"
+
+
+@pytest.fixture(scope="session")
+def redis_test_server() -> Iterator[RedisTestServer]:
+    """The session's Redis server (external from the environment, or a private embedded one)."""
+    external = os.environ.get(EXTERNAL_URL_ENV)
+    if external:
+        try:
+            client = redis.Redis.from_url(external, socket_connect_timeout=5, socket_timeout=5)
+            try:
+                version = str(client.info("server")["redis_version"])
+            finally:
+                client.close()
+        except (redis.RedisError, ValueError, OSError) as exc:
+            pytest.fail(f"{EXTERNAL_URL_ENV}={external} does not answer: {exc}", pytrace=False)
+        if _version_tuple(version) < MIN_VERSION:
+            pytest.fail(
+                f"{EXTERNAL_URL_ENV}={external} runs Redis {version}; the tests need >= 6.2.",
+                pytrace=False,
+            )
+        yield RedisTestServer(url=external, embedded=False, version=version)
+        return
+    # Short on purpose: a unix socket path must fit in ~104 bytes.
+    root = tempfile.mkdtemp(prefix="th-", dir="/tmp" if os.path.isdir("/tmp") else None)
+    data_dir = os.path.join(root, "redis")
+    try:
+        server = ensure_embedded_server(data_dir)
+        yield RedisTestServer(url=server.url, embedded=True, version=server.version)
+    finally:
+        stop_embedded_server(data_dir)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server_url(redis_test_server: RedisTestServer) -> str:
+    """URL of the session's server, as configured (no test database chosen)."""
+    return redis_test_server.url
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """URL of the test database (``THOONK_TEST_DB``, default 9), emptied before the test."""
+    url = url_with_db(redis_server_url, _test_db())
+    _flushdb(url)
+    return url
+
+
+@pytest.fixture
+def redis_url_db0(redis_test_server: RedisTestServer) -> str:
+    """URL of database 0, emptied before the test; skips on a shared server unless allowed."""
+    if not redis_test_server.embedded and os.environ.get(ALLOW_DB0_ENV) != "1":
+        pytest.skip(
+            f"needs database 0 (the JS client's); flushing db 0 of {EXTERNAL_URL_ENV} "
+            f"is allowed only with {ALLOW_DB0_ENV}=1"
+        )
+    url = url_with_db(redis_test_server.url, 0)
+    _flushdb(url)
+    return url
+
+
+@pytest.fixture
+def sync_redis(redis_url: str) -> Iterator[redis.Redis]:
+    """A redis-py client on the test database: an independent witness of stored state."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+# ----------------------------------------------------------------------------
+# Async fixtures for our own trio transport client (``redis``) go here.
+# (Reserved for the lead; they build on ``redis_url`` / ``redis_url_db0``.)
+# ----------------------------------------------------------------------------
