@@ -1,5 +1,24 @@
-"""thoonk-actors: Thoonk (persistent feeds, queues and jobs on Redis) for Python on trio."""
+"""thoonk-actors: Thoonk (persistent feeds, queues and jobs on Redis) for Python on trio.
 
+Synopsis::
+
+    import thoonk_actors
+
+    async with thoonk_actors.open_thoonk() as thoonk:     # embedded Redis by default
+        await thoonk.job("emails").publish({"to": "a@example.org"})
+
+The error classes are imported eagerly (they are plain Python); everything
+that needs trio or redis-py (the client, the objects, the runtime) is imported
+on first use, so that ``import thoonk_actors.contract`` stays sans-IO and the
+command line starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._errors import BadStoredConfigError as BadStoredConfigError
 from ._errors import ClaimLostError as ClaimLostError
 from ._errors import DuplicateIdError as DuplicateIdError
 from ._errors import EmbeddedServerError as EmbeddedServerError
@@ -14,11 +33,49 @@ from ._errors import ObjectExistsError as ObjectExistsError
 from ._errors import PayloadError as PayloadError
 from ._errors import PayloadTooLargeError as PayloadTooLargeError
 from ._errors import RefusedError as RefusedError
-from ._errors import ThoonkAuthenticationError as ThoonkAuthenticationError
-from ._errors import ThoonkConnectionError as ThoonkConnectionError
+from ._errors import ResultTimeoutError as ResultTimeoutError
 from ._errors import ThoonkError as ThoonkError
-from ._errors import ThoonkTimeoutError as ThoonkTimeoutError
+from ._errors import UnexpectedReplyError as UnexpectedReplyError
 from ._errors import UsageError as UsageError
 from ._errors import WrongTypeError as WrongTypeError
 
+if TYPE_CHECKING:
+    from .contract import JsonCodec as JsonCodec
+    from .contract import RawCodec as RawCodec
+    from .objects import ClaimedJob as ClaimedJob
+    from .objects import Job as Job
+    from .objects import ObjectEvent as ObjectEvent
+    from .objects import Thoonk as Thoonk
+    from .objects import open_thoonk as open_thoonk
+    from .transport import ThoonkAuthenticationError as ThoonkAuthenticationError
+    from .transport import ThoonkConnectionError as ThoonkConnectionError
+    from .transport import ThoonkTimeoutError as ThoonkTimeoutError
+
 __version__ = "0.1.0"
+
+# public name -> the module that defines it (imported on first access)
+_LAZY: dict[str, str] = {
+    "JsonCodec": "thoonk_actors.contract",
+    "RawCodec": "thoonk_actors.contract",
+    "ClaimedJob": "thoonk_actors.objects",
+    "Job": "thoonk_actors.objects",
+    "ObjectEvent": "thoonk_actors.objects",
+    "Thoonk": "thoonk_actors.objects",
+    "open_thoonk": "thoonk_actors.objects",
+    "ThoonkAuthenticationError": "thoonk_actors.transport",
+    "ThoonkConnectionError": "thoonk_actors.transport",
+    "ThoonkTimeoutError": "thoonk_actors.transport",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'thoonk_actors' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

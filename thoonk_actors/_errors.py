@@ -8,16 +8,17 @@ One root, :class:`ThoonkError`, split three ways the way trio and h11 split them
 * **refused** (:class:`RefusedError`): Redis (one of our scripts) looked at the
   stored state and said no (the job is not claimed, the id is unknown, the key
   holds the wrong type). The script changed nothing.
-* **broken** (:class:`ThoonkConnectionError`): the world broke (the server is
-  unreachable, the connection dropped). These also subclass redis-py's classes
-  so code that already catches ``redis.exceptions.ConnectionError`` keeps working.
+* **broken** (``ThoonkConnectionError``, ``ThoonkTimeoutError``, defined in
+  ``transport/_errors.py``): the world broke (the server is unreachable, the
+  connection dropped). They also subclass redis-py's classes so code that
+  already catches ``redis.exceptions.ConnectionError`` keeps working; they live
+  in the transport so that this module (and the sans-IO contract layer that
+  uses it) does not import redis-py, which imports sockets and hiredis.
 
 Messages are one plain sentence that says what happened and what to do.
 """
 
 from __future__ import annotations
-
-import redis.exceptions
 
 
 class ThoonkError(Exception):
@@ -90,19 +91,19 @@ class WrongTypeError(RefusedError):
     """A key that belongs to the object holds another Redis type (someone else wrote it)."""
 
 
+class BadStoredConfigError(RefusedError):
+    """A stored config field holds a value the contract cannot use (someone else wrote it)."""
+
+
+class UnexpectedReplyError(ThoonkError):
+    """A reply does not have the shape the contract promises (a foreign or outdated script?)."""
+
+
 # -------------------------------------------------------------------------- broken
 
 
-class ThoonkConnectionError(ThoonkError, redis.exceptions.ConnectionError):
-    """Redis cannot be reached, or the connection broke while a command was in flight."""
-
-
-class ThoonkTimeoutError(ThoonkError, redis.exceptions.TimeoutError):
-    """Redis did not answer (connect or command) within the allowed time."""
-
-
-class ThoonkAuthenticationError(ThoonkConnectionError, redis.exceptions.AuthenticationError):
-    """AUTH was refused, or the server wants a password we did not send."""
+class ResultTimeoutError(ThoonkError, TimeoutError):
+    """A job's result did not arrive within the time you allowed (the job may still run)."""
 
 
 class EmbeddedServerError(ThoonkError, RuntimeError):

@@ -16,13 +16,8 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from .._errors import (
-    EmbeddedServerError,
-    ThoonkConnectionError,
-    ThoonkError,
-    ThoonkTimeoutError,
-    UsageError,
-)
+from .._errors import EmbeddedServerError, ThoonkError, UsageError
+from ..transport import ThoonkConnectionError, ThoonkTimeoutError
 from . import _demo, _server
 from ._common import EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE, Handler
 

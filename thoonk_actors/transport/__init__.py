@@ -15,6 +15,9 @@ from ._embedded import ensure_embedded_server as ensure_embedded_server
 from ._embedded import find_redis_server as find_redis_server
 from ._embedded import run_embedded_server_foreground as run_embedded_server_foreground
 from ._embedded import stop_embedded_server as stop_embedded_server
+from ._errors import ThoonkAuthenticationError as ThoonkAuthenticationError
+from ._errors import ThoonkConnectionError as ThoonkConnectionError
+from ._errors import ThoonkTimeoutError as ThoonkTimeoutError
 from ._protocol import Arg as Arg
 from ._protocol import Command as Command
 from ._protocol import pack_command as pack_command

@@ -28,10 +28,10 @@ from typing import Any, Protocol
 import redis.exceptions
 import trio
 
-from .._errors import ThoonkAuthenticationError, ThoonkConnectionError, ThoonkTimeoutError
 from .._nursery import open_service_nursery
 from ._config import RedisConfig
 from ._connection import Connection
+from ._errors import ThoonkAuthenticationError, ThoonkConnectionError, ThoonkTimeoutError
 from ._protocol import Arg, Command
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class RedisClient:
         self._shared: Connection | None = None
         self._connect_lock = trio.Lock()
         self._idle: list[Connection] = []
+        self._lent: set[Connection] = set()  # dedicated connections in use
         self._max_idle = max_idle_dedicated
         self._closed = False
         self._dedicated_config = config.replace(response_timeout=None)
@@ -196,9 +197,11 @@ class RedisClient:
                 break
         if conn is None:
             conn = await self._open_with_backoff(self._dedicated_config)
+        self._lent.add(conn)
         try:
             yield conn
         finally:
+            self._lent.discard(conn)
             if (
                 not self._closed
                 and conn.usable
@@ -222,7 +225,7 @@ class RedisClient:
     async def aclose(self) -> None:
         """Close every connection; calls still waiting fail."""
         self._closed = True
-        conns = [*self._idle]
+        conns = [*self._idle, *self._lent]
         self._idle.clear()
         if self._shared is not None:
             conns.append(self._shared)

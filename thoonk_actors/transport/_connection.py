@@ -30,8 +30,8 @@ import hiredis
 import outcome
 import trio
 
-from .._errors import ThoonkConnectionError, ThoonkTimeoutError
 from ._config import RedisConfig
+from ._errors import ThoonkConnectionError, ThoonkTimeoutError
 from ._protocol import Command, error_from_reply, pack_command
 from ._socket import PlainSocketStream
 
@@ -357,14 +357,19 @@ class Connection:
         await trio.aclose_forcefully(self._stream)
 
     async def _run(self) -> None:
-        with self._cancel_scope:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._write_loop)
-                if self.config.response_timeout is not None:
-                    nursery.start_soon(self._watchdog, self.config.response_timeout)
-                await self._read_guarded()
-                nursery.cancel_scope.cancel()
-        await trio.aclose_forcefully(self._stream)
+        try:
+            with self._cancel_scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._write_loop)
+                    if self.config.response_timeout is not None:
+                        nursery.start_soon(self._watchdog, self.config.response_timeout)
+                    await self._read_guarded()
+                    nursery.cancel_scope.cancel()
+        finally:
+            # Also when the client's nursery is cancelled around us.
+            if self._broken is None:
+                self._break(ThoonkConnectionError(f"the connection to {self.where} was closed"))
+            await trio.aclose_forcefully(self._stream)
 
     async def _read_guarded(self) -> None:
         # Errors are turned into a break here, inside the task, so they never

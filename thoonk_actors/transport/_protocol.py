@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import hiredis
 import redis.exceptions
 
-from .._errors import ThoonkAuthenticationError
+from ._errors import ThoonkAuthenticationError
 
 Arg = bytes | str | int | float
 """One command argument: bytes go as they are, str as UTF-8, numbers in decimal."""

@@ -34,10 +34,11 @@ from typing import Any, Literal
 import hiredis
 import trio
 
-from .._errors import ThoonkError, ThoonkTimeoutError, UsageError
+from .._errors import ThoonkError, UsageError
 from .._nursery import open_service_nursery
 from ._config import RedisConfig
 from ._connection import connect_stream
+from ._errors import ThoonkTimeoutError
 from ._protocol import pack_command
 
 log = logging.getLogger(__name__)

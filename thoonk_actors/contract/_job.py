@@ -1,0 +1,441 @@
+"""Job queue operations (scripts): wire-compatible with the original thoonk-jobs.
+
+Synopsis::
+
+    keys = JobKeys.of("emails")
+    call = job_publish(keys, "job-1", codec.encode(item), priority=False)
+    published = call.decode(await transport.run(call))     # JobPublished
+    claim = job_claim(keys, worker_id="host:pid", max_jobs=10)
+    job_finish(keys, job.id, token=job.token, result=codec.encode(value))
+
+Every builder validates its arguments first (InvalidIdError, UsageError) and
+returns a :class:`Call`; ``call.decode(reply)`` returns the typed result or
+raises the refusal (NotClaimedError, ClaimLostError, ...). Leases and upkeep
+(touch, heartbeat, release, reap, stats) are in ``_job_leases``; reads that
+need no script in ``_job_reads``; result types in ``_job_results``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .._errors import UsageError
+from ._build import check_count, layout, make_call, ok_values
+from ._call import Call, Reply, as_bytes, as_int, as_text, status, unexpected
+from ._job_results import (
+    CANCEL_OUTCOMES,
+    FINISH_STATUSES,
+    Claim,
+    ClaimedJob,
+    FinishOutcome,
+    FinishRequest,
+    JobCancelled,
+    JobFinished,
+    JobPublished,
+    NewJob,
+)
+from ._keys import JobKeys
+from ._names import validate_id
+from ._refusals import refusal
+
+#: Longer error texts are cut to this many bytes before they are stored.
+MAX_ERROR_BYTES = 16_384
+#: Most jobs one claim / publish_many / finish_many call may carry.
+MAX_BATCH = 10_000
+
+
+# Helpers shared with _job_leases.
+
+
+def item_label(keys: JobKeys, id: str) -> str:
+    """``"job 'x' in job queue 'emails'"``: how messages name one job."""
+    return f"job {id!r} in {keys.label}"
+
+
+def token_arg(token: str | None) -> str:
+    """The token ARGV: '' for none (original behaviour), else a validated token."""
+    return "" if token is None else validate_id(token, what="claim token")
+
+
+def text_arg(text: str | None) -> bytes:
+    """An error text ARGV: UTF-8, cut to MAX_ERROR_BYTES; b'' keeps the previous text."""
+    if not text:
+        return b""
+    raw = text.encode("utf-8", "replace")
+    if len(raw) > MAX_ERROR_BYTES:
+        raw = raw[: MAX_ERROR_BYTES - 3] + "…".encode()
+    return raw
+
+
+def _result_args(result: bytes | None) -> tuple[bool, bytes]:
+    if result is None:
+        return False, b""
+    if not isinstance(result, bytes):
+        raise UsageError(
+            f"a job result must be encoded to bytes first (codec.encode), not "
+            f"{type(result).__name__}"
+        )
+    return True, result
+
+
+def _payload(value: object, what: str) -> bytes:
+    if not isinstance(value, bytes):
+        raise UsageError(
+            f"{what} must be encoded to bytes first (codec.encode), not {type(value).__name__}"
+        )
+    return value
+
+
+# --------------------------------------------------------------------- publish
+
+_PUBLISH_KEYS = layout(
+    "job/publish",
+    (
+        "ids",
+        "items",
+        "published",
+        "claimed",
+        "stalled",
+        "cancelled",
+        "owners",
+        "errors",
+        "orphans",
+        "publishes",
+    ),
+)
+layout("job/publish_many", _PUBLISH_KEYS)
+
+
+def job_publish(
+    keys: JobKeys, id: str, item: bytes, *, priority: bool = False
+) -> Call[JobPublished]:
+    """``job_publish(keys, "job-1", b'{"n":1}')``: queue one job.
+
+    Normal jobs go to the back (LPUSH), priority jobs to the head (RPUSH), as
+    the original. A result stored for an earlier job with this id is dropped.
+
+    Raises:
+        InvalidIdError, UsageError: (now) bad id or an item that is not bytes.
+        DuplicateIdError: (decode) the id is queued, claimed or stalled.
+    """
+    validate_id(id)
+    _payload(item, "a job item")
+
+    def decode(reply: Reply) -> JobPublished:
+        values = ok_values(reply, script="job/publish", obj=keys.label, item=item_label(keys, id))
+        return JobPublished(id=id, at_ms=as_int(values[1], "job/publish"))
+
+    return make_call(
+        "job/publish",
+        keys,
+        [id, item, priority, keys.channel("publish"), keys.name],
+        decode,
+        extra_keys=[keys.result(id)],
+        registry=True,
+        cluster_after=("SADD", keys.registry, keys.name),
+    )
+
+
+def job_publish_many(keys: JobKeys, jobs: Sequence[NewJob]) -> Call[tuple[JobPublished, ...]]:
+    """``job_publish_many(keys, [NewJob("a", b"1"), NewJob("b", b"2", priority=True)])``.
+
+    All or nothing: one duplicate (stored, or twice in ``jobs``) refuses the batch.
+
+    Raises:
+        InvalidIdError, UsageError: (now) a bad id or item, or more than 10000 jobs.
+        DuplicateIdError: (decode) naming the first duplicate id.
+    """
+    check_count(len(jobs), what="the number of jobs", low=0, high=MAX_BATCH)
+    args: list[str | bytes | int | bool] = [keys.channel("publish"), keys.name, len(jobs)]
+    for job in jobs:
+        validate_id(job.id)
+        args += [job.id, _payload(job.item, "a job item"), job.priority]
+
+    def decode(reply: Reply) -> tuple[JobPublished, ...]:
+        code, values = status(reply, "job/publish_many")
+        if code != "ok":
+            dup = as_text(values[0], "job/publish_many") if values else "?"
+            raise refusal(code, values, obj=keys.label, item=item_label(keys, dup), op="publish")
+        at = as_int(values[0], "job/publish_many")
+        return tuple(JobPublished(id=job.id, at_ms=at) for job in jobs)
+
+    return make_call(
+        "job/publish_many",
+        keys,
+        args,
+        decode,
+        extra_keys=[keys.result(job.id) for job in jobs],
+        registry=True,
+        cluster_after=("SADD", keys.registry, keys.name),
+    )
+
+
+# ----------------------------------------------------------------------- claim
+
+layout("job/claim", ("ids", "items", "claimed", "owners", "tokens", "workers", "cancelled"))
+
+
+def job_claim(keys: JobKeys, worker_id: str, *, max_jobs: int = 1) -> Call[Claim]:
+    """``job_claim(keys, "host:1234", max_jobs=10)``: pop and claim up to N jobs atomically.
+
+    Takes ids from the right of ``job.ids`` (the original's order), records the
+    claim time, the owner ``worker_id:token`` and refreshes the worker's
+    heartbeat. Returns at once; an empty :class:`Claim` when nothing is queued
+    (wait with ``job_wait_for_work`` first).
+
+    Raises:
+        InvalidIdError, UsageError: (now) a bad worker id or ``max_jobs`` not in 1..10000.
+    """
+    validate_id(worker_id, what="worker id")
+    check_count(max_jobs, what="max_jobs", high=MAX_BATCH)
+
+    def decode(reply: Reply) -> Claim:
+        values = ok_values(reply, script="job/claim", obj=keys.label, op="claim")
+        if len(values) < 3:
+            raise unexpected("job/claim", reply)
+        claimed_ms = as_int(values[0], "job/claim")
+        count = as_int(values[1], "job/claim")
+        rest = values[3:]
+        if len(rest) != 4 * count:
+            raise unexpected("job/claim", reply)
+        jobs = tuple(
+            ClaimedJob(
+                id=as_text(rest[i], "job/claim"),
+                item=as_bytes(rest[i + 1], "job/claim"),
+                token=as_text(rest[i + 2], "job/claim"),
+                failures=as_int(rest[i + 3], "job/claim"),
+            )
+            for i in range(0, len(rest), 4)
+        )
+        return Claim(claimed_ms=claimed_ms, jobs=jobs, dropped=as_int(values[2], "job/claim"))
+
+    return make_call("job/claim", keys, [worker_id, max_jobs, keys.channel("claim")], decode)
+
+
+# ---------------------------------------------------------------------- finish
+
+_FINISH_KEYS = layout(
+    "job/finish",
+    (
+        "config",
+        "claimed",
+        "owners",
+        "cancelled",
+        "published",
+        "items",
+        "errors",
+        "orphans",
+        "finishes",
+    ),
+)
+layout("job/finish_many", _FINISH_KEYS)
+
+
+def job_finish(
+    keys: JobKeys, id: str, *, token: str | None = None, result: bytes | None = None
+) -> Call[JobFinished]:
+    """``job_finish(keys, "job-1", token=job.token, result=b'"done"')``: finish a claimed job.
+
+    With a token the claim must still be that token's (fencing); without one it
+    works like the original (JS-claimed jobs, a person). The result (encoded
+    bytes; None = no result, b"" is an empty result) goes in the finish event
+    ``id\\0result`` and in ``job.result:{<name>}:<id>`` for ``result_ttl`` ms.
+
+    Raises:
+        InvalidIdError, UsageError: (now) a bad id or token, a result that is not bytes.
+        NotClaimedError: (decode, no token) the job is not claimed.
+        ClaimLostError: (decode, token given) the job is not claimed by that token any more.
+    """
+    validate_id(id)
+    has, value = _result_args(result)
+
+    def decode(reply: Reply) -> JobFinished:
+        values = ok_values(reply, script="job/finish", obj=keys.label, item=item_label(keys, id))
+        return JobFinished(id=id, at_ms=as_int(values[1], "job/finish"))
+
+    return make_call(
+        "job/finish",
+        keys,
+        [id, token_arg(token), has, value, keys.channel("finish")],
+        decode,
+        extra_keys=[keys.result(id)],
+    )
+
+
+def job_finish_many(
+    keys: JobKeys, requests: Sequence[FinishRequest]
+) -> Call[tuple[FinishOutcome, ...]]:
+    """``job_finish_many(keys, [FinishRequest(id, token, result), ...])``: batch of finishes.
+
+    Each id is decided on its own; the decoded tuple has one
+    :class:`FinishOutcome` per request, in order (``error`` holds the
+    NotClaimedError / ClaimLostError that ``job_finish`` would have raised).
+
+    Raises:
+        InvalidIdError, UsageError: (now) a bad entry, or more than 10000.
+        WrongTypeError, BadStoredConfigError: (decode) the whole batch was refused.
+    """
+    check_count(len(requests), what="the number of finishes", low=0, high=MAX_BATCH)
+    args: list[str | bytes | int | bool] = [keys.channel("finish"), len(requests)]
+    for req in requests:
+        validate_id(req.id)
+        has, value = _result_args(req.result)
+        args += [req.id, token_arg(req.token), has, value]
+
+    def decode(reply: Reply) -> tuple[FinishOutcome, ...]:
+        values = ok_values(reply, script="job/finish_many", obj=keys.label, op="finish")
+        pairs = values[1:]
+        if len(pairs) != 2 * len(requests):
+            raise unexpected("job/finish_many", reply)
+        outcomes = []
+        for req, i in zip(requests, range(0, len(pairs), 2), strict=True):
+            code = FINISH_STATUSES.get(as_text(pairs[i + 1], "job/finish_many"))
+            if code is None:
+                raise unexpected("job/finish_many", reply)
+            error = None
+            if code != "ok":
+                error = refusal(
+                    code, [pairs[i]], obj=keys.label, item=item_label(keys, req.id), op="finish"
+                )
+            outcomes.append(FinishOutcome(id=req.id, status=code, error=error))
+        return tuple(outcomes)
+
+    return make_call(
+        "job/finish_many",
+        keys,
+        args,
+        decode,
+        extra_keys=[keys.result(req.id) for req in requests],
+    )
+
+
+# ------------------------------------------------------- cancel / stall / retry
+
+layout(
+    "job/cancel",
+    ("config", "ids", "claimed", "owners", "cancelled", "stalled", "published", "errors"),
+)
+
+
+def job_cancel(
+    keys: JobKeys,
+    id: str,
+    *,
+    token: str | None = None,
+    error: str | None = None,
+    max_cancels: int | None = None,
+) -> Call[JobCancelled]:
+    """``job_cancel(keys, "job-1", token=t, error="ValueError: ...")``: give a failed job back.
+
+    The cancel count grows and the job goes to the back of the queue; once the
+    count reaches ``max_cancels`` (this argument, else the queue's config; 0 =
+    no limit) it is stalled instead. ``error`` is kept in ``job.errors``.
+
+    Raises:
+        InvalidIdError, UsageError: (now) a bad id, token or max_cancels.
+        NotClaimedError: (decode, no token) the job is not claimed.
+        ClaimLostError: (decode, token given) the job is not claimed by that token any more.
+    """
+    validate_id(id)
+    override = b""
+    if max_cancels is not None:
+        override = str(check_count(max_cancels, what="max_cancels", low=0, high=2**31)).encode()
+
+    def decode(reply: Reply) -> JobCancelled:
+        values = ok_values(reply, script="job/cancel", obj=keys.label, item=item_label(keys, id))
+        outcome = CANCEL_OUTCOMES.get(as_text(values[1], "job/cancel"))
+        if outcome is None:
+            raise unexpected("job/cancel", reply)
+        return JobCancelled(id=id, outcome=outcome, count=as_int(values[2], "job/cancel"))
+
+    return make_call(
+        "job/cancel",
+        keys,
+        [
+            id,
+            token_arg(token),
+            text_arg(error),
+            override,
+            keys.channel("cancel"),
+            keys.channel("stall"),
+        ],
+        decode,
+    )
+
+
+layout("job/stall", ("claimed", "owners", "cancelled", "stalled", "published", "errors"))
+
+
+def job_stall(
+    keys: JobKeys, id: str, *, token: str | None = None, reason: str | None = None
+) -> Call[None]:
+    """``job_stall(keys, "job-1", token=t, reason="needs a person")``: put a claimed job aside.
+
+    Raises:
+        InvalidIdError: (now).
+        NotClaimedError: (decode, no token) the job is not claimed.
+        ClaimLostError: (decode, token given) the job is not claimed by that token any more.
+    """
+    validate_id(id)
+
+    def decode(reply: Reply) -> None:
+        ok_values(reply, script="job/stall", obj=keys.label, item=item_label(keys, id))
+
+    return make_call(
+        "job/stall", keys, [id, token_arg(token), text_arg(reason), keys.channel("stall")], decode
+    )
+
+
+layout("job/retry", ("ids", "stalled", "published"))
+
+
+def job_retry(keys: JobKeys, id: str) -> Call[int]:
+    """``job_retry(keys, "job-1")``: send a stalled job back to the queue; decodes to the ms.
+
+    Raises:
+        InvalidIdError: (now).
+        NotStalledError: (decode) the job is not stalled.
+    """
+    validate_id(id)
+
+    def decode(reply: Reply) -> int:
+        values = ok_values(reply, script="job/retry", obj=keys.label, item=item_label(keys, id))
+        return as_int(values[1], "job/retry")
+
+    return make_call("job/retry", keys, [id, keys.channel("retry")], decode)
+
+
+layout(
+    "job/retract",
+    (
+        "config",
+        "ids",
+        "items",
+        "published",
+        "claimed",
+        "cancelled",
+        "stalled",
+        "owners",
+        "errors",
+        "orphans",
+    ),
+)
+
+
+def job_retract(keys: JobKeys, id: str) -> Call[None]:
+    """``job_retract(keys, "job-1")``: remove a job in any state (no finish event).
+
+    Its result key is marked ``retracted`` so a waiter stops waiting.
+
+    Raises:
+        InvalidIdError: (now).
+        NotFoundError: (decode) no such job.
+    """
+    validate_id(id)
+
+    def decode(reply: Reply) -> None:
+        ok_values(reply, script="job/retract", obj=keys.label, item=item_label(keys, id))
+
+    return make_call(
+        "job/retract", keys, [id, keys.channel("retract")], decode, extra_keys=[keys.result(id)]
+    )

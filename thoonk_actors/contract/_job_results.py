@@ -1,0 +1,145 @@
+"""Values of the job operations: inputs (NewJob, FinishRequest) and typed results.
+
+Synopsis: ``claim = job_claim(keys, "w").decode(reply)``; ``for job in claim.jobs:
+job.id, job.item, job.token, job.failures``. All frozen, slotted dataclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .._errors import ThoonkError
+
+
+@dataclass(frozen=True, slots=True)
+class JobPublished:
+    """A job was queued: its id and the server time of the publish (ms)."""
+
+    id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """One job for :func:`job_publish_many`: id, encoded item, priority flag."""
+
+    id: str
+    item: bytes
+    priority: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job this worker now holds; pass ``token`` back to finish / cancel / stall / touch.
+
+    ``failures`` is its cancel count so far (0 on the first attempt).
+    """
+
+    id: str
+    item: bytes
+    token: str
+    failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of one claim call: the jobs (maybe none) and the claim time.
+
+    ``dropped`` counts ids popped and thrown away because their item was gone or
+    they were already claimed (left by original clients).
+    """
+
+    claimed_ms: int
+    jobs: tuple[ClaimedJob, ...]
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobFinished:
+    """A job was finished at ``at_ms`` (server time)."""
+
+    id: str
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class FinishRequest:
+    """One entry of :func:`job_finish_many`: id, claim token, encoded result (None = none)."""
+
+    id: str
+    token: str | None = None
+    result: bytes | None = None
+
+
+FinishStatus = Literal["ok", "not_claimed", "claim_lost"]
+CancelOutcome = Literal["cancelled", "stalled"]
+ReapOutcome = Literal["cancelled", "stalled", "dropped"]
+ReapReason = Literal["timeout", "owner_gone", "orphan"]
+
+# Reply text -> the Literal value: a typed way to check a reply field.
+FINISH_STATUSES: dict[str, FinishStatus] = {
+    "ok": "ok",
+    "not_claimed": "not_claimed",
+    "claim_lost": "claim_lost",
+}
+CANCEL_OUTCOMES: dict[str, CancelOutcome] = {"cancelled": "cancelled", "stalled": "stalled"}
+REAP_OUTCOMES: dict[str, ReapOutcome] = {
+    "cancelled": "cancelled",
+    "stalled": "stalled",
+    "dropped": "dropped",
+}
+REAP_REASONS: dict[str, ReapReason] = {
+    "timeout": "timeout",
+    "owner_gone": "owner_gone",
+    "orphan": "orphan",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FinishOutcome:
+    """The outcome for one id of :func:`job_finish_many`; ``error`` is None when it finished."""
+
+    id: str
+    status: FinishStatus
+    error: ThoonkError | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobCancelled:
+    """A cancel went through: back in the queue (``cancelled``) or put aside (``stalled``)."""
+
+    id: str
+    outcome: CancelOutcome
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    """One job taken back by a reap sweep, and why."""
+
+    id: str
+    outcome: ReapOutcome
+    reason: ReapReason
+
+
+@dataclass(frozen=True, slots=True)
+class ReapReport:
+    """What one reap sweep did (``reaped`` is empty most of the time)."""
+
+    at_ms: int
+    reaped: tuple[Reaped, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JobStats:
+    """A consistent snapshot of a job queue's counts."""
+
+    at_ms: int
+    available: int
+    claimed: int
+    stalled: int
+    items: int
+    publishes: int
+    finishes: int
+    workers_alive: int

@@ -1,0 +1,53 @@
+-- job/cancel: give a claimed job back after a failure; its cancel count grows.
+-- Once the count reaches max_cancels (ARGV, else config; 0 or unset = no limit) the job
+-- is stalled instead, so a poison job stops going round.
+-- KEYS[1] config     hash   (max_cancels)
+-- KEYS[2] ids        list   (LPUSH: back of the queue, as the original)
+-- KEYS[3] claimed    zset
+-- KEYS[4] owners     hash
+-- KEYS[5] cancelled  hash   id -> count
+-- KEYS[6] stalled    set
+-- KEYS[7] published  zset
+-- KEYS[8] errors     hash   id -> last error text
+-- ARGV[1] id   ARGV[2] token ('' = none)   ARGV[3] error text ('' = keep the previous)
+-- ARGV[4] max_cancels override ('' = use config)   ARGV[5] cancel channel   ARGV[6] stall channel
+-- Reply: {'ok', id, 'cancelled' | 'stalled', count} | {'not_claimed', id} (no token)
+--        | {'claim_lost', id, owner_or_nil} (token given) | {'bad_config', key, field, value}
+--        | {'wrongtype', key, expected, actual}
+-- Event: cancel channel 'id NUL count', or stall channel 'id' when stalled.
+local config, ids, claimed, owners = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local cancelled, stalled, published, errors = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local id, token, text, override = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local cancel_channel, stall_channel = ARGV[5], ARGV[6]
+
+local bad = check_types({config, 'hash', ids, 'list', claimed, 'zset', owners, 'hash',
+  cancelled, 'hash', stalled, 'set', published, 'zset', errors, 'hash'})
+if bad then return bad end
+local max_cancels, err
+if override ~= '' then
+  max_cancels = tonumber(override)
+else
+  max_cancels, err = config_int(config, 'max_cancels')
+  if err then return err end
+end
+bad = check_claim(claimed, owners, id, token)
+if bad then return bad end
+
+-- Computed rather than HINCRBY, so a foreign non-integer count cannot fail halfway.
+local count = (tonumber(redis.call('HGET', cancelled, id)) or 0) + 1
+redis.call('ZREM', claimed, id)
+redis.call('HDEL', owners, id)
+if text ~= '' then
+  redis.call('HSET', errors, id, text)
+end
+if max_cancels and max_cancels > 0 and count >= max_cancels then
+  redis.call('HDEL', cancelled, id)
+  redis.call('SADD', stalled, id)
+  redis.call('ZREM', published, id)
+  redis.call('PUBLISH', stall_channel, id)
+  return {'ok', id, 'stalled', count}
+end
+redis.call('HSET', cancelled, id, count)
+redis.call('LPUSH', ids, id)
+redis.call('PUBLISH', cancel_channel, id .. '\0' .. int_str(count))
+return {'ok', id, 'cancelled', count}

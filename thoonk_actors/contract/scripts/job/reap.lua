@@ -1,0 +1,159 @@
+-- job/reap: one idempotent maintenance sweep; any number of reapers may run it at once
+-- (each sweep is atomic, so a second sweep only sees what the first left).
+-- A claim is reaped when it is older than config `timeout` ms (0 or unset = never),
+-- or when its owner (claims made by our workers) has a heartbeat older than the
+-- staleness window or none at all. An id that has an item but is in none of
+-- ids / claimed / stalled (an original worker died between its BRPOP and its claim)
+-- is marked; if it is still lost after the orphan grace period, it is reaped too.
+-- A reaped job is cancelled (count + 1, LPUSH back), or stalled once its count
+-- reaches config `max_cancels`; a reaped claim whose item is gone is dropped.
+-- The reason is recorded in job.errors. Heartbeats older than the window are removed.
+-- KEYS[1]  config     hash   (timeout, max_cancels)
+-- KEYS[2]  ids        list
+-- KEYS[3]  items      hash
+-- KEYS[4]  published  zset
+-- KEYS[5]  claimed    zset
+-- KEYS[6]  cancelled  hash
+-- KEYS[7]  stalled    set
+-- KEYS[8]  owners     hash
+-- KEYS[9]  workers    zset
+-- KEYS[10] errors     hash
+-- KEYS[11] orphans    hash   id -> ms when first seen lost
+-- ARGV[1] staleness window ms (0 = skip the heartbeat rule)
+-- ARGV[2] orphan grace ms (a mark must be at least this old to act on it)
+-- ARGV[3] cancel channel   ARGV[4] stall channel
+-- Reply: {'ok', now_ms, n, id1, outcome1, reason1, ...}; outcome 'cancelled' | 'stalled' | 'dropped',
+--        reason 'timeout' | 'owner_gone' | 'orphan'
+--        | {'bad_config', key, field, value} | {'wrongtype', key, expected, actual}
+-- Events: cancel channel 'id NUL count' or stall channel 'id' per reaped job.
+local config, ids, items, published, claimed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local cancelled, stalled, owners, workers = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local errors, orphans = KEYS[10], KEYS[11]
+local stale, grace = tonumber(ARGV[1]), tonumber(ARGV[2])
+local cancel_channel, stall_channel = ARGV[3], ARGV[4]
+
+local bad = check_types({config, 'hash', ids, 'list', items, 'hash', published, 'zset',
+  claimed, 'zset', cancelled, 'hash', stalled, 'set', owners, 'hash', workers, 'zset',
+  errors, 'hash', orphans, 'hash'})
+if bad then return bad end
+local timeout, err = config_int(config, 'timeout')
+if err then return err end
+local max_cancels
+max_cancels, err = config_int(config, 'max_cancels')
+if err then return err end
+
+local now = now_ms()
+local victims, picked = {}, {}
+local function pick(id, reason, text)
+  if not picked[id] then
+    picked[id] = true
+    victims[#victims + 1] = {id, reason, text}
+  end
+end
+
+-- Rule 1: claims older than the timeout.
+if timeout and timeout > 0 then
+  local old = redis.call('ZRANGEBYSCORE', claimed, '-inf', int_str(now - timeout))
+  for _, id in ipairs(old) do
+    pick(id, 'timeout', 'reaped: claim older than the timeout of ' .. int_str(timeout) .. ' ms')
+  end
+end
+
+-- Rule 2: claims whose owner stopped heartbeating. Owner entries of ids that are
+-- no longer claimed (an original client finished them) are cleaned up here.
+local leftover = {}
+local alive = {}
+local pairs_ = redis.call('HGETALL', owners)
+for i = 1, #pairs_, 2 do
+  local id, owner = pairs_[i], pairs_[i + 1]
+  if not redis.call('ZSCORE', claimed, id) then
+    leftover[#leftover + 1] = id
+  elseif stale > 0 then
+    local worker = owner_worker(owner)
+    if alive[worker] == nil then
+      local beat = redis.call('ZSCORE', workers, worker)
+      alive[worker] = (beat and tonumber(beat) >= now - stale) or false
+    end
+    if not alive[worker] then
+      pick(id, 'owner_gone', "reaped: owner '" .. worker .. "' stopped heartbeating")
+    end
+  end
+end
+
+-- Rule 3: the claim gap of original workers. The counts match when nothing is lost,
+-- so the full scan only runs when they do not.
+local lost = {}
+local marks = {}
+local mark_pairs = redis.call('HGETALL', orphans)
+for i = 1, #mark_pairs, 2 do
+  marks[mark_pairs[i]] = tonumber(mark_pairs[i + 1]) or now
+end
+local total = redis.call('LLEN', ids) + redis.call('ZCARD', claimed) + redis.call('SCARD', stalled)
+if redis.call('HLEN', items) ~= total then
+  local queued = {}
+  for _, id in ipairs(redis.call('LRANGE', ids, 0, -1)) do
+    queued[id] = true
+  end
+  for _, id in ipairs(redis.call('HKEYS', items)) do
+    if not queued[id] and not redis.call('ZSCORE', claimed, id)
+        and redis.call('SISMEMBER', stalled, id) == 0 then
+      lost[id] = true
+      if marks[id] and now - marks[id] >= grace then
+        pick(id, 'orphan', 'reaped: job was in no state (a worker died between pop and claim)')
+      end
+    end
+  end
+end
+
+-- Writes start here; everything above only read.
+local reply = {'ok', now, #victims}
+for _, v in ipairs(victims) do
+  local id, reason, text = v[1], v[2], v[3]
+  local outcome
+  redis.call('ZREM', claimed, id)
+  redis.call('HDEL', owners, id)
+  redis.call('HDEL', orphans, id)
+  if redis.call('HEXISTS', items, id) == 0 then
+    -- A ghost claim: there is nothing to give back.
+    redis.call('HDEL', cancelled, id)
+    redis.call('HDEL', errors, id)
+    redis.call('ZREM', published, id)
+    outcome = 'dropped'
+  else
+    local count = (tonumber(redis.call('HGET', cancelled, id)) or 0) + 1
+    redis.call('HSET', errors, id, text)
+    if max_cancels and max_cancels > 0 and count >= max_cancels then
+      redis.call('HDEL', cancelled, id)
+      redis.call('SADD', stalled, id)
+      redis.call('ZREM', published, id)
+      redis.call('PUBLISH', stall_channel, id)
+      outcome = 'stalled'
+    else
+      redis.call('HSET', cancelled, id, count)
+      redis.call('LPUSH', ids, id)
+      redis.call('PUBLISH', cancel_channel, id .. '\0' .. int_str(count))
+      outcome = 'cancelled'
+    end
+  end
+  reply[#reply + 1] = id
+  reply[#reply + 1] = outcome
+  reply[#reply + 1] = reason
+end
+for _, id in ipairs(leftover) do
+  redis.call('HDEL', owners, id)
+end
+-- Orphan marks: keep the ones still lost, add new ones, forget the rest.
+for id, _ in pairs(marks) do
+  if not lost[id] or picked[id] then
+    redis.call('HDEL', orphans, id)
+  end
+end
+for id, _ in pairs(lost) do
+  if not marks[id] then
+    redis.call('HSET', orphans, id, now)
+  end
+end
+if stale > 0 then
+  redis.call('ZREMRANGEBYSCORE', workers, '-inf', '(' .. int_str(now - stale))
+end
+return reply

@@ -1,0 +1,51 @@
+-- job/retract: remove a job in any state (queued, claimed, stalled). A claimed id
+-- without an item (a ghost left by an original worker) can be retracted too.
+-- A waiter finds the result key marked 'retracted' instead of waiting for ever.
+-- KEYS[1]  config     hash   (result_ttl)
+-- KEYS[2]  ids        list   (every copy of the id is removed)
+-- KEYS[3]  items      hash
+-- KEYS[4]  published  zset
+-- KEYS[5]  claimed    zset
+-- KEYS[6]  cancelled  hash
+-- KEYS[7]  stalled    set
+-- KEYS[8]  owners     hash
+-- KEYS[9]  errors     hash
+-- KEYS[10] orphans    hash
+-- KEYS[11] result     hash   job.result:{<n>}:<id>
+-- ARGV[1] id   ARGV[2] retract channel
+-- Reply: {'ok', id} | {'not_found', id} | {'bad_config', key, field, value}
+--        | {'wrongtype', key, expected, actual}
+-- Event: retract channel, payload id.
+local config, ids, items, published, claimed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local cancelled, stalled, owners, errors = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local orphans, result = KEYS[10], KEYS[11]
+local id, channel = ARGV[1], ARGV[2]
+
+local bad = check_types({config, 'hash', ids, 'list', items, 'hash', published, 'zset',
+  claimed, 'zset', cancelled, 'hash', stalled, 'set', owners, 'hash', errors, 'hash',
+  orphans, 'hash', result, 'hash'})
+if bad then return bad end
+local ttl, err = config_int(config, 'result_ttl')
+if err then return err end
+if ttl == 0 then return {'bad_config', config, 'result_ttl', '0'} end
+ttl = ttl or 600000
+if redis.call('HEXISTS', items, id) == 0 and not redis.call('ZSCORE', claimed, id)
+    and redis.call('SISMEMBER', stalled, id) == 0 then
+  return {'not_found', id}
+end
+
+local now = now_ms()
+redis.call('HDEL', items, id)
+redis.call('HDEL', cancelled, id)
+redis.call('ZREM', published, id)
+redis.call('SREM', stalled, id)
+redis.call('ZREM', claimed, id)
+redis.call('LREM', ids, 0, id)
+redis.call('HDEL', owners, id)
+redis.call('HDEL', errors, id)
+redis.call('HDEL', orphans, id)
+redis.call('DEL', result)
+redis.call('HSET', result, 'state', 'retracted', 'at', now)
+redis.call('PEXPIRE', result, ttl)
+redis.call('PUBLISH', channel, id)
+return {'ok', id}

@@ -1,0 +1,156 @@
+"""What every Thoonk object handle has: a name, keys, a codec, a lifecycle, events.
+
+Synopsis::
+
+    feed = thoonk.feed("news")
+    await feed.create({"max_length": 100}, exist_ok=True)
+    await feed.configure(max_length=None)
+    config = await feed.config()          # FeedConfig(max_length=None)
+    async with feed.events() as events:   # acknowledged on entry
+        async for event in events: ...
+    await feed.delete()
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+import trio
+
+from .. import contract
+from .._errors import UnexpectedReplyError
+from ..contract import Codec, Kind
+from ..transport import Gap, Subscription
+
+if TYPE_CHECKING:
+    from ._thoonk import Thoonk
+
+K = TypeVar("K", bound=contract.ObjectKeys)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectEvent:
+    """One event of an object: ``event`` (``publish``, ``finish``, ...), the id, the rest.
+
+    ``data`` is the payload after the first NUL (an item, a result, a count,
+    a position), or None when there was none.
+    """
+
+    kind: Kind
+    name: str
+    event: str
+    id: str
+    data: bytes | None
+
+
+class Events:
+    """The events of one object, with :class:`Gap` notices; iterate it.
+
+    A :class:`~thoonk_actors.transport.Gap` means events may have been missed
+    (reconnect, or this consumer fell behind): re-read the stored state.
+    """
+
+    def __init__(self, subscription: Subscription) -> None:
+        self._sub = subscription
+
+    async def receive(self) -> ObjectEvent | Gap:
+        """The next event or gap."""
+        while True:
+            message = await self._sub.receive()
+            if isinstance(message, Gap):
+                return message
+            try:
+                parsed = contract.parse_event(message.channel, message.data)
+            except UnexpectedReplyError:
+                continue  # not ours (a pattern caught a foreign channel)
+            return ObjectEvent(parsed.kind, parsed.name, parsed.event, parsed.id, parsed.data)
+
+    def __aiter__(self) -> Events:
+        return self
+
+    async def __anext__(self) -> ObjectEvent | Gap:
+        try:
+            return await self.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+
+class ThoonkObject(Generic[K]):
+    """Base of :class:`Job`, :class:`Feed`, :class:`SortedFeed` and :class:`Queue`."""
+
+    KIND: ClassVar[Kind]
+    KEYS: ClassVar[type[contract.ObjectKeys]]
+    #: the events this type publishes (what :meth:`events` subscribes to by default)
+    EVENTS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, thoonk: Thoonk, name: str, *, codec: Codec | None = None) -> None:
+        self.thoonk = thoonk
+        self.keys: K = self.KEYS.of(name, cluster=thoonk.cluster)  # type: ignore[assignment]
+        self.name = name
+        self.codec: Codec = codec or thoonk.codec
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # ------------------------------------------------------------- lifecycle
+
+    async def create(
+        self, config: dict[str, Any] | None = None, *, exist_ok: bool = False
+    ) -> bool:
+        """Register the object with a validated config; True if it was created.
+
+        Raises:
+            InvalidConfigError: an unknown setting or a bad value (nothing written).
+            ObjectExistsError: it exists already and ``exist_ok`` is false.
+        """
+        return await self.thoonk.run(
+            contract.object_create(self.keys, config or {}, exist_ok=exist_ok)  # type: ignore[arg-type]
+        )
+
+    async def configure(self, **changes: Any) -> None:
+        """Change settings (``None`` removes one); publishes a ``config`` event.
+
+        Raises:
+            InvalidConfigError: an unknown setting or a bad value (nothing written).
+            NoSuchObjectError: the object was never created.
+        """
+        await self.thoonk.run(contract.object_configure(self.keys, changes))  # type: ignore[arg-type]
+
+    async def config(self) -> Any:
+        """The typed config (defaults for unset settings)."""
+        return await self.thoonk.read(contract.object_config(self.keys))  # type: ignore[call-overload]
+
+    async def delete(self) -> bool:
+        """Delete every key of the object and its registry entry; True if anything was there."""
+        return await self.thoonk.run(contract.object_delete(self.keys))  # type: ignore[arg-type]
+
+    async def exists(self) -> bool:
+        """Whether the object is registered (publishing registers it too)."""
+        registry = await self.thoonk.execute("SISMEMBER", self.keys.registry, self.name)
+        if registry:
+            return True
+        return bool(await self.thoonk.execute("EXISTS", self.keys.config))
+
+    # ----------------------------------------------------------------- events
+
+    def channel(self, event: str) -> str:
+        """The pub/sub channel of one event of this object."""
+        return contract.channel(self.KIND, event, self.name)
+
+    @asynccontextmanager
+    async def events(
+        self, events: Iterable[str] | None = None, *, buffer: int = 1024
+    ) -> AsyncIterator[Events]:
+        """Subscribe to this object's events for the block (acknowledged on entry).
+
+        ``events`` defaults to every event the type publishes, plus ``config``
+        and ``delete``.
+        """
+        wanted = tuple(events) if events is not None else (*self.EVENTS, "config", "delete")
+        async with self.thoonk.subscribe(
+            [self.channel(e) for e in wanted], buffer=buffer
+        ) as sub:
+            yield Events(sub)

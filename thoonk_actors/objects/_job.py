@@ -1,0 +1,371 @@
+"""A Thoonk job queue: publish tasks, claim them, finish / cancel / stall them.
+
+Synopsis::
+
+    emails = thoonk.job("emails")
+    job_id = await emails.publish({"to": "a@example.org"})
+    job = await emails.get(timeout=5)          # ClaimedJob, or None after 5 s
+    await emails.finish(job, {"sent": True})   # fenced by the job's claim token
+    result = await emails.wait_result(job_id)  # {"sent": True}
+
+Wire-compatible with the original JavaScript Thoonk Jobs: a job published
+here can be claimed by a JS worker and the other way round (see
+``docs/contract.md``). Our own claims are atomic (no pop/claim gap), carry a
+claim token (a worker whose claim was reaped gets :class:`ClaimLostError`
+instead of finishing someone else's claim) and refresh the worker's heartbeat.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import trio
+
+from .. import contract
+from .._errors import NotFoundError, ResultTimeoutError, UsageError
+from ..contract import FinishOutcome, FinishRequest, JobCancelled, JobKeys, JobStats, ReapReport
+from ._base import ThoonkObject
+from ._results import ResultRouter, Waiter
+
+if TYPE_CHECKING:
+    pass
+
+#: How long a worker's heartbeat stays fresh; the reaper takes back the claims
+#: of a worker silent for longer (the runtime beats every third of it).
+HEARTBEAT_STALE_MS = 15_000
+#: How long an id may sit outside every state list before the reaper treats it
+#: as lost in an original (JS) worker's pop/claim gap.
+ORPHAN_GRACE_MS = 30_000
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job you hold: finish, cancel or stall it (pass it back, the token goes along).
+
+    Attributes:
+        id: the job id.
+        item: the decoded payload.
+        token: the claim token (fencing: it proves the claim is still yours).
+        failures: how many times it was cancelled before (its failure count).
+        queue: the job queue's name.
+    """
+
+    id: str
+    item: Any
+    token: str
+    failures: int
+    queue: str
+
+
+JobRef = str | ClaimedJob
+"""A job given by id (acts like the original client: no fencing) or as claimed."""
+
+
+def _ref(job: JobRef, token: str | None) -> tuple[str, str | None]:
+    if isinstance(job, ClaimedJob):
+        if token is not None and token != job.token:
+            raise UsageError("pass either a ClaimedJob or a token, not a different token")
+        return job.id, job.token
+    if not isinstance(job, str):
+        raise UsageError(
+            f"a job is given as its id (str) or a ClaimedJob, not {type(job).__name__}"
+        )
+    return job, token
+
+
+class Job(ThoonkObject[JobKeys]):
+    """A job queue. Get one with ``thoonk.job(name)``."""
+
+    KIND = "job"
+    KEYS = contract.JobKeys
+    EVENTS: ClassVar[tuple[str, ...]] = (
+        "publish", "claim", "finish", "cancel", "stall", "retry", "retract", "release",
+    )  # fmt: skip
+
+    # ---------------------------------------------------------------- publish
+
+    async def publish(self, item: Any, *, id: str | None = None, priority: bool = False) -> str:
+        """Queue a job; returns its id (a UUID v4 unless you give one).
+
+        A priority job jumps ahead of every queued job (several priority jobs
+        come out newest first, as in the original).
+
+        Raises:
+            DuplicateIdError: a job with that id is queued, claimed or stalled.
+            PayloadError / PayloadTooLargeError: the item cannot be encoded.
+        """
+        job_id = id if id is not None else str(uuid.uuid4())
+        call = contract.job_publish(self.keys, job_id, self.codec.encode(item), priority=priority)
+        await self.thoonk.run(call)
+        return job_id
+
+    async def publish_many(
+        self, items: Iterable[Any], *, priority: bool = False, batch: int = 1000
+    ) -> list[str]:
+        """Queue many jobs, ``batch`` per script (all-or-nothing per batch); their ids."""
+        if not 1 <= batch <= contract.MAX_BATCH:
+            raise UsageError(f"batch must be between 1 and {contract.MAX_BATCH}, not {batch}")
+        jobs = [
+            contract.NewJob(str(uuid.uuid4()), self.codec.encode(item), priority)
+            for item in items
+        ]
+        calls = [
+            contract.job_publish_many(self.keys, jobs[i : i + batch])
+            for i in range(0, len(jobs), batch)
+        ]
+        if calls:
+            await self.thoonk.run_many(calls)
+        return [job.id for job in jobs]
+
+    # ------------------------------------------------------------------ claim
+
+    async def get(self, timeout: float | None = None) -> ClaimedJob | None:  # noqa: ASYNC109
+        """Claim the next job, waiting up to ``timeout`` seconds (None: for ever).
+
+        Returns None when the time ran out with nothing to claim. (The name and
+        ``timeout`` mirror the original Thoonk API.) Cancel it like any trio call.
+        """
+        if timeout is not None and (math.isnan(timeout) or timeout < 0):
+            raise UsageError(f"timeout must be None or seconds >= 0, not {timeout!r}")
+        deadline = math.inf if timeout is None else trio.current_time() + timeout
+        while True:
+            jobs = await self.claim_many(1)
+            if jobs:
+                return jobs[0]
+            if not await self.wait_for_work(deadline):
+                return None
+
+    async def claim_many(self, max_jobs: int, *, worker_id: str | None = None) -> list[ClaimedJob]:
+        """Claim up to ``max_jobs`` queued jobs at once, without waiting (maybe none)."""
+        claim = await self.thoonk.run(
+            contract.job_claim(self.keys, worker_id or self.thoonk.worker_id, max_jobs=max_jobs)
+        )
+        decode = self.codec.decode
+        name = self.name
+        return [ClaimedJob(j.id, decode(j.item), j.token, j.failures, name) for j in claim.jobs]
+
+    async def wait_for_work(self, deadline: float = math.inf) -> bool:
+        """Block until a job is queued (True) or the trio ``deadline`` passes (False).
+
+        Takes nothing off the queue: claim afterwards (another worker may be
+        quicker; then wait again).
+        """
+        remaining = deadline - trio.current_time()
+        if remaining <= 0:
+            await trio.lowlevel.checkpoint()
+            return False
+        seconds = 0.0 if math.isinf(remaining) else max(remaining, 0.001)
+        command = contract.job_wait_for_work(self.keys, timeout_s=seconds)
+        return command.decode(await self.thoonk.redis.execute_blocking(*command.args))
+
+    # ---------------------------------------------------------------- settle
+
+    async def finish(self, job: JobRef, result: Any = None, *, token: str | None = None) -> None:
+        """Finish a claimed job with an optional result (JSON by default).
+
+        ``result=None`` finishes without a result (the finish event is then the
+        bare id, as the original sends it).
+
+        Raises:
+            NotClaimedError: the job is not claimed.
+            ClaimLostError: it is claimed, but not with your token any more.
+        """
+        job_id, token = _ref(job, token)
+        encoded = None if result is None else self.codec.encode(result)
+        await self.thoonk.run(contract.job_finish(self.keys, job_id, token=token, result=encoded))
+
+    async def finish_many(
+        self, outcomes: Sequence[tuple[JobRef, Any]]
+    ) -> tuple[FinishOutcome, ...]:
+        """Finish several jobs in one script: ``[(job, result), ...]``; one outcome each."""
+        requests = []
+        for job, result in outcomes:
+            job_id, token = _ref(job, None)
+            encoded = None if result is None else self.codec.encode(result)
+            requests.append(FinishRequest(job_id, token, encoded))
+        if not requests:
+            await trio.lowlevel.checkpoint()
+            return ()
+        return await self.thoonk.run(contract.job_finish_many(self.keys, requests))
+
+    async def cancel(
+        self,
+        job: JobRef,
+        *,
+        token: str | None = None,
+        error: str | None = None,
+        max_cancels: int | None = None,
+    ) -> JobCancelled:
+        """Give a claimed job back (its failure count + 1); stalled past ``max_cancels``.
+
+        ``error`` (text) is kept beside the job for whoever looks at it later.
+        """
+        job_id, token = _ref(job, token)
+        return await self.thoonk.run(
+            contract.job_cancel(
+                self.keys, job_id, token=token, error=error, max_cancels=max_cancels
+            )
+        )
+
+    async def stall(
+        self, job: JobRef, *, token: str | None = None, reason: str | None = None
+    ) -> None:
+        """Put a claimed job aside until a person retries it."""
+        job_id, token = _ref(job, token)
+        await self.thoonk.run(contract.job_stall(self.keys, job_id, token=token, reason=reason))
+
+    async def retry(self, job_id: str) -> None:
+        """Queue a stalled job again.
+
+        Raises:
+            NotStalledError: the job is not stalled.
+        """
+        await self.thoonk.run(contract.job_retry(self.keys, job_id))
+
+    async def retract(self, job_id: str) -> None:
+        """Remove a job, whatever its state (a waiter on its result is told).
+
+        Raises:
+            NotFoundError: no such job.
+        """
+        await self.thoonk.run(contract.job_retract(self.keys, job_id))
+
+    async def release(self, job: JobRef, *, token: str | None = None) -> None:
+        """Give a claimed job back to the head of the queue without counting a failure."""
+        job_id, token = _ref(job, token)
+        await self.thoonk.run(contract.job_release(self.keys, job_id, token=token))
+
+    async def touch(self, job: ClaimedJob) -> None:
+        """Renew your claim (its claim time becomes now), so no reaper takes it back."""
+        await self.thoonk.run(contract.job_touch(self.keys, job.id, job.token))
+
+    # ------------------------------------------------------------ maintenance
+
+    async def heartbeat(self, *, worker_id: str | None = None, leave: bool = False) -> None:
+        """Tell reapers this worker is alive (``leave=True``: it is going away)."""
+        await self.thoonk.run(
+            contract.job_heartbeat(self.keys, worker_id or self.thoonk.worker_id, leave=leave)
+        )
+
+    async def reap(
+        self, *, stale_ms: int = HEARTBEAT_STALE_MS, orphan_grace_ms: int = ORPHAN_GRACE_MS
+    ) -> ReapReport:
+        """One sweep: take back claims that timed out or whose worker went silent.
+
+        Idempotent; any number of processes may run it at once.
+        """
+        return await self.thoonk.run(
+            contract.job_reap(self.keys, stale_ms=stale_ms, orphan_grace_ms=orphan_grace_ms)
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    async def statistics(self, *, stale_ms: int = HEARTBEAT_STALE_MS) -> JobStats:
+        """A consistent snapshot: available, claimed, stalled, publishes, finishes, workers."""
+        return await self.thoonk.run(contract.job_stats(self.keys, stale_ms=stale_ms))
+
+    async def item(self, job_id: str) -> Any:
+        """The payload of a job that is queued, claimed or stalled.
+
+        Raises:
+            NotFoundError: no such job (finished, retracted or never published).
+        """
+        raw = await self.thoonk.read(contract.job_item(self.keys, job_id))
+        if raw is None:
+            raise NotFoundError(
+                f"job queue {self.name!r} has no job {job_id!r} (finished, retracted or "
+                "never published); list them with available_ids() / claimed() / stalled_ids()"
+            )
+        return self.codec.decode(raw)
+
+    async def failure_count(self, job_id: str) -> int:
+        """How many times the job was cancelled since it was published or retried."""
+        return await self.thoonk.read(contract.job_failure_count(self.keys, job_id))
+
+    async def last_error(self, job_id: str) -> str | None:
+        """The error text of the job's last cancel, stall or reap, if any."""
+        return await self.thoonk.read(contract.job_error(self.keys, job_id))
+
+    async def available_ids(self) -> tuple[str, ...]:
+        """Queued ids, next to be claimed first."""
+        return await self.thoonk.read(contract.job_available_ids(self.keys))
+
+    async def claimed(self) -> tuple[tuple[str, int], ...]:
+        """Claimed ids with their claim time (ms), oldest claim first."""
+        return await self.thoonk.read(contract.job_claimed(self.keys))
+
+    async def stalled_ids(self) -> tuple[str, ...]:
+        """Stalled ids (sorted)."""
+        return await self.thoonk.read(contract.job_stalled_ids(self.keys))
+
+    async def workers(self) -> tuple[tuple[str, int], ...]:
+        """Worker ids with their last heartbeat (ms)."""
+        return await self.thoonk.read(contract.job_workers(self.keys))
+
+    # ---------------------------------------------------------------- results
+
+    async def wait_result(self, job_id: str, timeout: float | None = None) -> Any:  # noqa: ASYNC109
+        """The result of a job, once it is finished (None if it finished without one).
+
+        Race-free: the waiter is subscribed before it looks at the stored
+        result, and a finished job's result stays readable for the queue's
+        ``result_ttl`` (default 10 minutes), so a late waiter still gets it.
+
+        Raises:
+            NotFoundError: the job was retracted.
+            ResultTimeoutError: ``timeout`` seconds passed first.
+        """
+        router = await self._router()
+        with router.waiting(job_id) as waiter:
+            return await self._wait(job_id, waiter, timeout)
+
+    async def _wait(self, job_id: str, waiter: Waiter, timeout: float | None) -> Any:  # noqa: ASYNC109
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            while True:
+                stored = await self.thoonk.read(contract.job_result(self.keys, job_id))
+                if stored is not None:
+                    if stored.state == "retracted":
+                        raise self._retracted(job_id)
+                    return self._decode_result(stored.result)
+                outcome = await waiter.next()
+                if outcome.event == "finish":
+                    return self._decode_result(outcome.data)
+                if outcome.event == "retract":
+                    raise self._retracted(job_id)
+                # a gap: look at the stored result again
+        raise ResultTimeoutError(
+            f"job {job_id!r} of queue {self.name!r} did not finish within {timeout:g} s; "
+            "it may still be queued or claimed (see statistics())"
+        )
+
+    async def publish_and_wait(
+        self,
+        item: Any,
+        timeout: float | None = None,  # noqa: ASYNC109
+        *,
+        id: str | None = None,
+        priority: bool = False,
+    ) -> Any:
+        """Publish a job and wait for its result (subscribed before publishing)."""
+        job_id = id if id is not None else str(uuid.uuid4())
+        router = await self._router()
+        # Waiting starts before the publish: a finish event that beats the
+        # publish reply (it can, under load) is kept for us.
+        with router.waiting(job_id) as waiter:
+            await self.publish(item, id=job_id, priority=priority)
+            return await self._wait(job_id, waiter, timeout)
+
+    def _decode_result(self, data: bytes | None) -> Any:
+        return None if data is None else self.codec.decode_result(data)
+
+    def _retracted(self, job_id: str) -> NotFoundError:
+        return NotFoundError(
+            f"job {job_id!r} of queue {self.name!r} was retracted before it finished"
+        )
+
+    async def _router(self) -> ResultRouter:
+        return await self.thoonk.result_router(self)

@@ -1,0 +1,256 @@
+"""The Thoonk client: one Redis connection, one pub/sub connection, object handles.
+
+Synopsis::
+
+    async with thoonk_actors.open_thoonk() as thoonk:      # embedded Redis
+        emails = thoonk.job("emails")
+        job_id = await emails.publish({"to": "a@example.org"})
+
+With no URL it uses ``$THOONK_REDIS_URL``, or else the embedded server of
+``./.thoonk`` (started when needed). Object handles are cheap: make them as
+often as you like; they share the client's connections.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import redis.exceptions
+import trio
+
+from .. import contract
+from .._errors import UsageError, WrongTypeError
+from .._nursery import open_service_nursery
+from ..contract import Call, Codec, Command, JsonCodec
+from ..transport import PubSub, RedisClient, Subscription, open_pubsub, open_redis, resolve_url
+from ._results import ResultRouter
+
+if TYPE_CHECKING:
+    from ._feed import Feed
+    from ._job import Job
+    from ._queue import Queue
+    from ._sorted_feed import SortedFeed
+
+T = TypeVar("T")
+
+
+def default_worker_id() -> str:
+    """``host:pid:random`` — unique per process, readable in ``thoonk top``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Thoonk:
+    """A connected Thoonk client. Make one with :func:`open_thoonk`."""
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        nursery: trio.Nursery,
+        *,
+        url: str,
+        cluster: bool,
+        codec: Codec,
+        worker_id: str,
+    ) -> None:
+        self.redis = redis
+        self.url = url
+        self.cluster = cluster
+        self.codec = codec
+        self.worker_id = worker_id
+        self._nursery = nursery
+        self._pubsub: PubSub | None = None
+        self._pubsub_lock = trio.Lock()
+        self._routers: dict[str, ResultRouter] = {}
+        self._routers_lock = trio.Lock()
+
+    # ---------------------------------------------------------------- objects
+
+    def job(self, name: str, *, codec: Codec | None = None) -> Job:
+        """The job queue ``name`` (created on first publish; see :meth:`Job.create`)."""
+        from ._job import Job
+
+        return Job(self, name, codec=codec)
+
+    def feed(self, name: str, *, codec: Codec | None = None) -> Feed:
+        """The feed ``name``."""
+        from ._feed import Feed
+
+        return Feed(self, name, codec=codec)
+
+    def sorted_feed(self, name: str, *, codec: Codec | None = None) -> SortedFeed:
+        """The sorted (hand-ordered) feed ``name``."""
+        from ._sorted_feed import SortedFeed
+
+        return SortedFeed(self, name, codec=codec)
+
+    def queue(self, name: str, *, codec: Codec | None = None) -> Queue:
+        """The queue ``name`` (each item goes to exactly one consumer)."""
+        from ._queue import Queue
+
+        return Queue(self, name, codec=codec)
+
+    async def names(self, kind: contract.Kind) -> list[str]:
+        """The names in the registry of one object type, sorted."""
+        registry = contract.REGISTRIES.get(kind)
+        if registry is None:
+            raise UsageError(
+                f"unknown object type {kind!r}; use one of {sorted(contract.REGISTRIES)}"
+            )
+        members = await self.execute("SMEMBERS", registry)
+        return sorted(contract.id_text(m) for m in members)
+
+    # ------------------------------------------------------------ running ops
+
+    async def run(self, call: Call[T]) -> T:
+        """Run one contract script and decode its reply (raising its refusal)."""
+        try:
+            reply = await self.redis.evalsha(call.script, call.keys, call.args)
+        except redis.exceptions.ResponseError as exc:
+            raise _translate(exc) from exc
+        result = call.decode(reply)
+        if call.after:
+            await self.redis.pipeline(list(call.after))
+        return result
+
+    async def run_many(self, calls: Iterable[Call[Any]]) -> list[Any]:
+        """Several contract scripts in one pipeline; decoded results in order.
+
+        The first refusal is raised after every script ran (each is atomic on
+        its own; the batch is not).
+        """
+        calls = list(calls)
+        replies = await self.redis.evalsha_many(
+            [(c.script, c.keys, c.args) for c in calls], raise_on_error=False
+        )
+        results: list[Any] = []
+        first_error: BaseException | None = None
+        for call, reply in zip(calls, replies, strict=True):
+            try:
+                if isinstance(reply, redis.exceptions.ResponseError):
+                    raise _translate(reply) from reply
+                results.append(call.decode(reply))
+            except Exception as exc:
+                results.append(exc)
+                first_error = first_error or exc
+        after = [command for call in calls for command in call.after]
+        if after:
+            await self.redis.pipeline(after)
+        if first_error is not None:
+            raise first_error
+        return results
+
+    async def read(self, command: Command[T]) -> T:
+        """Run one plain read command and decode its reply."""
+        return command.decode(await self.execute(*command.args))
+
+    async def execute(self, *args: Any) -> Any:
+        """A raw Redis command, with WRONGTYPE turned into :class:`WrongTypeError`."""
+        try:
+            return await self.redis.execute(*args)
+        except redis.exceptions.ResponseError as exc:
+            raise _translate(exc) from exc
+
+    # ---------------------------------------------------------------- pub/sub
+
+    async def pubsub(self) -> PubSub:
+        """The client's shared pub/sub connection (opened on first use)."""
+        if self._pubsub is None:
+            async with self._pubsub_lock:
+                if self._pubsub is None:
+                    self._pubsub = await self._nursery.start(self._hold_pubsub)
+        return self._pubsub
+
+    async def _hold_pubsub(self, task_status: trio.TaskStatus[PubSub]) -> None:
+        async with open_pubsub(self.redis.config) as pubsub:
+            task_status.started(pubsub)
+            await trio.sleep_forever()
+
+    async def result_router(self, job: Job) -> ResultRouter:
+        """The shared finish/retract listener of a job queue (subscribed on return)."""
+        router = self._routers.get(job.name)
+        if router is None:
+            async with self._routers_lock:
+                router = self._routers.get(job.name)
+                if router is None:
+                    router = ResultRouter(job.channel("finish"), job.channel("retract"))
+                    await self._nursery.start(self._serve_router, router)
+                    self._routers[job.name] = router
+        return router
+
+    async def _serve_router(
+        self, router: ResultRouter, task_status: trio.TaskStatus[None]
+    ) -> None:
+        async with self.subscribe(
+            [router.finish_channel.decode(), router.retract_channel.decode()], buffer=1 << 16
+        ) as sub:
+            task_status.started()
+            await router.serve(sub)
+
+    @asynccontextmanager
+    async def subscribe(
+        self, channels: Iterable[str] = (), patterns: Iterable[str] = (), *, buffer: int = 1024
+    ) -> AsyncIterator[Subscription]:
+        """Raw channel subscription on the shared connection (acknowledged on entry)."""
+        pubsub = await self.pubsub()
+        async with pubsub.subscribe(channels, patterns, buffer=buffer) as sub:
+            yield sub
+
+
+def _translate(exc: redis.exceptions.ResponseError) -> Exception:
+    text = str(exc)
+    if text.startswith("WRONGTYPE") or "WRONGTYPE" in text:
+        return WrongTypeError(
+            "a key of this object holds another Redis type (someone else wrote it); "
+            f"delete or rename that key, or use another object name ({text})"
+        )
+    return exc
+
+
+@asynccontextmanager
+async def open_thoonk(
+    url: str | None = None,
+    *,
+    cluster: bool = False,
+    codec: Codec | None = None,
+    worker_id: str | None = None,
+    client_name: str | None = None,
+    **redis_options: Any,
+) -> AsyncIterator[Thoonk]:
+    """Connect a :class:`Thoonk` client for the duration of the block.
+
+    Args:
+        url: ``redis://``, ``rediss://`` or ``unix://``; None means
+            ``$THOONK_REDIS_URL`` or the embedded server.
+        cluster: hash-tagged key names (``job.ids:{emails}``) for Redis Cluster.
+        codec: how items and results are encoded; JSON by default (what the
+            original JavaScript Thoonk Jobs reads and writes).
+        worker_id: how this client's claims and heartbeats are labelled.
+        client_name: CLIENT SETNAME for this client's connections.
+
+    Raises:
+        ThoonkConnectionError: the server cannot be reached.
+        EmbeddedServerError: no URL was given and the embedded server cannot start.
+    """
+    resolved = await resolve_url(url)
+    options = dict(redis_options)
+    if client_name is not None:
+        options["client_name"] = client_name
+    async with open_service_nursery() as nursery, open_redis(resolved, **options) as redis:
+        thoonk = Thoonk(
+            redis,
+            nursery,
+            url=resolved,
+            cluster=cluster,
+            codec=codec or JsonCodec(),
+            worker_id=worker_id or default_worker_id(),
+        )
+        try:
+            yield thoonk
+        finally:
+            nursery.cancel_scope.cancel()
+
