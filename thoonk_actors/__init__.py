@@ -43,8 +43,13 @@ if TYPE_CHECKING:
     from .contract import JsonCodec as JsonCodec
     from .contract import RawCodec as RawCodec
     from .objects import ClaimedJob as ClaimedJob
+    from .objects import Feed as Feed
+    from .objects import FeedEvent as FeedEvent
     from .objects import Job as Job
     from .objects import ObjectEvent as ObjectEvent
+    from .objects import Queue as Queue
+    from .objects import SortedFeed as SortedFeed
+    from .objects import SortedFeedEvent as SortedFeedEvent
     from .objects import Thoonk as Thoonk
     from .objects import open_thoonk as open_thoonk
     from .transport import ThoonkAuthenticationError as ThoonkAuthenticationError
@@ -58,6 +63,11 @@ _LAZY: dict[str, str] = {
     "JsonCodec": "thoonk_actors.contract",
     "RawCodec": "thoonk_actors.contract",
     "ClaimedJob": "thoonk_actors.objects",
+    "Feed": "thoonk_actors.objects",
+    "FeedEvent": "thoonk_actors.objects",
+    "Queue": "thoonk_actors.objects",
+    "SortedFeed": "thoonk_actors.objects",
+    "SortedFeedEvent": "thoonk_actors.objects",
     "Job": "thoonk_actors.objects",
     "ObjectEvent": "thoonk_actors.objects",
     "Thoonk": "thoonk_actors.objects",

@@ -546,9 +546,9 @@ def test_garbage_counter_changes_nothing(r: redis.Redis) -> None:
     job = run(r, job_claim(JOB, "w")).jobs[0]
     x(r, "SET", JOB.finishes, "many")
     before = snapshot(r)
-    with pytest.raises(redis.ResponseError):
+    with pytest.raises(WrongTypeError, match="finishes"):
         run(r, job_finish(JOB, "A", token=job.token))
-    with pytest.raises(redis.ResponseError):
+    with pytest.raises(WrongTypeError, match="finishes"):
         run(r, job_finish_many(JOB, [FinishRequest("A", job.token)]))
     assert snapshot(r) == before
 

@@ -6,11 +6,16 @@ Each method is one contract operation (see ``thoonk_actors.contract``).
 from ._base import Events as Events
 from ._base import ObjectEvent as ObjectEvent
 from ._base import ThoonkObject as ThoonkObject
+from ._feed import Feed as Feed
+from ._feed import FeedEvent as FeedEvent
 from ._job import HEARTBEAT_STALE_MS as HEARTBEAT_STALE_MS
 from ._job import ORPHAN_GRACE_MS as ORPHAN_GRACE_MS
 from ._job import ClaimedJob as ClaimedJob
 from ._job import Job as Job
 from ._job import JobRef as JobRef
+from ._queue import Queue as Queue
+from ._sorted_feed import SortedFeed as SortedFeed
+from ._sorted_feed import SortedFeedEvent as SortedFeedEvent
 from ._thoonk import Thoonk as Thoonk
 from ._thoonk import default_worker_id as default_worker_id
 from ._thoonk import open_thoonk as open_thoonk

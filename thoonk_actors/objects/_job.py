@@ -17,6 +17,7 @@ instead of finishing someone else's claim) and refresh the worker's heartbeat.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import uuid
 from collections.abc import Iterable, Sequence
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import trio
 
 from .. import contract
-from .._errors import NotFoundError, ResultTimeoutError, UsageError
+from .._errors import NotClaimedError, NotFoundError, ResultTimeoutError, UsageError
 from ..contract import FinishOutcome, FinishRequest, JobCancelled, JobKeys, JobStats, ReapReport
 from ._base import ThoonkObject
 from ._results import ResultRouter, Waiter
@@ -141,9 +142,19 @@ class Job(ThoonkObject[JobKeys]):
 
     async def claim_many(self, max_jobs: int, *, worker_id: str | None = None) -> list[ClaimedJob]:
         """Claim up to ``max_jobs`` queued jobs at once, without waiting (maybe none)."""
-        claim = await self.thoonk.run(
-            contract.job_claim(self.keys, worker_id or self.thoonk.worker_id, max_jobs=max_jobs)
-        )
+        call = contract.job_claim(self.keys, worker_id or self.thoonk.worker_id, max_jobs=max_jobs)
+        # Shielded: a cancel landing after the script was sent would drop the
+        # reply and leave its jobs claimed by nobody who knows it.
+        with trio.CancelScope(shield=True):
+            claim = await self.thoonk.run(call)
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+        except trio.Cancelled:
+            with trio.CancelScope(shield=True):
+                for job in claim.jobs:
+                    with contextlib.suppress(NotClaimedError):
+                        await self.release(job.id, token=job.token)
+            raise
         decode = self.codec.decode
         name = self.name
         return [ClaimedJob(j.id, decode(j.item), j.token, j.failures, name) for j in claim.jobs]

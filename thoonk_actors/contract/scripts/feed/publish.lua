@@ -25,6 +25,8 @@ if registry then
 end
 local bad = check_types(spec)
 if bad then return bad end
+bad = check_counters({publishes})
+if bad then return bad end
 local max_length, err = config_int(config, 'max_length')
 if err then return err end
 if max_length == 0 then return {'bad_config', config, 'max_length', '0'} end

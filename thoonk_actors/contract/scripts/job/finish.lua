@@ -22,6 +22,8 @@ local bad = check_types({config, 'hash', claimed, 'zset', owners, 'hash', cancel
   published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string',
   result, 'hash'})
 if bad then return bad end
+bad = check_counters({finishes})
+if bad then return bad end
 local ttl, err = config_int(config, 'result_ttl')
 if err then return err end
 if ttl == 0 then return {'bad_config', config, 'result_ttl', '0'} end

@@ -28,6 +28,8 @@ for i = 1, n do
 end
 local bad = check_types(spec)
 if bad then return bad end
+bad = check_counters({finishes})
+if bad then return bad end
 local ttl, err = config_int(config, 'result_ttl')
 if err then return err end
 if ttl == 0 then return {'bad_config', config, 'result_ttl', '0'} end

@@ -24,6 +24,8 @@ local bad = check_types({ids, 'list', items, 'hash', published, 'zset', claimed,
   stalled, 'set', cancelled, 'hash', owners, 'hash', errors, 'hash', orphans, 'hash',
   publishes, 'string', result, 'hash'})
 if bad then return bad end
+bad = check_counters({publishes})
+if bad then return bad end
 if registry then
   bad = check_types({registry, 'set'})
   if bad then return bad end

@@ -34,6 +34,8 @@ if registry then
 end
 local bad = check_types(spec)
 if bad then return bad end
+bad = check_counters({publishes})
+if bad then return bad end
 
 local seen = {}
 for i = 1, n do

@@ -11,6 +11,8 @@ local id, item, priority, name = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
 local bad = check_types_reg({ids, 'list', items, 'hash', publishes, 'string'}, registry)
 if bad then return bad end
+bad = check_counters({publishes})
+if bad then return bad end
 if redis.call('HEXISTS', items, id) == 1 then
   return {'duplicate', id}
 end

@@ -9,6 +9,8 @@ local id, item, channel = ARGV[1], ARGV[2], ARGV[3]
 
 local bad = check_types({items, 'hash', publishes, 'string'})
 if bad then return bad end
+bad = check_counters({publishes})
+if bad then return bad end
 if redis.call('HEXISTS', items, id) == 0 then
   return {'not_found', id}
 end

@@ -1,0 +1,178 @@
+"""A Thoonk queue: each item goes to exactly one consumer.
+
+Synopsis::
+
+    tasks = thoonk.queue("tasks")
+    await tasks.put({"n": 1})                  # to the back; returns its id (UUID v4)
+    await tasks.put({"n": 0}, priority=True)   # to the head
+    item = await tasks.get()                   # waits for ever (cancel it like any trio call)
+    item = await tasks.get(timeout=5)          # None after 5 s with nothing
+    item = await tasks.get_nowait()            # trio.WouldBlock when empty
+    await tasks.length()
+
+The order is the original Thoonk's: ``put`` pushes on the left of
+``queue.ids:<name>``, a priority ``put`` on the right, ``get`` pops from the
+right (so several priority items come out newest first). A get takes the id and
+its item in one atomic script; blocking is only *waiting* (``BLMOVE`` of the
+list onto itself, on a dedicated connection), so a cancelled or timed-out get
+never takes an item with it. No events: a queue is point-to-point.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import redis.exceptions
+import trio
+
+from .. import contract
+from .._errors import PayloadError, UsageError
+from ..contract import QueueKeys
+from ._base import ThoonkObject
+
+# Server-side timeouts are sent as "%g" text (6 significant digits): waiting at
+# most this long per BLMOVE keeps them exact to the millisecond.
+_MAX_WAIT_S = 600.0
+# Bound on how late a timed wait may end if the server stops answering
+# (the dedicated connection has no response timeout, as it must block).
+_WAIT_GRACE_S = 2.0
+
+
+class Queue(ThoonkObject[QueueKeys]):
+    """A queue. Get one with ``thoonk.queue(name)``."""
+
+    KIND = "queue"
+    KEYS = contract.QueueKeys
+    EVENTS: ClassVar[tuple[str, ...]] = ()
+
+    # ------------------------------------------------------------------ put
+
+    async def put(self, item: Any, *, priority: bool = False, id: str | None = None) -> str:
+        """``item_id = await queue.put(item)``: add to the back (``priority``: the head).
+
+        Raises:
+            DuplicateIdError: ``id`` is already queued (nothing written).
+            InvalidIdError, PayloadError, PayloadTooLargeError: bad input (nothing sent).
+            WrongTypeError: another program wrote our keys.
+        """
+        item_id = str(uuid.uuid4()) if id is None else id
+        encoded = self.codec.encode(item)
+        return await self.thoonk.run(
+            contract.queue_put(self.keys, item_id, encoded, priority=priority)
+        )
+
+    async def put_many(self, items: Iterable[Any], *, priority: bool = False) -> list[str]:
+        """``ids = await queue.put_many(items)``: put each item, in order, in one round trip.
+
+        Every item is encoded before anything is sent (a bad one refuses the
+        lot); then each put is atomic, the batch as a whole is not.
+        """
+        encoded = [self.codec.encode(item) for item in items]
+        calls = [
+            contract.queue_put(self.keys, str(uuid.uuid4()), data, priority=priority)
+            for data in encoded
+        ]
+        if not calls:
+            await trio.lowlevel.checkpoint()
+            return []
+        return await self.thoonk.run_many(calls)
+
+    # ------------------------------------------------------------------ get
+
+    async def get(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109
+        """``item = await queue.get(timeout=5)``: take the next item, waiting for one.
+
+        ``timeout`` is in seconds (None: wait for ever; 0: do not wait); the
+        name mirrors Thoonk's API. Returns None when it passes with nothing
+        queued, so with a codec that can store None (JSON ``null``) use
+        :meth:`get_nowait` or no timeout to tell the two apart. Cancel it like
+        any trio call: an item is only ever taken by a get that returns it.
+
+        Raises:
+            UsageError: ``timeout`` is negative or not a number.
+            PayloadError: the item taken cannot be decoded (it is off the queue).
+            WrongTypeError: another program wrote our keys.
+        """
+        deadline = _deadline(timeout)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            entry = await self._take()
+            if entry is not None:
+                return self._decode(*entry)
+            if not await self._wait_for_item(deadline):
+                return None
+
+    async def get_nowait(self) -> Any:
+        """``item = await queue.get_nowait()``: take the next item if there is one.
+
+        Async because it asks Redis; it never waits for an item to arrive.
+
+        Raises:
+            trio.WouldBlock: the queue is empty.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        entry = await self._take()
+        if entry is None:
+            raise trio.WouldBlock
+        return self._decode(*entry)
+
+    async def length(self) -> int:
+        """``await queue.length()``: the number of queued items."""
+        return await self.thoonk.read(contract.queue_length(self.keys))
+
+    # -------------------------------------------------------------- helpers
+
+    async def _take(self) -> tuple[str, bytes] | None:
+        call = contract.queue_get(self.keys)
+        # The script takes the item off the queue; a cancel landing after it was
+        # sent would drop the reply, and the item with it. So it always finishes:
+        # one non-blocking round trip, bounded by the client's response timeout.
+        with trio.CancelScope(shield=True):
+            taken = await self.thoonk.run(call)
+        return taken[0] if taken else None
+
+    async def _wait_for_item(self, deadline: float) -> bool:
+        """Block until something is queued (True) or the trio ``deadline`` passed (False)."""
+        remaining = deadline - trio.current_time()
+        if remaining <= 0:
+            return False
+        if math.isinf(remaining):
+            seconds, guard = 0.0, math.inf  # 0: BLMOVE waits for ever
+        else:
+            seconds = min(max(remaining, 0.001), _MAX_WAIT_S)
+            guard = seconds + _WAIT_GRACE_S
+        command = contract.queue_wait_for_item(self.keys, timeout_s=seconds)
+        with trio.move_on_after(guard):
+            try:
+                return command.decode(await self.thoonk.redis.execute_blocking(*command.args))
+            except redis.exceptions.ResponseError as exc:
+                if "WRONGTYPE" not in str(exc):
+                    raise
+                # The next take checks every key and raises a clear WrongTypeError.
+                return True
+        return True  # the server went quiet: look again (the take reports a broken link)
+
+    def _decode(self, item_id: str, raw: bytes) -> Any:
+        try:
+            return self.codec.decode(raw)
+        except PayloadError as exc:
+            raise PayloadError(
+                f"item {item_id!r} taken off {self.keys.label} cannot be decoded and is no "
+                f"longer queued: {exc}"
+            ) from exc
+
+
+def _deadline(timeout: float | None) -> float:
+    if timeout is None:
+        return math.inf
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or math.isnan(timeout)
+        or timeout < 0
+    ):
+        raise UsageError(f"timeout must be None or a number of seconds >= 0, not {timeout!r}")
+    return trio.current_time() + timeout
