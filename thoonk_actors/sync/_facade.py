@@ -1,0 +1,267 @@
+"""Blocking twins of the Thoonk objects, for notebooks, scripts and the REPL.
+
+Synopsis::
+
+    from thoonk_actors import sync
+
+    t = sync.connect()                     # embedded Redis, or connect(url)
+    emails = t.job("emails")
+    job_id = emails.publish({"to": "a@example.org"})
+    job = emails.get(timeout=5)
+    emails.finish(job, {"sent": True})
+    for event in t.feed("news").events(timeout=10):
+        print(event)
+    t.close()                              # also done at interpreter exit
+
+Every async method of :class:`~thoonk_actors.Job`, :class:`~thoonk_actors.Feed`,
+:class:`~thoonk_actors.SortedFeed` and :class:`~thoonk_actors.Queue` is
+available here as a blocking call with the same name, arguments and result; it
+runs in the connection's background trio loop (see ``_portal.py``), so it never
+duplicates an operation. Ctrl-C or a kernel interrupt stops a blocking call.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import inspect
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+from ..contract import Codec
+from ..objects import Thoonk, ThoonkObject, open_thoonk
+from ..transport import Gap
+from ._portal import Portal, PortalClosedError
+
+_OPEN_TIMEOUT = 30.0
+
+
+class EventStream:
+    """Blocking iterator over an object's events; subscribed as soon as it exists.
+
+    ``timeout`` ends the iteration when no event arrived for that many seconds
+    (None: wait for ever). Close it (or use ``with``) to unsubscribe.
+    """
+
+    def __init__(
+        self,
+        portal: Portal[Thoonk],
+        obj: ThoonkObject[Any],
+        events: Iterable[str] | None,
+        *,
+        timeout: float | None,
+        buffer: int,
+    ) -> None:
+        self._timeout = timeout
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._buffer = buffer
+        self._portal = portal
+        self._closed = False
+        subscribed = threading.Event()
+        failure: list[BaseException] = []
+        decode: Callable[[Any], Any] = getattr(obj, "decode_event", lambda event: event)
+        wanted = None if events is None else tuple(events)
+
+        async def pump() -> None:
+            try:
+                async with obj.events(wanted, buffer=buffer) as stream:
+                    subscribed.set()
+                    async for event in stream:
+                        self._queue.put(event if isinstance(event, Gap) else decode(event))
+            except BaseException as exc:
+                failure.append(exc)
+                subscribed.set()
+                self._queue.put(_END)
+                raise
+
+        self._scope = portal.spawn(pump)
+        subscribed.wait(_OPEN_TIMEOUT)
+        if failure:
+            raise failure[0]
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> Any:
+        if self._closed:
+            raise StopIteration
+        try:
+            event = self._queue.get(timeout=self._timeout)
+        except queue.Empty:
+            self.close()
+            raise StopIteration from None
+        if event is _END:
+            self.close()
+            raise StopIteration
+        return event
+
+    def close(self) -> None:
+        """Unsubscribe."""
+        if not self._closed:
+            self._closed = True
+            self._portal.cancel(self._scope)
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not self._closed and not self._portal.closed:
+            self.close()
+
+
+_END = object()
+
+
+class SyncObject:
+    """Blocking twin of one object; every async method becomes a blocking one."""
+
+    def __init__(self, portal: Portal[Thoonk], obj: ThoonkObject[Any]) -> None:
+        self._portal = portal
+        self._obj = obj
+
+    @property
+    def name(self) -> str:
+        return self._obj.name
+
+    @property
+    def aio(self) -> ThoonkObject[Any]:
+        """The async object behind this one (use it only inside the loop)."""
+        return self._obj
+
+    def __getattr__(self, attribute: str) -> Any:
+        value = getattr(self._obj, attribute)
+        if inspect.iscoroutinefunction(value):
+
+            @functools.wraps(value)
+            def blocking(*args: Any, **kwargs: Any) -> Any:
+                return self._portal.run(functools.partial(value, *args, **kwargs))
+
+            return blocking
+        return value
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *(n for n in dir(self._obj) if not n.startswith("_"))})
+
+    def events(
+        self, events: Iterable[str] | None = None, *, timeout: float | None = None,
+        buffer: int = 1024,
+    ) -> EventStream:
+        """A blocking iterator of this object's events (subscribed on return)."""
+        return EventStream(self._portal, self._obj, events, timeout=timeout, buffer=buffer)
+
+    def __repr__(self) -> str:
+        return f"<sync {type(self._obj).__name__} {self._obj.name!r}>"
+
+
+class SyncJob(SyncObject):
+    """Blocking twin of :class:`~thoonk_actors.Job`."""
+
+
+class SyncFeed(SyncObject):
+    """Blocking twin of :class:`~thoonk_actors.Feed`."""
+
+
+class SyncSortedFeed(SyncObject):
+    """Blocking twin of :class:`~thoonk_actors.SortedFeed`."""
+
+
+class SyncQueue(SyncObject):
+    """Blocking twin of :class:`~thoonk_actors.Queue`."""
+
+
+class SyncThoonk:
+    """A connection with its own background trio loop. Make one with :func:`connect`."""
+
+    def __init__(self, portal: Portal[Thoonk]) -> None:
+        self._portal = portal
+
+    @property
+    def url(self) -> str:
+        return self._portal.resource.url
+
+    @property
+    def worker_id(self) -> str:
+        return self._portal.resource.worker_id
+
+    @property
+    def closed(self) -> bool:
+        return self._portal.closed
+
+    @property
+    def portal(self) -> Portal[Thoonk]:
+        """The background loop (for the runtime and widgets built on this connection)."""
+        return self._portal
+
+    def _check(self) -> Thoonk:
+        if self._portal.closed:
+            raise PortalClosedError("this connection is closed; open a new one with connect()")
+        return self._portal.resource
+
+    def job(self, name: str, *, codec: Codec | None = None) -> SyncJob:
+        """The job queue ``name``, with blocking methods."""
+        return SyncJob(self._portal, self._check().job(name, codec=codec))
+
+    def feed(self, name: str, *, codec: Codec | None = None) -> SyncFeed:
+        """The feed ``name``, with blocking methods."""
+        return SyncFeed(self._portal, self._check().feed(name, codec=codec))
+
+    def sorted_feed(self, name: str, *, codec: Codec | None = None) -> SyncSortedFeed:
+        """The sorted feed ``name``, with blocking methods."""
+        return SyncSortedFeed(self._portal, self._check().sorted_feed(name, codec=codec))
+
+    def queue(self, name: str, *, codec: Codec | None = None) -> SyncQueue:
+        """The queue ``name``, with blocking methods."""
+        return SyncQueue(self._portal, self._check().queue(name, codec=codec))
+
+    def names(self, kind: str) -> list[str]:
+        """Registered names of one object type (``job``, ``feed``, ``sorted_feed``, ``queue``)."""
+        thoonk = self._check()
+        return self._portal.run(thoonk.names, kind)
+
+    def execute(self, *args: Any) -> Any:
+        """A raw Redis command on this connection."""
+        thoonk = self._check()
+        return self._portal.run(thoonk.execute, *args)
+
+    def close(self) -> None:
+        """Close the connection and stop its loop (idempotent)."""
+        self._portal.close()
+
+    def __enter__(self) -> SyncThoonk:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self.url
+        return f"<thoonk sync connection {state}>"
+
+
+def connect(url: str | None = None, **options: Any) -> SyncThoonk:
+    """Connect, with a background trio loop; works in Jupyter, scripts and the REPL.
+
+    ``url`` and ``options`` are those of :func:`thoonk_actors.open_thoonk`
+    (None: ``$THOONK_REDIS_URL`` or the embedded server).
+
+    Raises:
+        ThoonkConnectionError: the server cannot be reached.
+    """
+    portal: Portal[Thoonk] = Portal.start(
+        functools.partial(open_thoonk, url, **options), name="thoonk-sync-loop"
+    )
+    return SyncThoonk(portal)
+
+
+atexit.register(Portal.close_all)
