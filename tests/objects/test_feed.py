@@ -8,12 +8,11 @@ subscribed to before acting and received under a Trio deadline.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import redis
-import trio
 
 from thoonk_actors import contract
 from thoonk_actors._errors import (
@@ -28,27 +27,15 @@ from thoonk_actors._errors import (
     WrongTypeError,
 )
 from thoonk_actors.contract import JsonCodec, RawCodec
-from thoonk_actors.objects import Events, Feed, FeedEvent, ObjectEvent, Thoonk, open_thoonk
+from thoonk_actors.objects import Feed, FeedEvent, ObjectEvent, Thoonk
 
 from ..contract._redis import snapshot, x
-
-
-@pytest.fixture
-async def thoonk(redis_url: str) -> AsyncIterator[Thoonk]:
-    async with open_thoonk(redis_url) as client:
-        yield client
+from ._events import next_event
 
 
 @pytest.fixture
 def news(thoonk: Thoonk) -> Feed:
     return thoonk.feed("news")
-
-
-async def next_event(events: Events) -> ObjectEvent:
-    with trio.fail_after(10):
-        event = await events.receive()
-    assert isinstance(event, ObjectEvent), event
-    return event
 
 
 def ev(event: str, id: str, data: bytes | None = None, name: str = "news") -> ObjectEvent:

@@ -6,8 +6,6 @@ are received on a subscription opened before acting.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import redis
 import trio
@@ -27,40 +25,11 @@ from thoonk_actors import (
     ResultTimeoutError,
     WrongTypeError,
 )
-from thoonk_actors.objects import Events, ObjectEvent, Thoonk, open_thoonk
+from thoonk_actors.objects import Thoonk
 
+from ..contract._redis import snapshot
 from ..polling import wait_until
-
-
-@pytest.fixture
-async def thoonk(redis_url: str) -> AsyncIterator[Thoonk]:
-    async with open_thoonk(redis_url, worker_id="test-worker") as client:
-        yield client
-
-
-def snapshot(r: redis.Redis) -> dict[bytes, object]:
-    """Every key with its type and full value: to prove a refused call changed nothing."""
-    state: dict[bytes, object] = {}
-    for key in sorted(r.keys("*")):
-        kind = r.type(key)
-        if kind == b"string":
-            state[key] = r.get(key)
-        elif kind == b"list":
-            state[key] = r.lrange(key, 0, -1)
-        elif kind == b"hash":
-            state[key] = r.hgetall(key)
-        elif kind == b"set":
-            state[key] = sorted(r.smembers(key))
-        elif kind == b"zset":
-            state[key] = r.zrange(key, 0, -1, withscores=True)
-    return state
-
-
-async def next_event(events: Events) -> ObjectEvent:
-    with trio.fail_after(10):
-        event = await events.receive()
-    assert isinstance(event, ObjectEvent), event
-    return event
+from ._events import next_event
 
 
 async def test_publish_stores_the_original_layout(thoonk: Thoonk, sync_redis: redis.Redis) -> None:

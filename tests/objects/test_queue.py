@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -25,16 +25,10 @@ from thoonk_actors._errors import (
     WrongTypeError,
 )
 from thoonk_actors.contract import JsonCodec
-from thoonk_actors.objects import Queue, Thoonk, open_thoonk
+from thoonk_actors.objects import Queue, Thoonk
 
 from ..contract._redis import snapshot, x
 from ..polling import wait_until
-
-
-@pytest.fixture
-async def thoonk(redis_url: str) -> AsyncIterator[Thoonk]:
-    async with open_thoonk(redis_url) as client:
-        yield client
 
 
 @pytest.fixture

@@ -7,12 +7,10 @@ registered (publishing registers it) and every key it leaves behind.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis
-import trio
 
 from thoonk_actors import contract
 from thoonk_actors._errors import (
@@ -22,16 +20,10 @@ from thoonk_actors._errors import (
     UsageError,
     WrongTypeError,
 )
-from thoonk_actors.objects import Events, ObjectEvent, Thoonk, ThoonkObject, open_thoonk
+from thoonk_actors.objects import ObjectEvent, Thoonk, ThoonkObject, open_thoonk
 
 from ..contract._redis import snapshot, x
-
-
-@pytest.fixture
-async def thoonk(redis_url: str) -> AsyncIterator[Thoonk]:
-    async with open_thoonk(redis_url) as client:
-        yield client
-
+from ._events import next_event
 
 KINDS: list[contract.Kind] = ["job", "feed", "sorted_feed", "queue"]
 #: a valid config for each type, and what config() then reads back
@@ -51,13 +43,6 @@ def handle(thoonk: Thoonk, kind: contract.Kind, name: str) -> ThoonkObject[Any]:
     if kind == "sorted_feed":
         return thoonk.sorted_feed(name)
     return thoonk.queue(name)
-
-
-async def next_event(events: Events) -> ObjectEvent:
-    with trio.fail_after(10):
-        event = await events.receive()
-    assert isinstance(event, ObjectEvent), event
-    return event
 
 
 async def use(thoonk: Thoonk, kind: contract.Kind, name: str) -> None:

@@ -6,7 +6,7 @@ the events it announced, received under a Trio deadline.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -28,17 +28,10 @@ from thoonk_actors.objects import (
     SortedFeed,
     SortedFeedEvent,
     Thoonk,
-    open_thoonk,
 )
 from thoonk_actors.objects._sorted_feed import parse_position
 
 from ..contract._redis import snapshot, x
-
-
-@pytest.fixture
-async def thoonk(redis_url: str) -> AsyncIterator[Thoonk]:
-    async with open_thoonk(redis_url) as client:
-        yield client
 
 
 @pytest.fixture
