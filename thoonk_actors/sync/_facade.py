@@ -159,16 +159,49 @@ class SyncObject:
         return f"<sync {type(self._obj).__name__} {self._obj.name!r}>"
 
 
+    # ---------------------------------------------------- notebook display
+
+    def view(self) -> Any:
+        """A live widget for this object (needs ``pip install 'thoonk-actors[notebook]'``)."""
+        raise NotImplementedError(f"no widget for {type(self._obj).__name__} yet")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # The last expression of a notebook cell shows its live widget.
+        try:
+            widget = self.view()
+        except (ImportError, NotImplementedError):
+            return {"text/plain": repr(self)}
+        return widget._repr_mimebundle_(**kwargs)
+
+
 class SyncJob(SyncObject):
     """Blocking twin of :class:`~thoonk_actors.Job`."""
+
+    def view(self) -> Any:
+        """A live :class:`~thoonk_actors.widgets.JobBoard` of this queue."""
+        from ..widgets import JobBoard
+
+        return JobBoard(self)
 
 
 class SyncFeed(SyncObject):
     """Blocking twin of :class:`~thoonk_actors.Feed`."""
 
+    def view(self) -> Any:
+        """A live :class:`~thoonk_actors.widgets.FeedView` of this feed."""
+        from ..widgets import FeedView
+
+        return FeedView(self)
+
 
 class SyncSortedFeed(SyncObject):
     """Blocking twin of :class:`~thoonk_actors.SortedFeed`."""
+
+    def view(self) -> Any:
+        """A live :class:`~thoonk_actors.widgets.FeedView` of this sorted feed."""
+        from ..widgets import FeedView
+
+        return FeedView(self)
 
 
 class SyncQueue(SyncObject):

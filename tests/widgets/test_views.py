@@ -1,0 +1,120 @@
+"""Widgets driven by real events: their state after publish, retract, finish, retry.
+
+The widgets run without a kernel (ipywidgets uses a dummy comm); their model
+state is what a notebook would show. Every wait polls with a deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from thoonk_actors.sync import SyncThoonk, connect
+from thoonk_actors.widgets import FeedView, JobBoard
+
+pytest.importorskip("ipywidgets")
+
+
+@pytest.fixture
+def t(redis_url: str) -> Iterator[SyncThoonk]:
+    with connect(redis_url) as connection:
+        yield connection
+
+
+def eventually(check: Callable[[], bool], what: str, deadline: float = 15.0) -> None:
+    """Poll ``check`` until true (these tests are sync: the widgets live in another thread)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.01)  # polling with a deadline
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_feed_view_follows_publish_edit_retract(t: SyncThoonk) -> None:
+    news = t.feed("news")
+    news.publish({"title": "before"}, id="old")
+    view = FeedView(news)
+    try:
+        eventually(lambda: view.ids() == ["old"], "the initial items")
+        news.publish({"title": "fresh"}, id="new")
+        eventually(lambda: view.ids() == ["new", "old"], "a publish to show, newest first")
+        news.publish({"title": "edited"}, id="old")
+        eventually(
+            lambda: view.state()["items"].get("old") == {"title": "edited"}, "an edit to show"
+        )
+        assert view.ids() == ["old", "new"]  # an edit moves the item to the newest place
+        news.retract("new")
+        eventually(lambda: view.ids() == ["old"], "a retract to show")
+        assert "1 item" in view.header.get_state()["value"]
+        rows = view.list.get_state()["children"]
+        assert len(rows) == 1
+    finally:
+        view.close()
+
+
+def test_feed_view_publish_box_and_retract_button(t: SyncThoonk) -> None:
+    news = t.feed("clicks")
+    view = FeedView(news)
+    try:
+        eventually(lambda: "0 items" in view.header.value, "the empty feed")
+        view.entry.value = '{"title": "typed"}'
+        view.id_box.value = "typed-1"
+        view.publish_button.click()
+        assert news.get("typed-1") == {"title": "typed"}
+        eventually(lambda: view.ids() == ["typed-1"], "the published item")
+        view.entry.value = "just text"
+        new_id = view.publish_from_entry()
+        assert new_id is not None and news.get(new_id) == "just text"
+        eventually(lambda: len(view.ids()) == 2, "both items")
+        row = view._rows["typed-1"]
+        row.children[1].click()  # the Retract button
+        assert not news.has("typed-1")
+        eventually(lambda: view.ids() == [new_id], "the retract")
+        view.entry.value = "   "
+        assert view.publish_from_entry() is None
+        assert "Type an item first" in view.status.value
+    finally:
+        view.close()
+
+
+def test_job_board_counts_and_actions(t: SyncThoonk) -> None:
+    jobs = t.job("board")
+    jobs.create({"max_cancels": 1})
+    board = JobBoard(jobs)
+    try:
+        first = jobs.publish("a")
+        second = jobs.publish("b")
+        eventually(lambda: board.counts.get("available") == 2, "two available jobs")
+        job = jobs.get(timeout=5)
+        assert job is not None and job.id == first
+        eventually(lambda: [r[0] for r in board.state()["claimed"]] == [first], "a claim")
+        jobs.finish(job)
+        eventually(lambda: board.counts.get("finished") == 1, "a finish")
+        failing = jobs.get(timeout=5)
+        assert failing is not None and failing.id == second
+        jobs.cancel(failing, error="ValueError: no")  # max_cancels 1: stalled at once
+        eventually(
+            lambda: board.state()["stalled"] == [(second, 0, "ValueError: no")]
+            or board.state()["stalled"] == [(second, 1, "ValueError: no")],
+            "a stalled job with its error",
+        )
+        board.retry(second)  # what the Retry button does
+        eventually(lambda: board.counts.get("available") == 1, "the retried job queued")
+        assert board.state()["stalled"] == []
+        assert "Retried" in board.status.value
+        board.retry(second)  # not stalled any more: a clear error in the status line
+        assert "NotStalledError" in board.status.value
+        board.retract(second)
+        eventually(lambda: board.counts.get("available") == 0, "the retract")
+    finally:
+        board.close()
+
+
+def test_last_expression_of_a_cell_shows_the_widget(t: SyncThoonk) -> None:
+    bundle = t.feed("display")._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    job_bundle = t.job("display")._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in job_bundle
