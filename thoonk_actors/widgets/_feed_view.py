@@ -41,7 +41,7 @@ class FeedView(LiveWidget):
         )
         self.id_box = widgets.Text(placeholder="id (optional; an existing id edits it)")
         self.publish_button = widgets.Button(
-            description="Publish", button_style="primary", icon="paper-plane"
+            description="Publish", button_style="primary"
         )
         self.publish_button.on_click(lambda _: self.publish_from_entry())
         self.status = widgets.HTML()
@@ -141,7 +141,7 @@ class FeedView(LiveWidget):
         row = self._rows.get(item_id)
         if row is None:
             button = widgets.Button(
-                description="Retract", icon="trash", layout=widgets.Layout(width="7em")
+                description="Retract", layout=widgets.Layout(width="7em")
             )
             button.on_click(lambda _: self.retract(item_id))
             label = widgets.HTML(text, layout=widgets.Layout(flex="1"))

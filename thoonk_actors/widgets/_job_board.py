@@ -54,7 +54,7 @@ class JobBoard(LiveWidget):
         self.status = widgets.HTML()
         self.stalled_box = widgets.VBox()
         self.claimed_box = widgets.VBox()
-        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
+        self.refresh_button = widgets.Button(description="Refresh")
         self.refresh_button.on_click(lambda _: self._wake())
         self._dirty: trio.Event | None = None
         super().__init__(
@@ -161,24 +161,22 @@ class JobBoard(LiveWidget):
                 f"{self.rate:,.1f}</div><div style='color:#666'>finished/s</div></td></tr></table>"
             )
             self.stalled_box.children = [
-                self._line(r, [("Retry", "redo", self.retry), ("Retract", "trash", self.retract)])
+                self._line(r, [("Retry", self.retry), ("Retract", self.retract)])
                 for r in self.stalled
             ] or [widgets.HTML("<i>none</i>")]
             self.claimed_box.children = [
-                self._line(r, [("Stall", "pause", self.stall), ("Retract", "trash", self.retract)])
+                self._line(r, [("Stall", self.stall), ("Retract", self.retract)])
                 for r in self.claimed
             ] or [widgets.HTML("<i>none</i>")]
 
-    def _line(self, row: JobRow, actions: list[tuple[str, str, Any]]) -> widgets.HBox:
+    def _line(self, row: JobRow, actions: list[tuple[str, Any]]) -> widgets.HBox:
         error = f' <span style="color:#b00020">{html.escape(row.error)}</span>' if row.error else ""
         text = (
             f"<code>{html.escape(row.id)}</code> failures: {row.failures}{error}"
         )
         buttons = []
-        for label, icon, action in actions:
-            button = widgets.Button(
-                description=label, icon=icon, layout=widgets.Layout(width="7em")
-            )
+        for label, action in actions:
+            button = widgets.Button(description=label, layout=widgets.Layout(width="7em"))
             button.on_click(lambda _, act=action, job_id=row.id: act(job_id))
             buttons.append(button)
         return widgets.HBox([widgets.HTML(text, layout=widgets.Layout(flex="1")), *buttons])
