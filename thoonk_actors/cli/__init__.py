@@ -1,4 +1,5 @@
-"""The ``thoonk`` command line: ``thoonk server``, ``thoonk demo``, ...
+"""The ``thoonk`` command line: publish, get / finish / cancel / stall / retry / retract,
+feed tail, stats, contract, server, demo (``docs/cli.md`` has them all).
 
 Synopsis: ``main(["server", "status", "--json"]) -> 0``; also ``python -m thoonk_actors``.
 """

@@ -1,17 +1,76 @@
-"""What every command module shares: exit codes, the handler type, common options."""
+"""What every command module shares: exit codes, the parser class, common options, output."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import sys
 from collections.abc import Callable
+from typing import Any, NoReturn
+
+from ..contract import Kind
 
 EXIT_OK = 0
-EXIT_REFUSED = 1  # refused, or not found (no server running, ...)
+EXIT_REFUSED = 1  # refused, or not found (no server running, unknown id, ...)
 EXIT_USAGE = 2  # argparse's own code for a bad command line
 EXIT_SERVER = 3  # cannot reach Redis, or the server failed
+EXIT_INTERRUPTED = 130  # Ctrl-C where it is not the normal way to stop (128 + SIGINT)
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
 
 Handler = Callable[[argparse.Namespace], int]
 Subparsers = argparse._SubParsersAction  # argparse has no public name for it
+
+#: TYPE on the command line -> the contract's object kind.
+TYPES: dict[str, Kind] = {
+    "job": "job",
+    "feed": "feed",
+    "sorted-feed": "sorted_feed",
+    "queue": "queue",
+}
+#: The contract's object kind -> how the command line (and its JSON) spells it.
+TYPE_NAMES: dict[Kind, str] = {kind: name for name, kind in TYPES.items()}
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Fills one-line texts (descriptions) to the terminal; keeps texts with line breaks.
+
+    So a description wraps like any help text, while an epilog of examples keeps
+    one example per line.
+    """
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" not in text:
+            return super()._fill_text(text, width, indent)
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line: what is wrong, where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"thoonk: error: {message} (see `{self.prog} --help`)\n")
+
+
+def add_command(
+    commands: Subparsers[argparse.ArgumentParser],
+    name: str,
+    common: argparse.ArgumentParser,
+    *,
+    help: str,
+    description: str,
+    examples: str,
+) -> argparse.ArgumentParser:
+    """A subcommand parser with the shared options and an ``examples:`` epilog."""
+    return commands.add_parser(
+        name,
+        parents=[common],
+        help=help,
+        description=description,
+        epilog=f"examples:\n{examples.rstrip()}\n",
+        formatter_class=HelpFormatter,
+    )
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -27,3 +86,80 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 def data_dir(args: argparse.Namespace) -> str | None:
     value: str | None = getattr(args, "data_dir", None)
     return value
+
+
+def add_redis_options(parser: argparse.ArgumentParser) -> None:
+    """``--url URL`` and ``--connect-timeout SECONDS`` for commands that talk to Redis."""
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        help="redis://, rediss:// or unix:// URL (default: $THOONK_REDIS_URL, else the "
+        "embedded server of $THOONK_DATA_DIR or ./.thoonk, started when needed)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        metavar="SECONDS",
+        type=seconds(allow_zero=False),
+        default=DEFAULT_CONNECT_TIMEOUT,
+        help=f"give up (exit 3) when Redis cannot be reached within this time "
+        f"(default: {DEFAULT_CONNECT_TIMEOUT:g})",
+    )
+
+
+def add_json(parser: argparse.ArgumentParser, what: str = "the outcome") -> None:
+    """``--json``: machine output."""
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
+
+
+def seconds(*, allow_zero: bool = True) -> Callable[[str], float]:
+    """An argparse ``type`` for a finite number of seconds (> 0, or >= 0 with allow_zero)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if math.isnan(value) or math.isinf(value) or value < 0 or (value == 0 and not allow_zero):
+            bound = ">= 0" if allow_zero else "> 0"
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds {bound}")
+        return value
+
+    return parse
+
+
+def object_type(text: str) -> Kind:
+    """An argparse ``type`` for TYPE: ``job``, ``feed``, ``sorted-feed`` or ``queue``."""
+    kind = TYPES.get(text.replace("_", "-"))
+    if kind is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an object type; use one of {', '.join(TYPES)}"
+        )
+    return kind
+
+
+def emit(text: str) -> None:
+    """Print one line of output at once (a reader on a pipe sees it immediately)."""
+    print(text, flush=True)
+
+
+def emit_json(value: Any) -> None:
+    """Print one compact JSON document on one line."""
+    emit(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def warn(message: str) -> None:
+    """One line on stderr that is not an error (the command goes on)."""
+    print(f"thoonk: {message}", file=sys.stderr, flush=True)
+
+
+def table(rows: list[list[str]], *, right: int = 1) -> str:
+    """Rows as aligned columns (two spaces apart); columns from ``right`` on right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if i >= right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

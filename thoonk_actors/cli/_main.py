@@ -1,27 +1,25 @@
 """The ``thoonk`` entry point: argument parsing, error reporting and exit codes.
 
 Each command lives in its own module and registers itself with ``add_parser``;
-its handler returns an exit code or raises a :class:`ThoonkError`, which is
-reported here in one sentence (a traceback only with ``--debug``).
+its handler returns an exit code or raises, and the error is reported here in
+one sentence (a traceback only with ``--debug``).
 
 Exit codes: 0 ok, 1 refused or not found, 2 usage, 3 cannot reach Redis or the
-server failed, 130 interrupted.
+server failed, 130 interrupted (see ``_run.exit_code``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import logging
+import os
 import sys
-import traceback
 from collections.abc import Sequence
 
-from .._errors import EmbeddedServerError, ThoonkError, UsageError
-from ..transport import ThoonkConnectionError, ThoonkTimeoutError
-from . import _demo, _server
-from ._common import EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE, Handler
-
-EXIT_INTERRUPTED = 130
+from . import _contract, _demo, _feed, _jobs, _publish, _server, _stats
+from ._common import EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, Handler, HelpFormatter, Parser
+from ._run import exit_code, report
 
 
 def _version() -> str:
@@ -40,18 +38,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="show tracebacks for errors",
+        help="show tracebacks for errors, and debug logs",
     )
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = Parser(  # its subcommands are Parsers too
         prog="thoonk",
         description="Thoonk for Python on trio: feeds, queues and jobs on Redis.",
+        epilog="Exit codes: 0 ok, 1 refused or not found, 2 usage, 3 cannot reach Redis.\n"
+        "See docs/cli.md for every command with examples.",
         parents=[common],
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"thoonk-actors {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _publish.add_parser(commands, common)
+    _jobs.add_parsers(commands, common)
+    _feed.add_parser(commands, common)
+    _stats.add_parser(commands, common)
+    _contract.add_parser(commands, common)
     _server.add_parser(commands, common)
     _demo.add_parser(commands, common)
+    # >>> runtime commands: `thoonk worker module:app` and `thoonk top` register here
+    # (their modules, `_worker.py` and `_top.py`, come with the actor runtime), e.g.
+    #     _worker.add_parser(commands, common)
+    #     _top.add_parser(commands, common)
+    # <<< runtime commands
     return parser
+
+
+def _setup_logging(debug: bool) -> None:
+    # The transport logs reconnects as warnings; show them as plain "thoonk:" lines.
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="thoonk: %(name)s: %(message)s" if debug else "thoonk: %(message)s",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,36 +88,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     debug: bool = getattr(args, "debug", False)
+    _setup_logging(debug)
     try:
         return handler(args)
     except KeyboardInterrupt:
         print("thoonk: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except ThoonkError as exc:
-        _report(exc, debug)
-        return _exit_code(exc)
-    except Exception as exc:  # a bug: still one sentence unless --debug
-        _report(exc, debug, unexpected=True)
+    except BrokenPipeError:
+        # The reader went away (`thoonk feed tail news | head`); stop quietly, and
+        # keep the interpreter from complaining when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_REFUSED
-
-
-def _exit_code(exc: ThoonkError) -> int:
-    if isinstance(exc, EmbeddedServerError | ThoonkConnectionError | ThoonkTimeoutError):
-        return EXIT_SERVER
-    if isinstance(exc, UsageError):
-        return EXIT_USAGE
-    return EXIT_REFUSED  # RefusedError, and any other deliberate "no"
-
-
-def _report(exc: BaseException, debug: bool, *, unexpected: bool = False) -> None:
-    if debug:
-        traceback.print_exception(exc, file=sys.stderr)
-    message = str(exc) or type(exc).__name__
-    if unexpected:
-        message = f"unexpected {type(exc).__name__}: {message}"
-        if not debug:
-            message += " (run with --debug for the traceback)"
-    print(f"thoonk: error: {message}", file=sys.stderr)
+    except Exception as exc:
+        report(exc, debug)
+        return exit_code(exc)
 
 
 __all__ = ["build_parser", "main"]

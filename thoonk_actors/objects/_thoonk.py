@@ -240,17 +240,21 @@ async def open_thoonk(
     options = dict(redis_options)
     if client_name is not None:
         options["client_name"] = client_name
-    async with open_service_nursery() as nursery, open_redis(resolved, **options) as redis:
-        thoonk = Thoonk(
-            redis,
-            nursery,
-            url=resolved,
-            cluster=cluster,
-            codec=codec or JsonCodec(),
-            worker_id=worker_id or default_worker_id(),
-        )
+    async with open_service_nursery() as nursery:
+        # Cancel the background tasks only after the client is closed: its
+        # cleanup awaits, and in a cancelled scope they would raise Cancelled,
+        # which would replace (and, absorbed by this scope, lose) an error
+        # raised in the caller's block.
         try:
-            yield thoonk
+            async with open_redis(resolved, **options) as redis:
+                yield Thoonk(
+                    redis,
+                    nursery,
+                    url=resolved,
+                    cluster=cluster,
+                    codec=codec or JsonCodec(),
+                    worker_id=worker_id or default_worker_id(),
+                )
         finally:
             nursery.cancel_scope.cancel()
 

@@ -1,0 +1,76 @@
+"""``thoonk stats``: every registered object with its counts, as tables or JSON."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+
+from ._cli import ok, one_line_error, thoonk
+
+
+def test_nothing_registered(redis_url: str) -> None:
+    assert ok("stats", url=redis_url) == "No Thoonk objects.\n"
+    assert ok("stats", "--type", "sorted-feed", url=redis_url) == "No sorted feeds.\n"
+    assert json.loads(ok("stats", "--json", url=redis_url)) == []
+
+
+def test_every_type_with_its_counts(redis_url: str, sync_redis: redis.Redis) -> None:
+    for n in range(3):
+        ok("publish", "job", "emails", str(n), "--id", f"e{n}", url=redis_url)
+    ok("publish", "job", "reports", "r", url=redis_url)
+    ok("get", "emails", url=redis_url)  # e0: claimed, by a worker alive for 15 s
+    ok("get", "emails", url=redis_url)  # e1
+    ok("finish", "emails", "e0", url=redis_url)
+    ok("cancel", "emails", "e1", url=redis_url)
+    ok("get", "emails", url=redis_url)  # e2
+    ok("stall", "emails", "e2", url=redis_url)
+    for n in range(2):
+        ok("publish", "feed", "news", str(n), url=redis_url)
+    ok("publish", "sorted-feed", "deck", "x", url=redis_url)
+    for n in range(4):
+        ok("publish", "queue", "tasks", str(n), url=redis_url)
+    ok("publish", "queue", "a-queue", "x", url=redis_url)
+    workers = sync_redis.zcard("job.workers:emails")  # one per `get` process
+
+    rows = json.loads(ok("stats", "--json", url=redis_url))
+    assert rows == [
+        {
+            "type": "job", "name": "emails", "available": 1, "claimed": 0, "stalled": 1,
+            "publishes": 3, "finishes": 1, "workers": workers,
+        },
+        {
+            "type": "job", "name": "reports", "available": 1, "claimed": 0, "stalled": 0,
+            "publishes": 1, "finishes": 0, "workers": 0,
+        },
+        {"type": "feed", "name": "news", "length": 2},
+        {"type": "sorted-feed", "name": "deck", "length": 1},
+        {"type": "queue", "name": "a-queue", "length": 1},
+        {"type": "queue", "name": "tasks", "length": 4},
+    ]  # fmt: skip
+    assert workers == 3
+
+    assert ok("stats", url=redis_url) == (
+        "JOB      AVAILABLE  CLAIMED  STALLED  PUBLISHES  FINISHES  WORKERS\n"
+        "emails           1        0        1          3         1        3\n"
+        "reports          1        0        0          1         0        0\n"
+        "\n"
+        "FEED  LENGTH\n"
+        "news       2\n"
+        "\n"
+        "SORTED-FEED  LENGTH\n"
+        "deck              1\n"
+        "\n"
+        "QUEUE    LENGTH\n"
+        "a-queue       1\n"
+        "tasks         4\n"
+    )
+    assert json.loads(ok("stats", "--type", "queue", "--json", url=redis_url)) == rows[4:]
+    assert ok("stats", "--type", "feed", url=redis_url) == "FEED  LENGTH\nnews       2\n"
+
+
+def test_a_bad_type_exits_2() -> None:
+    assert one_line_error(thoonk("stats", "--type", "jobs"), 2) == (
+        "argument --type: 'jobs' is not an object type; use one of job, feed, sorted-feed, "
+        "queue (see `thoonk stats --help`)"
+    )

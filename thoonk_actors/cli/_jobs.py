@@ -1,0 +1,265 @@
+"""Job commands: ``thoonk get``, ``finish``, ``cancel``, ``stall``, ``retry``, ``retract``.
+
+Synopsis::
+
+    thoonk get emails --timeout 5          # claims one: prints  ID<TAB>TOKEN<TAB>ITEM
+    thoonk finish emails ID '{"sent": true}' --token TOKEN
+    thoonk cancel emails ID --error "smtp down"
+    thoonk stall emails ID; thoonk retry emails ID; thoonk retract emails ID
+
+A claim made here is held by the worker id ``thoonk-cli@host:pid:xxxxxx``,
+which stops heartbeating when the command exits. Where a reaper runs (a
+``thoonk worker`` on the queue) the claim is therefore a lease: it is given back
+once that heartbeat is 15 s old (or once the queue's ``timeout`` passes).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..contract import JobKeys, RawCodec, validate_id
+from ..objects import Job, Thoonk
+from ._common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    Subparsers,
+    add_command,
+    add_json,
+    add_redis_options,
+    emit,
+    emit_json,
+    seconds,
+    warn,
+)
+from ._items import decode_item, parse_item, show
+from ._run import run_with_thoonk
+
+#: What a settling command does: (job queue, args) -> the JSON fields it adds.
+Action = Callable[[Job, argparse.Namespace], Awaitable[dict[str, Any]]]
+
+
+def add_parsers(
+    commands: Subparsers[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    _add_get(commands, common)
+
+    finish = _add_settle(
+        commands,
+        common,
+        "finish",
+        _finish,
+        help="finish a claimed job, with an optional result",
+        description="Finish a claimed job. RESULT is parsed as JSON when it is valid JSON, "
+        "else taken as a string (--raw: always a string); without it (or with null) the job "
+        "finishes with no result.",
+        examples="""\
+  thoonk finish emails welcome-1 '{"sent": true}' --token 7
+  thoonk finish emails welcome-1 done          # the string "done"
+  thoonk finish emails welcome-1               # no result
+""",
+    )
+    finish.add_argument("result", metavar="RESULT", nargs="?", help="the result (JSON or text)")
+    finish.add_argument("--raw", action="store_true", help="take RESULT as a string")
+    _add_token(finish)
+
+    cancel = _add_settle(
+        commands,
+        common,
+        "cancel",
+        _cancel,
+        help="give a claimed job back to the queue (its failure count grows)",
+        description="Cancel a claimed job: it is queued again and its failure count grows; "
+        "once the count reaches the queue's max_cancels it is stalled instead.",
+        examples="""\
+  thoonk cancel emails welcome-1 --error "smtp server down"
+  thoonk cancel emails welcome-1 --token 7 --json
+""",
+    )
+    cancel.add_argument("--error", metavar="TEXT", help="why, kept beside the job")
+    _add_token(cancel)
+
+    stall = _add_settle(
+        commands,
+        common,
+        "stall",
+        _stall,
+        help="put a claimed job aside until someone retries it",
+        description="Stall a claimed job: it leaves the queue until `thoonk retry`.",
+        examples="""\
+  thoonk stall emails welcome-1 --reason "bad address, ask a person"
+""",
+    )
+    stall.add_argument("--reason", metavar="TEXT", help="why, kept beside the job")
+    _add_token(stall)
+
+    _add_settle(
+        commands,
+        common,
+        "retry",
+        _retry,
+        help="queue a stalled job again",
+        description="Retry a stalled job: it is queued again with a fresh publish time.",
+        examples="  thoonk retry emails welcome-1\n",
+    )
+    _add_settle(
+        commands,
+        common,
+        "retract",
+        _retract,
+        help="remove a job, whatever its state",
+        description="Retract a job: remove it whether it is queued, claimed or stalled.",
+        examples="  thoonk retract emails welcome-1\n",
+    )
+
+
+# ------------------------------------------------------------------------- get
+
+
+def _add_get(
+    commands: Subparsers[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    get = add_command(
+        commands,
+        "get",
+        common,
+        help="claim the next job of a job queue; prints its id, token and item",
+        description=(
+            "Claim the next job and print ID, TOKEN and ITEM separated by tabs (the item "
+            "as compact JSON). Waits for a job for ever, or up to --timeout seconds; exit 1 "
+            "when the time passes with nothing to claim. Settle the job with `thoonk finish`, "
+            "`cancel` or `stall` (pass --token to prove the claim is still yours). Where a "
+            "reaper runs (a `thoonk worker` on the queue), a claim made here is given back "
+            "15 s after this command exits, or when the queue's timeout passes."
+        ),
+        examples="""\
+  thoonk get emails --timeout 5
+  IFS=$'\\t' read -r id token item < <(thoonk get emails)
+  thoonk get emails --timeout 0 --json     # do not wait
+""",
+    )
+    get.add_argument("name", metavar="NAME", help="the job queue")
+    get.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=seconds(),
+        help="wait at most this long for a job (default: for ever; 0: do not wait)",
+    )
+    add_redis_options(get)
+    add_json(get, "the claimed job")
+    get.set_defaults(handler=_get)
+
+
+def _get(args: argparse.Namespace) -> int:
+    JobKeys.of(args.name)
+
+    async def command(thoonk: Thoonk) -> int:
+        # Raw bytes in, our lenient decoding out: a job some other client stored as
+        # non-JSON is shown, not refused after it was already claimed.
+        job = await thoonk.job(args.name, codec=RawCodec()).get(timeout=args.timeout)
+        if job is None:
+            warn(f"no job to claim in job queue {args.name!r} within {args.timeout:g} s")
+            return EXIT_REFUSED
+        item = decode_item(job.item)
+        if args.json:
+            emit_json(
+                {
+                    "queue": job.queue,
+                    "id": job.id,
+                    "token": job.token,
+                    "failures": job.failures,
+                    "item": item,
+                }
+            )
+        else:
+            emit(f"{job.id}\t{job.token}\t{show(item)}")
+        return EXIT_OK
+
+    return run_with_thoonk(args, command)
+
+
+# -------------------------------------------------------------------- settling
+
+
+def _add_settle(
+    commands: Subparsers[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    name: str,
+    action: Action,
+    *,
+    help: str,
+    description: str,
+    examples: str,
+) -> argparse.ArgumentParser:
+    parser = add_command(
+        commands, name, common, help=help, description=description, examples=examples
+    )
+    parser.add_argument("name", metavar="NAME", help="the job queue")
+    parser.add_argument("id", metavar="ID", help="the job's id")
+    add_redis_options(parser)
+    add_json(parser)
+    parser.set_defaults(handler=lambda args: _settle(args, action))
+    return parser
+
+
+def _add_token(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="the claim token `thoonk get` printed: refused (exit 1) if the claim was "
+        "taken away meanwhile",
+    )
+
+
+def _settle(args: argparse.Namespace, action: Action) -> int:
+    JobKeys.of(args.name)
+    validate_id(args.id)
+
+    async def command(thoonk: Thoonk) -> int:
+        fields = await action(thoonk.job(args.name), args)
+        if args.json:
+            emit_json({"queue": args.name, "id": args.id, **fields})
+        else:
+            emit(_sentence(args.name, args.id, fields))
+        return EXIT_OK
+
+    return run_with_thoonk(args, command)
+
+
+def _sentence(queue: str, job_id: str, fields: dict[str, Any]) -> str:
+    outcome = fields["outcome"]
+    text = f"{outcome} job {job_id!r} of job queue {queue!r}"
+    if "failures" in fields:
+        if outcome == "stalled":
+            return f"{text}: its failure count ({fields['failures']}) reached max_cancels"
+        return f"{text}; it is queued again (failures: {fields['failures']})"
+    if outcome == "retried":
+        return f"{text}; it is queued again"
+    return text
+
+
+async def _finish(job: Job, args: argparse.Namespace) -> dict[str, Any]:
+    result = None if args.result is None else parse_item(args.result, raw=args.raw)
+    await job.finish(args.id, result, token=args.token)
+    return {"outcome": "finished", "result": result}
+
+
+async def _cancel(job: Job, args: argparse.Namespace) -> dict[str, Any]:
+    cancelled = await job.cancel(args.id, token=args.token, error=args.error)
+    return {"outcome": cancelled.outcome, "failures": cancelled.count}
+
+
+async def _stall(job: Job, args: argparse.Namespace) -> dict[str, Any]:
+    await job.stall(args.id, token=args.token, reason=args.reason)
+    return {"outcome": "stalled"}
+
+
+async def _retry(job: Job, args: argparse.Namespace) -> dict[str, Any]:
+    await job.retry(args.id)
+    return {"outcome": "retried"}
+
+
+async def _retract(job: Job, args: argparse.Namespace) -> dict[str, Any]:
+    await job.retract(args.id)
+    return {"outcome": "retracted"}

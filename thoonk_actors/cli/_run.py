@@ -1,0 +1,97 @@
+"""Running a command that talks to Redis, and turning any error into an exit code.
+
+Synopsis::
+
+    async def count(thoonk: Thoonk) -> int:
+        print(await thoonk.feed(args.name).length())
+        return EXIT_OK
+
+    return run_with_thoonk(args, count)     # trio.run inside open_thoonk(args.url)
+
+Exit codes (one table for every command, see :func:`exit_code`): 0 ok,
+1 refused or not found, 2 usage, 3 cannot reach Redis (or the embedded server
+failed), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Awaitable, Callable
+
+import redis.exceptions
+import trio
+
+from .._errors import EmbeddedServerError, ThoonkError, UsageError
+from .._nursery import single_leaf
+from ..objects import Thoonk, default_worker_id, open_thoonk
+from ..transport import ThoonkConnectionError, ThoonkTimeoutError
+from ._common import EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE
+
+#: CLIENT SETNAME of the command line's connections (``CLIENT LIST`` shows who is who).
+CLIENT_NAME = "thoonk-cli"
+
+Command = Callable[[Thoonk], Awaitable[int]]
+
+
+def run_with_thoonk(args: argparse.Namespace, command: Command) -> int:
+    """``trio.run`` ``command(thoonk)`` inside ``open_thoonk(args.url)``; its exit code.
+
+    ``args.connect_timeout`` bounds both one connection attempt and the retries,
+    so an unreachable server is reported (exit 3) within that time. Errors are
+    raised as themselves (never as a one-error ExceptionGroup) for
+    :func:`exit_code` and :func:`report`.
+    """
+    url: str | None = args.url
+    timeout: float = args.connect_timeout
+
+    async def main() -> int:
+        async with open_thoonk(
+            url,
+            worker_id=f"{CLIENT_NAME}@{default_worker_id()}",
+            client_name=CLIENT_NAME,
+            connect_timeout=timeout,
+            reconnect_timeout=timeout,
+        ) as thoonk:
+            return await command(thoonk)
+
+    try:
+        return trio.run(main)
+    except BaseExceptionGroup as group:
+        leaf = single_leaf(group)
+        if leaf is None:
+            raise
+        raise leaf from leaf.__cause__
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code for an error that ended a command."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(
+        exc,
+        EmbeddedServerError
+        | ThoonkConnectionError
+        | ThoonkTimeoutError
+        | redis.exceptions.ConnectionError
+        | redis.exceptions.TimeoutError,
+    ):
+        return EXIT_SERVER
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    return EXIT_REFUSED  # RefusedError, a Redis error reply, and any other "no"
+
+
+def report(exc: BaseException, debug: bool) -> None:
+    """Say what went wrong in one line on stderr (the traceback first with ``--debug``)."""
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, redis.exceptions.ResponseError):
+        message = f"Redis refused the command: {message}"
+    elif not isinstance(exc, ThoonkError | redis.exceptions.RedisError):
+        message = f"unexpected {type(exc).__name__}: {message}"
+        if not debug:
+            message += " (run with --debug for the traceback)"
+    print(f"thoonk: error: {' '.join(message.split())}", file=sys.stderr)
