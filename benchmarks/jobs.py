@@ -1,0 +1,220 @@
+"""End-to-end job throughput of the actor runtime: no-op jobs, 1 and N worker processes.
+
+Usage::
+
+    python benchmarks/jobs.py [--url redis://127.0.0.1:6379/15] [--n 20000] [--rounds 3]
+                              [--processes 2,3] [--concurrency 64] [--steady 5] [--samples 1000]
+
+Without ``--url`` it uses ``$THOONK_REDIS_URL`` or the embedded server. The
+database is emptied (FLUSHDB) before every run: give it one of its own.
+
+Workload (as in ``BENCHMARK-TARGETS.md``): publish N no-op jobs ``{"i": i}``
+with ``publish_many`` ("bulk"), then start the workers with
+``run_workers("benchmarks.jobs:app", processes, burst=True)`` — each worker its
+own process and trio loop, stopping once the queue is drained. The clock runs
+from the first finished job to the last, read from Redis: every finished job's
+result hash holds its finish time (``at``, server clock, ms), so worker
+start-up is excluded ("wall" includes it: from starting the processes to the
+last finish).
+
+Scenarios, interleaved, median of ``--rounds``:
+
+* ``1 process, defaults``: ``@app.job(queue)`` as is (concurrency 16);
+* ``1 process, concurrency C`` and ``P processes x C`` for each ``--processes``;
+* steady state: workers running (1 process defaults, then the largest P x C)
+  while a producer keeps a backlog (``publish_many`` of 500 whenever fewer
+  than 5,000 are queued): finishes/s over ``--steady`` seconds;
+* latency: ``publish_and_wait`` round trips, one after the other, with one
+  idle worker process (defaults): p50 / p99 in ms.
+
+The worker app is ``app`` below (``BENCH_CONCURRENCY`` in the environment sets
+its concurrency; unset: the defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+import trio
+
+from thoonk_actors.objects import Job, open_thoonk
+from thoonk_actors.runtime import App
+from thoonk_actors.transport import resolve_url_sync
+
+ROOT = Path(__file__).resolve().parents[1]
+QUEUE = "bench-jobs"
+
+app = App()
+
+if "BENCH_CONCURRENCY" in os.environ:
+
+    @app.job(QUEUE, concurrency=int(os.environ["BENCH_CONCURRENCY"]))
+    async def noop(item: object) -> None:
+        return None
+
+else:
+
+    @app.job(QUEUE)
+    async def noop_defaults(item: object) -> None:
+        return None
+
+
+def start_workers(
+    url: str, processes: int, concurrency: int | None, *, burst: bool
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "THOONK_REDIS_URL": url, "THOONK_LOG_LEVEL": "WARNING"}
+    env.pop("BENCH_CONCURRENCY", None)
+    if concurrency is not None:
+        env["BENCH_CONCURRENCY"] = str(concurrency)
+    code = (
+        "import sys; from thoonk_actors.runtime import run_workers; "
+        f"sys.exit(run_workers('benchmarks.jobs:app', {processes}, burst={burst}))"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
+
+
+def finish_window(client: redis.Redis, ids: list[str]) -> tuple[int, int]:
+    """(first, last) finish time in ms, from the jobs' result hashes."""
+    keys = Job.KEYS.of(QUEUE, cluster=False)
+    pipe = client.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hget(keys.result(job_id), "at")
+    stamps = [int(v) for v in pipe.execute()]
+    return min(stamps), max(stamps)
+
+
+async def publish(url: str, n: int) -> tuple[list[str], float]:
+    async with open_thoonk(url) as thoonk:
+        await thoonk.execute("FLUSHDB")
+        start = time.perf_counter()
+        ids = await thoonk.job(QUEUE).publish_many({"i": i} for i in range(n))
+        return ids, n / (time.perf_counter() - start)
+
+
+def process_run(url: str, n: int, processes: int, concurrency: int | None) -> dict[str, float]:
+    ids, bulk = trio.run(publish, url, n)
+    started = time.time()
+    workers = start_workers(url, processes, concurrency, burst=True)
+    if workers.wait(timeout=300) != 0:
+        raise SystemExit(f"workers exited with {workers.returncode}")
+    client = redis.Redis.from_url(url)
+    try:
+        first, last = finish_window(client, ids)
+    finally:
+        client.close()
+    return {
+        "bulk": bulk,
+        "process": n / max((last - first) / 1000, 1e-3),
+        "wall": n / max(last / 1000 - started, 1e-3),
+    }
+
+
+async def wait_for_workers(queue: Job, processes: int) -> None:
+    # Worker processes announce themselves only by their heartbeats: poll.
+    while (await queue.statistics()).workers_alive < processes:  # noqa: ASYNC110
+        await trio.sleep(0.05)
+
+
+async def steady(url: str, processes: int, concurrency: int | None, seconds: float) -> float:
+    async with open_thoonk(url) as thoonk:
+        await thoonk.execute("FLUSHDB")
+        queue = thoonk.job(QUEUE)
+        workers = start_workers(url, processes, concurrency, burst=False)
+        try:
+            async with trio.open_nursery() as nursery:
+
+                async def produce() -> None:
+                    while True:
+                        if (await queue.statistics()).available < 5_000:
+                            await queue.publish_many({"i": i} for i in range(500))
+                        else:
+                            await trio.sleep(0.005)
+
+                nursery.start_soon(produce)
+                await wait_for_workers(queue, processes)
+                await trio.sleep(1.0)  # warm up
+                before = (await queue.statistics()).finishes
+                start = trio.current_time()
+                await trio.sleep(seconds)
+                after = (await queue.statistics()).finishes
+                rate = (after - before) / (trio.current_time() - start)
+                nursery.cancel_scope.cancel()
+        finally:
+            workers.send_signal(signal.SIGTERM)
+            workers.wait(timeout=60)
+    return rate
+
+
+async def latency(url: str, samples: int) -> tuple[float, float]:
+    async with open_thoonk(url) as thoonk:
+        await thoonk.execute("FLUSHDB")
+        queue = thoonk.job(QUEUE)
+        workers = start_workers(url, 1, None, burst=False)
+        try:
+            await wait_for_workers(queue, 1)
+            for i in range(100):  # warm up
+                await queue.publish_and_wait({"i": i})
+            times = []
+            for i in range(samples):
+                start = time.perf_counter()
+                await queue.publish_and_wait({"i": i})
+                times.append((time.perf_counter() - start) * 1000)
+        finally:
+            workers.send_signal(signal.SIGTERM)
+            workers.wait(timeout=60)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default=None)
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--processes", default="2,3", help="comma-separated process counts")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--steady", type=float, default=5.0, help="seconds; 0 skips")
+    parser.add_argument("--samples", type=int, default=1000, help="latency samples; 0 skips")
+    args = parser.parse_args()
+    url = resolve_url_sync(args.url)
+    counts = [int(p) for p in args.processes.split(",") if p]
+    scenarios: list[tuple[str, int, int | None]] = [
+        ("1 process, defaults (concurrency 16)", 1, None),
+        (f"1 process x concurrency {args.concurrency}", 1, args.concurrency),
+    ] + [(f"{p} processes x concurrency {args.concurrency}", p, args.concurrency) for p in counts]
+    results: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in scenarios}
+    print(f"Redis: {url}; N = {args.n:,} no-op jobs; median of {args.rounds} interleaved rounds")
+    for _ in range(args.rounds):
+        for label, processes, concurrency in scenarios:
+            results[label].append(process_run(url, args.n, processes, concurrency))
+    print(f"\n{'scenario':44} {'process /s':>11} {'wall /s':>9} {'bulk enqueue /s':>16}")
+    for label, runs in results.items():
+        med = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        print(f"{label:44} {med['process']:11,.0f} {med['wall']:9,.0f} {med['bulk']:16,.0f}")
+    if args.steady > 0:
+        print()
+        biggest = max(counts, default=1)
+        for label, processes, concurrency in [
+            ("1 process, defaults", 1, None),
+            (f"{biggest} processes x concurrency {args.concurrency}", biggest, args.concurrency),
+        ]:
+            rate = trio.run(steady, url, processes, concurrency, args.steady)
+            print(f"steady state with a producer, {label:34} {rate:9,.0f} jobs/s")
+    if args.samples > 0:
+        p50, p99 = trio.run(latency, url, args.samples)
+        print(
+            "\npublish -> result round trip (1 idle worker process): "
+            f"p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""A feed actor: one task that feeds its handler the events of one feed, in order.
+
+Synopsis::
+
+    actor = FeedActor(registration, thoonk, mailbox)
+    nursery.start_soon(actor.serve)     # supervised: a crash restarts it with a resync
+
+Events come from the process's :class:`EventRouter` through the actor's own
+bounded :class:`Mailbox`. The handler gets decoded events (``FeedEvent`` or
+``SortedFeedEvent``) and, when it must rebuild its state, a :class:`Resync`
+with the stored items: first at start (``snapshot=True``), then after every
+overflow, reconnect or restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar, Protocol
+
+import trio
+
+from .. import contract
+from .._errors import ThoonkError
+from ..objects import ObjectEvent, Thoonk
+from ._mailbox import Mailbox, Missed
+from ._registry import FeedRegistration
+from ._resync import Resync, ResyncReason
+from ._stats import ActorCounters, ActorStatistics
+from ._supervise import supervise
+
+log = logging.getLogger(__name__)
+
+
+class Watchable(Protocol):
+    """What an actor needs of a feed: its channels, a snapshot, a decoder."""
+
+    EVENTS: ClassVar[tuple[str, ...]]
+
+    def channel(self, event: str) -> str: ...
+
+    async def items(self) -> list[tuple[str, Any]]: ...
+
+    def decode_event(self, event: ObjectEvent) -> Any: ...
+
+
+def watched_object(thoonk: Thoonk, registration: FeedRegistration) -> Watchable:
+    """The feed object a registration watches."""
+    if registration.kind == "sorted_feed":
+        return thoonk.sorted_feed(registration.name)
+    return thoonk.feed(registration.name)
+
+
+def channels_of(obj: Watchable) -> list[str]:
+    """Every channel an actor of ``obj`` listens to (its events, ``config``, ``delete``)."""
+    return [obj.channel(event) for event in (*obj.EVENTS, "config", "delete")]
+
+
+class FeedActor:
+    """Runs one feed registration's handler (see the module doc)."""
+
+    def __init__(self, registration: FeedRegistration, obj: Watchable, mailbox: Mailbox) -> None:
+        self.registration = registration
+        self._obj = obj
+        self._mailbox = mailbox
+        self._counters = ActorCounters()
+        self._pending: ResyncReason | None = "start" if registration.snapshot else None
+        self._busy = False
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to do: no resync pending, nothing buffered, the handler not running."""
+        return self._pending is None and not self._busy and self._mailbox.buffered == 0
+
+    def statistics(self) -> ActorStatistics:
+        c = self._counters
+        return ActorStatistics(
+            name=self.registration.name,
+            kind=self.registration.kind,
+            handled=c.handled,
+            buffered=self._mailbox.buffered,
+            dropped=self._mailbox.dropped,
+            resyncs=c.resyncs,
+            restarts=c.restarts,
+        )
+
+    async def serve(self) -> None:
+        """Run until cancelled, restarting (with a resync) after a crash."""
+        await supervise(
+            self._run, what=self.registration.label, logger=log, on_restart=self._restarted
+        )
+
+    def _restarted(self) -> None:
+        self._counters.restarts += 1
+        self._pending = "restart"
+
+    async def _run(self) -> None:
+        if self._pending is not None:
+            await self._resync(self._pending)
+        receive = self._mailbox.receive
+        decode = self._decode
+        call = self._call
+        counters = self._counters
+        while True:
+            message = await receive()
+            if isinstance(message, Missed):
+                await self._resync(message.reason)
+                continue
+            event = decode(message.channel, message.data)
+            if event is not None:
+                await call(event)
+                counters.handled += 1
+
+    async def _resync(self, reason: ResyncReason) -> None:
+        # Until the handler has had this resync, a crash must bring it again.
+        self._pending = reason
+        items = await self._obj.items()
+        await self._call(Resync(self.registration.name, tuple(items), reason))
+        self._pending = None
+        self._counters.resyncs += 1
+
+    def _decode(self, channel: bytes, data: bytes) -> Any:
+        try:
+            raw = contract.parse_event(channel, data)
+            return self._obj.decode_event(
+                ObjectEvent(raw.kind, raw.name, raw.event, raw.id, raw.data)
+            )
+        except ThoonkError as exc:
+            # A foreign publisher wrote something we cannot read; the stored
+            # state is still right, and the next resync shows it.
+            log.warning("%s: skipped an event it cannot decode (%s)", self.registration.label, exc)
+            return None
+
+    async def _call(self, event: Any) -> None:
+        handler = self.registration.handler
+        self._busy = True
+        try:
+            if self.registration.is_async:
+                await handler(event)
+            else:
+                await trio.to_thread.run_sync(handler, event)
+        finally:
+            self._busy = False

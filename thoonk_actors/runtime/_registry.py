@@ -1,0 +1,154 @@
+"""Handler registrations: what ``@app.job(...)`` and ``@app.feed(...)`` record.
+
+Synopsis::
+
+    reg = JobRegistration.make(send, "emails", concurrency=16, timeout=30, max_cancels=3)
+    reg.is_async, reg.capacity, reg.refill
+
+Validation happens here, at registration time, so a wrong option fails at
+import of the app module rather than when the worker starts.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .. import contract
+from .._errors import UsageError
+
+JobHandler = Callable[[Any], Any]
+"""``async def handler(item) -> result`` or ``def handler(item) -> result`` (run in a thread)."""
+
+FeedHandler = Callable[[Any], Any]
+"""``async def handler(event)`` or ``def handler(event)``; ``event`` is a FeedEvent or Resync."""
+
+FeedKind = Literal["feed", "sorted_feed"]
+
+#: Most jobs claimed in one claim script.
+MAX_CLAIM_BATCH = 100
+
+
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    """Whether calling ``fn`` returns a coroutine (functions, partials, callable objects)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004 (we want the method, not callable())
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+def _label(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRegistration:
+    """One ``@app.job(name, ...)``: the handler and how to run it.
+
+    ``capacity`` is how many jobs may be claimed and not yet handled (running
+    plus prefetched); the claimer tops up once ``refill`` slots are free.
+    """
+
+    name: str
+    handler: JobHandler
+    is_async: bool
+    concurrency: int
+    timeout: float | None
+    max_cancels: int | None
+    prefetch: int
+
+    @property
+    def capacity(self) -> int:
+        return self.concurrency + self.prefetch
+
+    @property
+    def refill(self) -> int:
+        # Claim in batches when busy, without letting the handlers run dry.
+        return max(1, min(MAX_CLAIM_BATCH, self.capacity // 4))
+
+    @property
+    def label(self) -> str:
+        return f"job handler {_label(self.handler)} of {self.name!r}"
+
+    @classmethod
+    def make(
+        cls,
+        handler: JobHandler,
+        name: str,
+        *,
+        concurrency: int,
+        timeout: float | None,
+        max_cancels: int | None,
+        prefetch: int | None,
+    ) -> JobRegistration:
+        contract.validate_name(name, kind="job queue")
+        if not callable(handler):
+            raise UsageError(f"a job handler must be callable, not {type(handler).__name__}")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise UsageError(f"concurrency must be an int >= 1, not {concurrency!r}")
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout < math.inf
+        ):
+            raise UsageError(f"timeout must be None or seconds > 0, not {timeout!r}")
+        if max_cancels is not None and (
+            isinstance(max_cancels, bool) or not isinstance(max_cancels, int) or max_cancels < 1
+        ):
+            raise UsageError(
+                "max_cancels must be None (the queue's setting) or an int >= 1, "
+                f"not {max_cancels!r}"
+            )
+        if prefetch is None:
+            prefetch = concurrency
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise UsageError(f"prefetch must be None or an int >= 0, not {prefetch!r}")
+        return cls(
+            name=name,
+            handler=handler,
+            is_async=is_async_callable(handler),
+            concurrency=concurrency,
+            timeout=None if timeout is None else float(timeout),
+            max_cancels=max_cancels,
+            prefetch=prefetch,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRegistration:
+    """One ``@app.feed(name, ...)`` (or ``@app.sorted_feed``): the actor's handler."""
+
+    name: str
+    kind: FeedKind
+    handler: FeedHandler
+    is_async: bool
+    buffer: int
+    snapshot: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind.replace('_', ' ')} actor {_label(self.handler)} of {self.name!r}"
+
+    @classmethod
+    def make(
+        cls, handler: FeedHandler, name: str, *, kind: FeedKind, buffer: int, snapshot: bool
+    ) -> FeedRegistration:
+        contract.validate_name(name, kind=kind.replace("_", " "))
+        if not callable(handler):
+            raise UsageError(f"a feed handler must be callable, not {type(handler).__name__}")
+        if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
+            raise UsageError(f"buffer must be an int >= 1, not {buffer!r}")
+        return cls(
+            name=name,
+            kind=kind,
+            handler=handler,
+            is_async=is_async_callable(handler),
+            buffer=buffer,
+            snapshot=bool(snapshot),
+        )

@@ -1,0 +1,60 @@
+"""One pub/sub listener per process, routing each event to its actor's mailbox.
+
+Synopsis::
+
+    router = EventRouter(thoonk, {channel: mailbox, ...})
+    await nursery.start(router.serve)     # returns once Redis acknowledged every channel
+
+It holds one subscription, on the Thoonk client's shared pub/sub connection,
+for the channels of every subscribed object, and does as little as it can
+per message (a dict lookup and a non-blocking put), so one slow actor never
+slows the listener or the other actors. A :class:`~thoonk_actors.transport.Gap`
+(reconnected, or the listener's own buffer overflowed) tells every actor to
+resync.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from ..objects import Thoonk
+from ..transport import Gap
+from ._mailbox import Mailbox
+
+log = logging.getLogger(__name__)
+
+#: The listener's own buffer; it only overflows if the whole process stalls.
+LISTENER_BUFFER = 1 << 16
+
+
+class EventRouter:
+    """Route messages of ``routes`` (channel -> mailbox) from one subscription."""
+
+    def __init__(self, thoonk: Thoonk, routes: dict[str, Mailbox]) -> None:
+        self._thoonk = thoonk
+        self._routes = {channel.encode(): box for channel, box in routes.items()}
+        self._boxes = list(dict.fromkeys(routes.values(), None))
+        self.gaps = 0
+
+    async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Subscribe (acknowledged before ``task_status.started()``), then route for ever.
+
+        The subscription lives on the client's pub/sub connection, which
+        reconnects by itself and reports the gap; this loop does not fail.
+        """
+        channels = [channel.decode() for channel in self._routes]
+        routes = self._routes
+        async with self._thoonk.subscribe(channels, buffer=LISTENER_BUFFER) as sub:
+            task_status.started()
+            async for message in sub:
+                if isinstance(message, Gap):
+                    self.gaps += 1
+                    log.info("event listener: %s; every actor resyncs", message.reason)
+                    for each in self._boxes:
+                        each.gap(message.reason)
+                    continue
+                box = routes.get(message.channel)
+                if box is not None:
+                    box.offer(message)

@@ -1,0 +1,112 @@
+"""Background upkeep of one job queue: heartbeats, the reaper, lease renewal.
+
+Synopsis::
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(heartbeat_loop, job, identities, outstanding, 5.0)
+        nursery.start_soon(reaper_loop, job, 2.0, 15_000)
+        nursery.start_soon(lease_loop, job, outstanding, lease_seconds)
+
+Each loop is supervised (a failure is logged and the loop restarted with
+backoff) and runs until cancelled. Any number of processes run the reaper at
+once: its script is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import trio
+
+from .._errors import NotClaimedError
+from ..objects import ClaimedJob, Job
+from ._identity import ClaimIdentities
+from ._supervise import CONNECTION_ERRORS, supervise
+
+log = logging.getLogger(__name__)
+
+
+async def heartbeat_loop(
+    job: Job, identities: ClaimIdentities, outstanding: dict[str, ClaimedJob], interval: float
+) -> None:
+    """Tell reapers this worker is alive, every ``interval`` seconds.
+
+    It beats for every claim id in use, and says goodbye for a retired one
+    once the jobs it knows of that id are settled (see ``_identity``).
+    """
+
+    async def beat() -> None:
+        while True:
+            for identity in identities.beating():
+                await job.heartbeat(worker_id=identity)
+            for identity in identities.settled(outstanding):
+                await job.heartbeat(worker_id=identity, leave=True)
+                log.info(
+                    "job queue %r: left claim id %s; reapers take back what it may hold",
+                    job.name, identity,
+                )  # fmt: skip
+            await trio.sleep(interval)
+
+    await supervise(beat, what=f"heartbeat of {job.name!r}", logger=log)
+
+
+async def reaper_loop(job: Job, interval: float, stale_ms: int) -> None:
+    """Take back the claims of dead workers and timed-out claims, every ``interval`` s."""
+
+    async def reap() -> None:
+        while True:
+            report = await job.reap(stale_ms=stale_ms)
+            for reaped in report.reaped:
+                log.info(
+                    "reaper took back job %s of %r (%s): %s",
+                    reaped.id, job.name, reaped.reason, reaped.outcome,
+                )  # fmt: skip
+            await trio.sleep(interval)
+
+    await supervise(reap, what=f"reaper of {job.name!r}", logger=log)
+
+
+async def lease_loop(
+    job: Job,
+    outstanding: dict[str, ClaimedJob],
+    configured: trio.Event,
+    lease: Callable[[], float | None],
+) -> None:
+    """Renew (``touch``) every claim this worker holds, every third of the queue's timeout.
+
+    ``lease()`` gives the queue's timeout in seconds once ``configured`` is
+    set (None when the queue has none: then nothing needs renewing).
+    """
+
+    async def renew() -> None:
+        await configured.wait()
+        seconds = lease()
+        if seconds is None:
+            return
+        while True:
+            await trio.sleep(seconds / 3)
+            if outstanding:
+                await touch_all(job, list(outstanding.values()))
+
+    await supervise(renew, what=f"lease renewal of {job.name!r}", logger=log)
+
+
+async def touch_all(job: Job, jobs: list[ClaimedJob]) -> None:
+    """Touch every job in ``jobs`` at once (the commands are pipelined)."""
+    failures: list[BaseException] = []
+
+    async def touch(claimed: ClaimedJob) -> None:
+        try:
+            await job.touch(claimed)
+        except NotClaimedError:
+            # Settled meanwhile, or reaped: its outcome write will say which.
+            pass
+        except CONNECTION_ERRORS as exc:
+            failures.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        for claimed in jobs:
+            nursery.start_soon(touch, claimed)
+    if failures:
+        raise failures[0]

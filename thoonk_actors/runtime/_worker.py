@@ -1,0 +1,339 @@
+"""A job worker: one claimer, N handler tasks, outcome writers, upkeep.
+
+Synopsis::
+
+    worker = JobWorker(registration, thoonk, upkeep=UpkeepSettings())
+    nursery.start_soon(worker.serve)
+    ...
+    worker.begin_stop(deadline=trio.current_time() + 10)   # graceful
+    await worker.stopped.wait()
+
+Flow of a job: the claimer claims a batch (``claim_many``) whenever enough
+slots are free, and blocks cancellably in ``wait_for_work`` when the queue is
+empty; jobs go through a memory channel to the handler tasks (``_handlers``,
+with the deadline watchdog); each outcome
+goes through a second channel to the writers (``finish_many`` batches,
+``cancel`` for failures). ``outstanding`` maps claim token -> job for every
+claim not yet settled: the lease loop renews them, and whatever is left
+there at shutdown is released (no failure counted).
+
+Stopping: the claimer stops (an in-flight claim is completed, not cut, so
+no claim is lost), jobs claimed but not started are released at once, the
+handlers finish within the grace period (then they are cancelled and their
+jobs released), the writers flush, the heartbeat leaves. If the worker is
+cancelled from outside instead, the same cleanup runs shielded, bounded by
+:data:`CLEANUP_TIMEOUT`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import trio
+
+from .._errors import NotClaimedError
+from ..objects import HEARTBEAT_STALE_MS, ClaimedJob, Job, Thoonk
+from ._handlers import Handlers
+from ._identity import ClaimIdentities
+from ._registry import MAX_CLAIM_BATCH, JobRegistration
+from ._stats import QueueCounters, QueueStatistics
+from ._supervise import CONNECTION_ERRORS, RECOVERABLE, supervise
+from ._upkeep import heartbeat_loop, lease_loop, reaper_loop
+from ._writer import Outcome, OutcomeWriter
+
+log = logging.getLogger(__name__)
+
+#: How long the shutdown cleanup may take when the worker was cancelled.
+CLEANUP_TIMEOUT = 5.0
+#: Writer tasks per job registration (batches in flight at once).
+WRITERS = 2
+#: Longest single wait_for_work (a stuck blocking connection cannot hide for longer).
+WAIT_FOR_WORK = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpkeepSettings:
+    """How often to beat, reap, and when a silent worker counts as dead."""
+
+    heartbeat_interval: float = HEARTBEAT_STALE_MS / 3000
+    stale_ms: int = HEARTBEAT_STALE_MS
+    reap_interval: float = 2.0
+
+
+class JobWorker:
+    """Runs one job registration (see the module doc)."""
+
+    def __init__(
+        self, registration: JobRegistration, thoonk: Thoonk, *, upkeep: UpkeepSettings
+    ) -> None:
+        self.registration = registration
+        self.job: Job = thoonk.job(registration.name)
+        self.counters = QueueCounters()
+        self.outstanding: dict[str, ClaimedJob] = {}
+        self.identities = ClaimIdentities(thoonk.worker_id)
+        self.stopped = trio.Event()
+        self._upkeep = upkeep
+        self._stopping = trio.Event()
+        self._jobs_send, self._jobs_receive = trio.open_memory_channel[ClaimedJob](math.inf)
+        # Bounded: if writing falls behind, handlers wait (back-pressure).
+        self._out_send, out_receive = trio.open_memory_channel[Outcome](
+            max(MAX_CLAIM_BATCH, 4 * registration.capacity)
+        )
+        self._writer = OutcomeWriter(
+            self.job,
+            out_receive,
+            self.outstanding,
+            self.counters,
+            max_cancels=registration.max_cancels,
+        )
+        self._active = 0  # claimed and not yet handled: buffered + running
+        self._slots_freed = trio.Event()
+        self._idle_scope: trio.CancelScope | None = None
+        self._handler_scope = trio.CancelScope()
+        self._nursery: trio.Nursery | None = None
+        self._lease: float | None = None
+        self._configured = trio.Event()
+        self._capacity, self._refill = registration.capacity, registration.refill
+        self._handlers = Handlers(
+            registration,
+            self._jobs_receive,
+            self._out_send,
+            self.counters,
+            done=self._handled,
+        )
+
+    # ----------------------------------------------------------------- state
+
+    @property
+    def idle(self) -> bool:
+        """Nothing claimed here and not yet settled."""
+        return not self.outstanding and self._active == 0
+
+    def statistics(self) -> QueueStatistics:
+        c = self.counters
+        return QueueStatistics(
+            name=self.registration.name,
+            concurrency=self.registration.concurrency,
+            claimed=c.claimed,
+            in_flight=len(self.outstanding),
+            running=c.running,
+            finished=c.finished,
+            failed=c.failed,
+            timed_out=c.timed_out,
+            stalled=c.stalled,
+            released=c.released,
+            lost=c.lost,
+            rate=c.meter.rate(),
+        )
+
+    # --------------------------------------------------------------- running
+
+    async def serve(self) -> None:
+        """Claim and handle jobs until :meth:`begin_stop` (or cancellation)."""
+        try:
+            async with trio.open_nursery() as outer:
+                self._nursery = outer
+                writers_done = trio.Event()
+                outer.start_soon(self._run_writers, writers_done)
+                upkeep = trio.CancelScope()
+                outer.start_soon(self._run_upkeep, upkeep)
+                with self._handler_scope:
+                    async with trio.open_nursery() as work:
+                        work.start_soon(self._run_claimer)
+                        work.start_soon(self._run_handlers)
+                self._out_send.close()
+                await writers_done.wait()
+                # Releases started by begin_stop finish; the upkeep ends here.
+                upkeep.cancel()
+        finally:
+            with trio.CancelScope(shield=True) as cleanup:
+                cleanup.deadline = trio.current_time() + CLEANUP_TIMEOUT
+                await self._cleanup()
+            self.stopped.set()
+
+    def begin_stop(self, deadline: float) -> None:
+        """Stop claiming, release jobs not started, cancel handlers at ``deadline``.
+
+        May be called again with an earlier deadline.
+        """
+        if not self._stopping.is_set():
+            self._stopping.set()
+            if self._idle_scope is not None:
+                self._idle_scope.cancel()
+            waiting: list[ClaimedJob] = []
+            while True:
+                try:
+                    waiting.append(self._jobs_receive.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            self._active -= len(waiting)
+            if waiting and self._nursery is not None:
+                self._nursery.start_soon(self._release, waiting)
+        self._handler_scope.deadline = min(self._handler_scope.deadline, deadline)
+
+    # --------------------------------------------------------------- claimer
+
+    async def _run_claimer(self) -> None:
+        async with self._jobs_send:  # closing it lets the handlers finish and exit
+            await supervise(
+                self._claim_loop,
+                what=f"claimer of {self.registration.name!r}",
+                logger=log,
+                stopping=self._stopping,
+            )
+
+    async def _claim_loop(self) -> None:
+        if not self._configured.is_set():
+            await self._configure()
+        job = self.job
+        registration = self.registration
+        capacity, refill = registration.capacity, registration.refill
+        send = self._jobs_send
+        outstanding = self.outstanding
+        counters = self.counters
+        stopping = self._stopping
+        while not stopping.is_set():
+            free = capacity - self._active
+            if free < refill:
+                await self._wait_for_slots(refill)
+                continue
+            try:
+                jobs = await job.claim_many(
+                    min(free, MAX_CLAIM_BATCH), worker_id=self.identities.current
+                )
+            except CONNECTION_ERRORS:
+                # The claim may have run, its jobs unknown to us: see _identity.
+                self.identities.retire(self.outstanding)
+                raise
+            if not jobs:
+                with self._idle_wait():
+                    await job.wait_for_work(trio.current_time() + WAIT_FOR_WORK)
+                continue
+            for claimed in jobs:
+                outstanding[claimed.token] = claimed
+            counters.claimed += len(jobs)
+            if stopping.is_set():
+                await self._release(jobs)
+                return
+            self._active += len(jobs)
+            for claimed in jobs:
+                send.send_nowait(claimed)
+
+    async def _wait_for_slots(self, wanted: int) -> None:
+        capacity = self.registration.capacity
+        with self._idle_wait():
+            while capacity - self._active < wanted:
+                self._slots_freed = trio.Event()
+                await self._slots_freed.wait()
+
+    @contextmanager
+    def _idle_wait(self) -> Iterator[None]:
+        # Only the waits are cut by a stop, never a claim in flight (its jobs
+        # would be claimed with nobody knowing).
+        with trio.CancelScope() as scope:
+            self._idle_scope = scope
+            if self._stopping.is_set():
+                scope.cancel()
+            try:
+                yield
+            finally:
+                self._idle_scope = None
+
+    async def _configure(self) -> None:
+        registration = self.registration
+        wanted: dict[str, int] = {}
+        if registration.timeout is not None:
+            wanted["timeout"] = math.ceil(registration.timeout * 1000)
+        if registration.max_cancels is not None:
+            wanted["max_cancels"] = registration.max_cancels
+        if not await self.job.create(wanted, exist_ok=True) and wanted:
+            config = await self.job.config()
+            changes = {key: value for key, value in wanted.items() if getattr(config, key) != value}
+            if changes:
+                log.info("job queue %r: setting %s", registration.name, changes)
+                await self.job.configure(**changes)
+        config = await self.job.config()
+        self._lease = config.timeout / 1000 if config.timeout else None
+        self._configured.set()
+
+    # -------------------------------------------------------------- handlers
+
+    async def _run_handlers(self) -> None:
+        await self._handlers.serve(self._stopping)
+
+    def _handled(self) -> None:
+        # A handler is done with a job: its slot is free for the claimer.
+        self._active -= 1
+        if self._capacity - self._active >= self._refill:
+            self._slots_freed.set()
+
+    # ------------------------------------------------------- writers, upkeep
+
+    async def _run_writers(self, done: trio.Event) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                for _ in range(WRITERS):
+                    nursery.start_soon(self._writer.serve)
+        finally:
+            done.set()
+
+    async def _run_upkeep(self, scope: trio.CancelScope) -> None:
+        settings = self._upkeep
+        with scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(
+                    heartbeat_loop,
+                    self.job,
+                    self.identities,
+                    self.outstanding,
+                    settings.heartbeat_interval,
+                )
+                nursery.start_soon(reaper_loop, self.job, settings.reap_interval, settings.stale_ms)
+                nursery.start_soon(
+                    lease_loop, self.job, self.outstanding, self._configured, lambda: self._lease
+                )
+
+    # ---------------------------------------------------------- release, exit
+
+    async def _release(self, jobs: list[ClaimedJob]) -> None:
+        """Give jobs back to the head of the queue, no failure counted (pipelined)."""
+
+        async def release(claimed: ClaimedJob) -> None:
+            try:
+                await self.job.release(claimed)
+            except NotClaimedError:
+                pass  # reaped meanwhile, or released by an earlier attempt
+            except RECOVERABLE as exc:
+                log.warning(
+                    "could not release job %s of %r (%s); a reaper will take it back",
+                    claimed.id, claimed.queue, exc,
+                )  # fmt: skip
+                return
+            else:
+                self.counters.released += 1
+            self.outstanding.pop(claimed.token, None)
+
+        async with trio.open_nursery() as nursery:
+            for claimed in jobs:
+                nursery.start_soon(release, claimed)
+
+    async def _cleanup(self) -> None:
+        pending = self._writer.unwritten()
+        if pending:
+            await self._writer.write(pending)
+        leftovers = list(self.outstanding.values())
+        if leftovers:
+            log.info(
+                "job queue %r: releasing %d claimed jobs that did not finish",
+                self.registration.name, len(leftovers),
+            )  # fmt: skip
+            await self._release(leftovers)
+        for identity in self.identities.beating():
+            try:
+                await self.job.heartbeat(worker_id=identity, leave=True)
+            except RECOVERABLE as exc:
+                log.info("job queue %r: could not say goodbye (%s)", self.registration.name, exc)

@@ -1,0 +1,189 @@
+"""Writing job outcomes back, batched under load.
+
+Synopsis::
+
+    writer = OutcomeWriter(job, outcomes_receive, outstanding, counters, max_cancels=3)
+    nursery.start_soon(writer.serve)      # returns when the channel is closed and drained
+    await writer.write(leftovers)         # at shutdown: what was never written
+
+Each writer task waits for one outcome, then takes whatever else is already
+queued (up to :data:`MAX_FINISH_BATCH`) and writes it: the finishes in one
+``finish_many`` script, failures one ``cancel`` each. So a busy worker writes
+big batches and an idle one writes at once. Several writer tasks share the
+channel, so a batch is collected while the previous one is on the wire.
+
+Connection errors are retried with backoff (a write that broke may or may not
+have run; running it again is safe: the claim tokens make a repeated finish or
+cancel a harmless refusal). An outcome leaves ``outstanding`` once written.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import trio
+
+from .._errors import NotClaimedError, PayloadError, ThoonkError
+from ..objects import ClaimedJob, Job
+from ._stats import QueueCounters
+from ._supervise import CONNECTION_ERRORS, FIRST_DELAY, MAX_DELAY
+
+log = logging.getLogger(__name__)
+
+#: Most finishes written in one script.
+MAX_FINISH_BATCH = 500
+
+Outcome = tuple[ClaimedJob, Any, str | None]
+"""``(job, result, error)``: finish with ``result`` when ``error`` is None, else cancel."""
+
+
+class OutcomeWriter:
+    """Writes the outcomes of one job queue (see the module doc)."""
+
+    def __init__(
+        self,
+        job: Job,
+        receive: trio.MemoryReceiveChannel[Outcome],
+        outstanding: dict[str, ClaimedJob],
+        counters: QueueCounters,
+        *,
+        max_cancels: int | None,
+    ) -> None:
+        self._job = job
+        self._receive = receive
+        self._outstanding = outstanding
+        self._counters = counters
+        self._max_cancels = max_cancels
+        # Batches taken from the channel and not yet written (for shutdown).
+        self._writing: dict[int, list[Outcome]] = {}
+
+    async def serve(self) -> None:
+        """Write batches until the channel is closed and empty."""
+        receive = self._receive
+        while True:
+            try:
+                first = await receive.receive()
+            except trio.EndOfChannel:
+                return
+            batch = [first]
+            while len(batch) < MAX_FINISH_BATCH:
+                try:
+                    batch.append(receive.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            self._writing[id(batch)] = batch
+            await self.write(batch)
+            del self._writing[id(batch)]
+
+    def unwritten(self) -> list[Outcome]:
+        """Outcomes taken but not written, and those still queued (for shutdown)."""
+        pending = [outcome for batch in self._writing.values() for outcome in batch]
+        self._writing.clear()
+        while True:
+            try:
+                pending.append(self._receive.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return pending
+
+    async def write(self, batch: list[Outcome]) -> None:
+        """Write ``batch``, retrying connection errors with backoff until it went through."""
+        delay = FIRST_DELAY
+        retry = False
+        while True:
+            try:
+                await self._write(batch, retry=retry)
+                return
+            except CONNECTION_ERRORS as exc:
+                log.warning(
+                    "could not write the outcomes of %d jobs of %r (%s); retrying in %.2f s",
+                    len(batch), self._job.name, exc, delay,
+                )  # fmt: skip
+            except Exception:
+                log.exception(
+                    "could not write the outcomes of %d jobs of %r; their claims are left "
+                    "to the reapers (claim timeout)", len(batch), self._job.name,
+                )  # fmt: skip
+                # Stop renewing them, so the queue's timeout brings them back.
+                for job, _, _ in batch:
+                    self._outstanding.pop(job.token, None)
+                return
+            await trio.sleep(delay)
+            delay = min(delay * 2, MAX_DELAY)
+            retry = True
+
+    async def _write(self, batch: list[Outcome], *, retry: bool) -> None:
+        outstanding = self._outstanding
+        if retry:
+            # Skip what an earlier attempt settled for sure.
+            batch = [outcome for outcome in batch if outcome[0].token in outstanding]
+        finishes = [(job, result) for job, result, error in batch if error is None]
+        if finishes:
+            await self._finish(finishes, retry=retry)
+        for job, _, error in batch:
+            if error is not None:
+                await self._cancel(job, error, retry=retry)
+
+    async def _finish(self, finishes: list[tuple[ClaimedJob, Any]], *, retry: bool) -> None:
+        try:
+            outcomes = await self._job.finish_many(finishes)
+        except PayloadError:
+            # One result cannot be encoded: find it, fail it, finish the others.
+            await self._finish_encodable(finishes, retry=retry)
+            return
+        counters = self._counters
+        outstanding = self._outstanding
+        done = 0
+        for (job, _), outcome in zip(finishes, outcomes, strict=True):
+            outstanding.pop(job.token, None)
+            if outcome.status == "ok":
+                done += 1
+            elif not retry:
+                counters.lost += 1
+                log.warning(
+                    "job %s of %r finished after its claim was taken back (%s): the reaper "
+                    "gave it to another worker; its result was not stored",
+                    job.id, self._job.name, outcome.status,
+                )  # fmt: skip
+        counters.finished += done
+        counters.meter.add(done)
+
+    async def _finish_encodable(
+        self, finishes: list[tuple[ClaimedJob, Any]], *, retry: bool
+    ) -> None:
+        good: list[tuple[ClaimedJob, Any]] = []
+        encode = self._job.codec.encode
+        for job, result in finishes:
+            try:
+                if result is not None:
+                    encode(result)
+            except PayloadError as exc:
+                await self._cancel(job, f"{type(exc).__name__}: {exc}", retry=retry)
+            else:
+                good.append((job, result))
+        if good:
+            await self._finish(good, retry=retry)
+
+    async def _cancel(self, job: ClaimedJob, error: str, *, retry: bool) -> None:
+        counters = self._counters
+        try:
+            cancelled = await self._job.cancel(job, error=error, max_cancels=self._max_cancels)
+        except NotClaimedError:
+            if not retry:
+                counters.lost += 1
+                log.warning(
+                    "job %s of %r failed after its claim was taken back; the reaper gave it "
+                    "to another worker", job.id, self._job.name,
+                )  # fmt: skip
+        except ThoonkError as exc:
+            counters.lost += 1
+            log.error("could not cancel job %s of %r: %s", job.id, self._job.name, exc)
+        else:
+            counters.failed += 1
+            if cancelled.outcome == "stalled":
+                counters.stalled += 1
+                log.warning(
+                    "job %s of %r stalled after %d failures (last: %s)",
+                    job.id, self._job.name, cancelled.count, error,
+                )  # fmt: skip
+        self._outstanding.pop(job.token, None)
