@@ -52,6 +52,10 @@ if TYPE_CHECKING:
     from .objects import SortedFeedEvent as SortedFeedEvent
     from .objects import Thoonk as Thoonk
     from .objects import open_thoonk as open_thoonk
+    from .runtime import App as App
+    from .runtime import Resync as Resync
+    from .runtime import RunningApp as RunningApp
+    from .runtime import current_job as current_job
     from .transport import ThoonkAuthenticationError as ThoonkAuthenticationError
     from .transport import ThoonkConnectionError as ThoonkConnectionError
     from .transport import ThoonkTimeoutError as ThoonkTimeoutError
@@ -72,6 +76,10 @@ _LAZY: dict[str, str] = {
     "ObjectEvent": "thoonk_actors.objects",
     "Thoonk": "thoonk_actors.objects",
     "open_thoonk": "thoonk_actors.objects",
+    "App": "thoonk_actors.runtime",
+    "Resync": "thoonk_actors.runtime",
+    "RunningApp": "thoonk_actors.runtime",
+    "current_job": "thoonk_actors.runtime",
     "ThoonkAuthenticationError": "thoonk_actors.transport",
     "ThoonkConnectionError": "thoonk_actors.transport",
     "ThoonkTimeoutError": "thoonk_actors.transport",
