@@ -103,3 +103,30 @@ async def test_bad_subscriptions_are_refused(redis_url: str) -> None:
         with pytest.raises(UsageError, match="buffer"):
             async with pubsub.subscribe(channels=["x"], buffer=0):
                 pass
+
+
+async def test_a_refused_subscription_fails_at_once_with_the_servers_reason(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    import redis.exceptions
+
+    from thoonk_actors.transport import RedisConfig
+
+    user = "thoonk-test-pubsub-acl"
+    sync_redis.execute_command(
+        "ACL", "SETUSER", user, "on", ">pw", "~*", "+@all", "resetchannels", "&allowed.*"
+    )
+    try:
+        config = RedisConfig.from_url(redis_url).replace(username=user, password="pw")
+        async with open_pubsub(config) as pubsub:
+            with trio.fail_after(5):
+                with pytest.raises(redis.exceptions.NoPermissionError, match="NOPERM"):
+                    async with pubsub.subscribe(channels=["forbidden.x"]):
+                        pass
+            # the connection is still fine for allowed channels
+            async with pubsub.subscribe(channels=["allowed.x"]) as sub:
+                sync_redis.publish("allowed.x", "ok")
+                with trio.fail_after(10):
+                    assert (await sub.receive()).data == b"ok"  # type: ignore[union-attr]
+    finally:
+        sync_redis.execute_command("ACL", "DELUSER", user)

@@ -39,7 +39,7 @@ from .._nursery import open_service_nursery
 from ._config import RedisConfig
 from ._connection import connect_stream
 from ._errors import ThoonkTimeoutError
-from ._protocol import pack_command
+from ._protocol import error_from_reply, pack_command
 
 log = logging.getLogger(__name__)
 
@@ -158,11 +158,13 @@ class Subscription:
 
 
 class _Topic:
-    __slots__ = ("confirmed", "subscribers")
+    __slots__ = ("confirmed", "error", "subscribers")
 
     def __init__(self) -> None:
         self.subscribers: set[Subscription] = set()
         self.confirmed = trio.Event()
+        # set (with `confirmed`) when the server refused the SUBSCRIBE
+        self.error: Exception | None = None
 
 
 class PubSub:
@@ -228,6 +230,8 @@ class PubSub:
                 with trio.fail_after(limit):
                     for topic in topics:
                         await topic.confirmed.wait()
+                        if topic.error is not None:
+                            raise topic.error
             except trio.TooSlowError:
                 raise ThoonkTimeoutError(
                     f"Redis at {self.where} did not acknowledge the subscription within "
@@ -360,7 +364,16 @@ class PubSub:
 
     def _dispatch(self, reply: Any) -> None:
         if isinstance(reply, hiredis.ReplyError):
-            log.error("pub/sub connection to %s got an error: %s", self.where, reply)
+            # In pub/sub mode the only replies that can fail are our (P)SUBSCRIBEs
+            # (an ACL without the channel, say): fail the ones still waiting.
+            error = error_from_reply(reply, self.where)
+            waiting = [t for t in self._topics.values() if not t.confirmed.is_set()]
+            if not waiting:
+                log.error("pub/sub connection to %s got an error: %s", self.where, reply)
+            for topic in waiting:
+                topic.error = error
+                topic.confirmed.set()
+            self._unconfirmed.clear()
             return
         kind = reply[0]
         if kind == b"message":
