@@ -370,9 +370,9 @@ class PubSub:
             waiting = [t for t in self._topics.values() if not t.confirmed.is_set()]
             if not waiting:
                 log.error("pub/sub connection to %s got an error: %s", self.where, reply)
-            for topic in waiting:
-                topic.error = error
-                topic.confirmed.set()
+            for refused in waiting:
+                refused.error = error
+                refused.confirmed.set()
             self._unconfirmed.clear()
             return
         kind = reply[0]
