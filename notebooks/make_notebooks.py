@@ -182,7 +182,7 @@ A job that keeps failing: each cancel puts it back and counts a failure; at
 """),
     code("""
 flaky = emails.publish({"to": "nobody@invalid"})
-for attempt in range(2):
+for _ in range(2):
     job = emails.get(timeout=5)
     emails.cancel(job, error="SMTPRecipientsRefused: nobody@invalid")
 assert emails.stalled_ids() == (flaky,)
@@ -238,9 +238,219 @@ t.close()
 """),
 ]
 
+WORKERS: list[Cell] = [
+    md("""
+# Workers in the notebook: a function, a queue, a live panel
+
+`t.process(queue, fn)` runs a **job worker for a function defined right
+here**, in the background of the connection — the same runtime as
+`thoonk worker` (claiming in batches, graceful stop, failures counted), in
+this kernel. A plain `def` runs in threads, an `async def` as trio tasks;
+the notebook stays free to publish, inspect and plot while it works.
+"""),
+    code("""
+import time
+
+from thoonk_actors import sync
+
+t = sync.connect()
+thumbs = t.job("notebook-thumbnails")
+thumbs.delete()                    # start from an empty queue, so the notebook can run again
+
+
+def settle(check, deadline=30):
+    \"\"\"Wait until check() is true: the widgets update from a background thread.\"\"\"
+    end = time.monotonic() + deadline
+    while not check() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert check()
+"""),
+    md("""
+## A function becomes a worker
+
+It is an ordinary function: it gets a job's item and returns its result.
+Try it by hand first.
+"""),
+    code("""
+import hashlib
+
+
+def thumbnail(item):
+    digest = hashlib.sha256(item["image"].encode()).hexdigest()[:8]
+    return {"thumbnail": f"{item['image']}.{digest}.small.png"}
+
+
+thumbnail({"image": "photo-0"})
+"""),
+    md("""
+`process` starts the worker and returns its handle: `concurrency` handlers
+at once (threads, for a plain `def`), and the options of `@app.job`
+(`timeout`, `max_cancels`, `prefetch`). Running this cell again replaces the
+worker with the function as it is now.
+"""),
+    code("""
+worker = t.process("notebook-thumbnails", thumbnail, concurrency=4)
+assert worker.running
+worker
+"""),
+    md("""
+The handle as a cell's last expression shows its **WorkerPanel**. Now give
+it work: a thousand jobs in one round trip.
+"""),
+    code("""
+ids = thumbs.publish_many({"image": f"photo-{n}"} for n in range(1000))
+len(ids)
+"""),
+    code("""
+panel = worker.view()
+panel
+"""),
+    md("""
+`wait()` blocks until the queue is drained (nothing queued, nothing claimed,
+nothing in flight) and returns the worker's statistics. The progress bar is
+the queue's finished jobs out of those ever published to it.
+"""),
+    code("""
+stats = worker.wait(timeout=60)
+stats
+"""),
+    code("""
+assert stats.finished == 1000 and stats.failed == 0
+settle(lambda: panel.progress.max == 1000 and panel.progress.value == 1000)
+assert panel.progress.bar_style == "success"
+assert thumbs.wait_result(ids[0], timeout=5) == thumbnail({"image": "photo-0"})
+panel.state()["progress"]
+"""),
+    md("""
+## When the function fails
+
+An exception **cancels** the job: it goes back to the queue with its
+failure count + 1 and the error kept. At `max_cancels` failures it is
+**stalled** — put aside until a person looks. This worker is an `async def`;
+its failures show in its panel (with the job id) and in the queue's JobBoard.
+
+The runtime also logs every failure as a warning; the panels show them, so
+we turn that log down here.
+"""),
+    code("""
+import logging
+
+logging.getLogger("thoonk_actors").setLevel(logging.ERROR)
+
+emails = t.job("notebook-flaky-emails")
+emails.delete()
+
+
+async def send(item):
+    if item["to"].endswith("@invalid"):
+        raise ValueError(f"no such domain: {item['to']}")
+    return {"sent": item["to"]}
+
+
+mailer = t.process("notebook-flaky-emails", send, concurrency=2, max_cancels=2)
+good = emails.publish({"to": "ada@example.org"})
+bad = emails.publish({"to": "nobody@invalid"})
+mailer.wait(timeout=30)
+"""),
+    md("""
+The first failure cancelled the job (attempt 1), the second stalled it:
+"""),
+    code("""
+assert emails.wait_result(good, timeout=5) == {"sent": "ada@example.org"}
+assert [(e.job_id, e.failures) for e in mailer.errors()] == [(bad, 0), (bad, 1)]
+assert emails.stalled_ids() == (bad,)
+emails.last_error(bad)
+"""),
+    code("""
+mailer_panel = mailer.view()
+mailer_panel
+"""),
+    code("""
+settle(lambda: [job_id for job_id, _ in mailer_panel.state()["errors"]] == [bad, bad])
+errors_text = "".join(o["text"] for o in mailer_panel.errors.outputs)
+assert f"job {bad} (attempt 2): ValueError: no such domain: nobody@invalid" in errors_text
+mailer_panel.state()["errors"]
+"""),
+    md("""
+The queue's **JobBoard** lists the stalled job with its failure count and
+last error, and a Retry button.
+"""),
+    code("""
+board = emails.view()
+board
+"""),
+    code("""
+settle(lambda: [row[0] for row in board.state()["stalled"]] == [bad])
+(job_id, failures, error), = board.state()["stalled"]
+assert error == "ValueError: no such domain: nobody@invalid"
+board.state()["stalled"]
+"""),
+    md("""
+Fix the function and run `process` again: it replaces the worker. Then
+**Retry** the stalled job (here we call what the button calls).
+"""),
+    code("""
+async def send(item):
+    if item["to"].endswith("@invalid"):
+        return {"skipped": item["to"]}      # not worth retrying
+    return {"sent": item["to"]}
+
+
+mailer_panel.close()
+mailer = t.process("notebook-flaky-emails", send, concurrency=2, max_cancels=2)
+board.retry(bad)
+assert emails.wait_result(bad, timeout=10) == {"skipped": "nobody@invalid"}
+settle(lambda: board.state()["stalled"] == [] and board.counts.get("finished") == 2)
+board.counts
+"""),
+    md("""
+## Callbacks for feed events
+
+`subscribe(callback)` calls a function for every event of a feed, in a
+worker thread (so a slow callback never holds up the connection), in order.
+An exception in the callback is logged and the next event still arrives.
+"""),
+    code("""
+headlines = []
+news = t.feed("notebook-headlines")
+news.delete()
+
+sub = news.subscribe(lambda event: headlines.append((event.event, event.id)))
+news.publish({"title": "Workers in notebooks"}, id="workers")
+news.retract("workers")
+settle(lambda: len(headlines) == 2)
+sub.close()
+headlines
+"""),
+    code("""
+assert headlines == [("publish", "workers"), ("retract", "workers")]
+"""),
+    md("""
+## Stopping
+
+`stop()` is graceful: claiming stops, running jobs get the grace period to
+finish, anything left is released back to the queue — nothing stays claimed.
+Closing the connection stops its workers too.
+"""),
+    code("""
+worker.stop()
+mailer.stop()
+assert not worker.running and not mailer.running
+assert thumbs.statistics().claimed == 0 and emails.statistics().claimed == 0
+settle(lambda: panel.stop_button.disabled and not panel.start_button.disabled)
+worker.statistics()
+"""),
+    code("""
+panel.close()
+board.close()
+t.close()
+"""),
+]
+
 NOTEBOOKS: dict[str, list[Cell]] = {
     "01-feeds.ipynb": FEEDS,
     "02-jobs.ipynb": JOBS,
+    "03-workers-and-widgets.ipynb": WORKERS,
 }
 
 
@@ -255,6 +465,8 @@ def build(cells: list[Cell]) -> nbformat.NotebookNode:
         nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
         for kind, src in cells
     ]
+    for number, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{number:02d}"  # stable ids: rewriting changes only what changed
     return notebook
 
 

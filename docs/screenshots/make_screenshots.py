@@ -1,5 +1,8 @@
 """Widget screenshots for docs/notebooks.md: ``python docs/screenshots/make_screenshots.py``.
 
+``python docs/screenshots/make_screenshots.py worker-panel`` remakes only the
+scenes named.
+
 How: each scene below is a tiny notebook that sets up some state and shows a
 widget; it is executed on a real kernel with its widget state stored
 (nbclient), rendered to HTML with that state (nbconvert, the widget renderer
@@ -71,6 +74,24 @@ SCENES: dict[str, tuple[str, list[str], str]] = {
         "board = jobs.view()\nsettle(lambda: board.counts.get('stalled') == 1 and "
         "len(board.state()['claimed']) == 2)\nboard",
     ),
+    "worker-panel": (
+        "900,430",
+        [
+            "import logging\nlogging.getLogger('thoonk_actors').setLevel(logging.ERROR)\n"
+            "from thoonk_actors import sync\nfrom thoonk_actors.runtime import current_job\n"
+            "t = sync.connect()\njobs = t.job('thumbnails')\njobs.delete()",
+            "def thumbnail(item):\n"
+            "    if item['n'] % 50 == 7 and current_job().failures == 0:\n"
+            "        raise ConnectionError('storage timed out')\n"
+            "    return {'thumbnail': f\"photo-{item['n']}.small.png\"}\n"
+            "worker = t.process('thumbnails', thumbnail, concurrency=4, max_cancels=3)\n"
+            "jobs.publish_many({'n': n} for n in range(200))\n"
+            "assert worker.wait(timeout=60).finished == 200",
+            SETTLE,
+        ],
+        "panel = worker.view()\nsettle(lambda: panel.progress.value == 200 and "
+        "len(panel.state()['errors']) == 4)\npanel",
+    ),
 }
 
 
@@ -109,7 +130,11 @@ def photograph(name: str, size: str, setup: list[str], shown: str, work: Path) -
     return out
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    unknown = sorted(set(names) - set(SCENES))
+    if unknown:
+        print(f"unknown scene(s) {unknown}; the scenes are {sorted(SCENES)}", file=sys.stderr)
+        return 2
     ensure_js()
     with tempfile.TemporaryDirectory(prefix="th-shots-", dir="/tmp") as tmp:
         work = Path(tmp)
@@ -118,6 +143,8 @@ def main() -> int:
 
             os.environ["THOONK_REDIS_URL"] = ensure_embedded_server(work / "redis").url
         for name, (size, setup, shown) in SCENES.items():
+            if names and name not in names:
+                continue
             shot = photograph(name, size, setup, shown, work)
             print("wrote", shot.relative_to(HERE.parent.parent))
         if (work / "redis").exists():
@@ -128,4 +155,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -11,6 +11,9 @@ Synopsis::
     emails.finish(job, {"sent": True})
     for event in t.feed("news").events(timeout=10):
         print(event)
+    sub = t.feed("news").subscribe(print)  # a callback in a worker thread
+    worker = t.process("emails", send, concurrency=4)   # a worker in this process
+    worker.wait(timeout=60); worker.stop()
     t.close()                              # also done at interpreter exit
 
 Every async method of :class:`~thoonk_actors.Job`, :class:`~thoonk_actors.Feed`,
@@ -35,6 +38,7 @@ from ..contract import Codec
 from ..objects import Thoonk, ThoonkObject, open_thoonk
 from ..transport import Gap
 from ._portal import Portal, PortalClosedError
+from ._workers import CallbackSubscription, WorkerHandle
 
 _OPEN_TIMEOUT = 30.0
 
@@ -155,6 +159,22 @@ class SyncObject:
         """A blocking iterator of this object's events (subscribed on return)."""
         return EventStream(self._portal, self._obj, events, timeout=timeout, buffer=buffer)
 
+    def subscribe(
+        self,
+        callback: Callable[[Any], object],
+        events: Iterable[str] | None = None,
+        *,
+        buffer: int = 1024,
+    ) -> CallbackSubscription:
+        """``sub = feed.subscribe(print)``: call ``callback(event)`` for every event, until closed.
+
+        Subscribed on return. The callback runs in a worker thread (never in
+        the loop), one event at a time, in order; what it raises is logged,
+        not fatal. ``events`` picks event names (default: all of them). See
+        :class:`CallbackSubscription`.
+        """
+        return CallbackSubscription(self._portal, self._obj, callback, events, buffer=buffer)
+
     def __repr__(self) -> str:
         return f"<sync {type(self._obj).__name__} {self._obj.name!r}>"
 
@@ -213,6 +233,8 @@ class SyncThoonk:
 
     def __init__(self, portal: Portal[Thoonk]) -> None:
         self._portal = portal
+        self._workers: dict[str, WorkerHandle] = {}
+        self._workers_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -251,6 +273,61 @@ class SyncThoonk:
     def queue(self, name: str, *, codec: Codec | None = None) -> SyncQueue:
         """The queue ``name``, with blocking methods."""
         return SyncQueue(self._portal, self._check().queue(name, codec=codec))
+
+    def process(
+        self,
+        name: str,
+        fn: Callable[[Any], Any],
+        *,
+        concurrency: int = 16,
+        timeout: float | None = 300.0,
+        max_cancels: int | None = None,
+        prefetch: int | None = None,
+        grace: float = 10.0,
+    ) -> WorkerHandle:
+        """``worker = t.process("emails", send, concurrency=4)``: handle a queue's jobs here.
+
+        Runs the runtime's job worker for ``fn`` in this connection's
+        background loop — an ``async def`` as trio tasks, a plain ``def`` in
+        threads — until ``worker.stop()`` or :meth:`close`. ``fn`` gets each
+        job's item; what it returns is the job's result; what it raises
+        cancels the job (stalled at ``max_cancels`` failures). The options
+        are those of ``@app.job`` (see ``docs/runtime.md``); ``grace`` is how
+        long running handlers get when the worker stops.
+
+        One worker per queue and connection: calling ``process()`` again for
+        the same queue (re-running a notebook cell) stops the previous worker
+        gracefully and replaces it.
+
+        Raises:
+            UsageError: a bad option (checked before anything starts).
+        """
+        self._check()
+        with self._workers_lock:
+            previous = self._workers.pop(name, None)
+        if previous is not None:
+            previous.stop()
+            previous._close()
+        handle = WorkerHandle(
+            self._portal,
+            name,
+            fn,
+            concurrency=concurrency,
+            timeout=timeout,
+            max_cancels=max_cancels,
+            prefetch=prefetch,
+            grace=grace,
+        )
+        handle._launch()
+        with self._workers_lock:
+            self._workers[name] = handle
+        return handle
+
+    @property
+    def workers(self) -> dict[str, WorkerHandle]:
+        """The in-kernel workers of this connection (from :meth:`process`), by queue name."""
+        with self._workers_lock:
+            return dict(self._workers)
 
     def names(self, kind: str) -> list[str]:
         """Registered names of one object type (``job``, ``feed``, ``sorted_feed``, ``queue``)."""
