@@ -4,6 +4,7 @@ Synopsis::
 
     done = thoonk("publish", "job", "emails", "x", url=redis_url)      # CompletedProcess
     with Follower([...]) as proc: proc.line(); proc.sigint(); proc.finish()
+    code, output = in_terminal(["top", "--url", url], until=lambda out: "JOB" in out)  # a pty
 
 The inherited ``THOONK_REDIS_URL`` is removed, so a test says which server it
 means (``url=``, or ``env=``); stdin is empty unless ``input=`` is given.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -38,6 +40,7 @@ def thoonk(
     input: str | None = None,
     env: dict[str, str] | None = None,
     timeout: float = DEADLINE,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``thoonk ARGS`` (``--url URL`` appended when given) to completion."""
     argv = [*THOONK, *args, *(["--url", url] if url is not None else [])]
@@ -48,6 +51,7 @@ def thoonk(
         text=True,
         timeout=timeout,
         env=environment(env),
+        cwd=cwd,
     )
 
 
@@ -83,7 +87,13 @@ class Follower:
     block for ever fails the test instead.
     """
 
-    def __init__(self, args: list[str], *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.proc = subprocess.Popen(
             [*THOONK, *args],
             stdin=subprocess.DEVNULL,
@@ -91,6 +101,7 @@ class Follower:
             stderr=subprocess.PIPE,
             text=True,
             env=environment(env),
+            cwd=cwd,
         )
         self._out: queue.Queue[str | None] = queue.Queue()
         self._err: queue.Queue[str | None] = queue.Queue()
@@ -159,3 +170,43 @@ def _rest(source: queue.Queue[str | None], timeout: float) -> list[str]:
     while (line := source.get(timeout=max(deadline - time.monotonic(), 0.001))) is not None:
         lines.append(line)
     return lines
+
+
+def in_terminal(
+    args: list[str], *, until: Callable[[str], bool] | None = None, timeout: float = DEADLINE
+) -> tuple[int, str]:
+    """Run ``thoonk ARGS`` with stdout and stderr on a pseudo-terminal; (exit code, output).
+
+    With ``until``, SIGINT is sent once ``until(output so far)`` is true. The
+    terminal turns each ``\\n`` into ``\\r\\n``; the output is returned as
+    written to the terminal.
+    """
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [*THOONK, *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=environment()
+    )
+    os.close(slave)
+    output = b""
+    interrupted = False
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                raise AssertionError(f"timed out after {timeout:g} s; output so far: {output!r}")
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every writer of the terminal is gone
+                break
+            if not data:
+                break
+            output += data
+            if until is not None and not interrupted and until(output.decode(errors="replace")):
+                proc.send_signal(signal.SIGINT)
+                interrupted = True
+        return proc.wait(timeout=max(deadline - time.monotonic(), 0.1)), output.decode()
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,4 +1,4 @@
-"""``thoonk server`` (and the ``thoonk demo`` placeholder) as users run them.
+"""``thoonk server`` as users run them (``thoonk demo``: ``test_runtime_cli.py``).
 
 Policy: every command runs as a real subprocess (``python -m thoonk_actors``)
 against a private data directory under a short temp path; exit codes and
@@ -200,13 +200,3 @@ def test_usage_errors_exit_2() -> None:
     assert thoonk("server", "restart").returncode == 2
     assert thoonk().returncode == 2
     assert thoonk("server", "start", "--timeout", "soon").returncode == 2
-
-
-def test_demo_placeholder_is_honest_and_leaves_no_server(data_dir: str) -> None:
-    demo = thoonk("demo", "--data-dir", data_dir)
-    assert demo.returncode == 0, demo.stderr
-    lines = demo.stdout.splitlines()
-    assert "arrives with the actor runtime; it is not written yet" in lines[0]
-    assert lines[1].startswith("What it did: checked the embedded Redis server at unix://")
-    assert lines[2] == "It started the server for this check and stopped it again."
-    assert embedded_server_status(data_dir) is None

@@ -1,5 +1,5 @@
 """The ``thoonk`` command line: publish, get / finish / cancel / stall / retry / retract,
-feed tail, stats, contract, server, demo (``docs/cli.md`` has them all).
+feed tail, stats, top, worker, contract, server, demo (``docs/cli.md`` has them all).
 
 Synopsis: ``main(["server", "status", "--json"]) -> 0``; also ``python -m thoonk_actors``.
 """

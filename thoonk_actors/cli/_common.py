@@ -127,6 +127,21 @@ def seconds(*, allow_zero: bool = True) -> Callable[[str], float]:
     return parse
 
 
+def number(what: str, *, minimum: int = 1) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number of ``what`` (``processes``, ``jobs``) >= minimum."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what} >= {minimum}")
+        return value
+
+    return parse
+
+
 def object_type(text: str) -> Kind:
     """An argparse ``type`` for TYPE: ``job``, ``feed``, ``sorted-feed`` or ``queue``."""
     kind = TYPES.get(text.replace("_", "-"))

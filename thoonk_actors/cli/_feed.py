@@ -15,7 +15,6 @@ again and the difference printed as publish / edit / retract lines.
 from __future__ import annotations
 
 import argparse
-import signal
 from collections.abc import Iterator
 
 import trio
@@ -34,6 +33,7 @@ from ._common import (
 )
 from ._items import decode_item, show
 from ._run import run_with_thoonk
+from ._signals import cancel_on_sigint
 
 #: A line of output: (event, id, stored item or None).
 Line = tuple[str, str, bytes | None]
@@ -102,22 +102,11 @@ def _tail(args: argparse.Namespace) -> int:
         # Raw bytes: every stored item can be shown, JSON or not (see _items.decode_item).
         feed = thoonk.feed(args.name, codec=RawCodec())
         async with trio.open_nursery() as nursery:
-            await nursery.start(_cancel_on_sigint, nursery.cancel_scope)
+            await nursery.start(cancel_on_sigint, nursery.cancel_scope)
             await _follow(feed, args.lines, _Printer(args.json))
         return EXIT_OK
 
     return run_with_thoonk(args, command)
-
-
-async def _cancel_on_sigint(
-    scope: trio.CancelScope, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    """Ctrl-C is how a tail ends: stop cleanly (exit 0) instead of KeyboardInterrupt."""
-    with trio.open_signal_receiver(signal.SIGINT) as signals:
-        task_status.started()
-        async for _ in signals:
-            scope.cancel()
-            return
 
 
 class _Printer:

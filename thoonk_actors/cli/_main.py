@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import _contract, _demo, _feed, _jobs, _publish, _server, _stats
+from . import _contract, _demo, _feed, _jobs, _publish, _server, _stats, _top, _worker
 from ._common import EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, Handler, HelpFormatter, Parser
 from ._run import exit_code, report
 
@@ -54,14 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     _jobs.add_parsers(commands, common)
     _feed.add_parser(commands, common)
     _stats.add_parser(commands, common)
+    _top.add_parser(commands, common)
+    _worker.add_parser(commands, common)
     _contract.add_parser(commands, common)
     _server.add_parser(commands, common)
     _demo.add_parser(commands, common)
-    # >>> runtime commands: `thoonk worker module:app` and `thoonk top` register here
-    # (their modules, `_worker.py` and `_top.py`, come with the actor runtime), e.g.
-    #     _worker.add_parser(commands, common)
-    #     _top.add_parser(commands, common)
-    # <<< runtime commands
     return parser
 
 

@@ -27,7 +27,7 @@ from .._errors import EmbeddedServerError, ThoonkError, UsageError
 from .._nursery import single_leaf
 from ..objects import Thoonk, default_worker_id, open_thoonk
 from ..transport import ThoonkConnectionError, ThoonkTimeoutError
-from ._common import EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE
+from ._common import EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE
 
 #: CLIENT SETNAME of the command line's connections (``CLIENT LIST`` shows who is who).
 CLIENT_NAME = "thoonk-cli"
@@ -63,6 +63,25 @@ def run_with_thoonk(args: argparse.Namespace, command: Command) -> int:
         if leaf is None:
             raise
         raise leaf from leaf.__cause__
+
+
+def check_redis(args: argparse.Namespace) -> tuple[str, str]:
+    """``(url, where)`` once Redis at ``args.url`` answered a PING (see :func:`run_with_thoonk`).
+
+    ``url`` is resolved (``$THOONK_REDIS_URL``, else the embedded server, started
+    if needed) for handing to other processes; ``where`` is the same without a
+    password, for messages. Raises like :func:`run_with_thoonk` (exit 3 when
+    Redis cannot be reached within ``args.connect_timeout``).
+    """
+    found: list[tuple[str, str]] = []
+
+    async def ping(thoonk: Thoonk) -> int:
+        await thoonk.execute("PING")
+        found.append((thoonk.url, thoonk.redis.where))
+        return EXIT_OK
+
+    run_with_thoonk(args, ping)
+    return found[0]
 
 
 def exit_code(exc: BaseException) -> int:

@@ -1,0 +1,234 @@
+"""``thoonk top``: every job queue, feed and queue, refreshed in place until Ctrl-C.
+
+Synopsis::
+
+    thoonk top                       # redraws every second on a terminal; Ctrl-C quits (exit 0)
+    thoonk top --once --json         # one snapshot, the rates measured over one interval
+
+A snapshot is one ``statistics()`` script per job queue (a consistent view of
+that queue, stamped with the server clock) and one length read per feed,
+sorted feed and queue. The rate of a job queue is its finishes counter's
+growth between two snapshots, over the server-clock time between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import trio
+
+from .._errors import InvalidNameError
+from ..contract import REGISTRIES, JobStats, Kind
+from ..objects import Thoonk
+from ._common import (
+    EXIT_OK,
+    TYPE_NAMES,
+    Subparsers,
+    add_command,
+    add_json,
+    add_redis_options,
+    emit_json,
+    seconds,
+    table,
+    warn,
+)
+from ._run import run_with_thoonk
+from ._signals import cancel_on_sigint
+from ._stats import collect
+
+#: Job queue columns: (JSON key, table header).
+JOB_COLUMNS = (
+    ("available", "AVAILABLE"),
+    ("claimed", "CLAIMED"),
+    ("stalled", "STALLED"),
+    ("publishes", "PUBLISHES"),
+    ("finishes", "FINISHES"),
+    ("rate", "RATE/S"),
+    ("workers", "WORKERS"),
+)
+#: The kinds shown with their length, in table order.
+LENGTH_KINDS: tuple[Kind, ...] = ("feed", "sorted_feed", "queue")
+
+# ANSI: cursor home, clear to the end of the line / of the screen, hide / show the cursor.
+HOME, CLEAR_LINE, CLEAR_BELOW, CLEAR_SCREEN = "\x1b[H", "\x1b[K", "\x1b[J", "\x1b[2J"
+HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
+
+
+def add_parser(
+    commands: Subparsers[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    top = add_command(
+        commands,
+        "top",
+        common,
+        help="watch every job queue (with its rate), feed and queue, refreshed live",
+        description=(
+            "A live table of every job queue (available, claimed, stalled, publishes, "
+            "finishes, finishes per second between two snapshots, live workers) and of every "
+            "feed, sorted feed and queue (length), refreshed every --interval seconds until "
+            "Ctrl-C (exit 0). On a terminal it redraws in place; otherwise each snapshot is "
+            "printed after the previous one. --once prints one snapshot (after measuring the "
+            "rates over one interval); --json prints each snapshot as one JSON object: "
+            '{"time": ..., "objects": [...]}, the objects as in `thoonk stats --json`, '
+            'job queues with a "rate".'
+        ),
+        examples="""\
+  thoonk top
+  thoonk top --interval 0.5
+  thoonk top --once
+  thoonk top --once --json | jq '.objects[] | select(.type == "job") | {name, rate}'
+""",
+    )
+    top.add_argument(
+        "--interval",
+        metavar="SECONDS",
+        type=seconds(allow_zero=False),
+        default=1.0,
+        help="seconds between snapshots (default: 1)",
+    )
+    top.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    add_redis_options(top)
+    add_json(top, "each snapshot")
+    top.set_defaults(handler=_top)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What ``top`` shows at one moment: each job queue's stats, the other objects' rows."""
+
+    taken: datetime.datetime
+    jobs: dict[str, JobStats]
+    others: list[dict[str, Any]]
+
+
+def _top(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    live = out.isatty() and not args.json and not args.once
+
+    async def command(thoonk: Thoonk) -> int:
+        where = thoonk.redis.where
+        if args.once:
+            first = await take_snapshot(thoonk)
+            await trio.sleep(args.interval)
+            _show(out, args, where, await take_snapshot(thoonk), first, live=False)
+            return EXIT_OK
+        async with trio.open_nursery() as nursery:
+            await nursery.start(cancel_on_sigint, nursery.cancel_scope)
+            await _follow(thoonk, out, args, where, live=live)
+        return EXIT_OK
+
+    return run_with_thoonk(args, command)
+
+
+async def _follow(
+    thoonk: Thoonk, out: TextIO, args: argparse.Namespace, where: str, *, live: bool
+) -> None:
+    """Show a snapshot every ``args.interval`` seconds, until cancelled."""
+    if live:
+        out.write(HIDE_CURSOR + CLEAR_SCREEN)
+    try:
+        current, before = await take_snapshot(thoonk), None
+        while True:
+            _show(out, args, where, current, before, live=live)
+            await trio.sleep(args.interval)
+            current, before = await take_snapshot(thoonk), current
+    finally:
+        if live:
+            out.write(SHOW_CURSOR)
+            out.flush()
+
+
+async def take_snapshot(thoonk: Thoonk) -> Snapshot:
+    """Every registered object's counts, now."""
+    taken = datetime.datetime.now(datetime.UTC)
+    jobs: dict[str, JobStats] = {}
+    for name in await thoonk.names("job"):
+        try:
+            jobs[name] = await thoonk.job(name).statistics()
+        except InvalidNameError as exc:  # someone else wrote the registry
+            warn(f"skipped {name!r} in the {REGISTRIES['job']!r} registry: {exc}")
+    others = [row for kind in LENGTH_KINDS for row in await collect(thoonk, kind)]
+    return Snapshot(taken, jobs, others)
+
+
+def rate(new: JobStats, old: JobStats | None) -> float | None:
+    """Finishes per second between two stats of one queue; None without a usable pair."""
+    if old is None or new.at_ms <= old.at_ms or new.finishes < old.finishes:
+        return None  # first snapshot, same millisecond, or the queue was deleted meanwhile
+    return (new.finishes - old.finishes) * 1000 / (new.at_ms - old.at_ms)
+
+
+def rows(new: Snapshot, old: Snapshot | None) -> list[dict[str, Any]]:
+    """The snapshot's rows (as ``thoonk stats --json``, job queues with their rate)."""
+    out: list[dict[str, Any]] = []
+    for name, stats in new.jobs.items():
+        out.append({
+            "type": "job", "name": name, "available": stats.available,
+            "claimed": stats.claimed, "stalled": stats.stalled, "publishes": stats.publishes,
+            "finishes": stats.finishes,
+            "rate": rate(stats, None if old is None else old.jobs.get(name)),
+            "workers": stats.workers_alive,
+        })  # fmt: skip
+    return out + new.others
+
+
+def render(rows: list[dict[str, Any]]) -> list[str]:
+    """The tables: job queues, then feeds, sorted feeds and queues (those that exist)."""
+    tables: list[str] = []
+    jobs = [row for row in rows if row["type"] == "job"]
+    if jobs:
+        header = ["JOB", *(title for _, title in JOB_COLUMNS)]
+        body = [[row["name"], *(_cell(row[key]) for key, _ in JOB_COLUMNS)] for row in jobs]
+        tables.append(table([header, *body]))
+    for kind in LENGTH_KINDS:
+        mine = [row for row in rows if row["type"] == TYPE_NAMES[kind]]
+        if mine:
+            header = [TYPE_NAMES[kind].upper(), "LENGTH"]
+            tables.append(table([header, *([row["name"], str(row["length"])] for row in mine)]))
+    return "\n\n".join(tables or ["No Thoonk objects."]).splitlines()
+
+
+def _cell(value: int | float | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+    return str(value)
+
+
+def _show(
+    out: TextIO,
+    args: argparse.Namespace,
+    where: str,
+    new: Snapshot,
+    old: Snapshot | None,
+    *,
+    live: bool,
+) -> None:
+    taken, objects = new.taken, rows(new, old)
+    if args.json:
+        emit_json({"time": taken.isoformat(timespec="milliseconds"), "objects": objects})
+        return
+    clock = time.strftime("%H:%M:%S", time.localtime(taken.timestamp()))
+    every = "" if args.once else f"  every {args.interval:g} s, Ctrl-C quits"
+    lines = [f"thoonk top  {where}  {clock}{every}", "", *render(objects)]
+    if live:  # redraw in place: each line over the old one, then clear what is left
+        out.write(HOME + "".join(f"{line}{CLEAR_LINE}\n" for line in _fit(lines)) + CLEAR_BELOW)
+    else:
+        out.write("\n".join(lines) + "\n" + ("" if args.once else "\n"))
+    out.flush()
+
+
+def _fit(lines: list[str]) -> list[str]:
+    """What fits on the terminal: a screen that scrolled could not be redrawn in place."""
+    columns, rows = shutil.get_terminal_size()
+    if len(lines) >= rows:
+        hidden = len(lines) - rows + 2
+        lines = [*lines[: rows - 2], f"... {hidden} more lines (a taller terminal shows them)"]
+    return [line[:columns] for line in lines]

@@ -1,0 +1,125 @@
+"""``thoonk worker MODULE:APP``: run an app's handlers in N supervised worker processes.
+
+Synopsis::
+
+    thoonk worker examples.worker_app:app --processes 2     # until Ctrl-C or SIGTERM
+    thoonk worker myapp:app --burst                         # until every queue is drained
+
+Mistakes are found before any process starts, each reported in one line: the
+target must be an importable :class:`~thoonk_actors.runtime.App` (exit 2) and
+Redis must answer (exit 3). Then :func:`~thoonk_actors.runtime.run_workers`
+runs the processes, and what it returns is the exit code (0: every worker
+stopped cleanly, 1: one had to be killed or failed while stopping).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from .._errors import UsageError
+from ..runtime import App, load_app, run_workers
+from ..runtime._logging import LEVEL_ENV
+from ._common import Subparsers, add_command, add_redis_options, number, seconds
+from ._run import check_redis
+
+log = logging.getLogger(__name__)
+
+#: The log format of the worker processes (``runtime._logging``), so all lines look alike.
+LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
+
+
+def add_parser(
+    commands: Subparsers[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    worker = add_command(
+        commands,
+        "worker",
+        common,
+        help="run an app's job handlers and feed actors in worker processes",
+        description=(
+            "Run the handlers of the App at MODULE:APP in N worker processes (each its own "
+            "trio loop) under a supervisor that restarts a worker that crashes. The module is "
+            "imported from the current directory. Without --url every worker uses the same "
+            "Redis: $THOONK_REDIS_URL, else the embedded server (started if needed). Ctrl-C or "
+            "SIGTERM stops them gracefully: no new claims, running handlers get --grace "
+            "seconds, then unfinished jobs go back to their queue; a second signal stops them "
+            "at once. Logs go to stderr at $THOONK_LOG_LEVEL (default INFO). Exit codes: 0 "
+            "every worker stopped cleanly, 1 one had to be killed or failed while stopping, 2 "
+            "the target is not an importable App, 3 Redis cannot be reached."
+        ),
+        examples="""\
+  thoonk worker examples.worker_app:app --processes 2
+  thoonk worker myapp:app --url redis://localhost:6379/0 --grace 30
+  thoonk worker myapp:app --burst       # stop once every queue is drained
+""",
+    )
+    worker.add_argument(
+        "target", metavar="MODULE:APP", help="where the App is, e.g. examples.worker_app:app"
+    )
+    worker.add_argument(
+        "--processes",
+        metavar="N",
+        type=number("processes"),
+        default=1,
+        help="worker processes, each running every handler of the app (default: 1)",
+    )
+    add_redis_options(worker)
+    worker.add_argument(
+        "--grace",
+        metavar="SECONDS",
+        type=seconds(),
+        default=None,
+        help="on a stop, how long running handlers may finish (default: the app's grace)",
+    )
+    worker.add_argument(
+        "--burst",
+        action="store_true",
+        help="stop once every job queue of the app is drained (batch runs, tests)",
+    )
+    worker.set_defaults(handler=_worker)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    try:
+        app = load_app(args.target)  # UsageError (exit 2) before anything touches Redis
+    except UsageError:
+        raise
+    except Exception as exc:  # the module itself failed: still the target's fault
+        raise UsageError(f"importing {args.target!r} failed: {type(exc).__name__}: {exc}") from exc
+    if not app.jobs and not app.feeds:
+        raise UsageError(
+            f"the App at {args.target!r} has no handlers; register some with @app.job / @app.feed"
+        )
+    url, where = check_redis(argparse.Namespace(**{**vars(args), "url": args.url or app.url}))
+    _log_to_stderr(debug=getattr(args, "debug", False))
+    log.info(
+        "running %d worker process%s of %s (%s) on %s; Ctrl-C or SIGTERM stops %s gracefully",
+        args.processes, "" if args.processes == 1 else "es", args.target, _handlers(app), where,
+        "it" if args.processes == 1 else "them",
+    )  # fmt: skip
+    code = run_workers(args.target, args.processes, url=url, grace=args.grace, burst=args.burst)
+    log.info("every worker stopped" if code == 0 else "workers stopped, not all cleanly")
+    return code
+
+
+def _handlers(app: App) -> str:
+    parts = []
+    if app.jobs:
+        parts.append("job queues " + ", ".join(sorted(app.jobs)))
+    if app.feeds:
+        parts.append("feeds " + ", ".join(sorted(name for _, name in app.feeds)))
+    return "; ".join(parts) or "no handlers"
+
+
+def _log_to_stderr(*, debug: bool) -> None:
+    """Log like the worker processes do: a timestamp and the pid on every line."""
+    if debug:
+        os.environ[LEVEL_ENV] = "DEBUG"  # the worker processes inherit it
+    level = os.environ.get(LEVEL_ENV, "INFO").upper()
+    logging.basicConfig(
+        force=True,  # replaces the command line's terse "thoonk: ..." handler
+        level=logging.DEBUG if debug else logging.getLevelNamesMapping().get(level, logging.INFO),
+        format=LOG_FORMAT,
+    )
