@@ -446,12 +446,6 @@ async def test_a_slow_js_worker_claiming_after_the_reaper_is_not_doubled(
     assert (stats.available, stats.claimed, stats.items, stats.finishes) == (0, 0, 0, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reap.lua skips its orphan scan when HLEN items == LLEN ids + ZCARD claimed + "
-    "SCARD stalled; a ghost claim (claimed id without item, which original workers make) "
-    "balances the count, so the orphan beside it is never found",
-)
 async def test_an_orphan_beside_a_ghost_claim_is_still_found(
     thoonk: Thoonk, witness: redis.Redis, js_job: Callable[[str], JsJob]
 ) -> None:
@@ -468,9 +462,16 @@ async def test_an_orphan_beside_a_ghost_claim_is_still_found(
     assert js.pop(timeout=1) == "Y"
     assert witness.zrange("job.claimed:ghosts", 0, -1) == [b"X"]
     assert witness.hkeys("job.items:ghosts") == [b"Y"]
-    # Two sweeps are enough for an orphan with no grace period (one marks, one reaps).
-    reaped = [r for _ in range(3) for r in (await jobs.reap(orphan_grace_ms=0)).reaped]
-    assert [(r.id, r.reason) for r in reaped] == [("Y", "orphan")]
+    # Two sweeps are enough for an orphan with no grace period (one marks, one reaps);
+    # the first also drops the ghost claim, which no worker holds.
+    reports = [(await jobs.reap(orphan_grace_ms=0)).reaped for _ in range(3)]
+    assert [[(r.id, r.outcome, r.reason) for r in reaped] for reaped in reports] == [
+        [("X", "dropped", "ghost")],
+        [("Y", "cancelled", "orphan")],
+        [],
+    ]
+    assert witness.exists("job.claimed:ghosts", "job.orphans:ghosts") == 0
+    assert witness.lrange("job.ids:ghosts", 0, -1) == [b"Y"]
 
 
 # ---------------------------------------------------------------- mixed workers

@@ -11,12 +11,13 @@ CONTRACT_DIR = Path(contract.__file__).parent
 # Helpers shared between the private modules, not meant for other layers.
 INTERNAL = {
     "KEY_LAYOUT", "arg", "layout", "make_call", "ok_values", "check_count",  # _build
+    "encoded_call", "layout_keys", "channel_arg", "name_arg",  # _build
     "unexpected", "as_list", "as_bytes", "as_int", "as_text", "status",  # _call
     "refusal",  # _refusals
     "check_item", "item_pairs",  # _feed
     "item_label", "token_arg", "text_arg",  # _job
     "FINISH_STATUSES", "CANCEL_OUTCOMES", "REAP_OUTCOMES", "REAP_REASONS",  # _job_results
-    "PRELUDE",  # _scripts
+    "PRELUDE", "prelude_for",  # _scripts
     "KIND_LABELS",  # _keys
     "T",
 }  # fmt: skip

@@ -8,6 +8,7 @@ from thoonk_actors._errors import InvalidIdError, InvalidNameError, UsageError
 from thoonk_actors.contract import (
     MAX_ID_BYTES,
     MAX_NAME_BYTES,
+    id_arg,
     id_bytes,
     id_text,
     validate_id,
@@ -76,6 +77,24 @@ def test_valid_ids(value: str) -> None:
 def test_invalid_ids(value: object, fragment: str) -> None:
     with pytest.raises(InvalidIdError, match=fragment):
         validate_id(value)
+    with pytest.raises(InvalidIdError, match=fragment):
+        id_arg(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["1", "é", "x" * MAX_ID_BYTES, "\udcff\udcfeid", "a\nb", "a:b{c}"]
+)
+def test_id_arg_is_validate_id_then_id_bytes(value: str) -> None:
+    assert id_arg(value) == id_bytes(validate_id(value))
+
+
+def test_id_arg_accepts_str_subclasses_like_validate_id() -> None:
+    class Name(str):
+        pass
+
+    assert id_arg(Name("job-1")) == b"job-1"
+    with pytest.raises(InvalidIdError, match="claim token"):
+        id_arg("", what="claim token")
 
 
 def test_id_message_names_the_value() -> None:

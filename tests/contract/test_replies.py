@@ -194,6 +194,9 @@ def test_reap_and_stats() -> None:
     assert call.decode(reply) == ReapReport(
         7, (Reaped("a", "cancelled", "timeout"), Reaped("b", "dropped", "owner_gone"))
     )
+    assert call.decode([b"ok", 7, 1, b"g", b"dropped", b"ghost"]) == ReapReport(
+        7, (Reaped("g", "dropped", "ghost"),)
+    )
     with pytest.raises(UnexpectedReplyError):
         call.decode([b"ok", 7, 1, b"a", b"cancelled", b"boredom"])
     stats = job_stats(JOB, stale_ms=1000).decode([b"ok", 1, 2, 3, 4, 5, 6, 7, 8])

@@ -10,6 +10,7 @@ import pytest
 
 from thoonk_actors.contract import all_scripts, load_script, script_names
 from thoonk_actors.contract._build import KEY_LAYOUT
+from thoonk_actors.contract._scripts import prelude_for
 
 SCRIPTS_DIR = resources.files("thoonk_actors.contract").joinpath("scripts")
 NAMES = script_names()
@@ -117,8 +118,7 @@ def test_no_globals(name: str) -> None:
 def test_script_objects() -> None:
     script = load_script("job/finish")
     assert script.name == "job/finish"
-    assert script.source.startswith(prelude())
-    assert script.source.endswith(body("job/finish"))
+    assert script.source == prelude_for(body("job/finish")) + "\n" + body("job/finish")
     assert script.sha1 == hashlib.sha1(script.source.encode()).hexdigest()
     assert load_script("job/finish") is script  # loaded once
     assert len(all_scripts()) == len(NAMES)
@@ -127,6 +127,33 @@ def test_script_objects() -> None:
         load_script("job/_nope")
     with pytest.raises(FileNotFoundError):
         load_script("nonsense")
+
+
+_DEFINED = re.compile(r"^local (?:function )?(\w+)", flags=re.M)
+
+
+def test_a_script_gets_the_helpers_it_uses_and_only_those() -> None:
+    """Each helper is a closure made on every run, so unused ones are left out."""
+    helpers = set(_DEFINED.findall(prelude()))
+    assert {"now_ms", "read", "read_many", "wrongtype", "UNPACK_MAX"} <= helpers
+    claim = prelude_for(body("job/claim"))
+    # read_each -> read_many -> read -> wrongtype, and UNPACK_MAX: taken along.
+    assert {"read_each", "read_many", "read", "wrongtype", "UNPACK_MAX"} <= set(
+        _DEFINED.findall(claim)
+    )
+    assert "next_free_id" not in _DEFINED.findall(claim)
+    header = prelude().split("\n\n")[0]
+    assert prelude_for("").startswith(header), "the header comment always comes first"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_helper_a_script_names_is_defined_before_its_body(name: str) -> None:
+    source = load_script(name).source
+    included = set(_DEFINED.findall(source[: len(source) - len(body(name))]))
+    code = "\n".join(line.split("--", 1)[0] for line in body(name).splitlines())
+    for helper in set(_DEFINED.findall(prelude())):
+        if re.search(rf"\b{helper}\b", code):
+            assert helper in included, f"{name} uses {helper}"
 
 
 def test_scripts_are_ascii() -> None:

@@ -6,6 +6,8 @@ are received on a subscription opened before acting.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import redis
 import trio
@@ -338,6 +340,15 @@ async def test_many_waiters_share_one_subscription(thoonk: Thoonk, sync_redis: r
         outcomes = await jobs.finish_many([(job, job.item * 2) for job in claimed])
         assert all(o.status == "ok" for o in outcomes)
     assert results == {job_id: i * 2 for i, job_id in enumerate(ids)}
+
+
+async def test_generated_ids_are_uuid4_strings(thoonk: Thoonk) -> None:
+    jobs = thoonk.job("uuids")
+    ids = [await jobs.publish(i) for i in range(50)] + await jobs.publish_many(range(500))
+    assert len(set(ids)) == len(ids)
+    for job_id in ids:
+        parsed = uuid.UUID(job_id)
+        assert (str(parsed), parsed.version, parsed.variant) == (job_id, 4, uuid.RFC_4122)
 
 
 async def test_statistics_are_consistent(thoonk: Thoonk) -> None:

@@ -116,7 +116,15 @@ from ._lifecycle import (
     refusal_code,
     targets,
 )
-from ._names import MAX_ID_BYTES, MAX_NAME_BYTES, id_bytes, id_text, validate_id, validate_name
+from ._names import (
+    MAX_ID_BYTES,
+    MAX_NAME_BYTES,
+    id_arg,
+    id_bytes,
+    id_text,
+    validate_id,
+    validate_name,
+)
 from ._object import object_config, object_configure, object_create, object_delete
 from ._queue import queue_get, queue_length, queue_put, queue_wait_for_item
 from ._refusals import REPLY_CODES
@@ -202,6 +210,7 @@ __all__ = [
     "feed_length",
     "feed_publish",
     "feed_retract",
+    "id_arg",
     "id_bytes",
     "id_text",
     "job_available_ids",

@@ -8,6 +8,7 @@ in the order of the script's KEYS header (a test checks the two agree).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from .._errors import UsageError
@@ -41,6 +42,56 @@ def layout(script: str, fields: tuple[str, ...]) -> tuple[str, ...]:
     return fields
 
 
+@dataclass(slots=True)
+class _Memo:
+    """What the builders derive from one keys object, worked out once."""
+
+    keys: ObjectKeys
+    name: bytes
+    layouts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    channels: dict[str, bytes] = field(default_factory=dict)
+
+
+# Keyed by id(keys); the entry holds the keys object, so the id cannot be reused
+# by another object while the entry lives. A Job object keeps its keys, so every
+# call after its first one is a hit; the bound keeps odd workloads (a new keys
+# object per call) from growing it without end.
+_MEMO: dict[int, _Memo] = {}
+_MEMO_MAX = 4096
+
+
+def _memo(keys: ObjectKeys) -> _Memo:
+    memo = _MEMO.get(id(keys))
+    if memo is None or memo.keys is not keys:
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        memo = _MEMO[id(keys)] = _Memo(keys, keys.name.encode())
+    return memo
+
+
+def layout_keys(script: str, keys: ObjectKeys) -> tuple[str, ...]:
+    """``layout_keys("job/claim", keys)``: the KEYS of the script's layout (cached)."""
+    memo = _memo(keys)
+    names = memo.layouts.get(script)
+    if names is None:
+        names = memo.layouts[script] = tuple(getattr(keys, f) for f in KEY_LAYOUT[script])
+    return names
+
+
+def channel_arg(keys: ObjectKeys, event: str) -> bytes:
+    """``channel_arg(keys, "finish")`` -> ``b"event.job.finish:<name>"`` (cached)."""
+    memo = _memo(keys)
+    name = memo.channels.get(event)
+    if name is None:
+        name = memo.channels[event] = keys.channel(event).encode()
+    return name
+
+
+def name_arg(keys: ObjectKeys) -> bytes:
+    """``name_arg(keys)`` -> the object name as an ARGV value (cached)."""
+    return _memo(keys).name
+
+
 def make_call(
     script: str,
     keys: ObjectKeys,
@@ -58,21 +109,38 @@ def make_call(
     and instead puts ``cluster_after`` (e.g. ``("SADD", "jobs", name)``) in
     :attr:`Call.after`.
     """
-    key_names = [getattr(keys, field) for field in KEY_LAYOUT[script]]
-    key_names.extend(extra_keys)
+    return encoded_call(
+        script,
+        keys,
+        tuple([a if type(a) is bytes else arg(a) for a in args]),
+        decode,
+        extra_keys=extra_keys,
+        registry=registry,
+        cluster_after=cluster_after,
+    )
+
+
+def encoded_call(
+    script: str,
+    keys: ObjectKeys,
+    args: tuple[bytes, ...],
+    decode: Callable[[Reply], T],
+    *,
+    extra_keys: Sequence[str] = (),
+    registry: bool = False,
+    cluster_after: Args | None = None,
+) -> Call[T]:
+    """:func:`make_call` for ``args`` that are bytes already (the batch builders)."""
+    key_names = layout_keys(script, keys)
     after: tuple[Args, ...] = ()
     if registry:
         if not keys.cluster:
-            key_names.append(keys.registry)
+            extra_keys = (*extra_keys, keys.registry)
         elif cluster_after is not None:
             after = (cluster_after,)
-    return Call(
-        script=load_script(script),
-        keys=tuple(key_names),
-        args=tuple(arg(a) for a in args),
-        decode=decode,
-        after=after,
-    )
+    if extra_keys:
+        key_names = (*key_names, *extra_keys)
+    return Call(script=load_script(script), keys=key_names, args=args, decode=decode, after=after)
 
 
 def ok_values(

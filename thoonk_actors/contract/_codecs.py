@@ -21,6 +21,12 @@ from .._errors import PayloadError, PayloadTooLargeError
 
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 
+# One encoder for every call: json.dumps builds a new JSONEncoder per call when it
+# is given options, which costs as much as encoding a small item.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+# json.loads without its checks for bytes input (we decode UTF-8 ourselves, strictly).
+_DECODE = json.JSONDecoder().decode
+
 
 class Codec(Protocol):
     """What the objects layer needs from a codec."""
@@ -75,7 +81,7 @@ class JsonCodec:
             PayloadTooLargeError: over ``max_size``.
         """
         try:
-            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            text = _ENCODE(value)
         except (TypeError, ValueError) as exc:
             raise PayloadError(
                 f"cannot encode {type(value).__name__} as JSON ({exc}); pass dicts, lists, "
@@ -100,7 +106,7 @@ class JsonCodec:
         """
         text = _text(data, "item")
         try:
-            return json.loads(text)
+            return _DECODE(text)
         except ValueError:
             raise PayloadError(
                 f"the stored item {text[:60]!r} is not JSON; it was probably published by a "
@@ -117,7 +123,7 @@ class JsonCodec:
         """
         text = _text(data, "result")
         try:
-            return json.loads(text)
+            return _DECODE(text)
         except ValueError:
             return text
 

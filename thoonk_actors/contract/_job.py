@@ -20,7 +20,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .._errors import UsageError
-from ._build import check_count, layout, make_call, ok_values
+from ._build import (
+    arg,
+    channel_arg,
+    check_count,
+    encoded_call,
+    layout,
+    make_call,
+    name_arg,
+    ok_values,
+)
 from ._call import Call, Reply, as_bytes, as_int, as_text, status, unexpected
 from ._job_results import (
     CANCEL_OUTCOMES,
@@ -35,7 +44,7 @@ from ._job_results import (
     NewJob,
 )
 from ._keys import JobKeys
-from ._names import validate_id
+from ._names import id_arg, id_text, validate_id
 from ._refusals import refusal
 
 #: Longer error texts are cut to this many bytes before they are stored.
@@ -55,6 +64,11 @@ def item_label(keys: JobKeys, id: str) -> str:
 def token_arg(token: str | None) -> str:
     """The token ARGV: '' for none (original behaviour), else a validated token."""
     return "" if token is None else validate_id(token, what="claim token")
+
+
+def _token_bytes(token: str | None) -> bytes:
+    """:func:`token_arg` as the bytes sent."""
+    return b"" if token is None else id_arg(token, what="claim token")
 
 
 def text_arg(text: str | None) -> bytes:
@@ -118,19 +132,25 @@ def job_publish(
         InvalidIdError, UsageError: (now) bad id or an item that is not bytes.
         DuplicateIdError: (decode) the id is queued, claimed or stalled.
     """
-    validate_id(id)
-    _payload(item, "a job item")
+    raw_id = id_arg(id)
+    if type(item) is not bytes:
+        item = _payload(item, "a job item")
 
     def decode(reply: Reply) -> JobPublished:
+        # The common reply, read without the general path: ['ok', id, ms].
+        if type(reply) is list and len(reply) == 3 and reply[0] == b"ok":
+            at = reply[2]
+            if type(at) is int:
+                return JobPublished(id=id, at_ms=at)
         values = ok_values(reply, script="job/publish", obj=keys.label, item=item_label(keys, id))
         return JobPublished(id=id, at_ms=as_int(values[1], "job/publish"))
 
-    return make_call(
+    return encoded_call(
         "job/publish",
         keys,
-        [id, item, priority, keys.channel("publish"), keys.name],
+        (raw_id, item, arg(priority), channel_arg(keys, "publish"), name_arg(keys)),
         decode,
-        extra_keys=[keys.result(id)],
+        extra_keys=(keys.result(id),),
         registry=True,
         cluster_after=("SADD", keys.registry, keys.name),
     )
@@ -146,12 +166,26 @@ def job_publish_many(keys: JobKeys, jobs: Sequence[NewJob]) -> Call[tuple[JobPub
         DuplicateIdError: (decode) naming the first duplicate id.
     """
     check_count(len(jobs), what="the number of jobs", low=0, high=MAX_BATCH)
-    args: list[str | bytes | int | bool] = [keys.channel("publish"), keys.name, len(jobs)]
+    args = [channel_arg(keys, "publish"), name_arg(keys), str(len(jobs)).encode()]
+    results = []
+    result_key = keys.result
     for job in jobs:
-        validate_id(job.id)
-        args += [job.id, _payload(job.item, "a job item"), job.priority]
+        item = job.item
+        if type(item) is not bytes:
+            item = _payload(item, "a job item")
+        priority = job.priority
+        args += (
+            id_arg(job.id),
+            item,
+            b"1" if priority is True else b"0" if priority is False else arg(priority),
+        )
+        results.append(result_key(job.id))
 
     def decode(reply: Reply) -> tuple[JobPublished, ...]:
+        if type(reply) is list and reply and reply[0] == b"ok" and len(reply) >= 2:
+            at = reply[1]
+            if type(at) is int:
+                return tuple([JobPublished(job.id, at) for job in jobs])
         code, values = status(reply, "job/publish_many")
         if code != "ok":
             dup = as_text(values[0], "job/publish_many") if values else "?"
@@ -159,12 +193,12 @@ def job_publish_many(keys: JobKeys, jobs: Sequence[NewJob]) -> Call[tuple[JobPub
         at = as_int(values[0], "job/publish_many")
         return tuple(JobPublished(id=job.id, at_ms=at) for job in jobs)
 
-    return make_call(
+    return encoded_call(
         "job/publish_many",
         keys,
-        args,
+        tuple(args),
         decode,
-        extra_keys=[keys.result(job.id) for job in jobs],
+        extra_keys=results,
         registry=True,
         cluster_after=("SADD", keys.registry, keys.name),
     )
@@ -186,10 +220,34 @@ def job_claim(keys: JobKeys, worker_id: str, *, max_jobs: int = 1) -> Call[Claim
     Raises:
         InvalidIdError, UsageError: (now) a bad worker id or ``max_jobs`` not in 1..10000.
     """
-    validate_id(worker_id, what="worker id")
+    worker = id_arg(worker_id, what="worker id")
     check_count(max_jobs, what="max_jobs", high=MAX_BATCH)
 
     def decode(reply: Reply) -> Claim:
+        # The common reply, read in one pass without the general path.
+        if type(reply) is list and len(reply) >= 4 and reply[0] == b"ok":
+            claimed_ms, count, dropped = reply[1], reply[2], reply[3]
+            if (
+                type(claimed_ms) is int
+                and type(count) is int
+                and type(dropped) is int
+                and len(reply) == 4 + 4 * count
+            ):
+                jobs = []
+                fields = iter(reply[4:])  # four at a time; the length is checked above
+                for raw_id, item, token, failures in zip(
+                    fields, fields, fields, fields, strict=False
+                ):
+                    if (
+                        type(raw_id) is not bytes
+                        or type(item) is not bytes
+                        or type(token) is not bytes
+                        or type(failures) is not int
+                    ):
+                        break
+                    jobs.append(ClaimedJob(id_text(raw_id), item, id_text(token), failures))
+                else:
+                    return Claim(claimed_ms=claimed_ms, jobs=tuple(jobs), dropped=dropped)
         values = ok_values(reply, script="job/claim", obj=keys.label, op="claim")
         if len(values) < 3:
             raise unexpected("job/claim", reply)
@@ -198,18 +256,23 @@ def job_claim(keys: JobKeys, worker_id: str, *, max_jobs: int = 1) -> Call[Claim
         rest = values[3:]
         if len(rest) != 4 * count:
             raise unexpected("job/claim", reply)
-        jobs = tuple(
-            ClaimedJob(
-                id=as_text(rest[i], "job/claim"),
-                item=as_bytes(rest[i + 1], "job/claim"),
-                token=as_text(rest[i + 2], "job/claim"),
-                failures=as_int(rest[i + 3], "job/claim"),
-            )
-            for i in range(0, len(rest), 4)
+        return Claim(
+            claimed_ms=claimed_ms,
+            jobs=tuple(
+                ClaimedJob(
+                    id=as_text(rest[i], "job/claim"),
+                    item=as_bytes(rest[i + 1], "job/claim"),
+                    token=as_text(rest[i + 2], "job/claim"),
+                    failures=as_int(rest[i + 3], "job/claim"),
+                )
+                for i in range(0, len(rest), 4)
+            ),
+            dropped=as_int(values[2], "job/claim"),
         )
-        return Claim(claimed_ms=claimed_ms, jobs=jobs, dropped=as_int(values[2], "job/claim"))
 
-    return make_call("job/claim", keys, [worker_id, max_jobs, keys.channel("claim")], decode)
+    return encoded_call(
+        "job/claim", keys, (worker, str(max_jobs).encode(), channel_arg(keys, "claim")), decode
+    )
 
 
 # ---------------------------------------------------------------------- finish
@@ -246,19 +309,23 @@ def job_finish(
         NotClaimedError: (decode, no token) the job is not claimed.
         ClaimLostError: (decode, token given) the job is not claimed by that token any more.
     """
-    validate_id(id)
+    raw_id = id_arg(id)
     has, value = _result_args(result)
 
     def decode(reply: Reply) -> JobFinished:
+        if type(reply) is list and len(reply) == 3 and reply[0] == b"ok":
+            at = reply[2]
+            if type(at) is int:
+                return JobFinished(id=id, at_ms=at)
         values = ok_values(reply, script="job/finish", obj=keys.label, item=item_label(keys, id))
         return JobFinished(id=id, at_ms=as_int(values[1], "job/finish"))
 
-    return make_call(
+    return encoded_call(
         "job/finish",
         keys,
-        [id, token_arg(token), has, value, keys.channel("finish")],
+        (raw_id, _token_bytes(token), b"1" if has else b"0", value, channel_arg(keys, "finish")),
         decode,
-        extra_keys=[keys.result(id)],
+        extra_keys=(keys.result(id),),
     )
 
 
@@ -276,13 +343,26 @@ def job_finish_many(
         WrongTypeError, BadStoredConfigError: (decode) the whole batch was refused.
     """
     check_count(len(requests), what="the number of finishes", low=0, high=MAX_BATCH)
-    args: list[str | bytes | int | bool] = [keys.channel("finish"), len(requests)]
+    args = [channel_arg(keys, "finish"), str(len(requests)).encode()]
+    results = []
+    result_key = keys.result
     for req in requests:
-        validate_id(req.id)
-        has, value = _result_args(req.result)
-        args += [req.id, token_arg(req.token), has, value]
+        result = req.result
+        if result is None:
+            args += (id_arg(req.id), _token_bytes(req.token), b"0", b"")
+        else:
+            args += (id_arg(req.id), _token_bytes(req.token), b"1", _result_args(result)[1])
+        results.append(result_key(req.id))
 
     def decode(reply: Reply) -> tuple[FinishOutcome, ...]:
+        # The common reply: every id finished.
+        if (
+            type(reply) is list
+            and len(reply) == 2 + 2 * len(requests)
+            and reply[0] == b"ok"
+            and all(code == b"ok" for code in reply[3::2])
+        ):
+            return tuple([FinishOutcome(req.id, "ok", None) for req in requests])
         values = ok_values(reply, script="job/finish_many", obj=keys.label, op="finish")
         pairs = values[1:]
         if len(pairs) != 2 * len(requests):
@@ -300,13 +380,7 @@ def job_finish_many(
             outcomes.append(FinishOutcome(id=req.id, status=code, error=error))
         return tuple(outcomes)
 
-    return make_call(
-        "job/finish_many",
-        keys,
-        args,
-        decode,
-        extra_keys=[keys.result(req.id) for req in requests],
-    )
+    return encoded_call("job/finish_many", keys, tuple(args), decode, extra_keys=results)
 
 
 # ------------------------------------------------------- cancel / stall / retry

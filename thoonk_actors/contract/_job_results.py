@@ -75,7 +75,7 @@ class FinishRequest:
 FinishStatus = Literal["ok", "not_claimed", "claim_lost"]
 CancelOutcome = Literal["cancelled", "stalled"]
 ReapOutcome = Literal["cancelled", "stalled", "dropped"]
-ReapReason = Literal["timeout", "owner_gone", "orphan"]
+ReapReason = Literal["timeout", "owner_gone", "ghost", "orphan"]
 
 # Reply text -> the Literal value: a typed way to check a reply field.
 FINISH_STATUSES: dict[str, FinishStatus] = {
@@ -92,6 +92,7 @@ REAP_OUTCOMES: dict[str, ReapOutcome] = {
 REAP_REASONS: dict[str, ReapReason] = {
     "timeout": "timeout",
     "owner_gone": "owner_gone",
+    "ghost": "ghost",
     "orphan": "orphan",
 }
 

@@ -11,6 +11,12 @@ id" (never published, or finished / retracted: the id is free again). ``lost``
 is the original workers' claim gap: popped by a BRPOP, not yet claimed; only the
 reaper gets it out. Scripts that are not listed for a state refuse the
 operation with :func:`refusal_code` and change nothing.
+
+A *ghost claim* is not a job and has no row: an id in ``job.claimed`` whose item
+is gone. Original workers make them (a job retracted between their BRPOP and
+their claim: the original claims the id anyway). The job itself is already
+retracted; every reap sweep drops the leftover claim (outcome ``dropped``,
+reason ``ghost``), and no event is sent for it.
 """
 
 from __future__ import annotations

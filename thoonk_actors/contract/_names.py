@@ -93,6 +93,25 @@ def validate_id(value: object, *, what: str = "id") -> str:
     return value
 
 
+def id_arg(value: object, *, what: str = "id") -> bytes:
+    """``id_arg("job-1")`` -> ``b"job-1"``: :func:`validate_id` and :func:`id_bytes` in one.
+
+    The hot path of every job call: a plain str is checked and encoded once;
+    anything unusual goes through :func:`validate_id` for its exact error.
+
+    Raises:
+        InvalidIdError: as :func:`validate_id`.
+    """
+    if type(value) is str and value and "\0" not in value:
+        try:
+            raw = value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raw = b""
+        if raw and len(raw) <= MAX_ID_BYTES:
+            return raw
+    return id_bytes(validate_id(value, what=what), what=what)
+
+
 def id_bytes(value: str, *, what: str = "id") -> bytes:
     """``id_bytes("job-1")`` -> ``b"job-1"``: the id as sent to Redis.
 

@@ -3,15 +3,20 @@
 Synopsis: ``script = load_script("job/publish")``; ``script.sha1`` for EVALSHA,
 ``script.source`` for EVAL / SCRIPT LOAD; ``all_scripts()`` for preloading.
 
-Each script is ``scripts/<type>/<op>.lua`` with ``scripts/_prelude.lua`` (the
-shared helpers) put in front of it, so line numbers in a Lua error message count
-from the top of the prelude.
+Each script is ``scripts/<type>/<op>.lua`` with the helpers it uses from
+``scripts/_prelude.lua`` put in front of it (:func:`prelude_for`), so line numbers
+in a Lua error message count from the top of those helpers.
+
+Only the helpers a script calls (and the helpers those call) go in: a Lua
+``local function`` is created anew on every run of a script, so every unused
+helper would cost every call of every script a closure.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -46,6 +51,54 @@ def _prelude() -> str:
     return _root().joinpath(PRELUDE).read_text(encoding="utf-8")
 
 
+_DEFINES = re.compile(r"^local (?:function )?([A-Za-z_]\w*)", re.M)
+_WORD = re.compile(r"[A-Za-z_]\w*")
+_STRING = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
+
+
+def _names(text: str) -> frozenset[str]:
+    """The words of Lua code outside comments and string literals."""
+    code = "\n".join(_STRING.sub("''", line.split("--", 1)[0]) for line in text.splitlines())
+    return frozenset(_WORD.findall(code))
+
+
+@functools.cache
+def _sections() -> tuple[tuple[str | None, frozenset[str], str], ...]:
+    """The prelude as (defined name or None, names its code uses, text) blocks.
+
+    A block starts after a blank line with a comment or a ``local`` at the left
+    margin; anything else (a blank line inside a function) continues the block.
+    """
+    blocks: list[str] = []
+    for text in _prelude().split("\n\n"):
+        if blocks and not text.startswith(("--", "local ")):
+            blocks[-1] += "\n\n" + text
+        else:
+            blocks.append(text)
+    out = []
+    for text in blocks:
+        found = _DEFINES.search(text)
+        out.append((found.group(1) if found else None, _names(text), text))
+    return tuple(out)
+
+
+def prelude_for(body: str) -> str:
+    """The prelude blocks ``body`` needs: the helpers it names, and theirs, in file order.
+
+    Comment-only blocks (the prelude's header and notes) are always kept.
+    """
+    sections = _sections()
+    defined = {name: uses for name, uses, _ in sections if name is not None}
+    wanted: set[str] = set()
+    todo = [w for w in _names(body) if w in defined]
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo.extend(w for w in defined[name] if w in defined and w != name)
+    return "\n\n".join(text for name, _, text in sections if name is None or name in wanted)
+
+
 @functools.cache
 def load_script(name: str) -> Script:
     """``load_script("job/claim")``: the script of one operation, prelude included.
@@ -57,7 +110,7 @@ def load_script(name: str) -> Script:
     if not kind or not op or "/" in op or op.startswith("_"):
         raise FileNotFoundError(f"no contract script named {name!r}; expected '<type>/<op>'")
     body = _root().joinpath(kind, f"{op}.lua").read_text(encoding="utf-8")
-    return Script.from_source(name, _prelude() + "\n" + body)
+    return Script.from_source(name, prelude_for(body) + "\n" + body)
 
 
 def script_names() -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import uuid
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -62,6 +62,23 @@ class ClaimedJob:
     queue: str
 
 
+# UUID v4 bits: version 4 in the time_hi field, RFC 4122 variant in clock_seq.
+_UUID_KEEP = ~(0xF000 << 64) & ~(0xC000 << 48)
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def _uuid4(raw: bytes) -> str:
+    """``str(uuid.uuid4())`` made from 16 random bytes, at half the cost."""
+    h = "%032x" % (int.from_bytes(raw) & _UUID_KEEP | _UUID_SET)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _new_job_ids(n: int) -> list[str]:
+    """``_new_job_ids(3)``: that many fresh UUID v4 strings (one urandom call for all)."""
+    raw = os.urandom(16 * n)
+    return [_uuid4(raw[i : i + 16]) for i in range(0, 16 * n, 16)]
+
+
 JobRef = str | ClaimedJob
 """A job given by id (acts like the original client: no fencing) or as claimed."""
 
@@ -99,7 +116,7 @@ class Job(ThoonkObject[JobKeys]):
             DuplicateIdError: a job with that id is queued, claimed or stalled.
             PayloadError / PayloadTooLargeError: the item cannot be encoded.
         """
-        job_id = id if id is not None else str(uuid.uuid4())
+        job_id = id if id is not None else _uuid4(os.urandom(16))
         call = contract.job_publish(self.keys, job_id, self.codec.encode(item), priority=priority)
         await self.thoonk.run(call)
         return job_id
@@ -110,10 +127,11 @@ class Job(ThoonkObject[JobKeys]):
         """Queue many jobs, ``batch`` per script (all-or-nothing per batch); their ids."""
         if not 1 <= batch <= contract.MAX_BATCH:
             raise UsageError(f"batch must be between 1 and {contract.MAX_BATCH}, not {batch}")
-        jobs = [
-            contract.NewJob(str(uuid.uuid4()), self.codec.encode(item), priority)
-            for item in items
-        ]
+        encode = self.codec.encode
+        encoded = [encode(item) for item in items]
+        jobs = list(
+            map(contract.NewJob, _new_job_ids(len(encoded)), encoded, [priority] * len(encoded))
+        )
         calls = [
             contract.job_publish_many(self.keys, jobs[i : i + batch])
             for i in range(0, len(jobs), batch)
@@ -193,11 +211,17 @@ class Job(ThoonkObject[JobKeys]):
         self, outcomes: Sequence[tuple[JobRef, Any]]
     ) -> tuple[FinishOutcome, ...]:
         """Finish several jobs in one script: ``[(job, result), ...]``; one outcome each."""
+        encode = self.codec.encode
         requests = []
+        token: str | None
         for job, result in outcomes:
-            job_id, token = _ref(job, None)
-            encoded = None if result is None else self.codec.encode(result)
-            requests.append(FinishRequest(job_id, token, encoded))
+            if type(job) is ClaimedJob:
+                job_id, token = job.id, job.token
+            else:
+                job_id, token = _ref(job, None)
+            requests.append(
+                FinishRequest(job_id, token, None if result is None else encode(result))
+            )
         if not requests:
             await trio.lowlevel.checkpoint()
             return ()
@@ -362,7 +386,7 @@ class Job(ThoonkObject[JobKeys]):
         priority: bool = False,
     ) -> Any:
         """Publish a job and wait for its result (subscribed before publishing)."""
-        job_id = id if id is not None else str(uuid.uuid4())
+        job_id = id if id is not None else _uuid4(os.urandom(16))
         router = await self._router()
         # Waiting starts before the publish: a finish event that beats the
         # publish reply (it can, under load) is kept for us.

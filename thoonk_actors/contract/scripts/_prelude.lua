@@ -1,7 +1,8 @@
 -- _prelude.lua: helpers shared by every thoonk-actors script.
--- The loader (contract/_scripts.py) prepends this file to each script, so a
--- script body may call these locals. It builds no key or channel names: those
--- always arrive in KEYS / ARGV.
+-- The loader (contract/_scripts.py) puts the helpers a script uses (and those they
+-- use) in front of it, so a script body may call these locals. Keep one helper per
+-- block (blank line, comment, `local`); a blank line inside a function is fine.
+-- It builds no key or channel names: those always arrive in KEYS / ARGV.
 --
 -- Reply convention: a flat array whose first element is a status string,
 -- 'ok' or an error code, followed by values. Lua false becomes a nil element.
@@ -30,10 +31,158 @@ local function check_types(spec)
   return nil
 end
 
+-- How the job scripts stay cheap without weakening their checks: on the way to
+-- success every key is checked by the cheapest call that covers it -- a read the
+-- script needs anyway (read() below), the first write itself (incr_first), one
+-- EXISTS for keys that are usually missing (existing), a TYPE only for the rest --
+-- always before the first write. Any refusal goes through the script's refuse(),
+-- which runs the complete check_types of the script's keys first, so a refused
+-- call replies exactly what a check-everything-first script would, and changes
+-- nothing.
+
+-- Most values one unpack() hands a variadic call: Lua's C stack holds about 8000,
+-- and a multiple of 2 never splits a (field, value) or (score, member) pair.
+local UNPACK_MAX = 2000
+
+-- The reply for `key` holding another type than `expected` (one TYPE, on that path only).
+local function wrongtype(key, expected)
+  return {'wrongtype', key, expected, redis.call('TYPE', key)['ok']}
+end
+
+-- check_types() of one key, without building a spec table: nil or the reply.
+local function check_type(key, expected)
+  local actual = redis.call('TYPE', key)['ok']
+  if actual ~= 'none' and actual ~= expected then
+    return {'wrongtype', key, expected, actual}
+  end
+  return nil
+end
+
+-- A read that the script needs anyway, doubling as the type check of its key:
+-- redis.pcall(cmd, key, ...), with a WRONGTYPE error turned into the wrongtype
+-- reply. Returns (value, nil) or (nil, reply). Saves the TYPE call of every key
+-- that is read before it is written. Any other error is raised (reads have no
+-- effects, so running it again with redis.call is harmless).
+local function read(expected, cmd, key, ...)
+  local value = redis.pcall(cmd, key, ...)
+  if type(value) == 'table' and value['err'] then
+    if string.sub(value['err'], 1, 9) == 'WRONGTYPE' then
+      return nil, wrongtype(key, expected)
+    end
+    return redis.call(cmd, key, ...)
+  end
+  return value, nil
+end
+
+-- read() of a variadic read (HMGET, ZMSCORE, SMISMEMBER) for any number of
+-- fields, in as few calls as unpack() allows; the values in field order.
+-- No fields: no call at all, so no type check either.
+local function read_many(expected, cmd, key, fields)
+  local n = #fields
+  if n <= UNPACK_MAX then
+    if n == 0 then return {}, nil end
+    return read(expected, cmd, key, unpack(fields))
+  end
+  local values = {}
+  for first = 1, n, UNPACK_MAX do
+    local part, bad = read(expected, cmd, key, unpack(fields, first, math.min(first + UNPACK_MAX - 1, n)))
+    if bad then return nil, bad end
+    for i = 1, #part do
+      values[first + i - 1] = part[i]
+    end
+  end
+  return values, nil
+end
+
+-- read_many() that sends a one-field read as its scalar command (HGET, ZSCORE,
+-- SISMEMBER: cheaper than HMGET, ZMSCORE, SMISMEMBER of one), same values.
+local function read_each(expected, many, one, key, fields)
+  if #fields == 1 then
+    local value, bad = read(expected, one, key, fields[1])
+    if bad then return nil, bad end
+    return {value}, nil
+  end
+  return read_many(expected, many, key, fields)
+end
+
+-- A variadic write (HDEL, ZREM, ZADD, HSET, LPUSH, ...) of any number of
+-- arguments after the key, in as few calls as unpack() allows. Pushes keep their
+-- order across calls (LPUSH k a b; LPUSH k c = LPUSH k a b c).
+local function call_many(cmd, key, args)
+  local n = #args
+  for first = 1, n, UNPACK_MAX do
+    redis.call(cmd, key, unpack(args, first, math.min(first + UNPACK_MAX - 1, n)))
+  end
+end
+
+-- A script's FIRST write, doubling as its key's type check: a write refused for
+-- WRONGTYPE changes nothing, so nothing has changed when this returns a reply.
+-- Returns (value, nil) or (nil, wrongtype reply); any other error is raised.
+local function write_first(expected, cmd, key, ...)
+  local value = redis.pcall(cmd, key, ...)
+  if type(value) == 'table' and value['err'] then
+    if string.sub(value['err'], 1, 9) == 'WRONGTYPE' then
+      return nil, wrongtype(key, expected)
+    end
+    return redis.call(cmd, key, ...)
+  end
+  return value, nil
+end
+
+-- INCRBY as the script's FIRST write, doubling as the counter's check: a refused
+-- INCRBY changes nothing, so nothing has changed when this returns a reply.
+-- Returns (new value, nil) or (nil, wrongtype reply).
+local function incr_first(key, by)
+  local value = redis.pcall('INCRBY', key, by)
+  if type(value) == 'table' and value['err'] then
+    if string.sub(value['err'], 1, 9) == 'WRONGTYPE' then
+      return nil, wrongtype(key, 'string')
+    end
+    if string.find(value['err'], 'integer', 1, true) or string.find(value['err'], 'overflow', 1, true) then
+      return nil, {'wrongtype', key, 'integer', 'string'}  -- not an integer, or it would overflow
+    end
+    return redis.call('INCRBY', key, by)
+  end
+  return value, nil
+end
+
+-- Keys that are only written (HDEL / ZREM / DEL of the job's entries) and are
+-- usually missing: one EXISTS for all of them, and a TYPE each only when some
+-- exist. spec = {key, 'hash', ...}. Returns (set of the keys that exist, nil) or
+-- (nil, wrongtype reply); a key that does not exist needs no write at all.
+local function existing(spec)
+  local keys = {}
+  for i = 1, #spec, 2 do
+    keys[#keys + 1] = spec[i]
+  end
+  local here, count = {}, 0
+  for first = 1, #keys, UNPACK_MAX do
+    count = count + redis.call('EXISTS', unpack(keys, first, math.min(first + UNPACK_MAX - 1, #keys)))
+    if count > 0 then break end
+  end
+  if count == 0 then
+    return here, nil
+  end
+  for i = 1, #spec, 2 do
+    local actual = redis.call('TYPE', spec[i])['ok']
+    if actual ~= 'none' then
+      if actual ~= spec[i + 1] then
+        return nil, {'wrongtype', spec[i], spec[i + 1], actual}
+      end
+      here[spec[i]] = true
+    end
+  end
+  return here, nil
+end
+
 -- Read an integer config field; nil when unset. Returns (value, err_reply).
--- A stored value that is not a non-negative integer gives {'bad_config', ...}.
+-- A stored value that is not a non-negative integer gives {'bad_config', ...};
+-- a config key of another type gives the wrongtype reply.
 local function config_int(config_key, field)
-  local raw = redis.call('HGET', config_key, field)
+  local raw, bad = read('hash', 'HGET', config_key, field)
+  if bad then
+    return nil, bad
+  end
   if not raw then
     return nil, nil
   end

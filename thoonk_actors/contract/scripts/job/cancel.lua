@@ -20,28 +20,52 @@ local cancelled, stalled, published, errors = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local id, token, text, override = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local cancel_channel, stall_channel = ARGV[5], ARGV[6]
 
-local bad = check_types({config, 'hash', ids, 'list', claimed, 'zset', owners, 'hash',
-  cancelled, 'hash', stalled, 'set', published, 'zset', errors, 'hash'})
-if bad then return bad end
-local max_cancels, err
+-- Every refusal: all types first.
+local function refuse(reply)
+  return check_types({config, 'hash', ids, 'list', claimed, 'zset', owners, 'hash',
+    cancelled, 'hash', stalled, 'set', published, 'zset', errors, 'hash'}) or reply
+end
+
+local max_cancels, bad
+local spec = {ids, 'list', stalled, 'set', published, 'zset', errors, 'hash'}
 if override ~= '' then
   max_cancels = tonumber(override)
+  spec[#spec + 1] = config  -- not read, but checked as ever
+  spec[#spec + 1] = 'hash'
 else
-  max_cancels, err = config_int(config, 'max_cancels')
-  if err then return err end
+  max_cancels, bad = config_int(config, 'max_cancels')
+  if bad then return refuse(bad) end
 end
-bad = check_claim(claimed, owners, id, token)
-if bad then return bad end
+-- Fencing (check_claim, with reads that are also the type checks of claimed and owners).
+local score, owner
+score, bad = read('zset', 'ZSCORE', claimed, id)
+if bad then return refuse(bad) end
+owner, bad = read('hash', 'HGET', owners, id)
+if bad then return refuse(bad) end
+if token == '' then
+  if not score then return refuse({'not_claimed', id}) end
+elseif not score or not owner or owner_token(owner) ~= token then
+  return refuse({'claim_lost', id, score and owner})
+end
+local raw
+raw, bad = read('hash', 'HGET', cancelled, id)
+if bad then return refuse(bad) end
+bad = check_types(spec)
+if bad then return refuse(bad) end
 
 -- Computed rather than HINCRBY, so a foreign non-integer count cannot fail halfway.
-local count = (tonumber(redis.call('HGET', cancelled, id)) or 0) + 1
+local count = (tonumber(raw) or 0) + 1
 redis.call('ZREM', claimed, id)
-redis.call('HDEL', owners, id)
+if owner then
+  redis.call('HDEL', owners, id)
+end
 if text ~= '' then
   redis.call('HSET', errors, id, text)
 end
 if max_cancels and max_cancels > 0 and count >= max_cancels then
-  redis.call('HDEL', cancelled, id)
+  if raw then
+    redis.call('HDEL', cancelled, id)
+  end
   redis.call('SADD', stalled, id)
   redis.call('ZREM', published, id)
   redis.call('PUBLISH', stall_channel, id)

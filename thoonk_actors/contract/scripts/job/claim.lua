@@ -1,7 +1,8 @@
 -- job/claim: atomically pop up to N ids from the right of job.ids and claim them.
 -- Closes the original's BRPOP/claim gap: the id is never off job.ids unclaimed.
 -- Ids whose item is gone (ghosts) or that are already claimed (duplicate list
--- entries) are popped and dropped, not claimed.
+-- entries, also a second entry of an id taken earlier in the same batch) are
+-- popped and dropped, not claimed.
 -- KEYS[1] ids        list   (pop from the right)
 -- KEYS[2] items      hash
 -- KEYS[3] claimed    zset   id -> claim ms
@@ -13,41 +14,145 @@
 -- Reply: {'ok', claim_ms, n, dropped, id1, item1, token1, count1, ..., idn, itemn, tokenn, countn}
 --        | {'wrongtype', key, expected, actual}
 -- Event: claim channel, payload id, per claimed job.
+-- The ids are read first (LRANGE from the right, one window per round) and popped
+-- with one LTRIM once every check passed; every per-job step is one variadic call.
+-- A claim of one job (get) takes the same steps with scalar commands (LINDEX, HGET,
+-- ZSCORE, RPOP).
 local ids, items, claimed, owners = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local tokens, workers, cancelled = KEYS[5], KEYS[6], KEYS[7]
 local worker, want, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 
-local bad = check_types({ids, 'list', items, 'hash', claimed, 'zset', owners, 'hash',
-  tokens, 'string', workers, 'zset', cancelled, 'hash'})
-if bad then return bad end
+-- Every refusal (and a claim that takes nothing): all types first.
+local function refuse(reply)
+  return check_types({ids, 'list', items, 'hash', claimed, 'zset', owners, 'hash',
+    tokens, 'string', workers, 'zset', cancelled, 'hash'}) or reply
+end
 
-local now = now_ms()
-local got, dropped = {}, 0
-while #got < want do
-  local id = redis.call('RPOP', ids)
-  if not id then break end
-  local item = redis.call('HGET', items, id)
-  if item and not redis.call('ZSCORE', claimed, id) then
-    got[#got + 1] = {id, item}
+-- Take the `n` entries looked at off the right end (one RPOP is cheaper than LTRIM).
+local function pop(n)
+  if n == 1 then
+    redis.call('RPOP', ids)
   else
-    dropped = dropped + 1
+    redis.call('LTRIM', ids, 0, -(n + 1))
   end
 end
 
-local reply = {'ok', now, #got, dropped}
-if #got > 0 then
-  local last = redis.call('INCRBY', tokens, #got)
-  redis.call('ZADD', workers, now, worker)
-  for i, job in ipairs(got) do
-    local id, token = job[1], int_str(last - #got + i)
-    redis.call('ZADD', claimed, now, id)
-    redis.call('HSET', owners, id, worker .. ':' .. token)
-    local count = tonumber(redis.call('HGET', cancelled, id)) or 0
-    reply[#reply + 1] = id
-    reply[#reply + 1] = job[2]
-    reply[#reply + 1] = token
-    reply[#reply + 1] = count
-    redis.call('PUBLISH', channel, id)
+-- One job (what get() asks for): the same steps, with scalar commands and none of
+-- the batch's tables. Nothing can be in the batch twice here.
+if want == 1 then
+  local taken, dropped, id, item, count, last, bad = 0, 0, nil, nil, nil, nil, nil
+  while not id do
+    local candidate, found, score
+    candidate, bad = read('list', 'LINDEX', ids, -(taken + 1))
+    if bad then return refuse(bad) end
+    if not candidate then break end
+    taken = taken + 1
+    found, bad = read('hash', 'HGET', items, candidate)
+    if bad then return refuse(bad) end
+    score, bad = read('zset', 'ZSCORE', claimed, candidate)
+    if bad then return refuse(bad) end
+    if found and not score then
+      id, item = candidate, found
+    else
+      dropped = dropped + 1
+    end
   end
+  local now = now_ms()
+  if not id then
+    bad = refuse(nil)
+    if bad then return bad end
+    if taken > 0 then
+      pop(taken)
+    end
+    return {'ok', now, 0, dropped}
+  end
+  count, bad = read('hash', 'HGET', cancelled, id)
+  if bad then return refuse(bad) end
+  bad = check_type(owners, 'hash') or check_type(workers, 'zset')
+  if bad then return refuse(bad) end
+  last, bad = incr_first(tokens, 1)
+  if bad then return refuse(bad) end
+  pop(taken)
+  local at, token = int_str(now), int_str(last)
+  redis.call('ZADD', workers, at, worker)
+  redis.call('ZADD', claimed, at, id)
+  redis.call('HSET', owners, id, worker .. ':' .. token)
+  redis.call('PUBLISH', channel, id)
+  return {'ok', now, 1, dropped, id, item, token, tonumber(count) or 0}
+end
+
+local got, payloads, seen = {}, {}, {}
+local taken, dropped = 0, 0  -- list entries looked at (from the right), and dropped
+while #got < want do
+  local need = want - #got
+  local window, found, claims, bad
+  if need == 1 then
+    window, bad = read('list', 'LINDEX', ids, -(taken + 1))
+    window = {window or nil}
+  else
+    window, bad = read('list', 'LRANGE', ids, -(taken + need), -(taken + 1))
+  end
+  if bad then return refuse(bad) end
+  if #window == 0 then break end
+  local batch = {}
+  for i = #window, 1, -1 do  -- pop order: right end first
+    batch[#batch + 1] = window[i]
+  end
+  found, bad = read_each('hash', 'HMGET', 'HGET', items, batch)
+  if bad then return refuse(bad) end
+  claims, bad = read_each('zset', 'ZMSCORE', 'ZSCORE', claimed, batch)
+  if bad then return refuse(bad) end
+  for i, id in ipairs(batch) do
+    if found[i] and not claims[i] and not seen[id] then
+      seen[id] = true
+      got[#got + 1] = id
+      payloads[#got] = found[i]
+    else
+      dropped = dropped + 1
+    end
+  end
+  taken = taken + #window
+end
+
+local now = now_ms()
+if #got == 0 then
+  local bad = refuse(nil)
+  if bad then return bad end
+  if taken > 0 then
+    pop(taken)
+  end
+  return {'ok', now, 0, dropped}
+end
+
+local counts, bad = read_each('hash', 'HMGET', 'HGET', cancelled, got)
+if bad then return refuse(bad) end
+bad = check_type(owners, 'hash') or check_type(workers, 'zset')
+if bad then return refuse(bad) end
+-- The token counter first: a refused INCRBY changes nothing.
+local last
+last, bad = incr_first(tokens, #got)
+if bad then return refuse(bad) end
+pop(taken)
+-- Scores go as text: a Lua number costs a float formatting per argument.
+local at = int_str(now)
+redis.call('ZADD', workers, at, worker)
+local reply = {'ok', now, #got, dropped}
+local scores, owned = {}, {}
+local base = last - #got
+for i, id in ipairs(got) do
+  local token = int_str(base + i)
+  scores[2 * i - 1] = at
+  scores[2 * i] = id
+  owned[2 * i - 1] = id
+  owned[2 * i] = worker .. ':' .. token
+  reply[4 * i + 1] = id
+  reply[4 * i + 2] = payloads[i]
+  reply[4 * i + 3] = token
+  reply[4 * i + 4] = tonumber(counts[i]) or 0
+end
+call_many('ZADD', claimed, scores)
+call_many('HSET', owners, owned)
+for _, id in ipairs(got) do
+  redis.call('PUBLISH', channel, id)
 end
 return reply

@@ -18,23 +18,59 @@ local config, claimed, owners, cancelled, published = KEYS[1], KEYS[2], KEYS[3],
 local items, errors, orphans, finishes, result = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local id, token, has_result, value, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
-local bad = check_types({config, 'hash', claimed, 'zset', owners, 'hash', cancelled, 'hash',
-  published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string',
-  result, 'hash'})
-if bad then return bad end
-bad = check_counters({finishes})
-if bad then return bad end
-local ttl, err = config_int(config, 'result_ttl')
-if err then return err end
-if ttl == 0 then return {'bad_config', config, 'result_ttl', '0'} end
+-- Every refusal: all types, then the counter, then `reply`.
+local function refuse(reply)
+  return check_types({config, 'hash', claimed, 'zset', owners, 'hash', cancelled, 'hash',
+      published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string',
+      result, 'hash'})
+    or check_counters({finishes})
+    or reply
+end
+
+local ttl, bad = config_int(config, 'result_ttl')
+if bad then return refuse(bad) end
+if ttl == 0 then return refuse({'bad_config', config, 'result_ttl', '0'}) end
 ttl = ttl or 600000
-bad = check_claim(claimed, owners, id, token)
-if bad then return bad end
+-- Fencing (check_claim, with reads that are also the type checks of claimed and owners).
+local score, owner
+score, bad = read('zset', 'ZSCORE', claimed, id)
+if bad then return refuse(bad) end
+owner, bad = read('hash', 'HGET', owners, id)
+if bad then return refuse(bad) end
+if token == '' then
+  if not score then return refuse({'not_claimed', id}) end
+elseif not score or not owner or owner_token(owner) ~= token then
+  return refuse({'claim_lost', id, score and owner})
+end
+
+bad = check_type(published, 'zset') or check_type(items, 'hash')
+if bad then return refuse(bad) end
+-- A failure count or error text of this job (the keys often exist), an orphan mark
+-- or an earlier result (the keys are usually missing): only what is there is cleared.
+local counted, noted, marked, old_result
+counted, bad = read('hash', 'HEXISTS', cancelled, id)
+if bad then return refuse(bad) end
+noted, bad = read('hash', 'HEXISTS', errors, id)
+if bad then return refuse(bad) end
+marked, old_result = 0, false
+if redis.call('EXISTS', orphans, result) > 0 then
+  marked, bad = read('hash', 'HEXISTS', orphans, id)
+  if bad then return refuse(bad) end
+  local kind = redis.call('TYPE', result)['ok']
+  if kind ~= 'none' and kind ~= 'hash' then
+    return refuse({'wrongtype', result, 'hash', kind})
+  end
+  old_result = kind == 'hash'
+end
 
 local now = now_ms()
-redis.call('INCR', finishes)
+-- As text: a Lua number argument costs a float formatting per call.
+local at, ttl_text = int_str(now), int_str(ttl)
+-- The counter first: a refused INCR changes nothing.
+local total
+total, bad = incr_first(finishes, 1)
+if bad then return refuse(bad) end
 redis.call('ZREM', claimed, id)
-redis.call('HDEL', cancelled, id)
 redis.call('ZREM', published, id)
 if has_result == '1' then
   redis.call('PUBLISH', channel, id .. '\0' .. value)
@@ -42,16 +78,27 @@ else
   redis.call('PUBLISH', channel, id)
 end
 redis.call('HDEL', items, id)
-redis.call('HDEL', owners, id)
-redis.call('HDEL', errors, id)
-redis.call('HDEL', orphans, id)
+if owner then
+  redis.call('HDEL', owners, id)
+end
+if counted == 1 then
+  redis.call('HDEL', cancelled, id)
+end
+if noted == 1 then
+  redis.call('HDEL', errors, id)
+end
+if marked == 1 then
+  redis.call('HDEL', orphans, id)
+end
 if has_result == '1' then
-  redis.call('HSET', result, 'state', 'finished', 'at', now, 'result', value)
+  redis.call('HSET', result, 'state', 'finished', 'at', at, 'result', value)
 else
   -- A result of an earlier job with this id (published by an original client,
   -- which does not clear it) must not show through.
-  redis.call('DEL', result)
-  redis.call('HSET', result, 'state', 'finished', 'at', now)
+  if old_result then
+    redis.call('DEL', result)
+  end
+  redis.call('HSET', result, 'state', 'finished', 'at', at)
 end
-redis.call('PEXPIRE', result, ttl)
+redis.call('PEXPIRE', result, ttl_text)
 return {'ok', id, now}

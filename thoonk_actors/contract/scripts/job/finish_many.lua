@@ -16,64 +16,118 @@
 --        or 'claim_lost' (token given, not claimed by it)
 --        | {'bad_config', key, field, value} | {'wrongtype', key, expected, actual}
 -- Event: finish channel per finished job, payload as in job/finish.
+-- The ids are decided in order as one job/finish each would decide them (an id
+-- finished earlier in the batch is no longer claimed); the writes common to all
+-- finished jobs are one variadic call each (ZREM, HDEL), not one call per job.
 local config, claimed, owners, cancelled, published = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local items, errors, orphans, finishes = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local channel, n = ARGV[1], tonumber(ARGV[2])
 
-local spec = {config, 'hash', claimed, 'zset', owners, 'hash', cancelled, 'hash',
-  published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string'}
-for i = 1, n do
-  spec[#spec + 1] = KEYS[9 + i]
-  spec[#spec + 1] = 'hash'
+-- Every refusal of the whole batch: all types (result keys too), then the counter.
+local function refuse(reply)
+  local spec = {config, 'hash', claimed, 'zset', owners, 'hash', cancelled, 'hash',
+    published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string'}
+  for i = 1, n do
+    spec[#spec + 1] = KEYS[9 + i]
+    spec[#spec + 1] = 'hash'
+  end
+  return check_types(spec) or check_counters({finishes}) or reply
 end
-local bad = check_types(spec)
-if bad then return bad end
-bad = check_counters({finishes})
-if bad then return bad end
-local ttl, err = config_int(config, 'result_ttl')
-if err then return err end
-if ttl == 0 then return {'bad_config', config, 'result_ttl', '0'} end
-ttl = ttl or 600000
--- The counter first: if it holds garbage INCRBY fails before anything else is written.
-redis.call('INCRBY', finishes, 0)
-local finished = 0
 
+local ttl, bad = config_int(config, 'result_ttl')
+if bad then return refuse(bad) end
+if ttl == 0 then return refuse({'bad_config', config, 'result_ttl', '0'}) end
+ttl = ttl or 600000
+
+local list = {}
+for i = 1, n do
+  list[i] = ARGV[3 + 4 * (i - 1)]
+end
+-- Fencing of every id (check_claim) from two reads, which are also the type
+-- checks of claimed and owners.
+local scores, owner_of
+scores, bad = read_many('zset', 'ZMSCORE', claimed, list)
+if bad then return refuse(bad) end
+owner_of, bad = read_many('hash', 'HMGET', owners, list)
+if bad then return refuse(bad) end
 local now = now_ms()
 local reply = {'ok', now}
-for i = 1, n do
-  local base = 3 + 4 * (i - 1)
-  local id, token, has_result, value = ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
-  local result = KEYS[9 + i]
-  local refused = check_claim(claimed, owners, id, token)
-  local status = refused and refused[1] or 'ok'
-  if status == 'ok' then
-    finished = finished + 1
-    redis.call('ZREM', claimed, id)
-    redis.call('HDEL', cancelled, id)
-    redis.call('ZREM', published, id)
-    if has_result == '1' then
-      redis.call('PUBLISH', channel, id .. '\0' .. value)
-    else
-      redis.call('PUBLISH', channel, id)
-    end
-    redis.call('HDEL', items, id)
-    redis.call('HDEL', owners, id)
-    redis.call('HDEL', errors, id)
-    redis.call('HDEL', orphans, id)
-    if has_result == '1' then
-      redis.call('HSET', result, 'state', 'finished', 'at', now, 'result', value)
-    else
-      -- A result of an earlier job with this id (published by an original client,
-      -- which does not clear it) must not show through.
-      redis.call('DEL', result)
-      redis.call('HSET', result, 'state', 'finished', 'at', now)
-    end
-    redis.call('PEXPIRE', result, ttl)
+local done, finished, owned, order = {}, {}, {}, {}
+for i, id in ipairs(list) do
+  local token = ARGV[3 + 4 * (i - 1) + 1]
+  local is_claimed = scores[i] and not done[id]
+  local owner = not done[id] and owner_of[i]
+  local status = 'ok'
+  if token == '' then
+    if not is_claimed then status = 'not_claimed' end
+  elseif not is_claimed or not owner or owner_token(owner) ~= token then
+    status = 'claim_lost'
   end
-  reply[#reply + 1] = id
-  reply[#reply + 1] = status
+  if status == 'ok' then
+    done[id] = true
+    finished[#finished + 1] = id
+    order[#order + 1] = i
+    if owner then owned[#owned + 1] = id end
+  end
+  reply[2 * i + 1] = id
+  reply[2 * i + 2] = status
 end
-if finished > 0 then
-  redis.call('INCRBY', finishes, finished)
+
+if #finished == 0 then
+  bad = refuse(nil)
+  if bad then return bad end
+  redis.call('INCRBY', finishes, 0)
+  return reply
+end
+
+bad = check_types({published, 'zset', items, 'hash'})
+if bad then return refuse(bad) end
+-- Failure counts, error texts, orphan marks and earlier results: only keys that exist
+-- are written (the result keys of refused ids are checked too, as ever).
+local here, old_results
+here, bad = existing({cancelled, 'hash', errors, 'hash', orphans, 'hash'})
+if bad then return refuse(bad) end
+local spec = {}
+for i = 1, n do
+  spec[2 * i - 1] = KEYS[9 + i]
+  spec[2 * i] = 'hash'
+end
+old_results, bad = existing(spec)
+if bad then return refuse(bad) end
+
+-- As text: a Lua number argument costs a float formatting per call.
+local at, ttl_text = int_str(now), int_str(ttl)
+-- The counter first: a refused INCRBY changes nothing.
+local counted
+counted, bad = incr_first(finishes, #finished)
+if bad then return refuse(bad) end
+call_many('ZREM', claimed, finished)
+call_many('ZREM', published, finished)
+call_many('HDEL', items, finished)
+if #owned > 0 then
+  call_many('HDEL', owners, owned)
+end
+for _, key in ipairs({cancelled, errors, orphans}) do
+  if here[key] then
+    call_many('HDEL', key, finished)
+  end
+end
+for _, i in ipairs(order) do
+  local base = 3 + 4 * (i - 1)
+  local id, has_result, value = ARGV[base], ARGV[base + 2], ARGV[base + 3]
+  local result = KEYS[9 + i]
+  if has_result == '1' then
+    redis.call('PUBLISH', channel, id .. '\0' .. value)
+    redis.call('HSET', result, 'state', 'finished', 'at', at, 'result', value)
+  else
+    redis.call('PUBLISH', channel, id)
+    -- A result of an earlier job with this id (published by an original client,
+    -- which does not clear it) must not show through.
+    if old_results[result] then
+      redis.call('DEL', result)
+    end
+    redis.call('HSET', result, 'state', 'finished', 'at', at)
+  end
+  redis.call('PEXPIRE', result, ttl_text)
 end
 return reply

@@ -5,12 +5,13 @@
 local workers = KEYS[1]
 local worker, mode = ARGV[1], ARGV[2]
 
-local bad = check_types({workers, 'zset'})
-if bad then return bad end
 local now = now_ms()
+-- The only write, so it is its own type check: a refused ZADD / ZREM changes nothing.
+local done, bad
 if mode == 'leave' then
-  redis.call('ZREM', workers, worker)
+  done, bad = write_first('zset', 'ZREM', workers, worker)
 else
-  redis.call('ZADD', workers, now, worker)
+  done, bad = write_first('zset', 'ZADD', workers, now, worker)
 end
+if bad then return bad end
 return {'ok', now}

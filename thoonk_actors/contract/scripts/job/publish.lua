@@ -20,38 +20,85 @@ local cancelled, owners, errors, orphans = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local publishes, result, registry = KEYS[10], KEYS[11], KEYS[12]
 local id, item, priority, channel, name = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
-local bad = check_types({ids, 'list', items, 'hash', published, 'zset', claimed, 'zset',
-  stalled, 'set', cancelled, 'hash', owners, 'hash', errors, 'hash', orphans, 'hash',
-  publishes, 'string', result, 'hash'})
-if bad then return bad end
-bad = check_counters({publishes})
-if bad then return bad end
-if registry then
-  bad = check_types({registry, 'set'})
-  if bad then return bad end
-end
--- An id is taken while it has an item, a claim or a stall; finish and retract free it.
-if redis.call('HEXISTS', items, id) == 1 or redis.call('ZSCORE', claimed, id)
-    or redis.call('SISMEMBER', stalled, id) == 1 then
-  return {'duplicate', id}
+-- Every refusal: all types, then the counter, then the registry, then `reply`.
+local function refuse(reply)
+  return check_types({ids, 'list', items, 'hash', published, 'zset', claimed, 'zset',
+      stalled, 'set', cancelled, 'hash', owners, 'hash', errors, 'hash', orphans, 'hash',
+      publishes, 'string', result, 'hash'})
+    or check_counters({publishes})
+    or (registry and check_types({registry, 'set'}))
+    or reply
 end
 
+-- An id is taken while it has an item, a claim or a stall; finish and retract free it.
+-- (These reads are the type checks of items, claimed and stalled.)
+local taken, bad = read('hash', 'HEXISTS', items, id)
+if bad then return refuse(bad) end
+if taken == 1 then return refuse({'duplicate', id}) end
+taken, bad = read('zset', 'ZSCORE', claimed, id)
+if bad then return refuse(bad) end
+if taken then return refuse({'duplicate', id}) end
+taken, bad = read('set', 'SISMEMBER', stalled, id)
+if bad then return refuse(bad) end
+if taken == 1 then return refuse({'duplicate', id}) end
+
+-- Entries an earlier job with this id left behind (original clients leave some) are
+-- cleared; only what is there is written. A count, an owner or an error text may
+-- be in keys that usually exist; an orphan mark or an old result in keys that
+-- usually do not, so those two cost one EXISTS.
+local counted, owned, noted, marked, old_result
+counted, bad = read('hash', 'HEXISTS', cancelled, id)
+if bad then return refuse(bad) end
+owned, bad = read('hash', 'HEXISTS', owners, id)
+if bad then return refuse(bad) end
+noted, bad = read('hash', 'HEXISTS', errors, id)
+if bad then return refuse(bad) end
+marked, old_result = 0, false
+if redis.call('EXISTS', orphans, result) > 0 then
+  marked, bad = read('hash', 'HEXISTS', orphans, id)
+  if bad then return refuse(bad) end
+  local kind = redis.call('TYPE', result)['ok']
+  if kind ~= 'none' and kind ~= 'hash' then
+    return refuse({'wrongtype', result, 'hash', kind})
+  end
+  old_result = kind == 'hash'
+end
+local registered = 1
+if registry then
+  registered, bad = read('set', 'SISMEMBER', registry, name)
+  if bad then return refuse(bad) end
+end
+bad = check_type(ids, 'list') or check_type(published, 'zset')
+if bad then return refuse(bad) end
+
 local now = now_ms()
--- The counter first: if it holds garbage INCR fails before anything else is written.
-redis.call('INCR', publishes)
+-- The counter first: a refused INCR changes nothing.
+local total
+total, bad = incr_first(publishes, 1)
+if bad then return refuse(bad) end
 if priority == '1' then
   redis.call('RPUSH', ids, id)
 else
   redis.call('LPUSH', ids, id)
 end
 redis.call('HSET', items, id, item)
-redis.call('ZADD', published, now, id)
-redis.call('HDEL', cancelled, id)
-redis.call('HDEL', owners, id)
-redis.call('HDEL', errors, id)
-redis.call('HDEL', orphans, id)
-redis.call('DEL', result)
-if registry then
+redis.call('ZADD', published, int_str(now), id)
+if counted == 1 then
+  redis.call('HDEL', cancelled, id)
+end
+if owned == 1 then
+  redis.call('HDEL', owners, id)
+end
+if noted == 1 then
+  redis.call('HDEL', errors, id)
+end
+if marked == 1 then
+  redis.call('HDEL', orphans, id)
+end
+if old_result then
+  redis.call('DEL', result)
+end
+if registered == 0 then
   redis.call('SADD', registry, name)
 end
 redis.call('PUBLISH', channel, id)

@@ -15,62 +15,116 @@
 -- ARGV[4 + 3*(i-1) ..] id, item, priority ('1' | '0') for job i = 1..n
 -- Reply: {'ok', publish_ms, id1, ..., idn} | {'duplicate', id} | {'wrongtype', key, expected, actual}
 -- Event: publish channel, payload id, once per job in order.
+-- Each step is one variadic call for the whole batch (HMGET / ZMSCORE / SMISMEMBER
+-- for the duplicate check, one LPUSH, RPUSH, HSET, ZADD), not one call per job.
 local ids, items, published, claimed, stalled = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local cancelled, owners, errors, orphans = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local publishes = KEYS[10]
 local channel, name, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local registry = KEYS[11 + n]
 
-local spec = {ids, 'list', items, 'hash', published, 'zset', claimed, 'zset',
-  stalled, 'set', cancelled, 'hash', owners, 'hash', errors, 'hash', orphans, 'hash',
-  publishes, 'string'}
-for i = 1, n do
-  spec[#spec + 1] = KEYS[10 + i]
-  spec[#spec + 1] = 'hash'
+-- Every refusal: all types (result keys and registry included), then the counter.
+local function refuse(reply)
+  local spec = {ids, 'list', items, 'hash', published, 'zset', claimed, 'zset',
+    stalled, 'set', cancelled, 'hash', owners, 'hash', errors, 'hash', orphans, 'hash',
+    publishes, 'string'}
+  for i = 1, n do
+    spec[#spec + 1] = KEYS[10 + i]
+    spec[#spec + 1] = 'hash'
+  end
+  return check_types_reg(spec, registry) or check_counters({publishes}) or reply
 end
-if registry then
-  spec[#spec + 1] = registry
-  spec[#spec + 1] = 'set'
-end
-local bad = check_types(spec)
-if bad then return bad end
-bad = check_counters({publishes})
-if bad then return bad end
 
-local seen = {}
+local list, results = {}, {}
 for i = 1, n do
-  local id = ARGV[4 + 3 * (i - 1)]
-  if seen[id] or redis.call('HEXISTS', items, id) == 1 or redis.call('ZSCORE', claimed, id)
-      or redis.call('SISMEMBER', stalled, id) == 1 then
-    return {'duplicate', id}
+  list[i] = ARGV[4 + 3 * (i - 1)]
+  results[i] = KEYS[10 + i]
+end
+if n == 0 then
+  local bad = refuse(nil)
+  if bad then return bad end
+  redis.call('INCRBY', publishes, 0)
+  return {'ok', now_ms()}
+end
+
+-- Duplicates: an id twice in the batch, or one that has an item, a claim or a stall.
+-- The first in batch order is named. (These reads are the type checks of their keys.)
+local found, claims, stalls, bad
+found, bad = read_many('hash', 'HMGET', items, list)
+if bad then return refuse(bad) end
+claims, bad = read_many('zset', 'ZMSCORE', claimed, list)
+if bad then return refuse(bad) end
+stalls, bad = read_many('set', 'SMISMEMBER', stalled, list)
+if bad then return refuse(bad) end
+local seen = {}
+for i, id in ipairs(list) do
+  if seen[id] or found[i] or claims[i] or stalls[i] == 1 then
+    return refuse({'duplicate', id})
   end
   seen[id] = true
 end
 
-local now = now_ms()
-redis.call('INCRBY', publishes, n)
-local reply = {'ok', now}
+-- Entries earlier jobs with these ids left behind, and their old results: these
+-- keys are usually missing, then nothing is written to them.
+local here, old_results
+here, bad = existing({cancelled, 'hash', owners, 'hash', errors, 'hash', orphans, 'hash'})
+if bad then return refuse(bad) end
+local spec = {}
 for i = 1, n do
-  local base = 4 + 3 * (i - 1)
-  local id, item, priority = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-  if priority == '1' then
-    redis.call('RPUSH', ids, id)
-  else
-    redis.call('LPUSH', ids, id)
-  end
-  redis.call('HSET', items, id, item)
-  redis.call('ZADD', published, now, id)
-  redis.call('HDEL', cancelled, id)
-  redis.call('HDEL', owners, id)
-  redis.call('HDEL', errors, id)
-  redis.call('HDEL', orphans, id)
-  redis.call('DEL', KEYS[10 + i])
-  reply[#reply + 1] = id
+  spec[2 * i - 1] = results[i]
+  spec[2 * i] = 'hash'
 end
-if registry and n > 0 then
+old_results, bad = existing(spec)
+if bad then return refuse(bad) end
+local registered = 1
+if registry then
+  registered, bad = read('set', 'SISMEMBER', registry, name)
+  if bad then return refuse(bad) end
+end
+bad = check_types({ids, 'list', published, 'zset'})
+if bad then return refuse(bad) end
+
+local now = now_ms()
+-- The counter first: a refused INCRBY changes nothing.
+local counted
+counted, bad = incr_first(publishes, n)
+if bad then return refuse(bad) end
+-- Pushes on the two ends commute, so one LPUSH of the normal ids and one RPUSH of the
+-- priority ids, each in batch order, leave the list one push per job would.
+local left, right, fields, scores = {}, {}, {}, {}
+local at = int_str(now)  -- as text: a Lua number costs a float formatting per argument
+for i, id in ipairs(list) do
+  local base = 4 + 3 * (i - 1)
+  if ARGV[base + 2] == '1' then
+    right[#right + 1] = id
+  else
+    left[#left + 1] = id
+  end
+  fields[2 * i - 1] = id
+  fields[2 * i] = ARGV[base + 1]
+  scores[2 * i - 1] = at
+  scores[2 * i] = id
+end
+call_many('LPUSH', ids, left)
+call_many('RPUSH', ids, right)
+call_many('HSET', items, fields)
+call_many('ZADD', published, scores)
+for _, key in ipairs({cancelled, owners, errors, orphans}) do
+  if here[key] then
+    call_many('HDEL', key, list)
+  end
+end
+for _, key in ipairs(results) do
+  if old_results[key] then
+    redis.call('DEL', key)
+  end
+end
+if registered == 0 then
   redis.call('SADD', registry, name)
 end
-for i = 1, n do
-  redis.call('PUBLISH', channel, ARGV[4 + 3 * (i - 1)])
+local reply = {'ok', now}
+for i, id in ipairs(list) do
+  redis.call('PUBLISH', channel, id)
+  reply[i + 2] = id
 end
 return reply

@@ -8,6 +8,10 @@
 -- A reaped job is cancelled (count + 1, LPUSH back), or stalled once its count
 -- reaches config `max_cancels`; a reaped claim whose item is gone is dropped.
 -- The reason is recorded in job.errors. Heartbeats older than the window are removed.
+-- A ghost claim (a claimed id whose item is gone: an original worker claims the id
+-- it popped even when the job was retracted meanwhile) is dropped by every sweep,
+-- reason 'ghost' unless an earlier rule picked it. Cost: O(claimed + stalled + owners)
+-- per sweep; O(items + ids) only when the counts say some job is lost.
 -- KEYS[1]  config     hash   (timeout, max_cancels)
 -- KEYS[2]  ids        list
 -- KEYS[3]  items      hash
@@ -23,7 +27,7 @@
 -- ARGV[2] orphan grace ms (a mark must be at least this old to act on it)
 -- ARGV[3] cancel channel   ARGV[4] stall channel
 -- Reply: {'ok', now_ms, n, id1, outcome1, reason1, ...}; outcome 'cancelled' | 'stalled' | 'dropped',
---        reason 'timeout' | 'owner_gone' | 'orphan'
+--        reason 'timeout' | 'owner_gone' | 'ghost' | 'orphan'
 --        | {'bad_config', key, field, value} | {'wrongtype', key, expected, actual}
 -- Events: cancel channel 'id NUL count' or stall channel 'id' per reaped job.
 local config, ids, items, published, claimed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -51,11 +55,22 @@ local function pick(id, reason, text)
   end
 end
 
--- Rule 1: claims older than the timeout.
+-- Every claim with its time, oldest first: one read serves rules 1 to 4.
+local claims = redis.call('ZRANGE', claimed, 0, -1, 'WITHSCORES')
+local is_claimed = {}
+for i = 1, #claims, 2 do
+  is_claimed[claims[i]] = true
+end
+
+-- Rule 1: claims older than the timeout (the order of ZRANGEBYSCORE -inf limit).
 if timeout and timeout > 0 then
-  local old = redis.call('ZRANGEBYSCORE', claimed, '-inf', int_str(now - timeout))
-  for _, id in ipairs(old) do
-    pick(id, 'timeout', 'reaped: claim older than the timeout of ' .. int_str(timeout) .. ' ms')
+  local limit = now - timeout
+  local text = 'reaped: claim older than the timeout of ' .. int_str(timeout) .. ' ms'
+  for i = 1, #claims, 2 do
+    local score = tonumber(claims[i + 1])
+    if score and score <= limit then
+      pick(claims[i], 'timeout', text)
+    end
   end
 end
 
@@ -66,7 +81,7 @@ local alive = {}
 local pairs_ = redis.call('HGETALL', owners)
 for i = 1, #pairs_, 2 do
   local id, owner = pairs_[i], pairs_[i + 1]
-  if not redis.call('ZSCORE', claimed, id) then
+  if not is_claimed[id] then
     leftover[#leftover + 1] = id
   elseif stale > 0 then
     local worker = owner_worker(owner)
@@ -80,23 +95,49 @@ for i = 1, #pairs_, 2 do
   end
 end
 
--- Rule 3: the claim gap of original workers. The counts match when nothing is lost,
--- so the full scan only runs when they do not.
+-- Rule 3: ghost claims. Nothing else would ever end them (no worker holds a job),
+-- and they would throw rule 4's count off by one each.
+local claimed_items = 0
+for i = 1, #claims, 2 do
+  if redis.call('HEXISTS', items, claims[i]) == 1 then
+    claimed_items = claimed_items + 1
+  else
+    pick(claims[i], 'ghost', '')
+  end
+end
+
+-- Rule 4: the claim gap of original workers: an item in no state. When nothing is
+-- lost, every item is queued, claimed or stalled, so the count of items equals
+-- LLEN ids + claims with an item + stalls with an item (not also claimed), and the
+-- scan of every item is skipped. Claims and stalls are counted only with an item and
+-- only once, so ghosts and ids in both places (original clients make both, and they
+-- stay until something ends them) cannot balance a lost job. Entries of job.ids are
+-- counted without a look (that would cost O(queue) per sweep): a duplicate entry, a
+-- ghost entry or an entry of a claimed or stalled id can hide a lost job from the
+-- count only until a claim pops it -- a claim drops such entries (or claims the id),
+-- so the list heals on pop.
 local lost = {}
 local marks = {}
 local mark_pairs = redis.call('HGETALL', orphans)
 for i = 1, #mark_pairs, 2 do
   marks[mark_pairs[i]] = tonumber(mark_pairs[i + 1]) or now
 end
-local total = redis.call('LLEN', ids) + redis.call('ZCARD', claimed) + redis.call('SCARD', stalled)
+local is_stalled = {}
+local stalled_items = 0
+for _, id in ipairs(redis.call('SMEMBERS', stalled)) do
+  is_stalled[id] = true
+  if not is_claimed[id] then  -- claimed as well (original clients can do that): counted once
+    stalled_items = stalled_items + redis.call('HEXISTS', items, id)
+  end
+end
+local total = redis.call('LLEN', ids) + claimed_items + stalled_items
 if redis.call('HLEN', items) ~= total then
   local queued = {}
   for _, id in ipairs(redis.call('LRANGE', ids, 0, -1)) do
     queued[id] = true
   end
   for _, id in ipairs(redis.call('HKEYS', items)) do
-    if not queued[id] and not redis.call('ZSCORE', claimed, id)
-        and redis.call('SISMEMBER', stalled, id) == 0 then
+    if not queued[id] and not is_claimed[id] and not is_stalled[id] then
       lost[id] = true
       if marks[id] and now - marks[id] >= grace then
         pick(id, 'orphan', 'reaped: job was in no state (a worker died between pop and claim)')

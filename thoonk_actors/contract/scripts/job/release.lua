@@ -11,13 +11,29 @@
 local ids, claimed, owners = KEYS[1], KEYS[2], KEYS[3]
 local id, token, channel = ARGV[1], ARGV[2], ARGV[3]
 
-local bad = check_types({ids, 'list', claimed, 'zset', owners, 'hash'})
-if bad then return bad end
-bad = check_claim(claimed, owners, id, token)
-if bad then return bad end
+-- Every refusal: all types first.
+local function refuse(reply)
+  return check_types({ids, 'list', claimed, 'zset', owners, 'hash'}) or reply
+end
+
+-- Fencing (check_claim, with reads that are also the type checks of claimed and owners).
+local score, owner, bad
+score, bad = read('zset', 'ZSCORE', claimed, id)
+if bad then return refuse(bad) end
+owner, bad = read('hash', 'HGET', owners, id)
+if bad then return refuse(bad) end
+if token == '' then
+  if not score then return refuse({'not_claimed', id}) end
+elseif not score or not owner or owner_token(owner) ~= token then
+  return refuse({'claim_lost', id, score and owner})
+end
+bad = check_type(ids, 'list')
+if bad then return refuse(bad) end
 
 redis.call('ZREM', claimed, id)
-redis.call('HDEL', owners, id)
+if owner then
+  redis.call('HDEL', owners, id)
+end
 redis.call('RPUSH', ids, id)
 redis.call('PUBLISH', channel, id)
 return {'ok', id}

@@ -21,18 +21,31 @@ local cancelled, stalled, owners, errors = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local orphans, result = KEYS[10], KEYS[11]
 local id, channel = ARGV[1], ARGV[2]
 
-local bad = check_types({config, 'hash', ids, 'list', items, 'hash', published, 'zset',
-  claimed, 'zset', cancelled, 'hash', stalled, 'set', owners, 'hash', errors, 'hash',
-  orphans, 'hash', result, 'hash'})
-if bad then return bad end
-local ttl, err = config_int(config, 'result_ttl')
-if err then return err end
-if ttl == 0 then return {'bad_config', config, 'result_ttl', '0'} end
-ttl = ttl or 600000
-if redis.call('HEXISTS', items, id) == 0 and not redis.call('ZSCORE', claimed, id)
-    and redis.call('SISMEMBER', stalled, id) == 0 then
-  return {'not_found', id}
+-- Every refusal: all types first.
+local function refuse(reply)
+  return check_types({config, 'hash', ids, 'list', items, 'hash', published, 'zset',
+    claimed, 'zset', cancelled, 'hash', stalled, 'set', owners, 'hash', errors, 'hash',
+    orphans, 'hash', result, 'hash'}) or reply
 end
+
+local ttl, bad = config_int(config, 'result_ttl')
+if bad then return refuse(bad) end
+if ttl == 0 then return refuse({'bad_config', config, 'result_ttl', '0'}) end
+ttl = ttl or 600000
+-- Where the job is (reads that are also the type checks of their keys).
+local has_item, score, is_stalled
+has_item, bad = read('hash', 'HEXISTS', items, id)
+if bad then return refuse(bad) end
+score, bad = read('zset', 'ZSCORE', claimed, id)
+if bad then return refuse(bad) end
+is_stalled, bad = read('set', 'SISMEMBER', stalled, id)
+if bad then return refuse(bad) end
+if has_item == 0 and not score and is_stalled == 0 then
+  return refuse({'not_found', id})
+end
+bad = check_types({ids, 'list', published, 'zset', cancelled, 'hash', owners, 'hash',
+  errors, 'hash', orphans, 'hash', result, 'hash'})
+if bad then return refuse(bad) end
 
 local now = now_ms()
 redis.call('HDEL', items, id)

@@ -8,11 +8,18 @@
 local ids, stalled, published = KEYS[1], KEYS[2], KEYS[3]
 local id, channel = ARGV[1], ARGV[2]
 
-local bad = check_types({ids, 'list', stalled, 'set', published, 'zset'})
-if bad then return bad end
-if redis.call('SISMEMBER', stalled, id) == 0 then
-  return {'not_stalled', id}
+-- Every refusal: all types first.
+local function refuse(reply)
+  return check_types({ids, 'list', stalled, 'set', published, 'zset'}) or reply
 end
+
+local is_stalled, bad = read('set', 'SISMEMBER', stalled, id)
+if bad then return refuse(bad) end
+if is_stalled == 0 then
+  return refuse({'not_stalled', id})
+end
+bad = check_type(ids, 'list') or check_type(published, 'zset')
+if bad then return refuse(bad) end
 
 local now = now_ms()
 redis.call('SREM', stalled, id)

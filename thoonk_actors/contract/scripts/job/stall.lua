@@ -15,15 +15,36 @@ local claimed, owners, cancelled, stalled, published, errors =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, token, text, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
-local bad = check_types({claimed, 'zset', owners, 'hash', cancelled, 'hash', stalled, 'set',
-  published, 'zset', errors, 'hash'})
-if bad then return bad end
-bad = check_claim(claimed, owners, id, token)
-if bad then return bad end
+-- Every refusal: all types first.
+local function refuse(reply)
+  return check_types({claimed, 'zset', owners, 'hash', cancelled, 'hash', stalled, 'set',
+    published, 'zset', errors, 'hash'}) or reply
+end
+
+-- Fencing (check_claim, with reads that are also the type checks of claimed and owners).
+local score, owner, bad
+score, bad = read('zset', 'ZSCORE', claimed, id)
+if bad then return refuse(bad) end
+owner, bad = read('hash', 'HGET', owners, id)
+if bad then return refuse(bad) end
+if token == '' then
+  if not score then return refuse({'not_claimed', id}) end
+elseif not score or not owner or owner_token(owner) ~= token then
+  return refuse({'claim_lost', id, score and owner})
+end
+local counted
+counted, bad = read('hash', 'HEXISTS', cancelled, id)
+if bad then return refuse(bad) end
+bad = check_type(stalled, 'set') or check_type(published, 'zset') or check_type(errors, 'hash')
+if bad then return refuse(bad) end
 
 redis.call('ZREM', claimed, id)
-redis.call('HDEL', owners, id)
-redis.call('HDEL', cancelled, id)
+if owner then
+  redis.call('HDEL', owners, id)
+end
+if counted == 1 then
+  redis.call('HDEL', cancelled, id)
+end
 redis.call('SADD', stalled, id)
 redis.call('ZREM', published, id)
 if text ~= '' then

@@ -13,11 +13,21 @@ local ids, items, claimed, stalled = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local publishes, finishes, workers = KEYS[5], KEYS[6], KEYS[7]
 local stale = tonumber(ARGV[1])
 
-local bad = check_types({ids, 'list', items, 'hash', claimed, 'zset', stalled, 'set',
-  publishes, 'string', finishes, 'string', workers, 'zset'})
-if bad then return bad end
+-- Every read is also the type check of its key; a refusal reports all types in order.
+local counts, bad = {}, nil
+for i, spec in ipairs({{'list', 'LLEN', ids}, {'zset', 'ZCARD', claimed}, {'set', 'SCARD', stalled},
+    {'hash', 'HLEN', items}, {'string', 'GET', publishes}, {'string', 'GET', finishes}}) do
+  counts[i], bad = read(spec[1], spec[2], spec[3])
+  if bad then break end
+end
 local now = now_ms()
-return {'ok', now, redis.call('LLEN', ids), redis.call('ZCARD', claimed),
-  redis.call('SCARD', stalled), redis.call('HLEN', items),
-  tonumber(redis.call('GET', publishes)) or 0, tonumber(redis.call('GET', finishes)) or 0,
-  redis.call('ZCOUNT', workers, int_str(now - stale), '+inf')}
+local alive
+if not bad then
+  alive, bad = read('zset', 'ZCOUNT', workers, int_str(now - stale), '+inf')
+end
+if bad then
+  return check_types({ids, 'list', items, 'hash', claimed, 'zset', stalled, 'set',
+    publishes, 'string', finishes, 'string', workers, 'zset'})
+end
+return {'ok', now, counts[1], counts[2], counts[3], counts[4],
+  tonumber(counts[5]) or 0, tonumber(counts[6]) or 0, alive}

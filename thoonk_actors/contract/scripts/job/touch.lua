@@ -7,10 +7,20 @@
 local claimed, owners = KEYS[1], KEYS[2]
 local id, token = ARGV[1], ARGV[2]
 
-local bad = check_types({claimed, 'zset', owners, 'hash'})
-if bad then return bad end
-bad = check_claim(claimed, owners, id, token)
-if bad then return bad end
+-- Every refusal: all types first.
+local function refuse(reply)
+  return check_types({claimed, 'zset', owners, 'hash'}) or reply
+end
+
+-- Fencing (check_claim, with reads that are also the type checks of both keys).
+local score, owner, bad
+score, bad = read('zset', 'ZSCORE', claimed, id)
+if bad then return refuse(bad) end
+owner, bad = read('hash', 'HGET', owners, id)
+if bad then return refuse(bad) end
+if not score or not owner or owner_token(owner) ~= token then
+  return refuse({'claim_lost', id, score and owner})
+end
 
 local now = now_ms()
 redis.call('ZADD', claimed, 'XX', now, id)
