@@ -109,3 +109,16 @@ def test_an_invalid_name_exits_2() -> None:
         "job queue name 'a\\tb' holds the control character '\\t'; remove control characters "
         "(newlines, tabs, NUL, ...) from the name"
     )
+
+
+def test_contract_accepts_url_like_every_command_and_needs_no_server() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "thoonk_actors", "contract", "job", "emails",
+         "--url", "unix:///tmp/no-such-server.sock", "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert '"job.ids:emails"' in done.stdout

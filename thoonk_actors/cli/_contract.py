@@ -70,6 +70,11 @@ def add_parser(
         action="store_true",
         help="the names of cluster mode (the object name as a hash tag: job.ids:{emails})",
     )
+    contract.add_argument(
+        "--url",
+        metavar="URL",
+        help="accepted like every command's --url, and ignored: the layout needs no server",
+    )
     add_json(contract, "the layout")
     contract.set_defaults(handler=_contract)
 
