@@ -25,6 +25,8 @@ from types import TracebackType
 
 from thoonk_actors.transport import URL_ENV
 
+from ..polling import eventually as wait_until  # noqa: F401  # re-exported for the CLI tests
+
 DEADLINE = 30.0
 THOONK = [sys.executable, "-m", "thoonk_actors"]
 
@@ -55,13 +57,6 @@ def thoonk(
     )
 
 
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    """Poll ``predicate`` until it is true; fail the test after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.01)
 
 
 def ok(*args: str, url: str | None = None, input: str | None = None) -> str:

@@ -70,7 +70,6 @@ def test_the_default_connect_timeout_is_5_seconds() -> None:
         (["stats", "--connect-timeout", "0"], "argument --connect-timeout: '0' is not a number"),
         (["retry", "emails", "j", "--token", "1"], "unrecognized arguments: --token 1"),
         (["contract", "job"], "the following arguments are required: NAME"),
-        (["contract", "job", "x", "--url", "redis://h"], "unrecognized arguments: --url"),
         (["get", "a}b"], "job queue name 'a}b' holds '}'"),
     ],
 )

@@ -10,8 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +26,8 @@ from thoonk_actors.sync import (
     WorkerHandle,
     connect,
 )
+
+from ..polling import eventually
 
 N = 1_000
 
@@ -47,14 +48,6 @@ def quiet_runtime() -> Iterator[None]:
     logger.setLevel(level)
 
 
-def eventually(check: Callable[[], bool], what: str, deadline: float = 15.0) -> None:
-    """Poll ``check`` until true; fail after ``deadline`` seconds."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.01)  # polling with a deadline (the worker lives in another thread)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_plain_def_handles_1000_jobs_in_threads_while_other_threads_use_the_facade(

@@ -22,7 +22,6 @@ import sys
 import tempfile
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -41,18 +40,14 @@ from thoonk_actors.transport._embedded import (
     stop_embedded_server,
 )
 
+from ..polling import eventually as wait_until
+
 DEADLINE = 15.0
 
 
 # ------------------------------------------------------------------------- helpers
 
 
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 def is_running(pid: int) -> bool:

@@ -6,13 +6,14 @@ state is what a notebook would show. Every wait polls with a deadline.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from thoonk_actors.sync import SyncThoonk, connect
 from thoonk_actors.widgets import FeedView, JobBoard
+
+from ..polling import eventually
 
 pytest.importorskip("ipywidgets")
 
@@ -23,14 +24,6 @@ def t(redis_url: str) -> Iterator[SyncThoonk]:
         yield connection
 
 
-def eventually(check: Callable[[], bool], what: str, deadline: float = 15.0) -> None:
-    """Poll ``check`` until true (these tests are sync: the widgets live in another thread)."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.01)  # polling with a deadline
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_feed_view_follows_publish_edit_retract(t: SyncThoonk) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from thoonk_actors.sync import SyncThoonk, connect
 from thoonk_actors.widgets import WorkerPanel
+
+from ..polling import eventually
 
 pytest.importorskip("ipywidgets")
 
@@ -38,14 +39,6 @@ def quiet_runtime() -> Iterator[None]:
     logger.setLevel(level)
 
 
-def eventually(check: Callable[[], bool], what: str, deadline: float = 15.0) -> None:
-    """Poll ``check`` until true (the panel is updated from the connection's loop thread)."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.01)  # polling with a deadline
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_progress_reaches_100_percent_for_1000_jobs(t: SyncThoonk) -> None:
