@@ -79,6 +79,12 @@ def test_matches_takes_dots_as_any_text() -> None:
 
 
 def test_every_console_example_runs_as_shown(redis_url: str, tmp_path: Path) -> None:
+    examples = console_examples(DOC.read_text(encoding="utf-8"))
+    run_examples(examples, "docs/cli.md", redis_url, tmp_path)
+
+
+def run_examples(examples: list[Example], doc: str, redis_url: str, tmp_path: Path) -> None:
+    """Run ``examples`` in order in bash against ``redis_url``; each must print what is shown."""
     # `thoonk` on PATH is this interpreter's package, whatever is installed.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -88,7 +94,7 @@ def test_every_console_example_runs_as_shown(redis_url: str, tmp_path: Path) -> 
     workdir = tmp_path / "work"
     workdir.mkdir()
     env = environment({URL_ENV: redis_url, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
-    for example in console_examples(DOC.read_text(encoding="utf-8")):
+    for example in examples:
         done = subprocess.run(
             ["bash", "-c", example.command],
             stdin=subprocess.DEVNULL,
@@ -104,6 +110,13 @@ def test_every_console_example_runs_as_shown(redis_url: str, tmp_path: Path) -> 
             matches(e, a) for e, a in zip(example.expected, actual, strict=True)
         )
         assert same, (
-            f"docs/cli.md:{example.line}: $ {example.command}\n"
+            f"{doc}:{example.line}: $ {example.command}\n"
             "--- documented\n" + "\n".join(example.expected) + "\n--- actual\n" + done.stdout
         )
+
+
+def test_the_shell_tour_in_docs_index_runs_as_shown(redis_url: str, tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    examples = console_examples(text)
+    assert len(examples) >= 4
+    run_examples(examples, "docs/index.md", redis_url, tmp_path)
