@@ -45,12 +45,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging()
     try:
-        app = load_app(args.target)
-    except UsageError as exc:
-        log.error("%s", exc)
-        return 2
-    try:
+        try:
+            app = load_app(args.target)
+        except UsageError as exc:
+            log.error("%s", exc)
+            return 2
         trio.run(_serve, app, args.grace, args.burst, args.parent)
+    except KeyboardInterrupt:
+        # Ctrl-C before the app installed its own handlers (while importing the
+        # target or starting trio): nothing was claimed yet, so this is a clean stop.
+        log.info("worker %d interrupted before it started", os.getpid())
+        return 0
     except Exception:
         log.exception("worker %d crashed", os.getpid())
         return 1
