@@ -23,6 +23,7 @@ test's trio run starts, which pytest-trio allows.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from thoonk_actors.sync import SyncThoonk, connect
 from thoonk_actors.transport._embedded import (
     ensure_embedded_server,
     find_redis_server,
@@ -171,7 +173,18 @@ def sync_redis(redis_url: str) -> Iterator[redis.Redis]:
         client.close()
 
 
-# ----------------------------------------------------------------------------
-# Async fixtures for our own trio transport client (``redis``) go here.
-# (Reserved for the lead; they build on ``redis_url`` / ``redis_url_db0``.)
-# ----------------------------------------------------------------------------
+@pytest.fixture
+def t(redis_url: str) -> Iterator[SyncThoonk]:
+    """A blocking connection (thoonk_actors.sync) on the test database, closed after."""
+    with connect(redis_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def quiet_runtime() -> Iterator[None]:
+    """Silence the runtime's warnings for tests whose handlers fail on purpose."""
+    logger = logging.getLogger("thoonk_actors.runtime")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,22 +29,6 @@ from thoonk_actors.sync import (
 from ..polling import eventually
 
 N = 1_000
-
-
-@pytest.fixture
-def t(redis_url: str) -> Iterator[SyncThoonk]:
-    with connect(redis_url) as connection:
-        yield connection
-
-
-@pytest.fixture
-def quiet_runtime() -> Iterator[None]:
-    # Failing handlers are the point of some tests; their warnings are noise here.
-    logger = logging.getLogger("thoonk_actors.runtime")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
 
 
 

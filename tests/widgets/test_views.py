@@ -6,22 +6,14 @@ state is what a notebook would show. Every wait polls with a deadline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from thoonk_actors.sync import SyncThoonk, connect
+from thoonk_actors.sync import SyncThoonk
 from thoonk_actors.widgets import FeedView, JobBoard
 
 from ..polling import eventually
 
 pytest.importorskip("ipywidgets")
-
-
-@pytest.fixture
-def t(redis_url: str) -> Iterator[SyncThoonk]:
-    with connect(redis_url) as connection:
-        yield connection
 
 
 

@@ -7,13 +7,11 @@ would show. Every wait polls with a deadline.
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Iterator
 
 import pytest
 
-from thoonk_actors.sync import SyncThoonk, connect
+from thoonk_actors.sync import SyncThoonk
 from thoonk_actors.widgets import WorkerPanel
 
 from ..polling import eventually
@@ -21,22 +19,6 @@ from ..polling import eventually
 pytest.importorskip("ipywidgets")
 
 N = 1_000
-
-
-@pytest.fixture
-def t(redis_url: str) -> Iterator[SyncThoonk]:
-    with connect(redis_url) as connection:
-        yield connection
-
-
-@pytest.fixture
-def quiet_runtime() -> Iterator[None]:
-    # The failing handlers below fail on purpose; their warnings are noise here.
-    logger = logging.getLogger("thoonk_actors.runtime")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
 
 
 
