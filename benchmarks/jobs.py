@@ -45,9 +45,9 @@ from pathlib import Path
 import redis
 import trio
 
+from thoonk_actors.embedded import resolve_url_sync
 from thoonk_actors.objects import Job, open_thoonk
 from thoonk_actors.runtime import App
-from thoonk_actors.transport import resolve_url_sync
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUE = "bench-jobs"

@@ -38,8 +38,8 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from thoonk_actors.embedded import resolve_url_sync
 from thoonk_actors.objects import Job, Thoonk, open_thoonk
-from thoonk_actors.transport import resolve_url_sync
 
 PREFIX = "bench-objects"
 

@@ -6,7 +6,7 @@ Which server:
   ...): that server. It must answer and be Redis >= 6.2, or every test using it
   fails with the reason.
 * otherwise: a private embedded server (the bundled redis-server, see
-  ``thoonk_actors.transport._embedded``) in a fresh temporary data directory,
+  ``thoonk_actors.embedded``) in a fresh temporary data directory,
   stopped and removed at the end of the session.
 
 Which database:
@@ -33,12 +33,12 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from thoonk_actors.sync import SyncThoonk, connect
-from thoonk_actors.transport._embedded import (
+from thoonk_actors.embedded import (
     ensure_embedded_server,
     find_redis_server,
     stop_embedded_server,
 )
+from thoonk_actors.sync import SyncThoonk, connect
 
 EXTERNAL_URL_ENV = "THOONK_TEST_REDIS_URL"
 TEST_DB_ENV = "THOONK_TEST_DB"

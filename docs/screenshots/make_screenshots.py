@@ -139,7 +139,7 @@ def main(names: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="th-shots-", dir="/tmp") as tmp:
         work = Path(tmp)
         if not os.environ.get("THOONK_REDIS_URL"):
-            from thoonk_actors.transport import ensure_embedded_server
+            from thoonk_actors.embedded import ensure_embedded_server
 
             os.environ["THOONK_REDIS_URL"] = ensure_embedded_server(work / "redis").url
         for name, (size, setup, shown) in SCENES.items():
@@ -148,7 +148,7 @@ def main(names: list[str]) -> int:
             shot = photograph(name, size, setup, shown, work)
             print("wrote", shot.relative_to(HERE.parent.parent))
         if (work / "redis").exists():
-            from thoonk_actors.transport import stop_embedded_server
+            from thoonk_actors.embedded import stop_embedded_server
 
             stop_embedded_server(work / "redis")
     return 0

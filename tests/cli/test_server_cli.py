@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from thoonk_actors import EmbeddedServerError
-from thoonk_actors.transport._embedded import embedded_server_status, stop_embedded_server
+from thoonk_actors.embedded import embedded_server_status, stop_embedded_server
 
 DEADLINE = 30.0
 

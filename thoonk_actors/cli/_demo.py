@@ -31,9 +31,10 @@ import trio
 
 from .._errors import NotFoundError, ResultTimeoutError
 from ..contract import JobStats
+from ..embedded import URL_ENV, EmbeddedServer, ensure_embedded_server
 from ..objects import Events, Feed, Job, Thoonk
 from ..runtime._logging import LEVEL_ENV
-from ..transport import URL_ENV, EmbeddedServer, Gap, ensure_embedded_server
+from ..transport import Gap
 from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,

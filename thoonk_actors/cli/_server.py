@@ -16,7 +16,7 @@ import os
 import sys
 
 from .._errors import EmbeddedServerError
-from ..transport._embedded import (
+from ..embedded import (
     EmbeddedServer,
     default_data_dir,
     embedded_server_status,

@@ -27,7 +27,8 @@ from .. import contract
 from .._errors import UsageError, WrongTypeError
 from .._nursery import open_service_nursery
 from ..contract import Call, Codec, Command, JsonCodec
-from ..transport import PubSub, RedisClient, Subscription, open_pubsub, open_redis, resolve_url
+from ..embedded import resolve_url, reviver_for
+from ..transport import PubSub, RedisClient, Subscription, open_pubsub, open_redis
 from ._results import ResultRouter
 
 if TYPE_CHECKING:
@@ -238,6 +239,7 @@ async def open_thoonk(
     """
     resolved = await resolve_url(url)
     options = dict(redis_options)
+    options.setdefault("revive", reviver_for(resolved))  # an embedded server heals itself
     if client_name is not None:
         options["client_name"] = client_name
     async with open_service_nursery() as nursery:

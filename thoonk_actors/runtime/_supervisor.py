@@ -32,7 +32,7 @@ import trio
 
 from .._errors import UsageError
 from .._nursery import open_service_nursery
-from ..transport import URL_ENV, resolve_url_sync
+from ..embedded import URL_ENV, resolve_url_sync
 from ._logging import configure_logging
 from ._supervise import sleep_or_stop
 from ._target import load_app

@@ -6,15 +6,9 @@ It knows nothing of Thoonk; the objects layer builds on its public names.
 from ._client import RedisClient as RedisClient
 from ._client import ScriptLike as ScriptLike
 from ._client import open_redis as open_redis
+from ._config import URL_ENV as URL_ENV
 from ._config import RedisConfig as RedisConfig
 from ._connection import Connection as Connection
-from ._embedded import EmbeddedServer as EmbeddedServer
-from ._embedded import default_data_dir as default_data_dir
-from ._embedded import embedded_server_status as embedded_server_status
-from ._embedded import ensure_embedded_server as ensure_embedded_server
-from ._embedded import find_redis_server as find_redis_server
-from ._embedded import run_embedded_server_foreground as run_embedded_server_foreground
-from ._embedded import stop_embedded_server as stop_embedded_server
 from ._errors import ThoonkAuthenticationError as ThoonkAuthenticationError
 from ._errors import ThoonkConnectionError as ThoonkConnectionError
 from ._errors import ThoonkTimeoutError as ThoonkTimeoutError
@@ -27,6 +21,3 @@ from ._pubsub import PubSub as PubSub
 from ._pubsub import Subscription as Subscription
 from ._pubsub import SubscriptionStatistics as SubscriptionStatistics
 from ._pubsub import open_pubsub as open_pubsub
-from ._resolve import URL_ENV as URL_ENV
-from ._resolve import resolve_url as resolve_url
-from ._resolve import resolve_url_sync as resolve_url_sync

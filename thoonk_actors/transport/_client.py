@@ -77,6 +77,7 @@ class RedisClient:
         deadline = trio.current_time() + config.reconnect_timeout
         delay = _BACKOFF_FIRST
         attempts = 0
+        revived = False
         while True:
             if self._closed:
                 raise ThoonkConnectionError(f"the client for {self.where} is closed")
@@ -86,6 +87,10 @@ class RedisClient:
             except ThoonkAuthenticationError:
                 raise
             except (ThoonkConnectionError, ThoonkTimeoutError) as exc:
+                if config.revive is not None and not revived:
+                    revived = True  # e.g. restart an embedded server that died
+                    await config.revive()
+                    continue
                 if trio.current_time() + delay > deadline:
                     raise type(exc)(
                         f"{exc} (gave up after {attempts} attempt"

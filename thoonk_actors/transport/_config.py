@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import ssl
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from redis.connection import parse_url
 
 from .._errors import UsageError
+
+#: Environment variable holding the Redis URL to use when a caller gives none.
+URL_ENV = "THOONK_REDIS_URL"
 
 _CERT_REQS = {
     "none": ssl.CERT_NONE,
@@ -53,6 +57,10 @@ class RedisConfig:
     connect_timeout: float = 5.0
     response_timeout: float | None = 30.0
     reconnect_timeout: float = 10.0
+    # Awaited (once per reconnect) when a connection cannot be opened: the
+    # embedded package sets it to restart its server if that died. The
+    # transport only calls it; it knows nothing of what it does.
+    revive: Callable[[], Awaitable[None]] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> RedisConfig:

