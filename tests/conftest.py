@@ -129,7 +129,10 @@ def redis_test_server() -> Iterator[RedisTestServer]:
     root = tempfile.mkdtemp(prefix="th-", dir="/tmp" if os.path.isdir("/tmp") else None)
     data_dir = os.path.join(root, "redis")
     try:
-        server = ensure_embedded_server(data_dir)
+        # admin_commands: CONFIG and DEBUG stay usable, as on the external server
+        # of the other CI pass (a user's embedded server has them disabled; see
+        # tests/embedded/test_security.py).
+        server = ensure_embedded_server(data_dir, admin_commands=True)
         yield RedisTestServer(url=server.url, embedded=True, version=server.version)
     finally:
         stop_embedded_server(data_dir)
