@@ -12,10 +12,19 @@ in its own daemon thread works everywhere — kernel, script, REPL — without
 (or a kernel interrupt) breaks: the call running in the loop is then cancelled
 and ``KeyboardInterrupt`` raised in the caller. Exceptions cross unchanged
 (same object, same type, traceback kept).
+
+After ``fork()`` (``multiprocessing`` with the ``fork`` start method) the child
+has a copy of the portal but not its thread: a call would wait for ever for a
+loop that does not exist, and so would closing at exit. The portal remembers
+the pid that started it; in another process every call raises
+:class:`PortalClosedError` at once, saying to connect again, and closing only
+marks it closed (the parent's connection, whose sockets the child shares, is
+left untouched).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -51,6 +60,7 @@ class Portal(Generic[R]):
         self._nursery: trio.Nursery | None = None
         self._close_requested: trio.Event | None = None
         self._closed = False
+        self._pid = os.getpid()  # a forked child must not wait for a loop it lacks
         self._thread = threading.Thread(target=self._thread_main, name=name, daemon=True)
 
     @classmethod
@@ -117,7 +127,20 @@ class Portal(Generic[R]):
 
     # ----------------------------------------------------------------- calls
 
+    @property
+    def forked(self) -> bool:
+        """Whether this process is a fork of the one that started the loop."""
+        return os.getpid() != self._pid
+
     def _check_caller(self) -> None:
+        if self.forked:
+            raise PortalClosedError(
+                f"this connection belongs to process {self._pid}, and this is process "
+                f"{os.getpid()}, a fork of it (multiprocessing's 'fork' start method): a "
+                "connection's event loop does not survive fork(). Call "
+                "thoonk_actors.sync.connect() again in the child process, or use the "
+                "'spawn' start method."
+            )
         if self.closed:
             raise PortalClosedError("this connection is closed; open a new one with connect()")
         if threading.current_thread() is self._thread:
@@ -182,7 +205,7 @@ class Portal(Generic[R]):
             ) from None
 
     def _cancel(self, scope: trio.CancelScope) -> None:
-        if self._token is None or self._stopped.is_set():
+        if self._token is None or self._stopped.is_set() or self.forked:
             return
         with suppress(trio.RunFinishedError):
             trio.from_thread.run_sync(scope.cancel, trio_token=self._token)
@@ -194,6 +217,10 @@ class Portal(Generic[R]):
         if self._closed:
             return
         self._closed = True
+        if self.forked:
+            # No loop here to stop; the parent's connection stays the parent's.
+            Portal._live.discard(self)
+            return
         if self._token is not None and self._close_requested is not None:
             with suppress(trio.RunFinishedError):
                 trio.from_thread.run_sync(self._close_requested.set, trio_token=self._token)
