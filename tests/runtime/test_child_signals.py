@@ -44,4 +44,4 @@ def test_ctrl_c_while_the_target_is_importing_is_a_clean_stop(tmp_path: Path) ->
             child.communicate()
     assert child.returncode == 0, out
     assert "Traceback" not in out
-    assert "interrupted before it started" in out
+    assert "stopped before it started" in out

@@ -14,8 +14,9 @@ import argparse
 import importlib.metadata
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from . import _contract, _demo, _feed, _jobs, _publish, _server, _stats, _top, _worker
 from ._common import EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, Handler, HelpFormatter, Parser
@@ -70,23 +71,31 @@ def _setup_logging(debug: bool) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, signal_mask: Iterable[int] | None = None) -> int:
     """Run ``thoonk`` with ``argv`` (default ``sys.argv[1:]``); return the exit code.
 
     Synopsis: ``main(["server", "start"]) -> 0``.
+
+    ``signal_mask``: the signal mask to restore once the arguments are parsed
+    (``thoonk_actors.cli.main`` holds SIGINT/SIGTERM until then); a command
+    whose parser sets ``holds_stop_signals`` (``worker``) keeps them held and
+    takes them over itself.
     """
-    parser = build_parser()
+    debug = False
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: 2 on a usage error, 0 after --help
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    handler: Handler | None = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    debug: bool = getattr(args, "debug", False)
-    _setup_logging(debug)
-    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # argparse: 2 on a usage error, 0 after --help
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        debug = getattr(args, "debug", False)
+        _setup_logging(debug)
+        if signal_mask is not None and not getattr(args, "holds_stop_signals", False):
+            signal.pthread_sigmask(signal.SIG_SETMASK, signal_mask)  # a held Ctrl-C lands here
         return handler(args)
     except KeyboardInterrupt:
         print("thoonk: interrupted", file=sys.stderr)

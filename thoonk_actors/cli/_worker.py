@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 
 from .._errors import UsageError
 from ..runtime import App, load_app, run_workers
 from ..runtime._logging import LEVEL_ENV
+from ..runtime._signals import SignalLatch, StopRequested, installed_latch
 from ._common import Subparsers, add_command, add_redis_options, number, seconds
 from ._run import check_redis
 
@@ -78,12 +80,19 @@ def add_parser(
         action="store_true",
         help="stop once every job queue of the app is drained (batch runs, tests)",
     )
-    worker.set_defaults(handler=_worker)
+    # SIGINT/SIGTERM stay held after parsing: _worker takes them over (a stop at any moment).
+    worker.set_defaults(handler=_worker, holds_stop_signals=True)
 
 
 def _worker(args: argparse.Namespace) -> int:
+    # Held since the program's first instruction (cli.main); from here on a stop
+    # is recorded by the latch, and honoured as soon as it can be (exit 0).
+    latch = installed_latch() or SignalLatch().install()
     try:
-        app = load_app(args.target)  # UsageError (exit 2) before anything touches Redis
+        with latch.interrupting():
+            app = load_app(args.target)  # UsageError (exit 2) before anything touches Redis
+    except StopRequested as stop:
+        return _stopped_early(stop.signum, debug=getattr(args, "debug", False))
     except UsageError:
         raise
     except Exception as exc:  # the module itself failed: still the target's fault
@@ -93,6 +102,8 @@ def _worker(args: argparse.Namespace) -> int:
             f"the App at {args.target!r} has no handlers; register some with @app.job / @app.feed"
         )
     url, where = check_redis(argparse.Namespace(**{**vars(args), "url": args.url or app.url}))
+    if latch.received:  # a stop while Redis was asked: no worker was started
+        return _stopped_early(latch.received[0], debug=getattr(args, "debug", False))
     _log_to_stderr(debug=getattr(args, "debug", False))
     log.info(
         "running %d worker process%s of %s (%s) on %s; Ctrl-C or SIGTERM stops %s gracefully",
@@ -102,6 +113,12 @@ def _worker(args: argparse.Namespace) -> int:
     code = run_workers(args.target, args.processes, url=url, grace=args.grace, burst=args.burst)
     log.info("every worker stopped" if code == 0 else "workers stopped, not all cleanly")
     return code
+
+
+def _stopped_early(signum: int, *, debug: bool) -> int:
+    _log_to_stderr(debug=debug)
+    log.info("%s: stopped before any worker started", signal.Signals(signum).name)
+    return 0
 
 
 def _handlers(app: App) -> str:

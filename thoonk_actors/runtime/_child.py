@@ -3,22 +3,37 @@
 Synopsis::
 
     python -m thoonk_actors.runtime._child examples.worker_app:app [--grace 10] [--burst]
-        [--parent PID]
+        [--control FD]
 
-Runs the app with SIGINT/SIGTERM handling (first signal: graceful stop,
-second: stop now). With ``--parent`` it also stops gracefully when that
-process is gone (the supervisor was killed), so no worker is left orphaned.
-Exit codes: 0 stopped cleanly, 1 crashed, 2 the target is wrong.
+Runs the app until stopped. A stop comes from two places, and the worker's
+stop level is the higher of the two (docs/runtime.md, "Signals and grace"):
+
+* its own SIGINT/SIGTERM, counted: the first is a graceful stop, the second
+  stops at once, the third cancels everything. These are signals sent to
+  this process from outside (``pkill``, systemd's ``KillMode=control-group``).
+* the supervisor's orders on the pipe ``--control FD``: a byte ``1``
+  (graceful) or ``2`` (at once). Orders are levels, not counts: the
+  supervisor passing on the SIGTERM that this process also received directly
+  is the same graceful stop, not a second signal. End of file on the pipe
+  (the supervisor is gone) is a graceful stop, so no worker is left orphaned.
+
+A stop is honoured whenever it arrives: the supervisor starts this process
+with SIGINT/SIGTERM blocked (held until a :class:`SignalLatch` takes them
+over); a stop while the target is importing ends the process at once with
+exit 0 (nothing was claimed); one while the app is connecting cancels the
+start-up. Exit codes: 0 stopped cleanly, 1 crashed, 2 the target is wrong.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from contextlib import suppress
 
 import trio
 
@@ -27,34 +42,46 @@ from .._nursery import open_service_nursery
 from ._app import App
 from ._logging import configure_logging
 from ._running import RunningApp
+from ._signals import STOP_SIGNALS, SignalLatch, StopRequested
 from ._target import load_app
 
 # Not __name__: run with -m, that would be "__main__".
 log = logging.getLogger("thoonk_actors.runtime._child")
 
-PARENT_POLL = 0.5
+#: Stop levels: graceful (grace period), at once (handlers cancelled), cancel everything.
+GRACEFUL, NOW, CANCEL = 1, 2, 3
+#: The bytes of the supervisor's orders on the control pipe.
+ORDERS = {b"1"[0]: GRACEFUL, b"2"[0]: NOW}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the app until stopped; the exit code."""
+    latch = SignalLatch().install()  # first: a signal held since exec arrives, recorded
     parser = argparse.ArgumentParser(prog="python -m thoonk_actors.runtime._child")
     parser.add_argument("target", help="module:app")
     parser.add_argument("--grace", type=float, default=None)
     parser.add_argument("--burst", action="store_true")
-    parser.add_argument("--parent", type=int, default=None)
+    parser.add_argument("--control", type=int, default=None)
     args = parser.parse_args(argv)
     configure_logging()
+    stop = _Stop(args.grace)
     try:
-        try:
-            app = load_app(args.target)
-        except UsageError as exc:
-            log.error("%s", exc)
-            return 2
-        trio.run(_serve, app, args.grace, args.burst, args.parent)
-    except KeyboardInterrupt:
-        # Ctrl-C before the app installed its own handlers (while importing the
-        # target or starting trio): nothing was claimed yet, so this is a clean stop.
-        log.info("worker %d interrupted before it started", os.getpid())
+        with latch.interrupting():
+            if args.control is not None:
+                threading.Thread(
+                    target=stop.read_orders, args=(args.control,), name="orders", daemon=True
+                ).start()
+            try:
+                app = load_app(args.target)
+            except UsageError as exc:
+                log.error("%s", exc)
+                return 2
+            stop.started_importing_done()
+        trio.run(_serve, app, args.burst, stop, latch)
+    except (StopRequested, KeyboardInterrupt):
+        # A stop before the app started (while importing the target): nothing
+        # was claimed yet, so this is a clean stop.
+        log.info("worker %d stopped before it started", os.getpid())
         return 0
     except Exception:
         log.exception("worker %d crashed", os.getpid())
@@ -62,23 +89,155 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-async def _serve(app: App, grace: float | None, burst: bool, parent: int | None) -> None:
+class _Stop:
+    """The stop level of this process: its own signals and the supervisor's orders meet here.
+
+    Before trio runs, orders are only recorded (an order while the target is
+    still importing ends the process: nothing was started). Inside trio,
+    :meth:`raise_to` applies a higher level to the running app, or cancels
+    the start-up if the app is not running yet.
+    """
+
+    def __init__(self, grace: float | None) -> None:
+        self.grace = grace
+        self.level = 0
+        self.signals = 0
+        self._lock = threading.Lock()
+        self._importing = True
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._pending_order = 0
+        self.running: RunningApp | None = None
+        self.startup: trio.CancelScope | None = None
+
+    # ------------------------------------------------- the supervisor's orders
+
+    def read_orders(self, fd: int) -> None:
+        """The ``orders`` thread: read the control pipe until end of file."""
+        while True:
+            try:
+                data = os.read(fd, 64)
+            except OSError:
+                data = b""
+            levels = [ORDERS[byte] for byte in data if byte in ORDERS]
+            if not data:
+                levels = [GRACEFUL]
+            self._order(max(levels, default=0), gone=not data)
+            if not data:
+                return
+
+    def _order(self, level: int, *, gone: bool) -> None:
+        if level == 0:
+            return
+        with self._lock:
+            if self._importing:
+                # Nothing claimed, nothing connected: end here, without a traceback.
+                # Holding the lock keeps the main thread from starting the app meanwhile.
+                log.info("worker %d stopped before it started", os.getpid())
+                logging.shutdown()
+                os._exit(0)
+            token = self._token
+            if token is None:
+                self._pending_order = max(self._pending_order, level)
+                return
+        with suppress(trio.RunFinishedError):
+            token.run_sync_soon(self._apply_order, level, gone)
+
+    def _apply_order(self, level: int, gone: bool) -> None:
+        if gone:
+            log.warning("the supervisor is gone; stopping")
+        self.raise_to(level, "the supervisor's order")
+
+    def started_importing_done(self) -> None:
+        with self._lock:
+            self._importing = False
+
+    def attach(self) -> None:
+        """In trio: orders go to this loop from now on (the recorded one applied)."""
+        with self._lock:
+            self._token = trio.lowlevel.current_trio_token()
+            pending, self._pending_order = self._pending_order, 0
+        if pending:
+            self.raise_to(pending, "the supervisor's order")
+
+    # ------------------------------------------------------- own signals
+
+    def signal(self, signum: int) -> None:
+        """One SIGINT/SIGTERM sent to this process (in trio)."""
+        self.signals += 1
+        self.raise_to(min(self.signals, CANCEL), signal.Signals(signum).name)
+
+    # ------------------------------------------------------------ applying
+
+    def raise_to(self, level: int, why: str) -> None:
+        if level <= self.level:
+            return
+        self.level = level
+        if self.running is None:
+            log.info("%s: stopping before the app started", why)
+            if self.startup is not None:
+                self.startup.cancel()
+            return
+        self._apply(why)
+
+    def _apply(self, why: str) -> None:
+        running = self.running
+        assert running is not None
+        if self.level == GRACEFUL:
+            seconds = running.grace if self.grace is None else self.grace
+            log.info("%s: stopping; running handlers get %g s to finish", why, seconds)
+            running.stop_nowait(self.grace)
+        elif self.level == NOW:
+            log.warning("%s: stopping at once; running handlers are cancelled", why)
+            running.stop_nowait(0)
+        else:
+            log.warning("%s a third time: cancelling everything", why)
+            running.cancel()
+
+    def set_running(self, running: RunningApp) -> None:
+        self.running = running
+        if self.level:
+            self._apply("a stop asked during start-up")
+
+
+async def _serve(app: App, burst: bool, stop: _Stop, latch: SignalLatch) -> None:
     async with open_service_nursery() as nursery:
-        run = functools.partial(app.run, handle_signals=True, grace=grace, burst=burst)
-        running: RunningApp = await nursery.start(run)
-        log.info("worker %s running %r", running.worker_id, app)
-        if parent is not None:
-            nursery.start_soon(_stop_when_orphaned, parent, running, grace)
-        await running.wait_stopped()
+        await nursery.start(_count_signals, stop, latch)
+        stop.attach()
+        with trio.CancelScope() as startup:
+            stop.startup = startup
+            if stop.level:
+                startup.cancel()
+            await nursery.start(_run_app, app, burst, stop)
+        stop.startup = None
+        if stop.running is None:  # the start-up was cancelled by a stop
+            log.info("worker %d stopped before it started", os.getpid())
+        else:
+            await stop.running.wait_stopped()
         nursery.cancel_scope.cancel()
 
 
-async def _stop_when_orphaned(parent: int, running: RunningApp, grace: float | None) -> None:
-    # No event tells a child that its parent died (short of prctl): poll.
-    while os.getppid() == parent:  # noqa: ASYNC110
-        await trio.sleep(PARENT_POLL)
-    log.warning("the supervisor (pid %d) is gone; stopping", parent)
-    running.stop_nowait(grace)
+async def _run_app(
+    app: App,
+    burst: bool,
+    stop: _Stop,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    async with app.open(burst=burst) as running:
+        log.info("worker %s running %r", running.worker_id, app)
+        stop.set_running(running)  # a stop asked meanwhile applies now
+        task_status.started()
+        await running.wait_stopped()
+
+
+async def _count_signals(
+    stop: _Stop, latch: SignalLatch, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    with trio.open_signal_receiver(*STOP_SIGNALS) as received:
+        for signum in latch.take():  # held before this receiver existed
+            stop.signal(signum)
+        task_status.started()
+        async for signum in received:
+            stop.signal(signum)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,19 @@ if needed) and handed to every worker in ``$THOONK_REDIS_URL``, so they all
 share one embedded server.
 
 A worker that exits while no stop was asked for is restarted after a
-backoff (0.5 s doubling to 10 s; back to 0.5 s after a run of a minute). The
-first SIGINT/SIGTERM is forwarded (graceful stop, ``grace`` seconds for
-running handlers); a second is forwarded too (the workers stop at once); a
-third, or a worker still alive ``grace + KILL_MARGIN`` seconds after the
-first, gets SIGKILL (its claims come back through the reapers).
+backoff (0.5 s doubling to 10 s; back to 0.5 s after a run of a minute).
+
+Stopping (docs/runtime.md, "Signals and grace"): the supervisor counts the
+SIGINT/SIGTERM sent to it. The first is passed on to every worker as an
+order on its control pipe ("stop gracefully", ``grace`` seconds for running
+handlers), the second as "stop at once", the third is SIGKILL; so is a
+worker still alive ``grace + KILL_MARGIN`` seconds after the first (its
+claims come back through the reapers). Orders are levels, not signals: a
+worker that also received the SIGTERM itself (systemd's
+``KillMode=control-group``, ``pkill``) counts it once. Workers are started
+with SIGINT/SIGTERM blocked, and a stop that arrives while the supervisor
+itself starts up is held (:class:`SignalLatch`) and honoured as soon as it
+can be: no signal is lost and none becomes a traceback.
 """
 
 from __future__ import annotations
@@ -34,6 +42,13 @@ from .._errors import UsageError
 from .._nursery import open_service_nursery
 from ..embedded import URL_ENV, resolve_url_sync
 from ._logging import configure_logging
+from ._signals import (
+    STOP_SIGNALS,
+    SignalLatch,
+    StopRequested,
+    block_stop_signals,
+    installed_latch,
+)
 from ._supervise import sleep_or_stop
 from ._target import load_app
 
@@ -77,18 +92,43 @@ def run_workers(
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise UsageError(f"processes must be an int >= 1, not {processes!r}")
     configure_logging()
-    app = load_app(target)  # fail here, once, rather than in every worker
-    resolved = resolve_url_sync(url or app.url)
-    wait_grace = app.grace if grace is None else grace
-    command = [sys.executable, "-m", "thoonk_actors.runtime._child", target]
-    command += ["--parent", str(os.getpid())]
-    if grace is not None:
-        command += ["--grace", repr(float(grace))]
-    if burst:
-        command.append("--burst")
-    env = {**os.environ, URL_ENV: resolved}
-    pool = _Pool(command, env, processes, burst=burst, kill_after=wait_grace + KILL_MARGIN)
-    return trio.run(pool.run)
+    latch = installed_latch()  # `thoonk worker` installed one as its first instruction
+    own_latch = latch is None
+    if latch is None:
+        latch = SignalLatch().install()
+    try:
+        try:
+            with latch.interrupting():
+                app = load_app(target)  # fail here, once, rather than in every worker
+        except StopRequested as stop:
+            log.info("%s: stopping before any worker started", stop)
+            return 0
+        resolved = resolve_url_sync(url or app.url)
+        wait_grace = app.grace if grace is None else grace
+        command = [sys.executable, "-m", "thoonk_actors.runtime._child", target]
+        if grace is not None:
+            command += ["--grace", repr(float(grace))]
+        if burst:
+            command.append("--burst")
+        env = {**os.environ, URL_ENV: resolved}
+        pool = _Pool(command, env, processes, burst=burst, kill_after=wait_grace + KILL_MARGIN)
+        return trio.run(pool.run, latch)
+    finally:
+        if own_latch:
+            latch.uninstall()
+
+
+class _Worker:
+    """One worker process and the write end of its control pipe."""
+
+    def __init__(self, proc: trio.Process, control: int) -> None:
+        self.proc = proc
+        self.control = control
+
+    def order(self, level: int) -> None:
+        """Write a stop order (1 graceful, 2 at once); a worker already gone is fine."""
+        with contextlib.suppress(OSError):
+            os.write(self.control, str(level).encode())
 
 
 class _Pool:
@@ -108,13 +148,16 @@ class _Pool:
         self._processes = processes
         self._burst = burst
         self._kill_after = kill_after
-        self._procs: dict[int, trio.Process] = {}
+        self._workers: dict[int, _Worker] = {}
         self._stopping = trio.Event()
+        self._signals = 0
+        self._level = 0  # the stop order every worker has (0: none yet)
         self._failed = False
 
-    async def run(self) -> int:
+    async def run(self, latch: SignalLatch) -> int:
         async with open_service_nursery() as nursery:
-            await nursery.start(self._forward_signals)
+            await nursery.start(self._forward_signals, latch)
+            nursery.start_soon(self._kill_late)
             async with open_service_nursery() as keepers:
                 for slot in range(self._processes):
                     keepers.start_soon(self._keep, slot)
@@ -125,15 +168,14 @@ class _Pool:
         delay = RESTART_FIRST
         while not self._stopping.is_set():
             started = trio.current_time()
-            proc = await trio.lowlevel.open_process(
-                self._command, env=self._env, start_new_session=True
-            )
-            self._procs[slot] = proc
+            worker = await self._start(slot)
+            proc = worker.proc
             log.info("worker %d started (pid %d)", slot, proc.pid)
             try:
                 code = await proc.wait()
             finally:
-                del self._procs[slot]
+                del self._workers[slot]
+                os.close(worker.control)
                 if proc.returncode is None:  # we were cancelled: do not leave it behind
                     proc.kill()
             if self._stopping.is_set():
@@ -153,36 +195,66 @@ class _Pool:
             await sleep_or_stop(delay, self._stopping)
             delay = min(delay * 2, RESTART_MAX)
 
-    async def _forward_signals(self, task_status: trio.TaskStatus[None]) -> None:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+    async def _start(self, slot: int) -> _Worker:
+        """Start one worker: its own session, SIGINT/SIGTERM held, a control pipe."""
+        control_read, control_write = os.pipe()  # both close-on-exec; pass_fds shares one
+        try:
+            proc = await trio.lowlevel.open_process(
+                [*self._command, "--control", str(control_read)],
+                env=self._env,
+                start_new_session=True,  # a terminal's Ctrl-C reaches only the supervisor
+                pass_fds=(control_read,),
+                preexec_fn=block_stop_signals,  # held from its first instruction (module doc)
+            )
+        except BaseException:
+            os.close(control_write)
+            raise
+        finally:
+            os.close(control_read)
+        worker = self._workers[slot] = _Worker(proc, control_write)
+        if self._level:  # a stop came while it was being started: it gets the order too
+            worker.order(self._level)
+        return worker
+
+    async def _forward_signals(
+        self, latch: SignalLatch, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        with trio.open_signal_receiver(*STOP_SIGNALS) as received:
+            for signum in latch.take():  # held while the supervisor started: no worker yet
+                self._on_signal(signum)
             task_status.started()
-            count = 0
-            async with trio.open_nursery() as nursery:
-                async for signum in received:
-                    count += 1
-                    if count == 1:
-                        log.info(
-                            "%s: stopping %d workers", signal.Signals(signum).name, len(self._procs)
-                        )
-                        self._stopping.set()
-                        nursery.start_soon(self._kill_late)
-                    if count <= 2:
-                        self._send(signum)
-                    else:
-                        self._send(signal.SIGKILL)
+            async for signum in received:
+                self._on_signal(signum)
+
+    def _on_signal(self, signum: int) -> None:
+        self._signals += 1
+        name = signal.Signals(signum).name
+        if self._signals == 1:
+            log.info("%s: stopping %d workers", name, len(self._workers))
+            self._stopping.set()
+        if self._signals <= 2:
+            if self._signals == 2:
+                log.warning("%s again: the workers stop at once", name)
+            self._level = self._signals
+            for worker in list(self._workers.values()):
+                worker.order(self._level)
+        else:
+            log.warning("%s a third time: killing the workers", name)
+            self._kill()
 
     async def _kill_late(self) -> None:
+        await self._stopping.wait()
         await trio.sleep(self._kill_after)
-        if self._procs:
-            log.warning("killing %d workers still running", len(self._procs))
+        if self._workers:
+            log.warning("killing %d workers still running", len(self._workers))
             self._failed = True
-            self._send(signal.SIGKILL)
+            self._kill()
 
-    def _send(self, signum: int) -> None:
-        for proc in list(self._procs.values()):
-            if proc.returncode is None:
+    def _kill(self) -> None:
+        for worker in list(self._workers.values()):
+            if worker.proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signum)
+                    worker.proc.send_signal(signal.SIGKILL)
 
 
 def _describe(code: int) -> str:
