@@ -91,15 +91,16 @@ class WarningSummary(logging.Handler):
         with self._guard:
             self._recent.append((time.monotonic(), message.splitlines()[0] if message else ""))
 
-    def summary(self, window: float = WARNINGS_WINDOW) -> tuple[int, str | None]:
-        """(warnings in the last ``window`` seconds, the latest of them)."""
-        since = time.monotonic() - window
+    def summary(
+        self, window: float = WARNINGS_WINDOW, since: float = 0.0
+    ) -> tuple[int, str | None]:
+        """(warnings in the last ``window`` seconds and after ``since``, the latest of them)."""
+        start = time.monotonic() - window
         with self._guard:
-            while self._recent and self._recent[0][0] < since:
+            while self._recent and self._recent[0][0] < start:
                 self._recent.popleft()
-            if not self._recent:
-                return 0, None
-            return len(self._recent), self._recent[-1][1]
+            recent = [message for at, message in self._recent if at >= since]
+        return len(recent), (recent[-1] if recent else None)
 
     # --------------------------------------------------- shared installation
 
@@ -149,6 +150,7 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._note = ""  # the last action's outcome (html)
         self._note_error = False
         self._delay = _RETRY_FIRST
+        self._warnings_since = 0.0
         self._closed = False
         self._warnings = WarningSummary.attach(self)
         self._show_status()
@@ -173,6 +175,7 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         """A read succeeded: clear the follower's failure (the connection is back)."""
         self._delay = _RETRY_FIRST
         if "follow" in self._problems:
+            self._warnings_since = time.monotonic()  # the outage's warnings are over
             self._set_problem("follow", None)
             self._say(f"Connected again at {time.strftime('%H:%M:%S')}.")
 
@@ -193,7 +196,7 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if self._note:
             color = "#b00020" if self._note_error else "#555"
             parts.append(f'<span style="color:{color}">{self._note}</span>')
-        count, latest = self._warnings.summary()
+        count, latest = self._warnings.summary(since=self._warnings_since)
         if count:
             parts.append(
                 f'<span style="color:#8a6d00" title="logger {LIBRARY_LOGGER}">⚠ {count} '
@@ -209,6 +212,10 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         while True:
             await trio.sleep(STATUS_EVERY)
             self._show_status()
+
+    def problems(self) -> list[str]:
+        """What is wrong now (the follower's failure, a stopped worker...), as text."""
+        return [html.unescape(re.sub(r"<[^>]+>", "", p)) for p in self._problems.values()]
 
     def status_text(self) -> str:
         """The status line without its markup (for tests and debugging)."""
