@@ -54,7 +54,8 @@ def test_feed_view_publish_box_and_retract_button(t: SyncThoonk) -> None:
         new_id = view.publish_from_entry()
         assert new_id is not None and news.get(new_id) == "just text"
         eventually(lambda: len(view.ids()) == 2, "both items")
-        row = view._rows["typed-1"]
+        row = view.row_of("typed-1")
+        assert row is not None
         row.children[1].click()  # the Retract button
         assert not news.has("typed-1")
         eventually(lambda: view.ids() == [new_id], "the retract")

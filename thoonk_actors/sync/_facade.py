@@ -25,19 +25,25 @@ duplicates an operation. Ctrl-C or a kernel interrupt stops a blocking call.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import functools
 import inspect
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import suppress
 from types import TracebackType
 from typing import Any
+
+import outcome
+import trio
 
 from ..contract import Codec
 from ..objects import Thoonk, ThoonkObject, open_thoonk
 from ..transport import Gap
 from ._portal import Portal, PortalClosedError
+from ._views import make_view
 from ._workers import CallbackSubscription, WorkerHandle
 
 _OPEN_TIMEOUT = 30.0
@@ -121,6 +127,89 @@ class EventStream:
 
 _END = object()
 
+class AsyncView:
+    """``q.aio``: an object's async methods, for asyncio (a notebook's ``await``) and trio.
+
+    ``await q.aio.statistics()`` in a Jupyter cell runs ``statistics()`` in
+    the connection's trio loop and awaits its result from the kernel's
+    asyncio loop; exceptions keep their type and traceback. Inside the
+    connection's own loop the methods are the object's own (trio)
+    coroutines. Attributes that are not async methods are the object's own
+    (``events()`` is trio-only: from a cell use the blocking ``q.events()``
+    or ``q.subscribe(callback)``).
+    """
+
+    __slots__ = ("_obj", "_portal")
+
+    def __init__(self, portal: Portal[Thoonk], obj: ThoonkObject[Any]) -> None:
+        self._portal = portal
+        self._obj = obj
+
+    def __getattr__(self, attribute: str) -> Any:
+        value = getattr(self._obj, attribute)
+        if not inspect.iscoroutinefunction(value):
+            return value
+        portal = self._portal
+
+        @functools.wraps(value)
+        def call(*args: Any, **kwargs: Any) -> Awaitable[Any]:
+            if threading.current_thread() is not portal._thread and _in_asyncio():
+                return _await_in_loop(portal, functools.partial(value, *args, **kwargs))
+            coroutine: Awaitable[Any] = value(*args, **kwargs)
+            return coroutine
+
+        return call
+
+    def __dir__(self) -> list[str]:
+        return sorted(n for n in dir(self._obj) if not n.startswith("_"))
+
+    def __repr__(self) -> str:
+        return f"<async {type(self._obj).__name__} {self._obj.name!r}>"
+
+
+def _in_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def _await_in_loop(portal: Portal[Thoonk], fn: Callable[[], Awaitable[Any]]) -> Any:
+    """Run ``fn`` in the connection's trio loop; await its outcome from asyncio."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: outcome.Outcome[Any]) -> None:
+        if future.done():
+            return
+        if isinstance(result, outcome.Value):
+            future.set_result(result.value)
+        elif isinstance(result, outcome.Error):
+            future.set_exception(result.error)
+
+    async def call() -> None:
+        result: outcome.Outcome[Any] = outcome.Error(
+            PortalClosedError("the call was cancelled because the connection closed")
+        )
+        try:
+            captured = await outcome.acapture(fn)
+            cancelled = isinstance(captured, outcome.Error) and isinstance(
+                captured.error, trio.Cancelled
+            )
+            if not cancelled:
+                result = captured
+        finally:
+            with suppress(RuntimeError):  # the asyncio loop is closed: nobody waits
+                loop.call_soon_threadsafe(settle, result)
+
+    scope = portal.spawn(call)
+    try:
+        return await future
+    except asyncio.CancelledError:
+        portal.cancel(scope)
+        raise
+
 
 class SyncObject:
     """Blocking twin of one object; every async method becomes a blocking one."""
@@ -134,17 +223,33 @@ class SyncObject:
         return self._obj.name
 
     @property
-    def aio(self) -> ThoonkObject[Any]:
-        """The async object behind this one (use it only inside the loop)."""
-        return self._obj
+    def aio(self) -> Any:
+        """``await q.aio.statistics()``: the async methods, awaitable from a notebook cell.
+
+        In Jupyter a cell's top-level ``await`` runs on the kernel's asyncio
+        loop, while the object lives in the connection's trio loop. Called
+        from asyncio, each async method runs in the connection's loop and is
+        awaited as an asyncio future (cancelling the cell's task cancels it);
+        called inside the connection's loop (a widget, an in-kernel worker),
+        it is the trio coroutine itself. See :class:`AsyncView`.
+        """
+        return AsyncView(self._portal, self._obj)
 
     def __getattr__(self, attribute: str) -> Any:
         value = getattr(self._obj, attribute)
         if inspect.iscoroutinefunction(value):
+            portal = self._portal
 
             @functools.wraps(value)
             def blocking(*args: Any, **kwargs: Any) -> Any:
-                return self._portal.run(functools.partial(value, *args, **kwargs))
+                __tracebackhide__ = True  # IPython leaves this frame out of tracebacks
+                try:
+                    return portal.run(functools.partial(value, *args, **kwargs))
+                except KeyboardInterrupt:
+                    pass
+                # A fresh interrupt from this frame: the traceback ends at the
+                # user's call, not in the portal's or threading's internals.
+                raise KeyboardInterrupt
 
             return blocking
         return value
@@ -181,9 +286,11 @@ class SyncObject:
 
     # ---------------------------------------------------- notebook display
 
+    _view_kind = ""
+
     def view(self) -> Any:
         """A live widget for this object (needs ``pip install 'thoonk-actors[notebook]'``)."""
-        raise NotImplementedError(f"no widget for {type(self._obj).__name__} yet")
+        return make_view(self._view_kind, self)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         # The last expression of a notebook cell shows its live widget.
@@ -197,31 +304,19 @@ class SyncObject:
 class SyncJob(SyncObject):
     """Blocking twin of :class:`~thoonk_actors.Job`."""
 
-    def view(self) -> Any:
-        """A live :class:`~thoonk_actors.widgets.JobBoard` of this queue."""
-        from ..widgets import JobBoard
-
-        return JobBoard(self)
+    _view_kind = "job"  # shown as a JobBoard
 
 
 class SyncFeed(SyncObject):
     """Blocking twin of :class:`~thoonk_actors.Feed`."""
 
-    def view(self) -> Any:
-        """A live :class:`~thoonk_actors.widgets.FeedView` of this feed."""
-        from ..widgets import FeedView
-
-        return FeedView(self)
+    _view_kind = "feed"  # shown as a FeedView
 
 
 class SyncSortedFeed(SyncObject):
     """Blocking twin of :class:`~thoonk_actors.SortedFeed`."""
 
-    def view(self) -> Any:
-        """A live :class:`~thoonk_actors.widgets.FeedView` of this sorted feed."""
-        from ..widgets import FeedView
-
-        return FeedView(self)
+    _view_kind = "sorted_feed"  # shown as a FeedView
 
 
 class SyncQueue(SyncObject):

@@ -150,7 +150,12 @@ class Portal(Generic[R]):
             )
 
     def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run ``await fn(*args)`` in the loop and wait for it; Ctrl-C cancels it."""
+        """Run ``await fn(*args)`` in the loop and wait for it; Ctrl-C cancels it.
+
+        An interrupt is raised afresh from this frame (hidden from IPython's
+        tracebacks), so its traceback ends at the caller, not in ``threading``.
+        """
+        __tracebackhide__ = True  # IPython leaves this frame out of tracebacks
         self._check_caller()
         done = threading.Event()
         result: list[outcome.Outcome[T]] = []
@@ -162,12 +167,15 @@ class Portal(Generic[R]):
             done.set()
 
         self._spawn(call)
+        interrupted = False
         try:
             done.wait()
         except KeyboardInterrupt:
+            interrupted = True
+        if interrupted:
             self._cancel(scope)
             done.wait(_CLOSE_TIMEOUT)
-            raise
+            raise KeyboardInterrupt  # outside the handler: no threading frames as context
         if not result:
             raise PortalClosedError("the call was cancelled because the connection closed")
         return result[0].unwrap()

@@ -40,7 +40,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import trio
 from trio_util import AsyncValue
@@ -51,9 +51,7 @@ from ..objects import Thoonk, ThoonkObject, default_worker_id
 from ..runtime import App, QueueStatistics, RunningApp, current_job
 from ..transport import Gap
 from ._portal import Portal, PortalClosedError
-
-if TYPE_CHECKING:
-    from ..widgets import WorkerPanel
+from ._views import make_view
 
 log = logging.getLogger(__name__)
 
@@ -270,17 +268,15 @@ class WorkerHandle:
 
     # -------------------------------------------------------------- display
 
-    def view(self) -> WorkerPanel:
+    def view(self) -> Any:
         """A live :class:`~thoonk_actors.widgets.WorkerPanel` of this worker."""
-        from ..widgets import WorkerPanel
-
-        return WorkerPanel(self)
+        return make_view("worker", self)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         # The last expression of a notebook cell shows its live widget.
         try:
             widget = self.view()
-        except ImportError:
+        except (ImportError, NotImplementedError):
             return {"text/plain": repr(self)}
         return widget._repr_mimebundle_(**kwargs)
 

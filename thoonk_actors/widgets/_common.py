@@ -1,13 +1,24 @@
 """What every live widget shares: a background follower, a status line, helpers.
 
 Synopsis: ``class FeedView(LiveWidget): ... self._start(self._follow)``.
+
+The status line shows the *current* state: the follower's failure while it
+lasts ("… retrying in 2 s"), cleared as soon as a read succeeds again; the
+last action's outcome; and one summary of the warnings the library logged in
+the last minute. Those warnings go to :mod:`logging` (see
+:class:`WarningSummary`), never as stderr into whatever cell is current.
 """
 
 from __future__ import annotations
 
+import collections
 import html
 import json
 import logging
+import re
+import threading
+import time
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -21,6 +32,12 @@ log = logging.getLogger(__name__)
 
 _RETRY_FIRST = 0.5
 _RETRY_MAX = 10.0
+#: Seconds a logged warning stays in the status lines' summary.
+WARNINGS_WINDOW = 60.0
+#: Seconds between two re-draws of a status line (the warnings summary ages).
+STATUS_EVERY = 1.0
+#: The logger whose warnings the status lines summarise.
+LIBRARY_LOGGER = "thoonk_actors"
 
 
 def parse_item(text: str) -> Any:
@@ -48,8 +65,80 @@ def describe_error(exc: BaseException) -> str:
     return f"{html.escape(kind)}: {html.escape(str(exc))}"
 
 
+class WarningSummary(logging.Handler):
+    """Counts the library's warnings for the status lines, while a widget lives.
+
+    Why a handler: with no logging configured, Python prints warnings through
+    its last-resort handler to stderr, and in Jupyter that stderr lands in
+    whichever cell is current — a widget's cell fills with lines. With this
+    handler on the ``thoonk_actors`` logger, the last-resort printer stays
+    quiet; warnings still propagate to the handlers you configured
+    (``logging.basicConfig()`` shows them as usual), and every widget's status
+    line says how many came in the last minute, and the latest.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._recent: collections.deque[tuple[float, str]] = collections.deque(maxlen=1000)
+        self._guard = threading.Lock()
+        self.users: weakref.WeakSet[LiveWidget] = weakref.WeakSet()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not break logging
+            message = str(record.msg)
+        with self._guard:
+            self._recent.append((time.monotonic(), message.splitlines()[0] if message else ""))
+
+    def summary(
+        self, window: float = WARNINGS_WINDOW, since: float = 0.0
+    ) -> tuple[int, str | None]:
+        """(warnings in the last ``window`` seconds and after ``since``, the latest of them)."""
+        start = time.monotonic() - window
+        with self._guard:
+            while self._recent and self._recent[0][0] < start:
+                self._recent.popleft()
+            recent = [message for at, message in self._recent if at >= since]
+        return len(recent), (recent[-1] if recent else None)
+
+    # --------------------------------------------------- shared installation
+
+    _lock = threading.Lock()
+    _installed: WarningSummary | None = None
+
+    @classmethod
+    def attach(cls, widget: LiveWidget) -> WarningSummary:
+        """The installed summary (installed now if needed), used by ``widget``."""
+        with cls._lock:
+            summary = cls._installed
+            if summary is None:
+                summary = cls._installed = cls()
+                logging.getLogger(LIBRARY_LOGGER).addHandler(summary)
+            summary.users.add(widget)
+            return summary
+
+    @classmethod
+    def detach(cls, widget: LiveWidget) -> None:
+        """``widget`` is closed; the last one out removes the handler."""
+        with cls._lock:
+            summary = cls._installed
+            if summary is None:
+                return
+            summary.users.discard(widget)
+            if not summary.users:
+                logging.getLogger(LIBRARY_LOGGER).removeHandler(summary)
+                cls._installed = None
+
+
 class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
-    """A VBox kept up to date by a task in the connection's background loop."""
+    """A VBox kept up to date by a task in the connection's background loop.
+
+    Subclasses build their children (``self.status`` among them), call
+    ``_start(follow)``, and call ``_healthy()`` after each successful read.
+    :meth:`close` closes every widget the view made (``self._owned``), so
+    nothing stays in ``ipywidgets.Widget.widgets``.
+    """
 
     status: widgets.HTML
 
@@ -57,29 +146,128 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         super().__init__(list(children))
         self._portal = portal
         self._scopes: list[trio.CancelScope] = []
+        self._problems: dict[str, str] = {}  # what is wrong now, by source
+        self._note = ""  # the last action's outcome (html)
+        self._note_error = False
+        self._delay = _RETRY_FIRST
+        self._warnings_since = 0.0
+        self._closed = False
+        self._warnings = WarningSummary.attach(self)
+        self._show_status()
+        self._scopes.append(self._portal.spawn(self._keep_status))
 
     def _start(self, follow: Callable[[], Awaitable[None]]) -> None:
         """Run ``follow`` in the loop for the widget's life, restarted after errors."""
         self._scopes.append(self._portal.spawn(self._supervise, follow))
 
     async def _supervise(self, follow: Callable[[], Awaitable[None]]) -> None:
-        delay = _RETRY_FIRST
         while True:
             try:
                 await follow()
                 return
             except Exception as exc:  # shown, then retried: a widget never dies
-                self._say(f"{describe_error(exc)} — retrying in {delay:g} s", error=True)
+                delay = self._delay
+                self._set_problem("follow", f"{describe_error(exc)} — retrying in {delay:g} s")
                 await trio.sleep(delay)
-                delay = min(delay * 2, _RETRY_MAX)
+                self._delay = min(delay * 2, _RETRY_MAX)
+
+    def _healthy(self) -> None:
+        """A read succeeded: clear the follower's failure (the connection is back)."""
+        self._delay = _RETRY_FIRST
+        if "follow" in self._problems:
+            self._warnings_since = time.monotonic()  # the outage's warnings are over
+            self._set_problem("follow", None)
+            self._say(f"Connected again at {time.strftime('%H:%M:%S')}.")
+
+    def _set_problem(self, source: str, message: str | None) -> None:
+        if message is None:
+            if self._problems.pop(source, None) is None:
+                return
+        else:
+            self._problems[source] = message
+        self._show_status()
 
     def _say(self, message: str, *, error: bool = False) -> None:
-        color = "#b00020" if error else "#555"
-        self.status.value = f'<span style="color:{color}">{message}</span>'
+        self._note, self._note_error = message, error
+        self._show_status()
+
+    def _show_status(self) -> None:
+        parts = [f'<span style="color:#b00020">{p}</span>' for p in self._problems.values()]
+        if self._note:
+            color = "#b00020" if self._note_error else "#555"
+            parts.append(f'<span style="color:{color}">{self._note}</span>')
+        count, latest = self._warnings.summary(since=self._warnings_since)
+        if count:
+            parts.append(
+                f'<span style="color:#8a6d00" title="logger {LIBRARY_LOGGER}">⚠ {count} '
+                f"warning{'' if count == 1 else 's'} logged in the last minute; latest: "
+                f"{html.escape(latest or '')}</span>"
+            )
+        value = " · ".join(parts)
+        if self.status.value != value:
+            self.status.value = value
+
+    async def _keep_status(self) -> None:
+        # The warnings summary ages: re-draw once a second (sent only if it changed).
+        while True:
+            await trio.sleep(STATUS_EVERY)
+            self._show_status()
+
+    def problems(self) -> list[str]:
+        """What is wrong now (the follower's failure, a stopped worker...), as text."""
+        return [html.unescape(re.sub(r"<[^>]+>", "", p)) for p in self._problems.values()]
+
+    def status_text(self) -> str:
+        """The status line without its markup (for tests and debugging)."""
+        return html.unescape(re.sub(r"<[^>]+>", "", self.status.value))
+
+    def _own(self, *made: widgets.Widget) -> None:
+        """Remember widgets this view made, to close them with it."""
+        self._owned.extend(made)
+
+    @property
+    def _owned(self) -> list[widgets.Widget]:
+        owned: list[widgets.Widget] | None = self.__dict__.get("_owned_list")
+        if owned is None:
+            owned = self.__dict__["_owned_list"] = []
+        return owned
 
     def close(self) -> None:
-        """Stop following and close the widgets."""
+        """Stop following and close every widget the view made (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
         for scope in self._scopes:
             self._portal.cancel(scope)
         self._scopes.clear()
+        WarningSummary.detach(self)
+        for widget in _with_parts([*self._owned, *self.children]):
+            widget.close()
+        self._owned.clear()
         super().close()
+        for part in _parts(self):
+            part.close()
+
+
+def _parts(widget: widgets.Widget) -> list[widgets.Widget]:
+    """The widgets a widget made for itself: its layout and style models."""
+    found = []
+    for name in ("layout", "style"):
+        part = getattr(widget, name, None)
+        if isinstance(part, widgets.Widget):
+            found.append(part)
+    return found
+
+
+def _with_parts(roots: Sequence[widgets.Widget]) -> list[widgets.Widget]:
+    """``roots``, their children (recursively), and all their layouts and styles."""
+    seen: dict[int, widgets.Widget] = {}
+    stack = list(roots)
+    while stack:
+        widget = stack.pop()
+        if id(widget) in seen:
+            continue
+        seen[id(widget)] = widget
+        stack.extend(getattr(widget, "children", ()) or ())
+        stack.extend(_parts(widget))
+    return list(seen.values())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ import ipywidgets as widgets
 import trio
 
 from ..objects import Job
-from ..sync import SyncJob
+from ..sync import SyncJob, register_view
 from ._common import LiveWidget, describe_error
 
 _REFRESH_EVERY = 0.25  # seconds between refreshes while events keep coming
@@ -52,8 +53,11 @@ class JobBoard(LiveWidget):
         self.header = widgets.HTML()
         self.counts_html = widgets.HTML()
         self.status = widgets.HTML()
-        self.stalled_box = widgets.VBox()
-        self.claimed_box = widgets.VBox()
+        self._stalled_rows = _Rows(limit, [("Retry", self.retry), ("Retract", self.retract)])
+        self._claimed_rows = _Rows(limit, [("Stall", self.stall), ("Retract", self.retract)])
+        self.stalled_box = self._stalled_rows.box
+        self.claimed_box = self._claimed_rows.box
+        self._own(*self._stalled_rows.made, *self._claimed_rows.made)
         self.refresh_button = widgets.Button(description="Refresh")
         self.refresh_button.on_click(lambda _: self._wake())
         self._dirty: trio.Event | None = None
@@ -101,7 +105,7 @@ class JobBoard(LiveWidget):
     # ----------------------------------------------------------- live state
 
     async def _follow(self) -> None:
-        job: Job = self.job.aio  # type: ignore[assignment]
+        job: Job = self.job._obj  # type: ignore[assignment]
         self._dirty = trio.Event()
         async with job.events() as events, trio.open_nursery() as nursery:
             nursery.start_soon(self._refresher, job)
@@ -140,6 +144,7 @@ class JobBoard(LiveWidget):
         self.claimed = [
             await self._row(job, i, claimed_ms) for i, claimed_ms in claimed[: self.limit]
         ]
+        self._healthy()
         self._render()
 
     async def _row(self, job: Job, job_id: str, claimed_ms: int | None = None) -> JobRow:
@@ -155,31 +160,15 @@ class JobBoard(LiveWidget):
             for k in ("available", "claimed", "stalled", "finished", "published", "workers")
         )
         with self.hold_sync():
-            self.header.value = f"<b>{html.escape(self.job.name)}</b> — job queue"
+            header = f"<b>{html.escape(self.job.name)}</b> — job queue"
+            if self.header.value != header:
+                self.header.value = header
             self.counts_html.value = (
                 f"<table><tr>{cells}<td style='padding:0 1em'><div style='font-size:1.6em'>"
                 f"{self.rate:,.1f}</div><div style='color:#666'>finished/s</div></td></tr></table>"
             )
-            self.stalled_box.children = [
-                self._line(r, [("Retry", self.retry), ("Retract", self.retract)])
-                for r in self.stalled
-            ] or [widgets.HTML("<i>none</i>")]
-            self.claimed_box.children = [
-                self._line(r, [("Stall", self.stall), ("Retract", self.retract)])
-                for r in self.claimed
-            ] or [widgets.HTML("<i>none</i>")]
-
-    def _line(self, row: JobRow, actions: list[tuple[str, Any]]) -> widgets.HBox:
-        error = f' <span style="color:#b00020">{html.escape(row.error)}</span>' if row.error else ""
-        text = (
-            f"<code>{html.escape(row.id)}</code> failures: {row.failures}{error}"
-        )
-        buttons = []
-        for label, action in actions:
-            button = widgets.Button(description=label, layout=widgets.Layout(width="7em"))
-            button.on_click(lambda _, act=action, job_id=row.id: act(job_id))
-            buttons.append(button)
-        return widgets.HBox([widgets.HTML(text, layout=widgets.Layout(flex="1")), *buttons])
+            self._stalled_rows.show(self.stalled, c.get("stalled", 0))
+            self._claimed_rows.show(self.claimed, c.get("claimed", 0))
 
     def state(self) -> dict[str, Any]:
         """What the board shows, as plain data (for tests and debugging)."""
@@ -190,3 +179,65 @@ class JobBoard(LiveWidget):
             "status": self.status.value,
             "rate": self.rate,
         }
+
+
+class _Rows:
+    """A fixed pool of job rows (label + action buttons), reused by every refresh.
+
+    Made once, so a board watching thousands of jobs keeps ``limit`` rows
+    alive, not one set of widgets per refresh.
+    """
+
+    def __init__(self, limit: int, actions: list[tuple[str, Callable[[str], None]]]) -> None:
+        self.ids: list[str | None] = [None] * limit
+        self.labels: list[widgets.HTML] = []
+        self.rows: list[widgets.HBox] = []
+        for index in range(limit):
+            label = widgets.HTML(layout=widgets.Layout(flex="1 1 auto", min_width="0"))
+            buttons = []
+            for text, action in actions:
+                button = widgets.Button(description=text, layout=widgets.Layout(width="7em"))
+                button.on_click(lambda _, act=action, i=index: self._act(act, i))
+                buttons.append(button)
+            self.labels.append(label)
+            self.rows.append(
+                widgets.HBox(
+                    [label, *buttons],
+                    layout=widgets.Layout(flex="0 0 auto", align_items="center"),
+                )
+            )
+        self.none = widgets.HTML("<i>none</i>")
+        self.more = widgets.HTML()
+        self.box = widgets.VBox(
+            [self.none],
+            layout=widgets.Layout(max_height="20em", overflow="hidden auto"),
+        )
+        self.made: list[widgets.Widget] = [*self.rows, self.none, self.more]
+
+    def _act(self, action: Callable[[str], None], index: int) -> None:
+        job_id = self.ids[index]
+        if job_id is not None:
+            action(job_id)
+
+    def show(self, rows: list[JobRow], total: int) -> None:
+        for index, label in enumerate(self.labels):
+            row = rows[index] if index < len(rows) else None
+            self.ids[index] = None if row is None else row.id
+            if row is None:
+                continue
+            error = (
+                f' <span style="color:#b00020">{html.escape(row.error)}</span>'
+                if row.error
+                else ""
+            )
+            text = f"<code>{html.escape(row.id)}</code> failures: {row.failures}{error}"
+            if label.value != text:
+                label.value = text
+        more = total - len(rows)
+        self.more.value = f"<i>… and {more:,} more</i>" if more > 0 else ""
+        children = [*self.rows[: len(rows)], *([self.more] if more > 0 else [])] or [self.none]
+        if list(self.box.children) != children:
+            self.box.children = children
+
+
+register_view("job", JobBoard)

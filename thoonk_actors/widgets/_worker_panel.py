@@ -38,7 +38,7 @@ import trio
 
 from ..objects import Job
 from ..runtime import QueueStatistics
-from ..sync import HandlerError, WorkerHandle
+from ..sync import HandlerError, WorkerHandle, register_view
 from ._common import LiveWidget, describe_error
 
 #: Seconds between two refreshes, at most (a busy worker changes all the time).
@@ -175,6 +175,7 @@ class WorkerPanel(LiveWidget):
             "claimed": stats.claimed,
             "stalled": stats.stalled,
         }
+        self._healthy()
         self._render()
 
     def _render(self) -> None:
@@ -208,8 +209,14 @@ class WorkerPanel(LiveWidget):
                 f"&nbsp;{finished:,} / {published:,} finished ({percent:.0f} %)"
             )
             self.stats_html.value = self._stats_table(stats)
-            if worker.failure is not None:
-                self._say(f"The worker stopped: {describe_error(worker.failure)}", error=True)
+            failure = worker.failure
+            self._set_problem(
+                "worker",
+                None
+                if failure is None
+                else "The worker stopped: "
+                + html.escape(f"{type(failure).__name__}: {failure}"),
+            )
             if errors_changed:
                 self._render_errors()
 
@@ -275,3 +282,6 @@ class WorkerPanel(LiveWidget):
             "errors": [(e.job_id, e.error) for e in self.shown_errors],
             "status": self.status.value,
         }
+
+
+register_view("worker", WorkerPanel)
