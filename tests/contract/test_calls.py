@@ -58,7 +58,7 @@ def test_job_publish_call() -> None:
         "job.errors:emails",
         "job.orphans:emails",
         "job.publishes:emails",
-        "job.result:{emails}:j1",
+        b"job.result:{emails}:j1",
         "jobs",
     )
     assert call.args == (b"j1", b'{"n":1}', b"1", b"event.job.publish:emails", b"emails")
@@ -68,7 +68,7 @@ def test_job_publish_call() -> None:
 def test_cluster_mode_moves_the_registry_out_of_the_script() -> None:
     call = job_publish(JOB_CLUSTER, "j1", b"1")
     assert "jobs" not in call.keys
-    assert all("{emails}" in key for key in call.keys)
+    assert all("{emails}" in (k if isinstance(k, str) else k.decode()) for k in call.keys)
     assert call.after == (("SADD", "jobs", "emails"),)
     assert object_delete(JOB_CLUSTER).after == (("SREM", "jobs", "emails"),)
     assert object_create(JOB_CLUSTER).after == (("SADD", "jobs", "emails"),)
@@ -80,7 +80,9 @@ def test_ids_are_validated_before_building() -> None:
     with pytest.raises(InvalidIdError):
         job_publish(JOB, "", b"1")
     with pytest.raises(InvalidIdError):
-        job_finish(JOB, "a\0b")
+        job_publish(JOB, "a\0b", b"1")
+    with pytest.raises(InvalidIdError):
+        job_finish(JOB, "")
     with pytest.raises(InvalidIdError, match="claim token"):
         job_finish(JOB, "a", token="")
     with pytest.raises(InvalidIdError, match="worker id"):
@@ -126,7 +128,7 @@ def test_finish_arguments() -> None:
         *(b"a", b"1", b"1", b"r"),
         *(b"b", b"", b"0", b""),
     )
-    assert many.keys[-2:] == ("job.result:{emails}:a", "job.result:{emails}:b")
+    assert many.keys[-2:] == (b"job.result:{emails}:a", b"job.result:{emails}:b")
 
 
 def test_cancel_arguments() -> None:
@@ -146,7 +148,7 @@ def test_publish_many_arguments() -> None:
         *(b"a", b"1", b"0"),
         *(b"b", b"2", b"1"),
     )
-    assert call.keys[-3:] == ("job.result:{emails}:a", "job.result:{emails}:b", "jobs")
+    assert call.keys[-3:] == (b"job.result:{emails}:a", b"job.result:{emails}:b", "jobs")
 
 
 def test_reads_are_plain_commands() -> None:

@@ -140,7 +140,8 @@ def test_a_key_of_the_wrong_type_is_named_and_nothing_changes(
         x(r, "SET", key, "not a " + expected)
     events.take()
     before = snapshot(r)
-    with pytest.raises(WrongTypeError, match=re.escape(repr(key))):
+    shown = key if isinstance(key, str) else key.decode()
+    with pytest.raises(WrongTypeError, match=re.escape(repr(shown))):
         run(r, call)
     assert snapshot(r) == before
     assert events.take() == []

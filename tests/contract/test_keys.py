@@ -34,6 +34,8 @@ EXTENSION_JOB_KEYS = {
     "errors": "job.errors:emails",
     "orphans": "job.orphans:emails",
     "tokens": "job.tokens:emails",
+    "leases": "job.leases:emails",
+    "scheduled": "job.scheduled:emails",
 }
 
 
@@ -57,6 +59,8 @@ def test_job_keys_standalone_are_the_originals() -> None:
         "job.errors:emails",
         "job.orphans:emails",
         "job.tokens:emails",
+        "job.leases:emails",
+        "job.scheduled:emails",
     )
 
 

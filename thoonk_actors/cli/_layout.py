@@ -55,8 +55,10 @@ _CONFIG_EVENTS = (
 KEYS: dict[Kind, tuple[KeyInfo, ...]] = {
     "job": (
         KeyInfo(REGISTRY, "set", "registry: the names of all job queues"),
-        KeyInfo("config", "hash", "config: timeout (ms, 0 = claims never expire), "
-                "max_cancels (0 = no limit), result_ttl (ms), created (ms)"),
+        KeyInfo("config", "hash", "config: timeout (ms, 0 = claims never expire; the lease of "
+                "claims that carry none), max_cancels (default 10, 0 = no limit), result_ttl "
+                "(ms), retry_delay / retry_delay_max (ms) and retry_factor (backoff), "
+                "created (ms)"),
         KeyInfo("ids", "list", "queued ids: publish, cancel and retry push left; priority "
                 "publish and release push right; claims pop from the right"),
         KeyInfo("items", "hash", "id -> item (JSON text)"),
@@ -73,6 +75,10 @@ KEYS: dict[Kind, tuple[KeyInfo, ...]] = {
         KeyInfo("orphans", "hash", "id -> when it was first seen in no state (ms; finds jobs "
                 "lost between an original worker's pop and its claim)", "ext"),
         KeyInfo("tokens", "string", "counter of claim tokens", "ext"),
+        KeyInfo("leases", "hash", "id -> lease (ms) chosen by the worker that claimed it; "
+                "reaped at claim time + lease (else the config timeout)", "ext"),
+        KeyInfo("scheduled", "zset", "id -> when it goes back to ids (ms, server clock): "
+                "failed jobs waiting out their retry backoff", "ext"),
         KeyInfo(RESULT, "hash", "one per finished or retracted job: state (finished / "
                 "retracted), at (ms), result; expires after result_ttl", "ext"),
     ),

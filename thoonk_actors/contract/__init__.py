@@ -119,6 +119,7 @@ from ._lifecycle import (
 from ._names import (
     MAX_ID_BYTES,
     MAX_NAME_BYTES,
+    existing_id_arg,
     id_arg,
     id_bytes,
     id_text,
@@ -203,6 +204,7 @@ __all__ = [
     "all_scripts",
     "allowed",
     "channel",
+    "existing_id_arg",
     "feed_get",
     "feed_has",
     "feed_ids",

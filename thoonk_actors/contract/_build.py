@@ -48,7 +48,7 @@ class _Memo:
 
     keys: ObjectKeys
     name: bytes
-    layouts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    layouts: dict[str, tuple[str | bytes, ...]] = field(default_factory=dict)
     channels: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -69,7 +69,7 @@ def _memo(keys: ObjectKeys) -> _Memo:
     return memo
 
 
-def layout_keys(script: str, keys: ObjectKeys) -> tuple[str, ...]:
+def layout_keys(script: str, keys: ObjectKeys) -> tuple[str | bytes, ...]:
     """``layout_keys("job/claim", keys)``: the KEYS of the script's layout (cached)."""
     memo = _memo(keys)
     names = memo.layouts.get(script)
@@ -98,7 +98,7 @@ def make_call(
     args: Sequence[str | bytes | int | bool],
     decode: Callable[[Reply], T],
     *,
-    extra_keys: Sequence[str] = (),
+    extra_keys: Sequence[str | bytes] = (),
     registry: bool = False,
     cluster_after: Args | None = None,
 ) -> Call[T]:
@@ -126,7 +126,7 @@ def encoded_call(
     args: tuple[bytes, ...],
     decode: Callable[[Reply], T],
     *,
-    extra_keys: Sequence[str] = (),
+    extra_keys: Sequence[str | bytes] = (),
     registry: bool = False,
     cluster_after: Args | None = None,
 ) -> Call[T]:

@@ -42,7 +42,7 @@ class Call(Generic[T]):
     """
 
     script: Script
-    keys: tuple[str, ...]
+    keys: tuple[str | bytes, ...]
     args: tuple[bytes, ...]
     decode: Callable[[Reply], T]
     after: tuple[Args, ...] = ()
@@ -53,7 +53,7 @@ class Command(Generic[T]):
     """One plain read-only command: ``execute(*args)``; ``keys`` for cluster routing."""
 
     args: Args
-    keys: tuple[str, ...]
+    keys: tuple[str | bytes, ...]
     decode: Callable[[Reply], T]
 
 

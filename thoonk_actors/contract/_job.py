@@ -44,7 +44,7 @@ from ._job_results import (
     NewJob,
 )
 from ._keys import JobKeys
-from ._names import id_arg, id_text, validate_id
+from ._names import existing_id_arg, id_arg, id_text, validate_id
 from ._refusals import refusal
 
 #: Longer error texts are cut to this many bytes before they are stored.
@@ -150,7 +150,7 @@ def job_publish(
         keys,
         (raw_id, item, arg(priority), channel_arg(keys, "publish"), name_arg(keys)),
         decode,
-        extra_keys=(keys.result(id),),
+        extra_keys=(keys.result_key(id),),
         registry=True,
         cluster_after=("SADD", keys.registry, keys.name),
     )
@@ -168,7 +168,7 @@ def job_publish_many(keys: JobKeys, jobs: Sequence[NewJob]) -> Call[tuple[JobPub
     check_count(len(jobs), what="the number of jobs", low=0, high=MAX_BATCH)
     args = [channel_arg(keys, "publish"), name_arg(keys), str(len(jobs)).encode()]
     results = []
-    result_key = keys.result
+    result_key = keys.result_key
     for job in jobs:
         item = job.item
         if type(item) is not bytes:
@@ -309,7 +309,7 @@ def job_finish(
         NotClaimedError: (decode, no token) the job is not claimed.
         ClaimLostError: (decode, token given) the job is not claimed by that token any more.
     """
-    raw_id = id_arg(id)
+    raw_id = existing_id_arg(id)
     has, value = _result_args(result)
 
     def decode(reply: Reply) -> JobFinished:
@@ -325,7 +325,7 @@ def job_finish(
         keys,
         (raw_id, _token_bytes(token), b"1" if has else b"0", value, channel_arg(keys, "finish")),
         decode,
-        extra_keys=(keys.result(id),),
+        extra_keys=(keys.result_key(id),),
     )
 
 
@@ -345,13 +345,18 @@ def job_finish_many(
     check_count(len(requests), what="the number of finishes", low=0, high=MAX_BATCH)
     args = [channel_arg(keys, "finish"), str(len(requests)).encode()]
     results = []
-    result_key = keys.result
+    result_key = keys.result_key
     for req in requests:
         result = req.result
         if result is None:
-            args += (id_arg(req.id), _token_bytes(req.token), b"0", b"")
+            args += (existing_id_arg(req.id), _token_bytes(req.token), b"0", b"")
         else:
-            args += (id_arg(req.id), _token_bytes(req.token), b"1", _result_args(result)[1])
+            args += (
+                existing_id_arg(req.id),
+                _token_bytes(req.token),
+                b"1",
+                _result_args(result)[1],
+            )
         results.append(result_key(req.id))
 
     def decode(reply: Reply) -> tuple[FinishOutcome, ...]:
@@ -410,7 +415,7 @@ def job_cancel(
         NotClaimedError: (decode, no token) the job is not claimed.
         ClaimLostError: (decode, token given) the job is not claimed by that token any more.
     """
-    validate_id(id)
+    raw_id = existing_id_arg(id)
     override = b""
     if max_cancels is not None:
         override = str(check_count(max_cancels, what="max_cancels", low=0, high=2**31)).encode()
@@ -426,7 +431,7 @@ def job_cancel(
         "job/cancel",
         keys,
         [
-            id,
+            raw_id,
             token_arg(token),
             text_arg(error),
             override,
@@ -450,13 +455,16 @@ def job_stall(
         NotClaimedError: (decode, no token) the job is not claimed.
         ClaimLostError: (decode, token given) the job is not claimed by that token any more.
     """
-    validate_id(id)
+    raw_id = existing_id_arg(id)
 
     def decode(reply: Reply) -> None:
         ok_values(reply, script="job/stall", obj=keys.label, item=item_label(keys, id))
 
     return make_call(
-        "job/stall", keys, [id, token_arg(token), text_arg(reason), keys.channel("stall")], decode
+        "job/stall",
+        keys,
+        [raw_id, token_arg(token), text_arg(reason), keys.channel("stall")],
+        decode,
     )
 
 
@@ -470,13 +478,13 @@ def job_retry(keys: JobKeys, id: str) -> Call[int]:
         InvalidIdError: (now).
         NotStalledError: (decode) the job is not stalled.
     """
-    validate_id(id)
+    raw_id = existing_id_arg(id)
 
     def decode(reply: Reply) -> int:
         values = ok_values(reply, script="job/retry", obj=keys.label, item=item_label(keys, id))
         return as_int(values[1], "job/retry")
 
-    return make_call("job/retry", keys, [id, keys.channel("retry")], decode)
+    return make_call("job/retry", keys, [raw_id, keys.channel("retry")], decode)
 
 
 layout(
@@ -505,11 +513,15 @@ def job_retract(keys: JobKeys, id: str) -> Call[None]:
         InvalidIdError: (now).
         NotFoundError: (decode) no such job.
     """
-    validate_id(id)
+    raw_id = existing_id_arg(id)
 
     def decode(reply: Reply) -> None:
         ok_values(reply, script="job/retract", obj=keys.label, item=item_label(keys, id))
 
     return make_call(
-        "job/retract", keys, [id, keys.channel("retract")], decode, extra_keys=[keys.result(id)]
+        "job/retract",
+        keys,
+        [raw_id, keys.channel("retract")],
+        decode,
+        extra_keys=[keys.result_key(id)],
     )

@@ -15,7 +15,7 @@ from ._call import Call, Reply, as_int, as_text, unexpected
 from ._job import item_label, token_arg
 from ._job_results import REAP_OUTCOMES, REAP_REASONS, JobStats, Reaped, ReapReport
 from ._keys import JobKeys
-from ._names import validate_id
+from ._names import existing_id_arg, validate_id
 
 layout("job/touch", ("claimed", "owners"))
 
@@ -27,14 +27,14 @@ def job_touch(keys: JobKeys, id: str, token: str) -> Call[int]:
         InvalidIdError: (now) a bad id or token (a token is required).
         ClaimLostError: (decode) the job is not claimed by that token any more.
     """
-    validate_id(id)
+    raw_id = existing_id_arg(id)
     validate_id(token, what="claim token")
 
     def decode(reply: Reply) -> int:
         values = ok_values(reply, script="job/touch", obj=keys.label, item=item_label(keys, id))
         return as_int(values[1], "job/touch")
 
-    return make_call("job/touch", keys, [id, token], decode)
+    return make_call("job/touch", keys, [raw_id, token], decode)
 
 
 layout("job/heartbeat", ("workers",))
@@ -68,12 +68,14 @@ def job_release(keys: JobKeys, id: str, *, token: str | None = None) -> Call[Non
         NotClaimedError: (decode, no token) the job is not claimed.
         ClaimLostError: (decode, token given) the job is not claimed by that token any more.
     """
-    validate_id(id)
+    raw_id = existing_id_arg(id)
 
     def decode(reply: Reply) -> None:
         ok_values(reply, script="job/release", obj=keys.label, item=item_label(keys, id))
 
-    return make_call("job/release", keys, [id, token_arg(token), keys.channel("release")], decode)
+    return make_call(
+        "job/release", keys, [raw_id, token_arg(token), keys.channel("release")], decode
+    )
 
 
 layout(

@@ -18,7 +18,7 @@ from typing import Literal
 from .._errors import UsageError
 from ._call import Command, Reply, as_bytes, as_list, as_text, unexpected
 from ._keys import JobKeys
-from ._names import validate_id
+from ._names import existing_id_arg
 
 ResultState = Literal["finished", "retracted"]
 _STATES: dict[bytes, ResultState] = {b"finished": "finished", b"retracted": "retracted"}
@@ -95,7 +95,8 @@ def job_workers(keys: JobKeys) -> Command[tuple[tuple[str, int], ...]]:
 
 
 def _hget(key: str, id: str) -> tuple[str | bytes, ...]:
-    return ("HGET", key, id.encode("utf-8", "surrogateescape"))
+    # Lenient: the id may be one another client wrote (NUL, not UTF-8, long).
+    return ("HGET", key, existing_id_arg(id))
 
 
 def job_failure_count(keys: JobKeys, id: str) -> Command[int]:
@@ -103,7 +104,6 @@ def job_failure_count(keys: JobKeys, id: str) -> Command[int]:
 
     The original's ``getFailureCount``; cleared by finish, stall and retract.
     """
-    validate_id(id)
 
     def decode(reply: Reply) -> int:
         if reply is None:
@@ -118,7 +118,6 @@ def job_failure_count(keys: JobKeys, id: str) -> Command[int]:
 
 def job_item(keys: JobKeys, id: str) -> Command[bytes | None]:
     """``job_item(keys, "job-1")``: the encoded item, or None when there is no such job."""
-    validate_id(id)
 
     def decode(reply: Reply) -> bytes | None:
         return None if reply is None else as_bytes(reply, "HGET items")
@@ -128,7 +127,6 @@ def job_item(keys: JobKeys, id: str) -> Command[bytes | None]:
 
 def job_error(keys: JobKeys, id: str) -> Command[str | None]:
     """``job_error(keys, "job-1")``: the last error text or reap reason, or None."""
-    validate_id(id)
 
     def decode(reply: Reply) -> str | None:
         return None if reply is None else as_bytes(reply, "HGET errors").decode("utf-8", "replace")
@@ -138,7 +136,6 @@ def job_error(keys: JobKeys, id: str) -> Command[str | None]:
 
 def job_owner(keys: JobKeys, id: str) -> Command[str | None]:
     """``job_owner(keys, "job-1")``: ``"worker_id:token"`` of a claim by our workers, or None."""
-    validate_id(id)
 
     def decode(reply: Reply) -> str | None:
         return None if reply is None else as_text(reply, "HGET owners")
@@ -152,8 +149,8 @@ def job_result(keys: JobKeys, id: str) -> Command[JobResult | None]:
     A waiter subscribes to the finish and retract channels FIRST, then reads
     this, so a finish between the two is not missed.
     """
-    validate_id(id)
-    key = keys.result(id)
+    existing_id_arg(id)
+    key = keys.result_key(id)
 
     def decode(reply: Reply) -> JobResult | None:
         flat = as_list(reply, "HGETALL result")

@@ -102,8 +102,12 @@ class JobKeys(ObjectKeys):
     ``owners`` hash id -> ``worker_id:token``; ``workers`` zset worker id ->
     heartbeat ms; ``errors`` hash id -> last error text or reap reason;
     ``orphans`` hash id -> ms when the reaper first saw it in no state;
-    ``tokens`` counter of claim tokens. Per job, :meth:`result` (a hash that
-    expires after ``result_ttl``).
+    ``tokens`` counter of claim tokens; ``leases`` hash id -> the lease (ms)
+    the claimer chose for that claim (the reaper's deadline is claim time +
+    lease; claims without one fall back to the config ``timeout``);
+    ``scheduled`` zset id -> ms (server clock) when the job goes back to
+    ``ids`` (retry backoff; delayed publish later). Per job, :meth:`result_key`
+    (a hash that expires after ``result_ttl``).
     """
 
     KIND: ClassVar[Kind] = "job"
@@ -120,6 +124,8 @@ class JobKeys(ObjectKeys):
     errors: str
     orphans: str
     tokens: str
+    leases: str
+    scheduled: str
 
     def result(self, id: str) -> str:
         """``job.result:{<name>}:<id>``: the stored outcome of one job (ext).
@@ -129,6 +135,15 @@ class JobKeys(ObjectKeys):
         ``job.result:{a}:b:c`` and ``job.result:{a:b}:c`` apart.
         """
         return f"job.result:{{{self.name}}}:{id}"
+
+    def result_key(self, id: str) -> bytes:
+        """:meth:`result` as the bytes sent to Redis: what every builder uses.
+
+        Ids may hold any bytes (another client wrote them; ``id_text`` escapes
+        the ones that are not UTF-8), so the key is built as bytes, never as
+        text that the transport would have to encode (it could not).
+        """
+        return b"job.result:{%s}:%s" % (self.name.encode(), id.encode("utf-8", "surrogateescape"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,15 @@ Synopsis: ``name = validate_name(name, kind="job queue")``;
 Names become part of key and channel names, so they are held to the contract's
 rule (non-empty UTF-8, no control characters, no ``{`` or ``}``, which would break
 cluster hash tags). Ids are data, so only NUL (the event payload separator) and
-absurd sizes are refused.
+absurd sizes are refused -- for ids WE create (publish, worker ids). An id that
+already exists (written by another client, which may store any bytes: invalid
+UTF-8, NUL, any length) is only required to be a non-empty str that round-trips
+to its bytes (:func:`existing_id_arg`), so our workers can claim, finish, cancel,
+stall, retract and read every job another client could publish.
+
+Ids are text in Python and bytes on the wire: ``id_text`` decodes with
+``surrogateescape`` and ``id_bytes`` encodes the same way, so any byte string
+round-trips losslessly; every key, ARGV and event built from an id uses the bytes.
 """
 
 from __future__ import annotations
@@ -110,6 +118,31 @@ def id_arg(value: object, *, what: str = "id") -> bytes:
         if raw and len(raw) <= MAX_ID_BYTES:
             return raw
     return id_bytes(validate_id(value, what=what), what=what)
+
+
+def existing_id_arg(value: object, *, what: str = "id") -> bytes:
+    """``existing_id_arg("job-1")`` -> ``b"job-1"``: an id another client may have written.
+
+    Lenient on purpose: NUL bytes, bytes that are not UTF-8 (escaped by
+    :func:`id_text`) and ids over 1024 bytes are accepted, because the
+    original JavaScript client accepts them and our workers must be able to
+    settle such jobs. Only what cannot name any job is refused.
+
+    Raises:
+        InvalidIdError: not a str, empty, or a lone surrogate that is not an escaped byte.
+    """
+    if type(value) is str and value:
+        try:
+            return value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            pass
+    if not isinstance(value, str):
+        raise InvalidIdError(
+            f"an {what} must be a str, not {type(value).__name__}; convert it with str() first"
+        )
+    if not value:
+        raise InvalidIdError(f"an {what} must not be empty")
+    return id_bytes(value, what=what)
 
 
 def id_bytes(value: str, *, what: str = "id") -> bytes:

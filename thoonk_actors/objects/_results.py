@@ -78,6 +78,14 @@ class ResultRouter:
 
     def dispatch(self, channel: bytes, payload: bytes) -> None:
         raw_id, sep, rest = payload.partition(b"\0")
+        if b"\0" in rest:
+            # ``id NUL result`` is ambiguous when ids may hold NUL (another client
+            # wrote them): a waiter for a longer id re-reads the stored result.
+            at = payload.find(b"\0", len(raw_id) + 1)
+            while at != -1:
+                for waiter in self._waiters.get(id_text(payload[:at]), ()):
+                    waiter.push(Outcome("gap"))
+                at = payload.find(b"\0", at + 1)
         waiters = self._waiters.get(id_text(raw_id))
         if not waiters:
             return

@@ -99,18 +99,50 @@ class OutcomeWriter:
                     "could not write the outcomes of %d jobs of %r (%s); retrying in %.2f s",
                     len(batch), self._job.name, exc, delay,
                 )  # fmt: skip
-            except Exception:
-                log.exception(
-                    "could not write the outcomes of %d jobs of %r; their claims are left "
-                    "to the reapers (claim timeout)", len(batch), self._job.name,
-                )  # fmt: skip
-                # Stop renewing them, so the queue's timeout brings them back.
-                for job, _, _ in batch:
-                    self._outstanding.pop(job.token, None)
+            except Exception as exc:
+                if len(batch) > 1:
+                    # One member can refuse a whole script (a result key of the wrong
+                    # type planted by another client, an id no script accepts...):
+                    # settle the members one by one, so the others are never re-run.
+                    log.warning(
+                        "could not write the outcomes of %d jobs of %r together (%s: %s); "
+                        "writing them one by one", len(batch), self._job.name,
+                        type(exc).__name__, exc,
+                    )  # fmt: skip
+                    for outcome in batch:
+                        if outcome[0].token in self._outstanding:
+                            await self.write([outcome])
+                    return
+                await self._give_up(batch[0], exc)
                 return
             await trio.sleep(delay)
             delay = min(delay * 2, MAX_DELAY)
             retry = True
+
+    async def _give_up(self, outcome: Outcome, exc: Exception) -> None:
+        """The outcome of one job cannot be written: stall it with the reason, never re-run it.
+
+        A stalled job waits for a person (``retry`` / ``retract``); if even the
+        stall is refused, the claim is left to the reapers.
+        """
+        job, _, error = outcome
+        reason = f"could not write the outcome ({type(exc).__name__}: {exc})"
+        if error is not None:
+            reason += f"; the handler failed: {error}"
+        try:
+            await self._job.stall(job, reason=reason)
+        except NotClaimedError:
+            pass  # reaped meanwhile: whoever holds it now settles it
+        except Exception as stall_exc:
+            self._counters.lost += 1
+            log.error(
+                "could not write the outcome of job %r of %r (%s) nor stall it (%s); its "
+                "claim is left to the reapers", job.id, self._job.name, exc, stall_exc,
+            )  # fmt: skip
+        else:
+            self._counters.stalled += 1
+            log.error("job %r of %r stalled: %s", job.id, self._job.name, reason)
+        self._outstanding.pop(job.token, None)
 
     async def _write(self, batch: list[Outcome], *, retry: bool) -> None:
         outstanding = self._outstanding
