@@ -11,7 +11,6 @@ config lines that disable commands (Redis 7 has ``enable-module-command``,
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 import re
@@ -121,19 +120,23 @@ def binary_version(binary: str, timeout: float = 5.0) -> str | None:
         stat = os.stat(binary)
     except OSError:
         return None
-    return _version_of(os.path.realpath(binary), stat.st_mtime_ns, stat.st_size, timeout)
-
-
-@functools.lru_cache(maxsize=8)
-def _version_of(binary: str, mtime_ns: int, size: int, timeout: float) -> str | None:
+    key = (os.path.realpath(binary), stat.st_mtime_ns, stat.st_size)
+    if key in _versions:
+        return _versions[key]
     try:
         result = subprocess.run(
-            [binary, "--version"], capture_output=True, timeout=timeout, check=False, text=True
+            [key[0], "--version"], capture_output=True, timeout=timeout, check=False, text=True
         )
     except (OSError, subprocess.SubprocessError):
-        return None
+        return None  # not cached: a slow machine may answer next time
     match = re.search(r"\bv=(\d+\.\d+(?:\.\d+)?)", result.stdout)
-    return None if match is None else match.group(1)
+    version = None if match is None else match.group(1)
+    _versions[key] = version
+    return version
+
+
+# (real path, mtime, size) -> version: a binary replaced in place is asked again.
+_versions: dict[tuple[str, int, int], str | None] = {}
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
