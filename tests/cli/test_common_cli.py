@@ -13,8 +13,8 @@ import pytest
 import redis
 
 from thoonk_actors import EmbeddedServerError
-from thoonk_actors.embedded import embedded_server_status, stop_embedded_server
 from thoonk_actors.transport import URL_ENV
+from thoonk_actors.transport._embedded import embedded_server_status, stop_embedded_server
 
 from ._cli import ok, one_line_error, thoonk
 

@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from thoonk_actors import EmbeddedServerError
-from thoonk_actors.embedded import embedded_server_status, stop_embedded_server
+from thoonk_actors.embedded import embedded_server_status, stop_embedded_server, version_advice
 
 DEADLINE = 30.0
 
@@ -100,6 +100,9 @@ def test_start_status_stop_with_exit_codes_and_json(data_dir: str) -> None:
         0,
         f"Thoonk server running at {url} (Redis {version}, pid {pid}); data in {data_dir}.\n",
     )
+    # Which Redis runs, and a warning on stderr when its line has a newer patch release.
+    advice = version_advice(str(version))
+    assert status.stderr == ("" if advice is None else f"thoonk: warning: {advice}\n")
 
     stop = thoonk("server", "stop", "--data-dir", data_dir)
     assert (stop.returncode, stop.stdout, stop.stderr) == (

@@ -38,6 +38,7 @@ from thoonk_actors.embedded import (
     find_redis_server,
     run_embedded_server_foreground,
     stop_embedded_server,
+    version_advice,
 )
 
 from ..polling import eventually as wait_until
@@ -453,3 +454,12 @@ def test_foreground_refuses_a_second_server_and_wants_the_main_thread(data_dir: 
     worker.join(DEADLINE)
     assert [type(e) for e in errors] == [UsageError]
     assert "must run in the main thread" in str(errors[0])
+
+
+def test_version_advice_names_the_newest_patch_of_the_line() -> None:
+    advice = version_advice("6.2.14")
+    assert advice is not None
+    assert advice.startswith("Redis 6.2.14 is older than 6.2.20, the newest patch release")
+    assert "THOONK_REDIS_SERVER" in advice
+    assert version_advice("6.2.20") is None
+    assert version_advice("7.0.15") is None  # a line we know nothing newer of: no advice

@@ -105,3 +105,24 @@ def test_revive_restarts_only_a_dead_server(data_dir: str) -> None:
     again = embedded_server_status(data_dir)
     assert again is not None
     assert again.pid != server.pid
+
+
+def test_a_server_that_cannot_be_restarted_says_why(data_dir: str) -> None:
+    with sync.connect() as t:
+        jobs = t.job("emails")
+        jobs.publish("x")
+        first = embedded_server_status(data_dir)
+        assert first is not None
+        os.kill(first.pid, signal.SIGKILL)
+        eventually(lambda: gone(first.pid), "the killed server to be gone")
+        eventually(lambda: noticed_the_loss(t), "the client to read the EOF")
+        os.chmod(data_dir, 0o777)  # now untrusted: it must not be started again
+        try:
+            with pytest.raises(ThoonkConnectionError) as info:
+                jobs.publish("y")
+        finally:
+            os.chmod(data_dir, 0o700)
+        message = str(info.value)
+        assert message.startswith(f"the embedded Redis server of {data_dir} died and could not")
+        assert "writable by other users" in message
+        assert embedded_server_status(data_dir) is None

@@ -23,6 +23,7 @@ from ..embedded import (
     ensure_embedded_server,
     run_embedded_server_foreground,
     stop_embedded_server,
+    version_advice,
 )
 from ._common import EXIT_OK, EXIT_REFUSED, Subparsers, add_data_dir, data_dir
 
@@ -94,6 +95,13 @@ def _as_json(server: EmbeddedServer | None, data_dir: str, **extra: object) -> s
     return json.dumps(fields, sort_keys=True)
 
 
+def _advise(server: EmbeddedServer) -> None:
+    """Warn (stderr) when the server's Redis lacks the fixes of its line's newest patch."""
+    advice = version_advice(server.version)
+    if advice is not None:
+        print(f"thoonk: warning: {advice}", file=sys.stderr)
+
+
 def _describe(server: EmbeddedServer) -> str:
     return f"{server.url} (Redis {server.version}, pid {server.pid}); data in {server.data_dir}"
 
@@ -154,6 +162,7 @@ def _status(args: argparse.Namespace) -> int:
         print(_as_json(server, where))
     elif server is not None:
         print(f"Thoonk server running at {_describe(server)}.")
+        _advise(server)
     else:
         print(f"No Thoonk server is running in {where}.")
     return EXIT_OK if server is not None else EXIT_REFUSED

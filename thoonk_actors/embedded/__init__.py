@@ -38,6 +38,7 @@ from ..transport import URL_ENV as URL_ENV  # defined by the transport
 from ._binary import REDIS_SERVER_ENV as REDIS_SERVER_ENV
 from ._binary import binary_version as binary_version
 from ._binary import find_redis_server as find_redis_server
+from ._binary import version_advice as version_advice
 from ._datadir import APPENDFSYNC_ENV as APPENDFSYNC_ENV
 from ._datadir import DATA_DIR_ENV as DATA_DIR_ENV
 from ._datadir import default_data_dir as default_data_dir
@@ -70,4 +71,5 @@ __all__ = [
     "reviver_for",
     "run_embedded_server_foreground",
     "stop_embedded_server",
+    "version_advice",
 ]

