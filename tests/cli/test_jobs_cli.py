@@ -158,30 +158,31 @@ def test_finish_without_a_result(redis_url: str, sync_redis: redis.Redis) -> Non
     assert sync_redis.hexists("job.result:{emails}:a", "result") is False
 
 
+#: A job that does not exist is said not to exist (not "not claimed" / "not stalled").
+MISSING = (
+    "job 'nope' in job queue 'emails' does not exist: it was never published, or it was "
+    "already finished or retracted; check the id (`thoonk stats` lists the queues)"
+)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (
             ["finish", "emails", "nope"],
-            "job 'nope' in job queue 'emails' is not claimed; only a claimed job can be "
-            "finished: claim it first (it may already have been finished, cancelled, stalled "
-            "or reaped)",
+            MISSING,
         ),
         (
             ["cancel", "emails", "nope"],
-            "job 'nope' in job queue 'emails' is not claimed; only a claimed job can be "
-            "cancelled: claim it first (it may already have been finished, cancelled, stalled "
-            "or reaped)",
+            MISSING,
         ),
         (
             ["stall", "emails", "nope"],
-            "job 'nope' in job queue 'emails' is not claimed; only a claimed job can be "
-            "stalled: claim it first (it may already have been finished, cancelled, stalled "
-            "or reaped)",
+            MISSING,
         ),
         (
             ["retry", "emails", "nope"],
-            "job 'nope' in job queue 'emails' is not stalled; only a stalled job can be retried",
+            MISSING,
         ),
         (
             ["retract", "emails", "nope"],
@@ -210,6 +211,7 @@ def test_a_stale_token_is_refused(redis_url: str, sync_redis: redis.Redis) -> No
 
 
 def test_debug_adds_the_traceback(redis_url: str) -> None:
+    publish(redis_url, ("other", "1"))  # the queue exists; the job does not
     plain = thoonk("retract", "emails", "nope", url=redis_url)
     debug = thoonk("--debug", "retract", "emails", "nope", url=redis_url)
     assert debug.returncode == plain.returncode == 1

@@ -64,7 +64,7 @@ def test_each_type_prints_the_id_and_registers_the_object(
         (['{"a": [1, true, null]}', "--raw"], b'"{\\"a\\": [1, true, null]}"'),
         (['"quoted"'], b'"quoted"'),
         (["null"], b"null"),
-        (["{not json"], b'"{not json"'),
+        (["{not json", "--raw"], b'"{not json"'),  # without --raw: refused (test_edges_cli)
         (["NaN"], b'"NaN"'),  # not JSON for other languages: a string
         (["héllo wörld"], '"héllo wörld"'.encode()),
         ([""], b'""'),

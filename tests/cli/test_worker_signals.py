@@ -103,14 +103,16 @@ def test_sigterm_to_every_process_at_once_lets_running_handlers_finish(
 
 
 @pytest.mark.slow
-def test_a_second_sigterm_to_every_process_stops_at_once(
-    redis_url: str, sync_redis: redis.Redis
-) -> None:
+@pytest.mark.parametrize("to", ["everyone", "the supervisor"])
+def test_a_second_signal_stops_at_once(redis_url: str, sync_redis: redis.Redis, to: str) -> None:
+    """Sent again to every process, or twice to the supervisor (Ctrl-C twice at a terminal)."""
     with start_worker(redis_url, "--grace", "60") as worker:
         wait_until(lambda: sync_redis.zcard(KEYS.workers) == 2, "2 worker processes")
         publish(redis_url, [{"i": i, "sleep": 120, "mark": True} for i in range(4)])
         wait_until(lambda: sync_redis.scard("started") == 4, "4 running handlers")
-        everyone = [*worker_pids(sync_redis), worker.proc.pid]
+        everyone = [worker.proc.pid]
+        if to == "everyone":
+            everyone += worker_pids(sync_redis)
         for pid in everyone:
             os.kill(pid, signal.SIGTERM)
         graceful = 0

@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from ..contract import Kind
@@ -47,9 +47,33 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line: what is wrong, where to look."""
+    """An ArgumentParser whose usage errors are one line: what is wrong, where to look.
+
+    A command's options may come before, between or after its positionals
+    (``thoonk publish job q --id x ITEM``): a command without subcommands
+    parses "intermixed".
+    """
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        nested = any(a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in self._actions)
+        if self._intermixing or nested:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # parse_known_intermixed_args calls this method again
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
     def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments: ") and " -" in f" {message[24:]}":
+            message += (
+                "; an item that starts with '-' goes after '--' (e.g. `thoonk publish job q "
+                "-- -x`), and every option before '--'"
+            )
         self.exit(EXIT_USAGE, f"thoonk: error: {message} (see `{self.prog} --help`)\n")
 
 

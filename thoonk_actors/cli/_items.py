@@ -5,6 +5,7 @@ Synopsis::
     parse_item('{"n": 1}') -> {"n": 1}      # valid JSON: the JSON value
     parse_item("hello") -> "hello"          # anything else: the text
     parse_item("42", raw=True) -> "42"      # --raw: always the text
+    parse_item('{"a": ', strict=True)       # UsageError: looks like JSON, is not
     read_item(args)                          # ITEM, --file PATH, or stdin
     decode_item(b'{"n":1}') -> {"n": 1}     # stored bytes -> value (never fails)
     show({"n": 1}) -> '{"n":1}'             # value -> one line of compact JSON
@@ -28,13 +29,32 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_item(text: str, *, raw: bool = False) -> Any:
-    """The JSON value of ``text`` when it is valid JSON (and not ``raw``), else the text."""
+def parse_item(text: str, *, raw: bool = False, strict: bool = False) -> Any:
+    """The JSON value of ``text`` when it is valid JSON (and not ``raw``), else the text.
+
+    ``strict`` (items and results typed by a person): text that starts like a
+    JSON object, array or string (``{``, ``[``, ``"``) but does not parse is
+    refused rather than stored as text, since it is almost surely a typo.
+
+    Raises:
+        UsageError: ``strict`` and the text looks like JSON but is not.
+    """
     if raw:
         return text
     try:
         return json.loads(text, parse_constant=_no_constants)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        return text
+    except ValueError as exc:
+        if strict and text.lstrip()[:1] in ("{", "[", '"'):
+            reason, where = str(exc), ""
+            if isinstance(exc, json.JSONDecodeError):
+                reason = exc.msg.removesuffix(" at")  # "Unterminated string starting at"
+                where = f" at character {exc.pos + 1}"
+            raise UsageError(
+                f"{text[:40]!r} looks like JSON but is not valid JSON ({reason}{where}); "
+                "fix it, or pass --raw to store it as text"
+            ) from None
         return text
 
 
@@ -88,7 +108,7 @@ def read_text(given: str | None, path: str | None, *, what: str = "item") -> str
 
 def read_item(args: argparse.Namespace) -> Any:
     """The item of ``publish``: ``args.item`` / ``args.file`` / stdin, parsed per ``args.raw``."""
-    return parse_item(read_text(args.item, args.file), raw=args.raw)
+    return parse_item(read_text(args.item, args.file), raw=args.raw, strict=True)
 
 
 def decode_item(data: bytes) -> Any:

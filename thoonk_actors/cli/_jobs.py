@@ -1,4 +1,5 @@
-"""Job commands: ``thoonk get``, ``finish``, ``cancel``, ``stall``, ``retry``, ``retract``.
+"""Job commands: ``thoonk get``, ``finish``, ``cancel``, ``stall``, ``retry``, ``retract``
+(which also retracts feed and sorted-feed items).
 
 Synopsis::
 
@@ -6,6 +7,7 @@ Synopsis::
     thoonk finish emails ID '{"sent": true}' --token TOKEN
     thoonk cancel emails ID --error "smtp down"
     thoonk stall emails ID; thoonk retry emails ID; thoonk retract emails ID
+    thoonk retract news ITEM_ID            # the type is looked up: here a feed
 
 A claim made here is held by the worker id ``thoonk-cli@host:pid:xxxxxx``,
 which stops heartbeating when the command exits. Where a reaper runs (a
@@ -19,17 +21,26 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..contract import JobKeys, RawCodec, validate_id
+from .._errors import (
+    NoSuchObjectError,
+    NotClaimedError,
+    NotFoundError,
+    NotStalledError,
+    UsageError,
+)
+from ..contract import KEYS_BY_KIND, JobKeys, Kind, RawCodec, validate_id
 from ..objects import Job, Thoonk
 from ._common import (
     EXIT_OK,
     EXIT_REFUSED,
+    TYPE_NAMES,
     Subparsers,
     add_command,
     add_json,
     add_redis_options,
     emit,
     emit_json,
+    object_type,
     seconds,
     warn,
 )
@@ -103,15 +114,7 @@ def add_parsers(
         description="Retry a stalled job: it is queued again with a fresh publish time.",
         examples="  thoonk retry emails welcome-1\n",
     )
-    _add_settle(
-        commands,
-        common,
-        "retract",
-        _retract,
-        help="remove a job, whatever its state",
-        description="Retract a job: remove it whether it is queued, claimed or stalled.",
-        examples="  thoonk retract emails welcome-1\n",
-    )
+    _add_retract(commands, common)
 
 
 # ------------------------------------------------------------------------- get
@@ -217,7 +220,11 @@ def _settle(args: argparse.Namespace, action: Action) -> int:
     validate_id(args.id)
 
     async def command(thoonk: Thoonk) -> int:
-        fields = await action(thoonk.job(args.name), args)
+        try:
+            fields = await action(thoonk.job(args.name), args)
+        except (NotClaimedError, NotStalledError) as exc:
+            await _refuse_if_missing(thoonk, args.name, args.id, exc)
+            raise
         if args.json:
             emit_json({"queue": args.name, "id": args.id, **fields})
         else:
@@ -225,6 +232,21 @@ def _settle(args: argparse.Namespace, action: Action) -> int:
         return EXIT_OK
 
     return run_with_thoonk(args, command)
+
+
+async def _refuse_if_missing(thoonk: Thoonk, queue: str, job_id: str, exc: Exception) -> None:
+    """Raise NotFoundError when a refused job does not exist at all (a read after the refusal).
+
+    "Not claimed" or "it was reaped" would send a person looking for a claim
+    that never was; every job that exists (queued, claimed or stalled) has
+    its item stored.
+    """
+    if not await thoonk.execute("HEXISTS", JobKeys.of(queue).items, job_id):
+        raise NotFoundError(
+            f"job {job_id!r} in job queue {queue!r} does not exist: it was never published, "
+            "or it was already finished or retracted; check the id (`thoonk stats` lists "
+            "the queues)"
+        ) from exc
 
 
 def _sentence(queue: str, job_id: str, fields: dict[str, Any]) -> str:
@@ -240,7 +262,7 @@ def _sentence(queue: str, job_id: str, fields: dict[str, Any]) -> str:
 
 
 async def _finish(job: Job, args: argparse.Namespace) -> dict[str, Any]:
-    result = None if args.result is None else parse_item(args.result, raw=args.raw)
+    result = None if args.result is None else parse_item(args.result, raw=args.raw, strict=True)
     await job.finish(args.id, result, token=args.token)
     return {"outcome": "finished", "result": result}
 
@@ -260,6 +282,90 @@ async def _retry(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     return {"outcome": "retried"}
 
 
-async def _retract(job: Job, args: argparse.Namespace) -> dict[str, Any]:
-    await job.retract(args.id)
-    return {"outcome": "retracted"}
+# --------------------------------------------------------------------- retract
+
+#: The object types that have a retract, in the order they are looked for.
+RETRACTABLE: tuple[Kind, ...] = ("job", "feed", "sorted_feed")
+LABELS: dict[Kind, str] = {"job": "job queue", "feed": "feed", "sorted_feed": "sorted feed"}
+
+
+def _add_retract(
+    commands: Subparsers[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    retract = add_command(
+        commands,
+        "retract",
+        common,
+        help="remove a job (whatever its state) or a feed or sorted-feed item",
+        description=(
+            "Retract ID from NAME: a job (whether it is queued, claimed or stalled) or an "
+            "item of a feed or sorted feed. The object's type is looked up in the registries; "
+            "--type says it when two objects of different types share the name."
+        ),
+        examples="""\
+  thoonk retract emails welcome-1          # a job
+  thoonk retract news release              # a feed item
+  thoonk retract playlist 2 --type sorted-feed
+""",
+    )
+    retract.add_argument("name", metavar="NAME", help="the job queue, feed or sorted feed")
+    retract.add_argument("id", metavar="ID", help="the job's or item's id")
+    retract.add_argument(
+        "--type", metavar="TYPE", type=object_type, help="job, feed or sorted-feed"
+    )
+    add_redis_options(retract)
+    add_json(retract)
+    retract.set_defaults(handler=_retract)
+
+
+def _retract(args: argparse.Namespace) -> int:
+    kinds: tuple[Kind, ...] = RETRACTABLE if args.type is None else (args.type,)
+    if args.type == "queue":
+        raise UsageError(
+            "a queue's items cannot be retracted; they are taken one by one by its consumers"
+        )
+    for kind in kinds:
+        KEYS_BY_KIND[kind].of(args.name)  # bad names are refused before connecting
+    validate_id(args.id)
+
+    async def command(thoonk: Thoonk) -> int:
+        kind = args.type or await _registered_kind(thoonk, args.name)
+        if kind == "job":
+            await thoonk.job(args.name).retract(args.id)
+            fields: dict[str, Any] = {"queue": args.name, "id": args.id}
+            sentence = f"retracted job {args.id!r} of job queue {args.name!r}"
+        else:
+            obj = thoonk.feed(args.name) if kind == "feed" else thoonk.sorted_feed(args.name)
+            if not await obj.retract(args.id):
+                raise NotFoundError(
+                    f"{obj.keys.label} has no item {args.id!r} (already retracted, evicted by "
+                    "max_length, or never published); check the id"
+                )
+            fields = {"type": TYPE_NAMES[kind], "name": args.name, "id": args.id}
+            sentence = f"retracted item {args.id!r} of {obj.keys.label}"
+        if args.json:
+            emit_json({**fields, "outcome": "retracted"})
+        else:
+            emit(sentence)
+        return EXIT_OK
+
+    return run_with_thoonk(args, command)
+
+
+async def _registered_kind(thoonk: Thoonk, name: str) -> Kind:
+    """The type of the object ``name`` among those that have a retract (the registries say)."""
+    found = [kind for kind in RETRACTABLE if name in await thoonk.names(kind)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        types = " and a ".join(LABELS[kind] for kind in found)
+        raise UsageError(f"{name!r} is both a {types}; say which with --type")
+    if name in await thoonk.names("queue"):
+        raise UsageError(
+            f"{name!r} is a queue, whose items cannot be retracted; they are taken one by one "
+            "by its consumers"
+        )
+    raise NoSuchObjectError(
+        f"there is no job queue, feed or sorted feed named {name!r}; check the name "
+        "(`thoonk stats` lists them)"
+    )

@@ -10,6 +10,11 @@ target must be an importable :class:`~thoonk_actors.runtime.App` (exit 2) and
 Redis must answer (exit 3). Then :func:`~thoonk_actors.runtime.run_workers`
 runs the processes, and what it returns is the exit code (0: every worker
 stopped cleanly, 1: one had to be killed or failed while stopping).
+
+A stop (SIGINT/SIGTERM) is honoured at any moment: held since the program's
+first instruction (``thoonk_actors.cli.main``), taken over by a
+:class:`~thoonk_actors.runtime._signals.SignalLatch` here; one that arrives
+before any worker started ends the command with exit 0.
 """
 
 from __future__ import annotations

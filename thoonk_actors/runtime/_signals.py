@@ -10,6 +10,13 @@ First signal: a graceful stop (claim no more, in-flight handlers get the
 grace period). Second: stop now (handlers cancelled, their jobs released).
 Third: cancel everything (the release still runs, shielded and bounded).
 Only in the main thread (trio's rule for signal handlers).
+
+For processes that must honour a stop at *any* moment (``thoonk worker``, its
+worker processes): :func:`block_stop_signals` holds SIGINT/SIGTERM from the
+first instruction, a :class:`SignalLatch` then records them (raising
+:class:`StopRequested` only around plain-Python start-up work such as
+importing the app) until the trio task that owns the stop takes them with
+``latch.take()``. The rules are in docs/runtime.md, "Signals and grace".
 """
 
 from __future__ import annotations
