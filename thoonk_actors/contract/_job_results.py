@@ -108,11 +108,14 @@ class FinishOutcome:
 
 @dataclass(frozen=True, slots=True)
 class JobCancelled:
-    """A cancel went through: back in the queue (``cancelled``) or put aside (``stalled``)."""
+    """A cancel went through: retried later (``cancelled``) or put aside (``stalled``)."""
 
     id: str
     outcome: CancelOutcome
     count: int
+    #: When a cancelled job is due back in the queue (ms, server clock), or None
+    #: when it went straight back (no backoff) or was stalled.
+    retry_at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +147,18 @@ class JobStats:
     publishes: int
     finishes: int
     workers_alive: int
+    #: Failed jobs waiting out their retry backoff (ext; not in ``available``).
+    scheduled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Promoted:
+    """What one promote step did: ids moved to the queue, and the next due time.
+
+    ``next_due_ms`` is the server time (ms) at which the earliest scheduled job
+    is due, or None when nothing is scheduled; ``at_ms`` is the server time now.
+    """
+
+    at_ms: int
+    moved: int
+    next_due_ms: int | None

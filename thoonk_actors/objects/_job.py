@@ -158,9 +158,17 @@ class Job(ThoonkObject[JobKeys]):
             if not await self.wait_for_work(deadline):
                 return None
 
-    async def claim_many(self, max_jobs: int, *, worker_id: str | None = None) -> list[ClaimedJob]:
-        """Claim up to ``max_jobs`` queued jobs at once, without waiting (maybe none)."""
-        call = contract.job_claim(self.keys, worker_id or self.thoonk.worker_id, max_jobs=max_jobs)
+    async def claim_many(
+        self, max_jobs: int, *, worker_id: str | None = None, lease_ms: int | None = None
+    ) -> list[ClaimedJob]:
+        """Claim up to ``max_jobs`` queued jobs at once, without waiting (maybe none).
+
+        ``lease_ms``: how long each claim lasts without a ``touch`` (recorded
+        with the claim; None: the queue's ``timeout`` config applies).
+        """
+        call = contract.job_claim(
+            self.keys, worker_id or self.thoonk.worker_id, max_jobs=max_jobs, lease_ms=lease_ms
+        )
         # Shielded: a cancel landing after the script was sent would drop the
         # reply and leave its jobs claimed by nobody who knows it.
         with trio.CancelScope(shield=True):
@@ -178,18 +186,31 @@ class Job(ThoonkObject[JobKeys]):
         return [ClaimedJob(j.id, decode(j.item), j.token, j.failures, name) for j in claim.jobs]
 
     async def wait_for_work(self, deadline: float = math.inf) -> bool:
-        """Block until a job is queued (True) or the trio ``deadline`` passes (False).
+        """Block until a job may be claimable (True) or the trio ``deadline`` passes (False).
 
         Takes nothing off the queue: claim afterwards (another worker may be
-        quicker; then wait again).
+        quicker; then wait again). First moves scheduled jobs that are due
+        (retry backoff) to the queue, and never sleeps past the next one's due
+        time (server clock): then it returns True, so a claim picks it up.
         """
         remaining = deadline - trio.current_time()
         if remaining <= 0:
             await trio.lowlevel.checkpoint()
             return False
-        seconds = 0.0 if math.isinf(remaining) else max(remaining, 0.001)
+        promoted = await self.thoonk.run(contract.job_promote(self.keys))
+        if promoted.moved:
+            return True
+        due_in = math.inf
+        if promoted.next_due_ms is not None:
+            # + 1 ms: BLMOVE's timeout and the server clock are both ms-grained.
+            due_in = max(promoted.next_due_ms - promoted.at_ms + 1, 1) / 1000
+        wait = min(remaining, due_in)
+        seconds = 0.0 if math.isinf(wait) else max(wait, 0.001)
         command = contract.job_wait_for_work(self.keys, timeout_s=seconds)
-        return command.decode(await self.thoonk.redis.execute_blocking(*command.args))
+        if command.decode(await self.thoonk.redis.execute_blocking(*command.args)):
+            return True
+        # Timed out: at the next due time there may be work (True), else the deadline.
+        return due_in <= remaining
 
     # ---------------------------------------------------------------- settle
 
@@ -234,15 +255,25 @@ class Job(ThoonkObject[JobKeys]):
         token: str | None = None,
         error: str | None = None,
         max_cancels: int | None = None,
+        retry_delay_ms: int | None = None,
     ) -> JobCancelled:
-        """Give a claimed job back (its failure count + 1); stalled past ``max_cancels``.
+        """Give a failed job back (failure count + 1); stalled once it reaches ``max_cancels``.
 
-        ``error`` (text) is kept beside the job for whoever looks at it later.
+        The job waits out the queue's retry backoff (config ``retry_delay``,
+        ``retry_factor``, ``retry_delay_max``; see ``scheduled()``) before it can
+        be claimed again; ``retry_delay_ms`` overrides it (0: at once).
+        ``max_cancels`` overrides the queue's (default 10). ``error`` (text) is
+        kept beside the job for whoever looks at it later.
         """
         job_id, token = _ref(job, token)
         return await self.thoonk.run(
             contract.job_cancel(
-                self.keys, job_id, token=token, error=error, max_cancels=max_cancels
+                self.keys,
+                job_id,
+                token=token,
+                error=error,
+                max_cancels=max_cancels,
+                retry_delay_ms=retry_delay_ms,
             )
         )
 
@@ -300,7 +331,8 @@ class Job(ThoonkObject[JobKeys]):
     # ------------------------------------------------------------------ reads
 
     async def statistics(self, *, stale_ms: int = HEARTBEAT_STALE_MS) -> JobStats:
-        """A consistent snapshot: available, claimed, stalled, publishes, finishes, workers."""
+        """A consistent snapshot: available, claimed, stalled, scheduled, publishes, finishes,
+        workers."""
         return await self.thoonk.run(contract.job_stats(self.keys, stale_ms=stale_ms))
 
     async def item(self, job_id: str) -> Any:
@@ -336,6 +368,14 @@ class Job(ThoonkObject[JobKeys]):
     async def stalled_ids(self) -> tuple[str, ...]:
         """Stalled ids (sorted)."""
         return await self.thoonk.read(contract.job_stalled_ids(self.keys))
+
+    async def scheduled(self) -> tuple[tuple[str, int], ...]:
+        """Failed jobs waiting out their retry backoff: ``(id, due_ms)``, soonest first.
+
+        ``due_ms`` is server time. Original (JS) workers do not see these jobs
+        until a claim, a wait or a reap sweep of ours moves them to the queue.
+        """
+        return await self.thoonk.read(contract.job_scheduled(self.keys))
 
     async def workers(self) -> tuple[tuple[str, int], ...]:
         """Worker ids with their last heartbeat (ms)."""

@@ -9,7 +9,8 @@
 -- KEYS[7]  errors     hash
 -- KEYS[8]  orphans    hash
 -- KEYS[9]  finishes   string counter
--- KEYS[10 .. 9+n]     result key of each job, in ARGV order
+-- KEYS[10] leases     hash   (the claims' leases are removed)
+-- KEYS[11 .. 10+n]    result key of each job, in ARGV order
 -- ARGV[1] finish channel   ARGV[2] n
 -- ARGV[3 + 4*(i-1) ..] id, token ('' = none), has result '1' | '0', result, for job i = 1..n
 -- Reply: {'ok', finish_ms, id1, status1, ..., idn, statusn}; status 'ok', 'not_claimed' (no token)
@@ -20,15 +21,16 @@
 -- finished earlier in the batch is no longer claimed); the writes common to all
 -- finished jobs are one variadic call each (ZREM, HDEL), not one call per job.
 local config, claimed, owners, cancelled, published = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local items, errors, orphans, finishes = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local items, errors, orphans, finishes, leases = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local channel, n = ARGV[1], tonumber(ARGV[2])
 
 -- Every refusal of the whole batch: all types (result keys too), then the counter.
 local function refuse(reply)
   local spec = {config, 'hash', claimed, 'zset', owners, 'hash', cancelled, 'hash',
-    published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string'}
+    published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string',
+    leases, 'hash'}
   for i = 1, n do
-    spec[#spec + 1] = KEYS[9 + i]
+    spec[#spec + 1] = KEYS[10 + i]
     spec[#spec + 1] = 'hash'
   end
   return check_types(spec) or check_counters({finishes}) or reply
@@ -80,7 +82,7 @@ if #finished == 0 then
   return reply
 end
 
-bad = check_types({published, 'zset', items, 'hash'})
+bad = check_types({published, 'zset', items, 'hash', leases, 'hash'})
 if bad then return refuse(bad) end
 -- Failure counts, error texts, orphan marks and earlier results: only keys that exist
 -- are written (the result keys of refused ids are checked too, as ever).
@@ -89,7 +91,7 @@ here, bad = existing({cancelled, 'hash', errors, 'hash', orphans, 'hash'})
 if bad then return refuse(bad) end
 local spec = {}
 for i = 1, n do
-  spec[2 * i - 1] = KEYS[9 + i]
+  spec[2 * i - 1] = KEYS[10 + i]
   spec[2 * i] = 'hash'
 end
 old_results, bad = existing(spec)
@@ -106,6 +108,7 @@ call_many('ZREM', published, finished)
 call_many('HDEL', items, finished)
 if #owned > 0 then
   call_many('HDEL', owners, owned)
+  call_many('HDEL', leases, owned)
 end
 for _, key in ipairs({cancelled, errors, orphans}) do
   if here[key] then
@@ -115,7 +118,7 @@ end
 for _, i in ipairs(order) do
   local base = 3 + 4 * (i - 1)
   local id, has_result, value = ARGV[base], ARGV[base + 2], ARGV[base + 3]
-  local result = KEYS[9 + i]
+  local result = KEYS[10 + i]
   if has_result == '1' then
     redis.call('PUBLISH', channel, id .. '\0' .. value)
     redis.call('HSET', result, 'state', 'finished', 'at', at, 'result', value)
