@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import trio
 
 from .. import contract
-from .._errors import NotClaimedError, NotFoundError, ResultTimeoutError, UsageError
+from .._errors import (
+    InvalidConfigError,
+    NotClaimedError,
+    NotFoundError,
+    ResultTimeoutError,
+    UsageError,
+)
 from ..contract import FinishOutcome, FinishRequest, JobCancelled, JobKeys, JobStats, ReapReport
 from ._base import ThoonkObject
 from ._results import ResultRouter, Waiter
@@ -79,6 +85,21 @@ def _new_job_ids(n: int) -> list[str]:
     return [_uuid4(raw[i : i + 16]) for i in range(0, 16 * n, 16)]
 
 
+#: Most jobs in one publish_many script.
+_MAX_BATCH = contract.MAX_BATCH
+
+
+def _check_timeout(timeout: object) -> None:
+    """A wait's ``timeout``: None or seconds >= 0 (trio refuses NaN and negatives)."""
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or math.isnan(timeout)
+        or timeout < 0
+    ):
+        raise UsageError(f"timeout must be None or seconds >= 0, not {timeout!r}")
+
+
 JobRef = str | ClaimedJob
 """A job given by id (acts like the original client: no fencing) or as claimed."""
 
@@ -125,8 +146,10 @@ class Job(ThoonkObject[JobKeys]):
         self, items: Iterable[Any], *, priority: bool = False, batch: int = 1000
     ) -> list[str]:
         """Queue many jobs, ``batch`` per script (all-or-nothing per batch); their ids."""
-        if not 1 <= batch <= contract.MAX_BATCH:
-            raise UsageError(f"batch must be between 1 and {contract.MAX_BATCH}, not {batch}")
+        if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= _MAX_BATCH:
+            raise InvalidConfigError(
+                f"batch must be an int from 1 to {_MAX_BATCH} (jobs per script), not {batch!r}"
+            )
         encode = self.codec.encode
         encoded = [encode(item) for item in items]
         jobs = list(
@@ -193,6 +216,10 @@ class Job(ThoonkObject[JobKeys]):
         (retry backoff) to the queue, and never sleeps past the next one's due
         time (server clock): then it returns True, so a claim picks it up.
         """
+        if isinstance(deadline, bool) or not isinstance(deadline, int | float) or (
+            math.isnan(deadline)
+        ):
+            raise UsageError(f"deadline must be a trio time or math.inf, not {deadline!r}")
         remaining = deadline - trio.current_time()
         if remaining <= 0:
             await trio.lowlevel.checkpoint()
@@ -394,6 +421,7 @@ class Job(ThoonkObject[JobKeys]):
             NotFoundError: the job was retracted.
             ResultTimeoutError: ``timeout`` seconds passed first.
         """
+        _check_timeout(timeout)
         router = await self._router()
         with router.waiting(job_id) as waiter:
             return await self._wait(job_id, waiter, timeout)
@@ -426,6 +454,7 @@ class Job(ThoonkObject[JobKeys]):
         priority: bool = False,
     ) -> Any:
         """Publish a job and wait for its result (subscribed before publishing)."""
+        _check_timeout(timeout)
         job_id = id if id is not None else _uuid4(os.urandom(16))
         router = await self._router()
         # Waiting starts before the publish: a finish event that beats the
