@@ -367,7 +367,9 @@ def job_finish_many(
 
     Each id is decided on its own; the decoded tuple has one
     :class:`FinishOutcome` per request, in order (``error`` holds the
-    NotClaimedError / ClaimLostError that ``job_finish`` would have raised).
+    NotClaimedError / ClaimLostError that ``job_finish`` would have raised, or
+    WrongTypeError when that job's result key holds another type: one job's
+    key never refuses the batch).
 
     Raises:
         InvalidIdError, UsageError: (now) a bad entry, or more than 10000.
@@ -405,11 +407,22 @@ def job_finish_many(
             raise unexpected("job/finish_many", reply)
         outcomes = []
         for req, i in zip(requests, range(0, len(pairs), 2), strict=True):
-            code = FINISH_STATUSES.get(as_text(pairs[i + 1], "job/finish_many"))
+            text = as_text(pairs[i + 1], "job/finish_many")
+            kind, _, actual = text.partition(":")
+            code = FINISH_STATUSES.get(kind)
             if code is None:
                 raise unexpected("job/finish_many", reply)
             error = None
-            if code != "ok":
+            if code == "wrongtype":
+                # This job's result key holds another type (another program wrote it).
+                error = refusal(
+                    code,
+                    [keys.result_key(req.id), b"hash", actual.encode()],
+                    obj=keys.label,
+                    item=item_label(keys, req.id),
+                    op="finish",
+                )
+            elif code != "ok":
                 error = refusal(
                     code, [pairs[i]], obj=keys.label, item=item_label(keys, req.id), op="finish"
                 )

@@ -72,7 +72,7 @@ class FinishRequest:
     result: bytes | None = None
 
 
-FinishStatus = Literal["ok", "not_claimed", "claim_lost"]
+FinishStatus = Literal["ok", "not_claimed", "claim_lost", "wrongtype"]
 CancelOutcome = Literal["cancelled", "stalled"]
 ReapOutcome = Literal["cancelled", "stalled", "dropped"]
 ReapReason = Literal["timeout", "owner_gone", "ghost", "orphan"]
@@ -82,6 +82,7 @@ FINISH_STATUSES: dict[str, FinishStatus] = {
     "ok": "ok",
     "not_claimed": "not_claimed",
     "claim_lost": "claim_lost",
+    "wrongtype": "wrongtype",
 }
 CANCEL_OUTCOMES: dict[str, CancelOutcome] = {"cancelled": "cancelled", "stalled": "stalled"}
 REAP_OUTCOMES: dict[str, ReapOutcome] = {
