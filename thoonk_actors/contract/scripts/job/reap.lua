@@ -15,7 +15,7 @@
 -- The reason is recorded in job.errors. Heartbeats older than the window are removed.
 -- A ghost claim (a claimed id whose item is gone: an original worker claims the id
 -- it popped even when the job was retracted meanwhile) is dropped by every sweep,
--- reason 'ghost' unless an earlier rule picked it. Cost: O(claimed + stalled + owners)
+-- reason 'ghost' unless an earlier rule picked it. Cost: O(claimed + stalled + owners + leases)
 -- per sweep; O(items + ids) only when the counts say some job is lost.
 -- KEYS[1]  config     hash   (timeout, max_cancels)
 -- KEYS[2]  ids        list
@@ -164,18 +164,16 @@ for _, id in ipairs(redis.call('SMEMBERS', stalled)) do
     stalled_items = stalled_items + redis.call('HEXISTS', items, id)
   end
 end
--- Jobs waiting out their retry backoff are in a state too (counted like stalls).
-local is_scheduled = {}
-local scheduled_items = 0
-local waiting = redis.call('ZRANGE', scheduled, 0, -1)
-for _, id in ipairs(waiting) do
-  is_scheduled[id] = true
-  if not is_claimed[id] and not is_stalled[id] then
-    scheduled_items = scheduled_items + redis.call('HEXISTS', items, id)
-  end
-end
-local total = redis.call('LLEN', ids) + claimed_items + stalled_items + scheduled_items
+-- Jobs waiting out their retry backoff are in a state too. Counted without a look
+-- (like job.ids entries): a scheduled id whose item is gone can hide a lost job only
+-- until it is due, when the promote step drops it.
+local total = redis.call('LLEN', ids) + claimed_items + stalled_items
+  + redis.call('ZCARD', scheduled)
 if redis.call('HLEN', items) ~= total then
+  local is_scheduled = {}
+  for _, id in ipairs(redis.call('ZRANGE', scheduled, 0, -1)) do
+    is_scheduled[id] = true
+  end
   local queued = {}
   for _, id in ipairs(redis.call('LRANGE', ids, 0, -1)) do
     queued[id] = true
