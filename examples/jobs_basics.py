@@ -34,8 +34,9 @@ async def main() -> None:
         print("result", result)
         assert result == {"sent": True}
 
-        # A job that fails is cancelled: back to the queue, failure count + 1;
-        # at max_cancels it is stalled until a person retries it.
+        # A job that fails is cancelled: failure count + 1, back to the queue after
+        # its retry backoff (1 s, then 2 s, 4 s ...); at max_cancels it is stalled
+        # until a person retries it.
         flaky = await emails.publish({"to": "nobody@invalid"})
         for _ in range(2):
             job = await emails.get(timeout=5)

@@ -75,11 +75,14 @@ def test_the_whole_lifecycle_with_json(redis_url: str, sync_redis: redis.Redis) 
 
     claim = json.loads(ok("get", "emails", "--json", url=redis_url))
     cancel = ok("cancel", "emails", "a", "--error", "smtp down", "--json", url=redis_url)
+    due = sync_redis.zscore("job.scheduled:emails", "a")  # its retry backoff (server ms)
+    assert due is not None
     assert json.loads(cancel) == {
         "queue": "emails",
         "id": "a",
         "outcome": "cancelled",
         "failures": 1,
+        "retry_at_ms": int(due),
     }
     assert sync_redis.hget("job.errors:emails", "a") == b"smtp down"
 
@@ -119,6 +122,7 @@ def test_the_whole_lifecycle_with_json(redis_url: str, sync_redis: redis.Redis) 
 
 def test_text_output_is_one_sentence_per_action(redis_url: str, sync_redis: redis.Redis) -> None:
     publish(redis_url, ("a", "1"), ("b", "2"))
+    sync_redis.hset("job.config:emails", "retry_delay", 0)  # no retry backoff: queued at once
     ok("get", "emails", url=redis_url)
     assert ok("cancel", "emails", "a", url=redis_url) == (
         "cancelled job 'a' of job queue 'emails'; it is queued again (failures: 1)\n"
@@ -136,6 +140,15 @@ def test_text_output_is_one_sentence_per_action(redis_url: str, sync_redis: redi
     assert ok("retract", "emails", "b", url=redis_url) == (
         "retracted job 'b' of job queue 'emails'\n"
     )
+
+    sync_redis.hdel("job.config:emails", "retry_delay")  # the default backoff again
+    publish(redis_url, ("d", "4"))
+    ok("get", "emails", url=redis_url)
+    assert ok("cancel", "emails", "d", url=redis_url) == (
+        "cancelled job 'd' of job queue 'emails'; it is queued again when its retry backoff "
+        "ends (failures: 1)\n"
+    )
+    ok("retract", "emails", "d", url=redis_url)
 
     sync_redis.hset("job.config:emails", "max_cancels", 1)
     publish(redis_url, ("c", "3"))

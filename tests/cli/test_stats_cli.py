@@ -19,6 +19,7 @@ def test_every_type_with_its_counts(redis_url: str, sync_redis: redis.Redis) -> 
     for n in range(3):
         ok("publish", "job", "emails", str(n), "--id", f"e{n}", url=redis_url)
     ok("publish", "job", "reports", "r", url=redis_url)
+    sync_redis.hset("job.config:emails", "retry_delay", 0)  # a cancelled job is queued at once
     ok("get", "emails", url=redis_url)  # e0: claimed, by a worker alive for 15 s
     ok("get", "emails", url=redis_url)  # e1
     ok("finish", "emails", "e0", url=redis_url)

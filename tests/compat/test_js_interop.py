@@ -291,7 +291,7 @@ async def test_js_cancel_stall_retry_on_our_jobs_keep_our_reads_consistent(
     assert z is not None and z.id == "z"
     x = await jobs.get(timeout=5)
     assert x is not None and (x.id, x.failures) == ("x", 1)
-    cancelled = await jobs.cancel(x, error="boom")
+    cancelled = await jobs.cancel(x, error="boom", retry_delay_ms=0)
     assert (cancelled.outcome, cancelled.count) == ("cancelled", 2)
     assert js.get_failure_count("x") == 2
     assert js.get(timeout=1) == ('{"id":"y"}', "y")

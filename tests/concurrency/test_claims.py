@@ -161,7 +161,7 @@ async def test_three_reaper_processes_return_each_timed_out_claim_once(
 ) -> None:
     name = "timeouts"
     jobs = thoonk.job(name)
-    await jobs.create({"timeout": 40})
+    await jobs.create({"timeout": 40, "retry_delay": 0})  # reaped jobs go straight back
     ids = await jobs.publish_many(range(total), batch=1000)
     cancels: collections.Counter[str] = collections.Counter()
     payloads: dict[str, bytes | None] = {}
@@ -291,6 +291,7 @@ async def test_our_worker_killed_holding_claims_loses_nothing(
     name = "py-killed"
     stale_ms, per_child = 500, 3
     jobs = thoonk.job(name)
+    await jobs.create({"retry_delay": 0})  # reaped jobs go straight back
     ids = await jobs.publish_many(range(killed * per_child + 2))
     held: dict[str, list[str]] = {}
     async with trio.open_nursery() as nursery:

@@ -132,10 +132,18 @@ def test_finish_arguments() -> None:
 
 
 def test_cancel_arguments() -> None:
-    call = job_cancel(JOB, "a", token="3", error="E" * 20_000, max_cancels=5)
+    call = job_cancel(JOB, "a", token="3", error="E" * 20_000, max_cancels=5, jitter=0.5)
     assert call.args[0:2] == (b"a", b"3")
     assert len(call.args[2]) == 16_384
-    assert call.args[3:] == (b"5", b"event.job.cancel:emails", b"event.job.stall:emails")
+    assert call.args[3:] == (
+        b"5",
+        b"event.job.cancel:emails",
+        b"event.job.stall:emails",
+        b"500",
+        b"",
+    )
+    assert job_cancel(JOB, "a", retry_delay_ms=0).args[-1] == b"0"
+    assert 0 <= int(job_cancel(JOB, "a").args[-2]) <= 999
     assert job_cancel(JOB, "a").args[1:4] == (b"", b"", b"")
 
 
@@ -199,13 +207,13 @@ def test_validate_config() -> None:
 @pytest.mark.parametrize(
     ("kind", "changes", "fragment"),
     [
-        ("job", {"timeout": -1}, "int >= 0"),
-        ("job", {"timeout": 1.5}, "int >= 0"),
-        ("job", {"timeout": "30"}, "int >= 0"),
-        ("job", {"max_cancels": True}, "int >= 0"),
-        ("job", {"result_ttl": 0}, "int >= 1"),
+        ("job", {"timeout": -1}, "int from 0 to"),
+        ("job", {"timeout": 1.5}, "int from 0 to"),
+        ("job", {"timeout": "30"}, "int from 0 to"),
+        ("job", {"max_cancels": True}, "int from 0 to"),
+        ("job", {"result_ttl": 0}, "int from 1 to"),
         ("job", {"max_length": 3}, "not a job queue setting"),
-        ("feed", {"max_length": 0}, "int >= 1"),
+        ("feed", {"max_length": 0}, "int from 1 to"),
         ("feed", {"timeout": 1}, "settings are: max_length"),
         ("queue", {"x": 1}, "settings are: none"),
         ("sorted_feed", {"max_length": 1}, "not a sorted feed setting"),
@@ -244,7 +252,7 @@ def test_create_and_config_arguments() -> None:
 
 
 def test_parse_config() -> None:
-    assert parse_config("job", {}, obj="x") == JobConfig(0, 0, 600_000)
+    assert parse_config("job", {}, obj="x") == JobConfig(0, 10, 600_000, 1000, 300_000, 2)
     assert parse_config(
         "job", {b"timeout": b"5", b"created": b"1", b"other": b"?"}, obj="x"
     ) == JobConfig(timeout=5)

@@ -15,7 +15,7 @@ INTERNAL = {
     "unexpected", "as_list", "as_bytes", "as_int", "as_text", "status",  # _call
     "refusal",  # _refusals
     "check_item", "item_pairs",  # _feed
-    "item_label", "token_arg", "text_arg",  # _job
+    "item_label", "token_arg", "text_arg", "jitter_arg",  # _job
     "FINISH_STATUSES", "CANCEL_OUTCOMES", "REAP_OUTCOMES", "REAP_REASONS",  # _job_results
     "PRELUDE", "prelude_for",  # _scripts
     "KIND_LABELS",  # _keys

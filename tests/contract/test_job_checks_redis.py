@@ -34,6 +34,7 @@ from thoonk_actors.contract import (
     job_finish,
     job_finish_many,
     job_heartbeat,
+    job_promote,
     job_publish,
     job_publish_many,
     job_reap,
@@ -45,6 +46,7 @@ from thoonk_actors.contract import (
     job_touch,
     object_create,
 )
+from thoonk_actors.contract._build import KEY_LAYOUT
 
 from ._redis import Events, run, snapshot, x
 
@@ -89,6 +91,12 @@ def reap_setup(r: redis.Redis) -> Call[Any]:
     return job_reap(JOB, stale_ms=0, orphan_grace_ms=0)
 
 
+def promote_setup(r: redis.Redis) -> Call[Any]:
+    run(r, job_cancel(JOB, "A", token=claimed(r, "A")["A"]))
+    x(r, "ZADD", JOB.scheduled, 1, "A")  # due long ago: the promote moves it
+    return job_promote(JOB)
+
+
 # Per case: put the queue in a state where the call succeeds; return the call.
 SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
     "publish": lambda r: job_publish(JOB, "N", b"1"),
@@ -106,13 +114,14 @@ SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
     "heartbeat": lambda r: job_heartbeat(JOB, "w"),
     "reap": reap_setup,
     "stats": lambda r: job_stats(JOB, stale_ms=1000),
+    "promote": promote_setup,
 }
 
 # How many KEYS each case's call has (the test checks the built call agrees).
 KEY_COUNTS = {
-    "publish": 12, "publish_many": 13, "claim": 7, "finish": 10, "finish_many": 11,
-    "cancel": 8, "cancel_override": 8, "stall": 6, "retry": 3, "retract": 11, "release": 3,
-    "touch": 2, "heartbeat": 1, "reap": 11, "stats": 7,
+    "publish": 12, "publish_many": 13, "claim": 9, "finish": 11, "finish_many": 12,
+    "cancel": 10, "cancel_override": 10, "stall": 7, "retry": 3, "retract": 13, "release": 3,
+    "touch": 2, "heartbeat": 1, "reap": 13, "stats": 8, "promote": 3,
 }  # fmt: skip
 CASES = [(setup, i) for setup, count in KEY_COUNTS.items() for i in range(1, count + 1)]
 
@@ -141,6 +150,17 @@ def test_a_key_of_the_wrong_type_is_named_and_nothing_changes(
     events.take()
     before = snapshot(r)
     shown = key if isinstance(key, str) else key.decode()
+    if setup == "finish_many" and index > len(KEY_LAYOUT["job/finish_many"]):
+        # A result key belongs to one job: that job alone is refused, naming the key;
+        # the other job of the batch is finished.
+        outcomes = run(r, call)
+        refused = outcomes[index - len(KEY_LAYOUT["job/finish_many"]) - 1]
+        assert refused.status == "wrongtype"
+        assert isinstance(refused.error, WrongTypeError)
+        assert repr(shown) in str(refused.error)
+        assert [o.status for o in outcomes].count("ok") == 1
+        assert x(r, "GET", JOB.finishes) == b"1"
+        return
     with pytest.raises(WrongTypeError, match=re.escape(repr(shown))):
         run(r, call)
     assert snapshot(r) == before

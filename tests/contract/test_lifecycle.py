@@ -27,6 +27,7 @@ def test_states() -> None:
         "finished",
         "retracted",
         "lost",
+        "scheduled",
     }
 
 
@@ -34,14 +35,15 @@ def test_the_main_paths() -> None:
     assert targets(None, "publish") == {A}
     assert targets(A, "claim") == {C}
     assert targets(C, "finish") == {F}
-    assert targets(C, "cancel") == {A, S}
+    assert targets(C, "cancel") == {JobState.SCHEDULED, A, S}
     assert targets(C, "stall") == {S}
     assert targets(S, "retry") == {A}
     assert targets(C, "release") == {A}
     assert targets(C, "touch") == {C}
-    assert targets(C, "reap") == {A, S}
+    assert targets(C, "reap") == {JobState.SCHEDULED, A, S}
+    assert targets(JobState.SCHEDULED, "promote") == {A}
     assert targets(L, "reap") == {A, S}
-    for state in (A, C, S, L):
+    for state in (A, C, S, L, JobState.SCHEDULED):
         assert targets(state, "retract") == {R}
 
 

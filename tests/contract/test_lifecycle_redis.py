@@ -23,6 +23,7 @@ from thoonk_actors.contract import (
     job_cancel,
     job_claim,
     job_finish,
+    job_promote,
     job_publish,
     job_reap,
     job_release,
@@ -40,7 +41,8 @@ from ._redis import raw_client, run, snapshot, x
 JOB = JobKeys.of("life")
 A, C, S = JobState.AVAILABLE, JobState.CLAIMED, JobState.STALLED
 F, R, L = JobState.FINISHED, JobState.RETRACTED, JobState.LOST
-STATES: list[JobState | None] = [None, A, C, S, F, R, L]
+W = JobState.SCHEDULED
+STATES: list[JobState | None] = [None, A, C, S, F, R, L, W]
 
 
 def state_of(client: redis.Redis, id: str) -> JobState | None:
@@ -49,6 +51,7 @@ def state_of(client: redis.Redis, id: str) -> JobState | None:
         x(client, "LPOS", JOB.ids, id) is not None,
         x(client, "ZSCORE", JOB.claimed, id) is not None,
         x(client, "SISMEMBER", JOB.stalled, id) == 1,
+        x(client, "ZSCORE", JOB.scheduled, id) is not None,
     ]
     assert sum(places) <= 1, f"{id} is in more than one state: {places}"
     if places[0]:
@@ -57,6 +60,8 @@ def state_of(client: redis.Redis, id: str) -> JobState | None:
         return C
     if places[2]:
         return S
+    if places[3]:
+        return W
     if x(client, "HEXISTS", JOB.items, id):
         return L
     result = x(client, "HGET", JOB.result(id), "state")
@@ -69,7 +74,7 @@ def put_in(client: redis.Redis, state: JobState | None) -> str:
     if state is None:
         return token
     run(client, job_publish(JOB, "j", b"1"))
-    if state in (C, S, F):
+    if state in (C, S, F, W):
         token = run(client, job_claim(JOB, "w")).jobs[0].token
     if state is S:
         run(client, job_stall(JOB, "j", token=token))
@@ -77,6 +82,8 @@ def put_in(client: redis.Redis, state: JobState | None) -> str:
         run(client, job_finish(JOB, "j", token=token))
     if state is R:
         run(client, job_retract(JOB, "j"))
+    if state is W:
+        run(client, job_cancel(JOB, "j", token=token))  # default backoff: due in ~1 s
     if state is L:
         x(client, "RPOP", JOB.ids)  # an original worker popped it and died
     assert state_of(client, "j") is state
@@ -151,7 +158,7 @@ def test_cancel_past_max_cancels_follows_the_guard(r: redis.Redis) -> None:
 
 def test_concurrent_reapers_reap_each_job_once(redis_url: str) -> None:
     setup = raw_client(redis_url)
-    run(setup, object_create(JOB, {"timeout": 1000}))
+    run(setup, object_create(JOB, {"timeout": 1000, "retry_delay": 0}))
     ids = [f"j{n}" for n in range(200)]
     for id in ids:
         run(setup, job_publish(JOB, id, b"1"))
@@ -179,3 +186,19 @@ def test_concurrent_reapers_reap_each_job_once(redis_url: str) -> None:
     assert x(setup, "LLEN", JOB.ids) == 200
     assert x(setup, "ZCARD", JOB.claimed) == 0
     setup.close()
+
+
+def test_promote_moves_a_due_job_once_and_keeps_one_not_due(r: redis.Redis) -> None:
+    token = put_in(r, C)
+    run(r, job_cancel(JOB, "j", token=token, retry_delay_ms=3_600_000))
+    run(r, job_publish(JOB, "k", b"1"))
+    token = run(r, job_claim(JOB, "w")).jobs[0].token
+    run(r, job_cancel(JOB, "k", token=token))
+    x(r, "ZADD", JOB.scheduled, 1, "k")  # due long ago
+    promoted = run(r, job_promote(JOB))
+    assert (promoted.moved, state_of(r, "k"), state_of(r, "j")) == (1, A, W)
+    assert promoted.next_due_ms == int(x(r, "ZSCORE", JOB.scheduled, "j"))
+    assert promoted.next_due_ms > promoted.at_ms + 3_500_000
+    again = run(r, job_promote(JOB))
+    assert again.moved == 0
+    assert x(r, "LRANGE", JOB.ids, 0, -1) == [b"k"]

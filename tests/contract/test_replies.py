@@ -164,12 +164,17 @@ def test_finish_many() -> None:
 
 def test_cancel_and_stall() -> None:
     call = job_cancel(JOB, "j1")
-    assert call.decode([b"ok", b"j1", b"cancelled", 2]) == JobCancelled("j1", "cancelled", 2)
-    assert call.decode([b"ok", b"j1", b"stalled", 3]) == JobCancelled("j1", "stalled", 3)
+    assert call.decode([b"ok", b"j1", b"cancelled", 2, 0]) == JobCancelled("j1", "cancelled", 2)
+    assert call.decode([b"ok", b"j1", b"cancelled", 2, 9]) == JobCancelled(
+        "j1", "cancelled", 2, retry_at_ms=9
+    )
+    assert call.decode([b"ok", b"j1", b"stalled", 3, 0]) == JobCancelled("j1", "stalled", 3)
     with pytest.raises(NotClaimedError, match="can be cancelled"):
         call.decode([b"not_claimed", b"j1"])
     with pytest.raises(UnexpectedReplyError):
-        call.decode([b"ok", b"j1", b"exploded", 3])
+        call.decode([b"ok", b"j1", b"exploded", 3, 0])
+    with pytest.raises(UnexpectedReplyError):
+        call.decode([b"ok", b"j1", b"cancelled", 3])
     assert job_stall(JOB, "j1").decode([b"ok", b"j1"]) is None
     with pytest.raises(NotClaimedError, match="can be stalled"):
         job_stall(JOB, "j1").decode([b"not_claimed", b"j1"])
@@ -199,8 +204,10 @@ def test_reap_and_stats() -> None:
     )
     with pytest.raises(UnexpectedReplyError):
         call.decode([b"ok", 7, 1, b"a", b"cancelled", b"boredom"])
-    stats = job_stats(JOB, stale_ms=1000).decode([b"ok", 1, 2, 3, 4, 5, 6, 7, 8])
-    assert stats == JobStats(1, 2, 3, 4, 5, 6, 7, 8)
+    stats = job_stats(JOB, stale_ms=1000).decode([b"ok", 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    assert stats == JobStats(1, 2, 3, 4, 5, 6, 7, 8, scheduled=9)
+    with pytest.raises(UnexpectedReplyError):
+        job_stats(JOB, stale_ms=1000).decode([b"ok", 1, 2, 3, 4, 5, 6, 7, 8])
 
 
 def test_job_reads() -> None:

@@ -29,7 +29,7 @@ def test_every_operation_has_a_script() -> None:
     expected = {
         *(f"job/{op}" for op in (
             "publish", "publish_many", "claim", "finish", "finish_many", "cancel", "stall",
-            "retry", "retract", "touch", "heartbeat", "reap", "release", "stats",
+            "retry", "retract", "touch", "heartbeat", "reap", "release", "stats", "promote",
         )),
         "feed/publish", "feed/retract", "feed/items",
         *(f"sorted_feed/{op}" for op in (

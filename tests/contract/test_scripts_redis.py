@@ -193,7 +193,7 @@ def test_claim_drops_ghosts_and_duplicates(r: redis.Redis) -> None:
 def test_claim_reports_the_failure_count(r: redis.Redis) -> None:
     publish(r, "A")
     job = run(r, job_claim(JOB, "w")).jobs[0]
-    run(r, job_cancel(JOB, "A", token=job.token))
+    run(r, job_cancel(JOB, "A", token=job.token, retry_delay_ms=0))
     assert run(r, job_claim(JOB, "w")).jobs[0].failures == 1
 
 
@@ -203,7 +203,7 @@ def test_claim_reports_the_failure_count(r: redis.Redis) -> None:
 def test_finish_with_result(r: redis.Redis, events: Events) -> None:
     publish(r, "A")
     job = run(r, job_claim(JOB, "w")).jobs[0]
-    run(r, job_cancel(JOB, "A", token=job.token, error="boom"))
+    run(r, job_cancel(JOB, "A", token=job.token, error="boom", retry_delay_ms=0))
     job = run(r, job_claim(JOB, "w")).jobs[0]
     events.take()
     finished = run(r, job_finish(JOB, "A", token=job.token, result=b'"a\x00b"'))
@@ -302,8 +302,10 @@ def test_cancel_goes_to_the_back_and_counts(r: redis.Redis, events: Events) -> N
     publish(r, "A", "B")
     job = run(r, job_claim(JOB, "w")).jobs[0]
     events.take()
+    run(r, object_configure(JOB, {"retry_delay": 0}))  # the original's way: no backoff
+    events.take()
     out = run(r, job_cancel(JOB, "A", token=job.token, error="ValueError: x"))
-    assert (out.outcome, out.count) == ("cancelled", 1)
+    assert (out.outcome, out.count, out.retry_at_ms) == ("cancelled", 1, None)
     assert lrange(r, JOB.ids) == [b"A", b"B"]  # LPUSH: behind B
     assert read(r, job_failure_count(JOB, "A")) == 1
     assert read(r, job_error(JOB, "A")) == "ValueError: x"
@@ -313,7 +315,7 @@ def test_cancel_goes_to_the_back_and_counts(r: redis.Redis, events: Events) -> N
 
 
 def test_cancel_past_max_cancels_stalls(r: redis.Redis, events: Events) -> None:
-    run(r, object_create(JOB, {"max_cancels": 2}))
+    run(r, object_create(JOB, {"max_cancels": 2, "retry_delay": 0}))
     publish(r, "A")
     for expected in ("cancelled", "stalled"):
         job = run(r, job_claim(JOB, "w")).jobs[0]
@@ -410,7 +412,7 @@ def test_heartbeat(r: redis.Redis) -> None:
 
 
 def test_reap_timeout(r: redis.Redis, events: Events) -> None:
-    run(r, object_create(JOB, {"timeout": 60_000, "max_cancels": 2}))
+    run(r, object_create(JOB, {"timeout": 60_000, "max_cancels": 2, "retry_delay": 0}))
     publish(r, "A", "B", "C")
     jobs = run(r, job_claim(JOB, "w", max_jobs=3)).jobs
     x(r, "ZADD", JOB.claimed, 1, "A", 2, "B")  # claimed long ago

@@ -7,14 +7,18 @@ the supervisor (its workers inherit it):
   (unset: no handler timeout, the worker's lease is the queue's config).
 
 A job's item says what its handler does: ``{"sleep": 0.5}`` sleeps,
-``{"fail": "text"}`` raises ``RuntimeError(text)``. Every start of a handler is
-counted in the Redis hash ``runs`` (job id -> number of starts), so a test can
-see how often a job ran.
+``{"until": "key"}`` runs until the Redis key exists, ``{"fail": "text"}``
+raises ``RuntimeError(text)``. Every start of a handler is
+counted in the Redis hash ``runs`` (job id -> number of starts), the pid of
+the worker process that ran it last in ``pids``, and the server time (ms) of
+each start in the list ``starts:<id>``, so a test can see how often, where and
+when (by the server's clock) a job ran.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import redis
@@ -36,14 +40,32 @@ async def work(item: Any) -> Any:
     await trio.to_thread.run_sync(_count, current_job().id)
     if isinstance(item, dict):
         await trio.sleep(item.get("sleep", 0))
+        if "until" in item:
+            # Polls from a thread: the key is set by the test process, not a trio task.
+            await trio.to_thread.run_sync(_wait_for_key, item["until"])
         if "fail" in item:
             raise RuntimeError(item["fail"])
     return item
 
 
-def _count(job_id: str) -> None:
+def _wait_for_key(key: str) -> None:
     client = redis.Redis.from_url(os.environ["THOONK_REDIS_URL"])
     try:
-        client.hincrby("runs", job_id.encode("utf-8", "surrogateescape"), 1)
+        while not client.exists(key):
+            time.sleep(0.05)  # polling interval of a thread, not a wait for an effect
+    finally:
+        client.close()
+
+
+def _count(job_id: str) -> None:
+    raw = job_id.encode("utf-8", "surrogateescape")
+    client = redis.Redis.from_url(os.environ["THOONK_REDIS_URL"])
+    try:
+        seconds, micros = client.time()
+        pipe = client.pipeline(transaction=False)
+        pipe.hincrby("runs", raw, 1)
+        pipe.hset("pids", raw, os.getpid())
+        pipe.rpush(b"starts:" + raw, seconds * 1000 + micros // 1000)  # server clock
+        pipe.execute()
     finally:
         client.close()

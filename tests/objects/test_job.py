@@ -158,7 +158,11 @@ async def test_cancel_counts_failures_then_stalls_past_max_cancels(
         assert (event.event, event.id, event.data) == ("cancel", job_id, b"1")
         assert await jobs.failure_count(job_id) == 1
         assert await jobs.last_error(job_id) == "ValueError: boom"
-        assert await jobs.available_ids() == (job_id,)
+        # It waits out its retry backoff (default 1 s + jitter), then get() has it.
+        assert await jobs.available_ids() == ()
+        [(scheduled_id, due_ms)] = await jobs.scheduled()
+        assert scheduled_id == job_id and first.retry_at_ms == due_ms
+        assert (await jobs.statistics()).scheduled == 1
 
         job = await jobs.get(timeout=5)
         assert job is not None and job.failures == 1
@@ -378,7 +382,7 @@ async def test_reaper_takes_back_a_timed_out_claim(thoonk: Thoonk) -> None:
 
     await wait_until(reaped_something, what="the claim to time out")
     assert [(r.id, r.outcome, r.reason) for r in reaped] == [(job_id, "cancelled", "timeout")]  # type: ignore[attr-defined]
-    assert await jobs.available_ids() == (job_id,)
+    assert [id for id, _ in await jobs.scheduled()] == [job_id]  # its retry backoff first
     assert await jobs.failure_count(job_id) == 1
     with pytest.raises(ClaimLostError):
         await jobs.finish(job)
@@ -398,7 +402,7 @@ async def test_reaper_takes_back_the_claims_of_a_silent_worker(thoonk: Thoonk) -
         return [(r.id, r.reason) for r in report.reaped] == [(job_id, "owner_gone")]
 
     await wait_until(reaped, what="the silent worker's claim to be reaped")
-    assert await jobs.available_ids() == (job_id,)
+    assert [id for id, _ in await jobs.scheduled()] == [job_id]
 
 
 async def test_release_gives_a_job_back_without_a_failure(thoonk: Thoonk) -> None:

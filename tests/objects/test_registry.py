@@ -143,7 +143,7 @@ async def test_using_an_object_registers_it(thoonk: Thoonk, kind: contract.Kind)
 
 
 BAD_CONFIGS: list[tuple[contract.Kind, dict[str, Any], str]] = [
-    ("feed", {"max_length": 0}, "at least 1"),
+    ("feed", {"max_length": 0}, "from 1 to"),
     ("feed", {"max_length": -3}, "max_length"),
     ("feed", {"max_length": "10"}, "must be an int"),
     ("feed", {"max_length": 2.5}, "must be an int"),

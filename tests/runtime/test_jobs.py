@@ -18,7 +18,7 @@ import redis
 import trio
 
 from tests.polling import wait_until
-from thoonk_actors import ThoonkConnectionError, UsageError
+from thoonk_actors import ThoonkConnectionError, UsageError, contract
 from thoonk_actors.objects import Events, Job, ObjectEvent, Thoonk, open_thoonk
 from thoonk_actors.runtime import App, current_job
 
@@ -88,6 +88,7 @@ async def test_exceptions_cancel_then_stall_at_max_cancels(redis_url: str) -> No
     with trio.fail_after(DEADLINE):
         async with client(redis_url) as thoonk:
             queue = thoonk.job("poison")
+            await queue.create({"retry_delay": 0})  # no backoff: this test is about counts
             async with queue.events(["cancel", "stall", "finish"]) as events:
                 job_id = await queue.publish({"to": "nobody"})
                 async with app.open() as running:
@@ -103,7 +104,8 @@ async def test_exceptions_cancel_then_stall_at_max_cancels(redis_url: str) -> No
             assert attempts == [0, 1, 2]
             assert await queue.stalled_ids() == (job_id,)
             assert await queue.last_error(job_id) == "ValueError: no such mailbox"
-            assert (await queue.config()).max_cancels == 3
+            # The worker's max_cancels is its own; the queue's config is not rewritten.
+            assert (await queue.config()).max_cancels == contract.DEFAULT_MAX_CANCELS
     assert (stats.failed, stats.stalled, stats.finished) == (3, 1, 0)
 
 
@@ -122,6 +124,7 @@ async def test_timeout_cancels_the_handler_and_the_job(redis_url: str) -> None:
     with trio.fail_after(DEADLINE):
         async with client(redis_url) as thoonk:
             queue = thoonk.job("slow")
+            await queue.create({"retry_delay": 0})
             async with queue.events(["cancel", "stall"]) as events:
                 job_id = await queue.publish("zzz")
                 async with app.open() as running:
@@ -133,7 +136,8 @@ async def test_timeout_cancels_the_handler_and_the_job(redis_url: str) -> None:
                     stats = running.statistics().queue("slow")
             assert [e.event for e in seen] == ["cancel", "stall"]
             assert await queue.last_error(job_id) == "timed out after 0.2s"
-            assert (await queue.config()).timeout == 200
+            # The worker's timeout is its own lease; the queue's config is not rewritten.
+            assert (await queue.config()).timeout == 0
     assert cancelled == [True, True]
     assert (stats.timed_out, stats.failed, stats.stalled) == (2, 2, 1)
 
@@ -196,8 +200,8 @@ async def test_claim_lost_in_flight_comes_back_long_before_the_timeout(
     lost: list[str] = []
     claim_many = Job.claim_many
 
-    async def claim_then_break(self: Job, max_jobs: int, *, worker_id: str | None = None) -> Any:
-        jobs = await claim_many(self, max_jobs, worker_id=worker_id)
+    async def claim_then_break(self: Job, max_jobs: int, **options: Any) -> Any:
+        jobs = await claim_many(self, max_jobs, **options)
         if jobs and not lost:
             lost.extend(job.id for job in jobs)
             raise ThoonkConnectionError("the connection broke (simulated)")

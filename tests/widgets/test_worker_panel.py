@@ -143,7 +143,8 @@ def test_panel_actions_report_errors_in_the_status_line(t: SyncThoonk) -> None:
     panel = worker.view()
     try:
         panel.set_concurrency(0)
-        eventually(lambda: "UsageError" in panel.status.value, "the refusal")
+        # InvalidConfigError: a UsageError naming the option
+        eventually(lambda: "InvalidConfigError" in panel.status.value, "the refusal")
         assert worker.concurrency == 2 and worker.running
         eventually(lambda: panel.concurrency.value == 2, "the slider back at 2")
     finally:

@@ -255,6 +255,11 @@ def _sentence(queue: str, job_id: str, fields: dict[str, Any]) -> str:
     if "failures" in fields:
         if outcome == "stalled":
             return f"{text}: its failure count ({fields['failures']}) reached max_cancels"
+        if fields.get("retry_at_ms"):
+            return (
+                f"{text}; it is queued again when its retry backoff ends "
+                f"(failures: {fields['failures']})"
+            )
         return f"{text}; it is queued again (failures: {fields['failures']})"
     if outcome == "retried":
         return f"{text}; it is queued again"
@@ -269,7 +274,10 @@ async def _finish(job: Job, args: argparse.Namespace) -> dict[str, Any]:
 
 async def _cancel(job: Job, args: argparse.Namespace) -> dict[str, Any]:
     cancelled = await job.cancel(args.id, token=args.token, error=args.error)
-    return {"outcome": cancelled.outcome, "failures": cancelled.count}
+    fields: dict[str, Any] = {"outcome": cancelled.outcome, "failures": cancelled.count}
+    if cancelled.retry_at_ms is not None:
+        fields["retry_at_ms"] = cancelled.retry_at_ms  # server ms: when it is claimable again
+    return fields
 
 
 async def _stall(job: Job, args: argparse.Namespace) -> dict[str, Any]:

@@ -5,11 +5,18 @@ Synopsis::
     fields = validate_config("job", {"timeout": 30_000, "max_cancels": 3})
     # {"timeout": "30000", "max_cancels": "3"}; None as a value removes the field
     config = parse_config("job", {b"timeout": b"30000"}, obj="job queue 'emails'")
-    # JobConfig(timeout=30000, max_cancels=0, result_ttl=600000)
+    # JobConfig(timeout=30000, max_cancels=10, result_ttl=600000, retry_delay=1000, ...)
 
 Stored as decimal strings in the ``<type>.config:<name>`` hash; the scripts read
-them there (``timeout``, ``max_cancels``, ``result_ttl``, ``max_length``). The
-field ``created`` (ms) is written by create and is not a setting.
+them there. The field ``created`` (ms) is written by create and is not a setting.
+
+Every setting is an int in a range that Redis and Lua both represent exactly:
+Lua numbers are doubles (exact to 2**53), and a script adds a time setting to
+the server clock (~2**41 ms today), so a time setting is at most
+:data:`MAX_MS` (2**40 ms, about 34 years) and a count at most :data:`MAX_COUNT`.
+A value out of range is refused with :class:`InvalidConfigError` before
+anything is sent (``result_ttl=2**63`` would wrap negative in Lua, and
+``PEXPIRE`` with a negative time deletes the result at once).
 """
 
 from __future__ import annotations
@@ -20,7 +27,21 @@ from dataclasses import dataclass
 from .._errors import BadStoredConfigError, InvalidConfigError
 from ._keys import KIND_LABELS, Kind
 
+#: Largest time setting in ms (2**40 ms, ~34.8 years): now + it stays exact in Lua.
+MAX_MS = 2**40
+#: Largest count setting (max_cancels, max_length): a signed 32-bit int.
+MAX_COUNT = 2**31 - 1
+#: Largest retry_factor (the backoff multiplier per failure).
+MAX_FACTOR = 1000
+
 DEFAULT_RESULT_TTL_MS = 600_000
+#: A job that failed this many times is stalled with its last error (0 = no limit).
+DEFAULT_MAX_CANCELS = 10
+#: Retry backoff: the first retry waits retry_delay ms, each next one retry_factor
+#: times longer, at most retry_delay_max ms, plus 0-25 % jitter.
+DEFAULT_RETRY_DELAY_MS = 1_000
+DEFAULT_RETRY_DELAY_MAX_MS = 300_000
+DEFAULT_RETRY_FACTOR = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +49,24 @@ class JobConfig:
     """A job queue's config.
 
     Attributes:
-        timeout: ms a claim may last before the reaper takes it back; 0 = never.
-        max_cancels: the cancel count at which a job is stalled instead; 0 = no limit.
+        timeout: ms a claim may last without a touch before a reaper takes it
+            back, for claims that carry no lease of their own (original JS
+            workers, ``get()``); 0 = never. Our runtime's claims carry the
+            worker's own lease.
+        max_cancels: the failure count at which a job is stalled instead of
+            retried; 0 = no limit.
         result_ttl: ms a finished job's result stays readable.
+        retry_delay: ms a failed job waits before it is queued again (0 = at once).
+        retry_delay_max: the longest wait, ms.
+        retry_factor: each further failure waits this many times longer.
     """
 
     timeout: int = 0
-    max_cancels: int = 0
+    max_cancels: int = DEFAULT_MAX_CANCELS
     result_ttl: int = DEFAULT_RESULT_TTL_MS
+    retry_delay: int = DEFAULT_RETRY_DELAY_MS
+    retry_delay_max: int = DEFAULT_RETRY_DELAY_MAX_MS
+    retry_factor: int = DEFAULT_RETRY_FACTOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +88,29 @@ class QueueConfig:
 
 AnyConfig = JobConfig | FeedConfig | SortedFeedConfig | QueueConfig
 
-# field -> smallest allowed value; every setting is an int.
-_RULES: dict[Kind, dict[str, int]] = {
-    "job": {"timeout": 0, "max_cancels": 0, "result_ttl": 1},
-    "feed": {"max_length": 1},
+# field -> (smallest, largest) allowed value; every setting is an int.
+RANGES: dict[Kind, dict[str, tuple[int, int]]] = {
+    "job": {
+        "timeout": (0, MAX_MS),
+        "max_cancels": (0, MAX_COUNT),
+        "result_ttl": (1, MAX_MS),
+        "retry_delay": (0, MAX_MS),
+        "retry_delay_max": (0, MAX_MS),
+        "retry_factor": (1, MAX_FACTOR),
+    },
+    "feed": {"max_length": (1, MAX_COUNT)},
     "sorted_feed": {},
     "queue": {},
 }
 
 _MEANING = {
-    "timeout": "ms, 0 = never time out",
-    "max_cancels": "0 = no limit",
-    "result_ttl": "ms, at least 1",
-    "max_length": "items, at least 1",
+    "timeout": "ms, 0 = claims without a lease never time out",
+    "max_cancels": "failures before a job is stalled, 0 = no limit",
+    "result_ttl": "ms",
+    "retry_delay": "ms before a failed job is retried, 0 = at once",
+    "retry_delay_max": "ms, the longest retry backoff",
+    "retry_factor": "each retry waits this many times longer",
+    "max_length": "items",
 }
 
 
@@ -81,7 +122,7 @@ def validate_config(kind: Kind, changes: Mapping[str, object]) -> dict[str, str 
     Raises:
         InvalidConfigError: an unknown field, or a value that is not an int in range.
     """
-    rules = _RULES[kind]
+    rules = RANGES[kind]
     fields: dict[str, str | None] = {}
     for field, value in changes.items():
         if field not in rules:
@@ -92,10 +133,10 @@ def validate_config(kind: Kind, changes: Mapping[str, object]) -> dict[str, str 
         if value is None:
             fields[field] = None
             continue
-        low = rules[field]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        low, high = rules[field]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise InvalidConfigError(
-                f"{KIND_LABELS[kind]} setting {field!r} must be an int >= {low} "
+                f"{KIND_LABELS[kind]} setting {field!r} must be an int from {low} to {high} "
                 f"({_MEANING[field]}), not {value!r}"
             )
         fields[field] = str(value)
@@ -111,7 +152,7 @@ def parse_config(kind: Kind, stored: Mapping[bytes, bytes], *, obj: str) -> AnyC
         BadStoredConfigError: a known field holds something that is not a valid int.
     """
     values: dict[str, int] = {}
-    for field, low in _RULES[kind].items():
+    for field, (low, high) in RANGES[kind].items():
         raw = stored.get(field.encode())
         if raw is None:
             continue
@@ -119,10 +160,10 @@ def parse_config(kind: Kind, stored: Mapping[bytes, bytes], *, obj: str) -> AnyC
             number = int(raw)
         except ValueError:
             number = low - 1
-        if number < low:
+        if not low <= number <= high:
             raise BadStoredConfigError(
-                f"config field {field!r} of {obj} holds {raw!r}, which is not an int >= {low}; "
-                "another program wrote it. Set it again with config()"
+                f"config field {field!r} of {obj} holds {raw!r}, which is not an int from "
+                f"{low} to {high}; another program wrote it. Set it again with config()"
             )
         values[field] = number
     if kind == "job":

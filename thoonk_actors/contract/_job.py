@@ -17,6 +17,7 @@ need no script in ``_job_reads``; result types in ``_job_results``.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 from .._errors import UsageError
@@ -31,6 +32,7 @@ from ._build import (
     ok_values,
 )
 from ._call import Call, Reply, as_bytes, as_int, as_text, status, unexpected
+from ._config import MAX_COUNT, MAX_MS
 from ._job_results import (
     CANCEL_OUTCOMES,
     FINISH_STATUSES,
@@ -206,22 +208,47 @@ def job_publish_many(keys: JobKeys, jobs: Sequence[NewJob]) -> Call[tuple[JobPub
 
 # ----------------------------------------------------------------------- claim
 
-layout("job/claim", ("ids", "items", "claimed", "owners", "tokens", "workers", "cancelled"))
+layout(
+    "job/claim",
+    (
+        "ids",
+        "items",
+        "claimed",
+        "owners",
+        "tokens",
+        "workers",
+        "cancelled",
+        "leases",
+        "scheduled",
+    ),
+)
 
 
-def job_claim(keys: JobKeys, worker_id: str, *, max_jobs: int = 1) -> Call[Claim]:
-    """``job_claim(keys, "host:1234", max_jobs=10)``: pop and claim up to N jobs atomically.
+def job_claim(
+    keys: JobKeys, worker_id: str, *, max_jobs: int = 1, lease_ms: int | None = None
+) -> Call[Claim]:
+    """``job_claim(keys, "host:1234", max_jobs=10, lease_ms=30_000)``: claim up to N jobs.
 
-    Takes ids from the right of ``job.ids`` (the original's order), records the
-    claim time, the owner ``worker_id:token`` and refreshes the worker's
-    heartbeat. Returns at once; an empty :class:`Claim` when nothing is queued
-    (wait with ``job_wait_for_work`` first).
+    First moves scheduled jobs that are due (retry backoff) to ``job.ids``; then
+    takes ids from the right of ``job.ids`` (the original's order), records the
+    claim time, the owner ``worker_id:token``, the claim's lease and refreshes
+    the worker's heartbeat. Returns at once; an empty :class:`Claim` when
+    nothing is queued (wait with ``job_wait_for_work`` first).
+
+    ``lease_ms`` is how long the claim lasts without a ``touch`` before a reaper
+    takes it back, decided by the claimer (0 = no time limit, only a silent
+    owner is reaped); None records none, so the queue's config ``timeout``
+    applies, as for original workers' claims.
 
     Raises:
-        InvalidIdError, UsageError: (now) a bad worker id or ``max_jobs`` not in 1..10000.
+        InvalidIdError, UsageError: (now) a bad worker id, ``max_jobs`` not in
+            1..10000, or ``lease_ms`` out of range.
     """
     worker = id_arg(worker_id, what="worker id")
     check_count(max_jobs, what="max_jobs", high=MAX_BATCH)
+    lease = b""
+    if lease_ms is not None:
+        lease = str(check_count(lease_ms, what="lease_ms", low=0, high=MAX_MS)).encode()
 
     def decode(reply: Reply) -> Claim:
         # The common reply, read in one pass without the general path.
@@ -271,7 +298,10 @@ def job_claim(keys: JobKeys, worker_id: str, *, max_jobs: int = 1) -> Call[Claim
         )
 
     return encoded_call(
-        "job/claim", keys, (worker, str(max_jobs).encode(), channel_arg(keys, "claim")), decode
+        "job/claim",
+        keys,
+        (worker, str(max_jobs).encode(), channel_arg(keys, "claim"), lease),
+        decode,
     )
 
 
@@ -289,6 +319,7 @@ _FINISH_KEYS = layout(
         "errors",
         "orphans",
         "finishes",
+        "leases",
     ),
 )
 layout("job/finish_many", _FINISH_KEYS)
@@ -336,7 +367,9 @@ def job_finish_many(
 
     Each id is decided on its own; the decoded tuple has one
     :class:`FinishOutcome` per request, in order (``error`` holds the
-    NotClaimedError / ClaimLostError that ``job_finish`` would have raised).
+    NotClaimedError / ClaimLostError that ``job_finish`` would have raised, or
+    WrongTypeError when that job's result key holds another type: one job's
+    key never refuses the batch).
 
     Raises:
         InvalidIdError, UsageError: (now) a bad entry, or more than 10000.
@@ -374,11 +407,22 @@ def job_finish_many(
             raise unexpected("job/finish_many", reply)
         outcomes = []
         for req, i in zip(requests, range(0, len(pairs), 2), strict=True):
-            code = FINISH_STATUSES.get(as_text(pairs[i + 1], "job/finish_many"))
+            text = as_text(pairs[i + 1], "job/finish_many")
+            kind, _, actual = text.partition(":")
+            code = FINISH_STATUSES.get(kind)
             if code is None:
                 raise unexpected("job/finish_many", reply)
             error = None
-            if code != "ok":
+            if code == "wrongtype":
+                # This job's result key holds another type (another program wrote it).
+                error = refusal(
+                    code,
+                    [keys.result_key(req.id), b"hash", actual.encode()],
+                    obj=keys.label,
+                    item=item_label(keys, req.id),
+                    op="finish",
+                )
+            elif code != "ok":
                 error = refusal(
                     code, [pairs[i]], obj=keys.label, item=item_label(keys, req.id), op="finish"
                 )
@@ -392,8 +436,28 @@ def job_finish_many(
 
 layout(
     "job/cancel",
-    ("config", "ids", "claimed", "owners", "cancelled", "stalled", "published", "errors"),
+    (
+        "config",
+        "ids",
+        "claimed",
+        "owners",
+        "cancelled",
+        "stalled",
+        "published",
+        "errors",
+        "leases",
+        "scheduled",
+    ),
 )
+
+
+def jitter_arg(jitter: float | None) -> bytes:
+    """The jitter ARGV (per mille, 0..999): ``jitter`` in [0, 1), or a random one."""
+    if jitter is None:
+        jitter = random.random()
+    if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter < 1:
+        raise UsageError(f"jitter must be a number from 0 to 1 (excluded), not {jitter!r}")
+    return str(int(jitter * 1000)).encode()
 
 
 def job_cancel(
@@ -403,29 +467,47 @@ def job_cancel(
     token: str | None = None,
     error: str | None = None,
     max_cancels: int | None = None,
+    retry_delay_ms: int | None = None,
+    jitter: float | None = None,
 ) -> Call[JobCancelled]:
     """``job_cancel(keys, "job-1", token=t, error="ValueError: ...")``: give a failed job back.
 
-    The cancel count grows and the job goes to the back of the queue; once the
-    count reaches ``max_cancels`` (this argument, else the queue's config; 0 =
-    no limit) it is stalled instead. ``error`` is kept in ``job.errors``.
+    The cancel count grows; once it reaches ``max_cancels`` (this argument,
+    else the queue's config, default 10; 0 = no limit) the job is stalled.
+    Otherwise it waits out its retry backoff in ``job.scheduled`` (the config's
+    ``retry_delay`` * ``retry_factor`` ** (count - 1), at most
+    ``retry_delay_max``, plus 0-25 % ``jitter``: a fraction in [0, 1), random
+    when None) and goes back to the queue when due; ``retry_delay_ms``
+    overrides the backoff (0 = back in the queue at once). ``error`` is kept in
+    ``job.errors``.
 
     Raises:
-        InvalidIdError, UsageError: (now) a bad id, token or max_cancels.
+        InvalidIdError, UsageError: (now) a bad id, token, max_cancels, delay or jitter.
         NotClaimedError: (decode, no token) the job is not claimed.
         ClaimLostError: (decode, token given) the job is not claimed by that token any more.
     """
     raw_id = existing_id_arg(id)
     override = b""
     if max_cancels is not None:
-        override = str(check_count(max_cancels, what="max_cancels", low=0, high=2**31)).encode()
+        override = str(check_count(max_cancels, what="max_cancels", low=0, high=MAX_COUNT)).encode()
+    delay = b""
+    if retry_delay_ms is not None:
+        delay = str(check_count(retry_delay_ms, what="retry_delay_ms", low=0, high=MAX_MS)).encode()
 
     def decode(reply: Reply) -> JobCancelled:
         values = ok_values(reply, script="job/cancel", obj=keys.label, item=item_label(keys, id))
+        if len(values) != 4:
+            raise unexpected("job/cancel", reply)
         outcome = CANCEL_OUTCOMES.get(as_text(values[1], "job/cancel"))
         if outcome is None:
             raise unexpected("job/cancel", reply)
-        return JobCancelled(id=id, outcome=outcome, count=as_int(values[2], "job/cancel"))
+        due = as_int(values[3], "job/cancel")
+        return JobCancelled(
+            id=id,
+            outcome=outcome,
+            count=as_int(values[2], "job/cancel"),
+            retry_at_ms=due or None,
+        )
 
     return make_call(
         "job/cancel",
@@ -437,12 +519,16 @@ def job_cancel(
             override,
             keys.channel("cancel"),
             keys.channel("stall"),
+            jitter_arg(jitter),
+            delay,
         ],
         decode,
     )
 
 
-layout("job/stall", ("claimed", "owners", "cancelled", "stalled", "published", "errors"))
+layout(
+    "job/stall", ("claimed", "owners", "cancelled", "stalled", "published", "errors", "leases")
+)
 
 
 def job_stall(
@@ -500,6 +586,8 @@ layout(
         "owners",
         "errors",
         "orphans",
+        "leases",
+        "scheduled",
     ),
 )
 

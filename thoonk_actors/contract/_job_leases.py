@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from ._build import check_count, layout, make_call, ok_values
 from ._call import Call, Reply, as_int, as_text, unexpected
-from ._job import item_label, token_arg
-from ._job_results import REAP_OUTCOMES, REAP_REASONS, JobStats, Reaped, ReapReport
+from ._job import MAX_BATCH, item_label, jitter_arg, token_arg
+from ._job_results import REAP_OUTCOMES, REAP_REASONS, JobStats, Promoted, Reaped, ReapReport
 from ._keys import JobKeys
 from ._names import existing_id_arg, validate_id
 
@@ -92,18 +92,24 @@ layout(
         "workers",
         "errors",
         "orphans",
+        "leases",
+        "scheduled",
     ),
 )
 
 
-def job_reap(keys: JobKeys, *, stale_ms: int, orphan_grace_ms: int) -> Call[ReapReport]:
+def job_reap(
+    keys: JobKeys, *, stale_ms: int, orphan_grace_ms: int, jitter: float | None = None
+) -> Call[ReapReport]:
     """``job_reap(keys, stale_ms=15_000, orphan_grace_ms=10_000)``: one maintenance sweep.
 
-    Takes back claims older than the queue's ``timeout`` config, claims whose
-    owner's heartbeat is older than ``stale_ms`` (0 = skip this rule) or absent,
-    and jobs lost by original workers between pop and claim (seen lost by two
-    sweeps at least ``orphan_grace_ms`` apart). Idempotent; run it from any
-    number of processes.
+    Takes back claims not renewed within their lease (the lease the claimer
+    recorded; the queue's ``timeout`` config for claims without one), claims
+    whose owner's heartbeat is older than ``stale_ms`` (0 = skip this rule) or
+    absent, and jobs lost by original workers between pop and claim (seen lost
+    by two sweeps at least ``orphan_grace_ms`` apart). Reaped jobs wait out the
+    retry backoff (``jitter`` as in ``job_cancel``); scheduled jobs that are
+    due are moved to the queue. Idempotent; run it from any number of processes.
 
     Raises:
         UsageError: (now) a negative window.
@@ -131,12 +137,21 @@ def job_reap(keys: JobKeys, *, stale_ms: int, orphan_grace_ms: int) -> Call[Reap
     return make_call(
         "job/reap",
         keys,
-        [stale_ms, orphan_grace_ms, keys.channel("cancel"), keys.channel("stall")],
+        [
+            stale_ms,
+            orphan_grace_ms,
+            keys.channel("cancel"),
+            keys.channel("stall"),
+            jitter_arg(jitter),
+        ],
         decode,
     )
 
 
-layout("job/stats", ("ids", "items", "claimed", "stalled", "publishes", "finishes", "workers"))
+layout(
+    "job/stats",
+    ("ids", "items", "claimed", "stalled", "publishes", "finishes", "workers", "scheduled"),
+)
 
 
 def job_stats(keys: JobKeys, *, stale_ms: int) -> Call[JobStats]:
@@ -148,9 +163,34 @@ def job_stats(keys: JobKeys, *, stale_ms: int) -> Call[JobStats]:
 
     def decode(reply: Reply) -> JobStats:
         values = ok_values(reply, script="job/stats", obj=keys.label, op="stats")
-        if len(values) != 8:
+        if len(values) != 9:
             raise unexpected("job/stats", reply)
         n = [as_int(v, "job/stats") for v in values]
         return JobStats(*n)
 
     return make_call("job/stats", keys, [stale_ms], decode)
+
+
+layout("job/promote", ("ids", "items", "scheduled"))
+
+
+def job_promote(keys: JobKeys, *, limit: int = 1000) -> Call[Promoted]:
+    """``job_promote(keys)``: move due scheduled jobs to the queue; when is the next one due?
+
+    The step a waiting worker runs before it blocks (claim and reap run it
+    inside their own scripts), so no separate process is needed and a worker
+    never sleeps past the next due job. Idempotent; any number at once.
+
+    Raises:
+        UsageError: (now) ``limit`` not in 1..10000.
+    """
+    check_count(limit, what="limit", high=MAX_BATCH)
+
+    def decode(reply: Reply) -> Promoted:
+        values = ok_values(reply, script="job/promote", obj=keys.label, op="promote")
+        if len(values) != 3:
+            raise unexpected("job/promote", reply)
+        at, moved, due = (as_int(v, "job/promote") for v in values)
+        return Promoted(at_ms=at, moved=moved, next_due_ms=None if due < 0 else due)
+
+    return make_call("job/promote", keys, [limit], decode)

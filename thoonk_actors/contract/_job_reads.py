@@ -85,6 +85,19 @@ def job_stalled_ids(keys: JobKeys) -> Command[tuple[str, ...]]:
     )
 
 
+def job_scheduled(keys: JobKeys) -> Command[tuple[tuple[str, int], ...]]:
+    """``job_scheduled(keys)``: ``((id, due_ms), ...)`` of jobs waiting out a retry backoff.
+
+    Soonest first; ``due_ms`` is server time. These jobs are in no other list
+    until a claim, a wait or a reap sweep moves them to the queue when due.
+    """
+    return Command(
+        args=("ZRANGE", keys.scheduled, "0", "-1", "WITHSCORES"),
+        keys=(keys.scheduled,),
+        decode=lambda reply: _pairs(reply, "ZRANGE scheduled"),
+    )
+
+
 def job_workers(keys: JobKeys) -> Command[tuple[tuple[str, int], ...]]:
     """``job_workers(keys)``: ``((worker_id, heartbeat_ms), ...)``, oldest heartbeat first."""
     return Command(

@@ -72,7 +72,7 @@ class FinishRequest:
     result: bytes | None = None
 
 
-FinishStatus = Literal["ok", "not_claimed", "claim_lost"]
+FinishStatus = Literal["ok", "not_claimed", "claim_lost", "wrongtype"]
 CancelOutcome = Literal["cancelled", "stalled"]
 ReapOutcome = Literal["cancelled", "stalled", "dropped"]
 ReapReason = Literal["timeout", "owner_gone", "ghost", "orphan"]
@@ -82,6 +82,7 @@ FINISH_STATUSES: dict[str, FinishStatus] = {
     "ok": "ok",
     "not_claimed": "not_claimed",
     "claim_lost": "claim_lost",
+    "wrongtype": "wrongtype",
 }
 CANCEL_OUTCOMES: dict[str, CancelOutcome] = {"cancelled": "cancelled", "stalled": "stalled"}
 REAP_OUTCOMES: dict[str, ReapOutcome] = {
@@ -108,11 +109,14 @@ class FinishOutcome:
 
 @dataclass(frozen=True, slots=True)
 class JobCancelled:
-    """A cancel went through: back in the queue (``cancelled``) or put aside (``stalled``)."""
+    """A cancel went through: retried later (``cancelled``) or put aside (``stalled``)."""
 
     id: str
     outcome: CancelOutcome
     count: int
+    #: When a cancelled job is due back in the queue (ms, server clock), or None
+    #: when it went straight back (no backoff) or was stalled.
+    retry_at_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +148,18 @@ class JobStats:
     publishes: int
     finishes: int
     workers_alive: int
+    #: Failed jobs waiting out their retry backoff (ext; not in ``available``).
+    scheduled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Promoted:
+    """What one promote step did: ids moved to the queue, and the next due time.
+
+    ``next_due_ms`` is the server time (ms) at which the earliest scheduled job
+    is due, or None when nothing is scheduled; ``at_ms`` is the server time now.
+    """
+
+    at_ms: int
+    moved: int
+    next_due_ms: int | None

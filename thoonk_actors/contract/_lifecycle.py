@@ -34,6 +34,7 @@ class JobState(enum.Enum):
     FINISHED = "finished"  # gone; result in job.result:{<n>}:<id>
     RETRACTED = "retracted"  # gone; result key marked retracted
     LOST = "lost"  # only in job.items / job.published: an original worker's gap
+    SCHEDULED = "scheduled"  # in job.scheduled (and job.items): waiting out a retry backoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class Transition:
 
 _A, _C, _S = JobState.AVAILABLE, JobState.CLAIMED, JobState.STALLED
 _F, _R, _L = JobState.FINISHED, JobState.RETRACTED, JobState.LOST
+_W = JobState.SCHEDULED
 
 #: The whole lifecycle. Scripts: job/<op>.lua (pop and claim_gap are original workers' steps).
 TRANSITIONS: tuple[Transition, ...] = (
@@ -60,13 +62,15 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("pop", _A, _L, None, "original worker: BRPOP"),
     Transition("claim_gap", _L, _C, None, "original worker: get.lua after its BRPOP"),
     Transition("finish", _C, _F, "finish"),
-    Transition("cancel", _C, _A, "cancel", "new count below max_cancels"),
+    Transition("cancel", _C, _W, "cancel", "new count below max_cancels, retry backoff"),
+    Transition("cancel", _C, _A, "cancel", "new count below max_cancels, no backoff"),
     Transition("cancel", _C, _S, "stall", "new count reaches max_cancels"),
     Transition("stall", _C, _S, "stall"),
     Transition("retry", _S, _A, "retry"),
     Transition("release", _C, _A, "release", "no failure counted"),
     Transition("touch", _C, _C, None, "claim time renewed"),
-    Transition("reap", _C, _A, "cancel", "timeout or owner gone, new count below max_cancels"),
+    Transition("reap", _C, _W, "cancel", "timeout or owner gone, count below max_cancels"),
+    Transition("reap", _C, _A, "cancel", "timeout or owner gone, no backoff"),
     Transition("reap", _C, _S, "stall", "timeout or owner gone, new count reaches max_cancels"),
     Transition("reap", _L, _A, "cancel", "lost for two sweeps, new count below max_cancels"),
     Transition("reap", _L, _S, "stall", "lost for two sweeps, new count reaches max_cancels"),
@@ -74,6 +78,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("retract", _C, _R, "retract"),
     Transition("retract", _S, _R, "retract"),
     Transition("retract", _L, _R, "retract"),
+    Transition("retract", _W, _R, "retract"),
+    Transition("promote", _W, _A, None, "due (also inside claim and reap)"),
 )
 
 #: The reply code of an op's script when the job is in no source state of that op.
@@ -88,6 +94,7 @@ REFUSALS: dict[str, str] = {
     "touch": "not_claimed",
     "reap": "",  # reap never refuses: it acts on what it finds
     "retract": "not_found",
+    "promote": "",  # promote never refuses: it moves what is due
 }
 
 

@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import trio
 
 from .. import contract
-from .._errors import NotClaimedError, NotFoundError, ResultTimeoutError, UsageError
+from .._errors import (
+    InvalidConfigError,
+    NotClaimedError,
+    NotFoundError,
+    ResultTimeoutError,
+    UsageError,
+)
 from ..contract import FinishOutcome, FinishRequest, JobCancelled, JobKeys, JobStats, ReapReport
 from ._base import ThoonkObject
 from ._results import ResultRouter, Waiter
@@ -79,6 +85,21 @@ def _new_job_ids(n: int) -> list[str]:
     return [_uuid4(raw[i : i + 16]) for i in range(0, 16 * n, 16)]
 
 
+#: Most jobs in one publish_many script.
+_MAX_BATCH = contract.MAX_BATCH
+
+
+def _check_timeout(timeout: object) -> None:
+    """A wait's ``timeout``: None or seconds >= 0 (trio refuses NaN and negatives)."""
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or math.isnan(timeout)
+        or timeout < 0
+    ):
+        raise UsageError(f"timeout must be None or seconds >= 0, not {timeout!r}")
+
+
 JobRef = str | ClaimedJob
 """A job given by id (acts like the original client: no fencing) or as claimed."""
 
@@ -125,8 +146,10 @@ class Job(ThoonkObject[JobKeys]):
         self, items: Iterable[Any], *, priority: bool = False, batch: int = 1000
     ) -> list[str]:
         """Queue many jobs, ``batch`` per script (all-or-nothing per batch); their ids."""
-        if not 1 <= batch <= contract.MAX_BATCH:
-            raise UsageError(f"batch must be between 1 and {contract.MAX_BATCH}, not {batch}")
+        if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= _MAX_BATCH:
+            raise InvalidConfigError(
+                f"batch must be an int from 1 to {_MAX_BATCH} (jobs per script), not {batch!r}"
+            )
         encode = self.codec.encode
         encoded = [encode(item) for item in items]
         jobs = list(
@@ -158,9 +181,17 @@ class Job(ThoonkObject[JobKeys]):
             if not await self.wait_for_work(deadline):
                 return None
 
-    async def claim_many(self, max_jobs: int, *, worker_id: str | None = None) -> list[ClaimedJob]:
-        """Claim up to ``max_jobs`` queued jobs at once, without waiting (maybe none)."""
-        call = contract.job_claim(self.keys, worker_id or self.thoonk.worker_id, max_jobs=max_jobs)
+    async def claim_many(
+        self, max_jobs: int, *, worker_id: str | None = None, lease_ms: int | None = None
+    ) -> list[ClaimedJob]:
+        """Claim up to ``max_jobs`` queued jobs at once, without waiting (maybe none).
+
+        ``lease_ms``: how long each claim lasts without a ``touch`` (recorded
+        with the claim; None: the queue's ``timeout`` config applies).
+        """
+        call = contract.job_claim(
+            self.keys, worker_id or self.thoonk.worker_id, max_jobs=max_jobs, lease_ms=lease_ms
+        )
         # Shielded: a cancel landing after the script was sent would drop the
         # reply and leave its jobs claimed by nobody who knows it.
         with trio.CancelScope(shield=True):
@@ -178,18 +209,35 @@ class Job(ThoonkObject[JobKeys]):
         return [ClaimedJob(j.id, decode(j.item), j.token, j.failures, name) for j in claim.jobs]
 
     async def wait_for_work(self, deadline: float = math.inf) -> bool:
-        """Block until a job is queued (True) or the trio ``deadline`` passes (False).
+        """Block until a job may be claimable (True) or the trio ``deadline`` passes (False).
 
         Takes nothing off the queue: claim afterwards (another worker may be
-        quicker; then wait again).
+        quicker; then wait again). First moves scheduled jobs that are due
+        (retry backoff) to the queue, and never sleeps past the next one's due
+        time (server clock): then it returns True, so a claim picks it up.
         """
+        if isinstance(deadline, bool) or not isinstance(deadline, int | float) or (
+            math.isnan(deadline)
+        ):
+            raise UsageError(f"deadline must be a trio time or math.inf, not {deadline!r}")
         remaining = deadline - trio.current_time()
         if remaining <= 0:
             await trio.lowlevel.checkpoint()
             return False
-        seconds = 0.0 if math.isinf(remaining) else max(remaining, 0.001)
+        promoted = await self.thoonk.run(contract.job_promote(self.keys))
+        if promoted.moved:
+            return True
+        due_in = math.inf
+        if promoted.next_due_ms is not None:
+            # + 1 ms: BLMOVE's timeout and the server clock are both ms-grained.
+            due_in = max(promoted.next_due_ms - promoted.at_ms + 1, 1) / 1000
+        wait = min(remaining, due_in)
+        seconds = 0.0 if math.isinf(wait) else max(wait, 0.001)
         command = contract.job_wait_for_work(self.keys, timeout_s=seconds)
-        return command.decode(await self.thoonk.redis.execute_blocking(*command.args))
+        if command.decode(await self.thoonk.redis.execute_blocking(*command.args)):
+            return True
+        # Timed out: at the next due time there may be work (True), else the deadline.
+        return due_in <= remaining
 
     # ---------------------------------------------------------------- settle
 
@@ -234,15 +282,25 @@ class Job(ThoonkObject[JobKeys]):
         token: str | None = None,
         error: str | None = None,
         max_cancels: int | None = None,
+        retry_delay_ms: int | None = None,
     ) -> JobCancelled:
-        """Give a claimed job back (its failure count + 1); stalled past ``max_cancels``.
+        """Give a failed job back (failure count + 1); stalled once it reaches ``max_cancels``.
 
-        ``error`` (text) is kept beside the job for whoever looks at it later.
+        The job waits out the queue's retry backoff (config ``retry_delay``,
+        ``retry_factor``, ``retry_delay_max``; see ``scheduled()``) before it can
+        be claimed again; ``retry_delay_ms`` overrides it (0: at once).
+        ``max_cancels`` overrides the queue's (default 10). ``error`` (text) is
+        kept beside the job for whoever looks at it later.
         """
         job_id, token = _ref(job, token)
         return await self.thoonk.run(
             contract.job_cancel(
-                self.keys, job_id, token=token, error=error, max_cancels=max_cancels
+                self.keys,
+                job_id,
+                token=token,
+                error=error,
+                max_cancels=max_cancels,
+                retry_delay_ms=retry_delay_ms,
             )
         )
 
@@ -300,7 +358,8 @@ class Job(ThoonkObject[JobKeys]):
     # ------------------------------------------------------------------ reads
 
     async def statistics(self, *, stale_ms: int = HEARTBEAT_STALE_MS) -> JobStats:
-        """A consistent snapshot: available, claimed, stalled, publishes, finishes, workers."""
+        """A consistent snapshot: available, claimed, stalled, scheduled, publishes, finishes,
+        workers."""
         return await self.thoonk.run(contract.job_stats(self.keys, stale_ms=stale_ms))
 
     async def item(self, job_id: str) -> Any:
@@ -337,6 +396,14 @@ class Job(ThoonkObject[JobKeys]):
         """Stalled ids (sorted)."""
         return await self.thoonk.read(contract.job_stalled_ids(self.keys))
 
+    async def scheduled(self) -> tuple[tuple[str, int], ...]:
+        """Failed jobs waiting out their retry backoff: ``(id, due_ms)``, soonest first.
+
+        ``due_ms`` is server time. Original (JS) workers do not see these jobs
+        until a claim, a wait or a reap sweep of ours moves them to the queue.
+        """
+        return await self.thoonk.read(contract.job_scheduled(self.keys))
+
     async def workers(self) -> tuple[tuple[str, int], ...]:
         """Worker ids with their last heartbeat (ms)."""
         return await self.thoonk.read(contract.job_workers(self.keys))
@@ -354,6 +421,7 @@ class Job(ThoonkObject[JobKeys]):
             NotFoundError: the job was retracted.
             ResultTimeoutError: ``timeout`` seconds passed first.
         """
+        _check_timeout(timeout)
         router = await self._router()
         with router.waiting(job_id) as waiter:
             return await self._wait(job_id, waiter, timeout)
@@ -386,6 +454,7 @@ class Job(ThoonkObject[JobKeys]):
         priority: bool = False,
     ) -> Any:
         """Publish a job and wait for its result (subscribed before publishing)."""
+        _check_timeout(timeout)
         job_id = id if id is not None else _uuid4(os.urandom(16))
         router = await self._router()
         # Waiting starts before the publish: a finish event that beats the

@@ -4,8 +4,9 @@ Synopsis::
 
     await app.run(burst=True)      # returns when every queue is drained
 
-"Nothing left" means: every registered job queue has no queued and no
-claimed job (by any worker, in any process: ``Job.statistics()``), and
+"Nothing left" means: every registered job queue has no queued, no claimed
+and no scheduled job (a retry waiting out its backoff is work still to do;
+by any worker, in any process: ``Job.statistics()``), and
 nothing is in flight here; and every feed actor has handled what reached its
 mailbox. Local state is checked every :data:`POLL` seconds (no Redis call);
 the queues' counts only when the local state is idle. Stalled jobs do not
@@ -42,7 +43,7 @@ async def stop_when_drained(
             drained = True
             for worker in workers:
                 stats = await worker.job.statistics()
-                if stats.available or stats.claimed:
+                if stats.available or stats.claimed or stats.scheduled:
                     drained = False
                     break
             if drained and all(w.idle for w in workers):

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from .. import contract
-from .._errors import UsageError
+from .._errors import InvalidConfigError, UsageError
 
 JobHandler = Callable[[Any], Any]
 """``async def handler(item) -> result`` or ``def handler(item) -> result`` (run in a thread)."""
@@ -31,6 +30,15 @@ FeedKind = Literal["feed", "sorted_feed"]
 
 #: Most jobs claimed in one claim script.
 MAX_CLAIM_BATCH = 100
+#: Largest concurrency / prefetch of one registration (one trio task per slot).
+MAX_CONCURRENCY = 10_000
+MAX_PREFETCH = 10_000
+#: Largest handler timeout in seconds: the claim lease in ms must fit contract.MAX_MS.
+MAX_TIMEOUT_S = contract.MAX_MS / 1000
+
+
+def _is_int_in(value: object, low: int, high: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
 
 
 def is_async_callable(fn: Callable[..., Any]) -> bool:
@@ -90,25 +98,30 @@ class JobRegistration:
         contract.validate_name(name, kind="job queue")
         if not callable(handler):
             raise UsageError(f"a job handler must be callable, not {type(handler).__name__}")
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise UsageError(f"concurrency must be an int >= 1, not {concurrency!r}")
+        if not _is_int_in(concurrency, 1, MAX_CONCURRENCY):
+            raise InvalidConfigError(
+                f"concurrency must be an int from 1 to {MAX_CONCURRENCY}, not {concurrency!r}"
+            )
         if timeout is not None and (
             isinstance(timeout, bool)
             or not isinstance(timeout, int | float)
-            or not 0 < timeout < math.inf
+            or not 0 < timeout <= MAX_TIMEOUT_S
         ):
-            raise UsageError(f"timeout must be None or seconds > 0, not {timeout!r}")
-        if max_cancels is not None and (
-            isinstance(max_cancels, bool) or not isinstance(max_cancels, int) or max_cancels < 1
-        ):
-            raise UsageError(
-                "max_cancels must be None (the queue's setting) or an int >= 1, "
-                f"not {max_cancels!r}"
+            raise InvalidConfigError(
+                f"timeout must be None or seconds > 0 and at most {MAX_TIMEOUT_S:g} "
+                f"(it is the lease of every claim, in ms in Redis), not {timeout!r}"
+            )
+        if max_cancels is not None and not _is_int_in(max_cancels, 1, contract.MAX_COUNT):
+            raise InvalidConfigError(
+                "max_cancels must be None (the queue's setting) or an int from 1 to "
+                f"{contract.MAX_COUNT}, not {max_cancels!r}"
             )
         if prefetch is None:
             prefetch = concurrency
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
-            raise UsageError(f"prefetch must be None or an int >= 0, not {prefetch!r}")
+        if not _is_int_in(prefetch, 0, MAX_PREFETCH):
+            raise InvalidConfigError(
+                f"prefetch must be None or an int from 0 to {MAX_PREFETCH}, not {prefetch!r}"
+            )
         return cls(
             name=name,
             handler=handler,

@@ -73,10 +73,12 @@ async def lease_loop(
     configured: trio.Event,
     lease: Callable[[], float | None],
 ) -> None:
-    """Renew (``touch``) every claim this worker holds, every third of the queue's timeout.
+    """Renew (``touch``) every claim this worker holds, every third of its lease.
 
-    ``lease()`` gives the queue's timeout in seconds once ``configured`` is
-    set (None when the queue has none: then nothing needs renewing).
+    ``lease()`` gives this worker's lease in seconds once ``configured`` is
+    set: the lease recorded with each of its claims (its ``timeout=``, else the
+    queue's timeout when it started; None: no time limit, nothing to renew).
+    It never changes while the worker runs, whatever other processes configure.
     """
 
     async def renew() -> None:

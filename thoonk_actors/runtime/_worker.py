@@ -96,6 +96,7 @@ class JobWorker:
         self._handler_scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
         self._lease: float | None = None
+        self._lease_ms = 0  # recorded with each claim: 0 = no time limit (heartbeat only)
         self._configured = trio.Event()
         self._capacity, self._refill = registration.capacity, registration.refill
         self._handlers = Handlers(
@@ -203,7 +204,9 @@ class JobWorker:
                 continue
             try:
                 jobs = await job.claim_many(
-                    min(free, MAX_CLAIM_BATCH), worker_id=self.identities.current
+                    min(free, MAX_CLAIM_BATCH),
+                    worker_id=self.identities.current,
+                    lease_ms=self._lease_ms,
                 )
             except CONNECTION_ERRORS:
                 # The claim may have run, its jobs unknown to us: see _identity.
@@ -244,20 +247,25 @@ class JobWorker:
                 self._idle_scope = None
 
     async def _configure(self) -> None:
+        """Create the queue if needed and decide this worker's lease; never rewrite its config.
+
+        The queue's stored config is shared by every process (and by original
+        JS clients): starting a worker must not change it, or a second
+        deployment with another ``timeout=`` would silently shorten the claims
+        of the workers already running. So each worker records its own lease
+        with every claim it makes (``job.leases``): its registration's
+        ``timeout``, else the queue's ``timeout`` as read now; the reapers use
+        the claim's own lease. ``job.configure()`` / ``thoonk config`` still
+        change the config (the lease of claims that carry none).
+        """
         registration = self.registration
-        wanted: dict[str, int] = {}
-        if registration.timeout is not None:
-            wanted["timeout"] = math.ceil(registration.timeout * 1000)
-        if registration.max_cancels is not None:
-            wanted["max_cancels"] = registration.max_cancels
-        if not await self.job.create(wanted, exist_ok=True) and wanted:
-            config = await self.job.config()
-            changes = {key: value for key, value in wanted.items() if getattr(config, key) != value}
-            if changes:
-                log.info("job queue %r: setting %s", registration.name, changes)
-                await self.job.configure(**changes)
+        await self.job.create(exist_ok=True)
         config = await self.job.config()
-        self._lease = config.timeout / 1000 if config.timeout else None
+        if registration.timeout is not None:
+            self._lease = registration.timeout
+        else:
+            self._lease = config.timeout / 1000 if config.timeout else None
+        self._lease_ms = 0 if self._lease is None else math.ceil(self._lease * 1000)
         self._configured.set()
 
     # -------------------------------------------------------------- handlers

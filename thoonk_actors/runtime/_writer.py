@@ -166,19 +166,29 @@ class OutcomeWriter:
         counters = self._counters
         outstanding = self._outstanding
         done = 0
+        refused: list[tuple[ClaimedJob, Exception]] = []
         for (job, _), outcome in zip(finishes, outcomes, strict=True):
-            outstanding.pop(job.token, None)
             if outcome.status == "ok":
+                outstanding.pop(job.token, None)
                 done += 1
+            elif outcome.status == "wrongtype" and outcome.error is not None:
+                # Its own result key was planted by another program: this job alone
+                # cannot be finished; it is stalled below with the reason.
+                refused.append((job, outcome.error))
             elif not retry:
+                outstanding.pop(job.token, None)
                 counters.lost += 1
                 log.warning(
                     "job %s of %r finished after its claim was taken back (%s): the reaper "
                     "gave it to another worker; its result was not stored",
                     job.id, self._job.name, outcome.status,
                 )  # fmt: skip
+            else:
+                outstanding.pop(job.token, None)
         counters.finished += done
         counters.meter.add(done)
+        for job, error in refused:
+            await self._give_up((job, None, None), error)
 
     async def _finish_encodable(
         self, finishes: list[tuple[ClaimedJob, Any]], *, retry: bool

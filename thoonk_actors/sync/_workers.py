@@ -246,7 +246,7 @@ class WorkerHandle:
     def wait(self, timeout: float | None = None) -> QueueStatistics:
         """``stats = worker.wait(timeout=60)``: block until the queue is drained, or stopped.
 
-        Drained: nothing queued, nothing claimed (by anyone), nothing in flight
+        Drained: nothing queued, claimed or scheduled (by anyone), nothing in flight
         here — the runtime's burst rule. Stalled jobs do not count. Returns
         :meth:`statistics`. Ctrl-C (a kernel interrupt) stops the wait, not
         the worker.
@@ -365,6 +365,7 @@ class WorkerHandle:
                     if (
                         counts.available == 0
                         and counts.claimed == 0
+                        and counts.scheduled == 0  # a retry waiting out its backoff
                         and running.statistics().queue(self.name).in_flight == 0
                     ):
                         return self._snapshot()

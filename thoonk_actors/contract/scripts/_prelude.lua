@@ -187,7 +187,8 @@ local function config_int(config_key, field)
     return nil, nil
   end
   local n = tonumber(raw)
-  if n == nil or n < 0 or n ~= math.floor(n) then
+  -- At most 2^40 (contract/_config.py MAX_MS): beyond, now + n is not exact in Lua.
+  if n == nil or n < 0 or n > 1099511627776 or n ~= math.floor(n) then
     return nil, {'bad_config', config_key, field, raw}
   end
   return n, nil
@@ -266,4 +267,63 @@ local function check_types_reg(spec, registry)
     spec[#spec + 1] = 'set'
   end
   return check_types(spec)
+end
+
+-- Defaults of config fields the scripts read (unset field = this value); keep equal
+-- to contract/_config.py (a test checks).
+local DEFAULTS = {max_cancels = 10, result_ttl = 600000, retry_delay = 1000,
+  retry_delay_max = 300000, retry_factor = 2}
+
+-- How long a job whose count just became `count` waits before it is queued again:
+-- retry_delay * retry_factor ^ (count - 1), at most retry_delay_max, plus a jitter
+-- of 0 to 25 % chosen by the caller (`jitter` per mille, 0..999), so failed jobs of
+-- many workers do not come back all at once. Returns (ms, nil) or (nil, bad reply).
+-- 0 ms: the job goes straight back to job.ids (retry_delay 0 = the original's way).
+local function backoff_ms(config, count, jitter)
+  local base, bad = config_int(config, 'retry_delay')
+  if bad then return nil, bad end
+  local cap
+  cap, bad = config_int(config, 'retry_delay_max')
+  if bad then return nil, bad end
+  local factor
+  factor, bad = config_int(config, 'retry_factor')
+  if bad then return nil, bad end
+  base = base or DEFAULTS.retry_delay
+  cap = cap or DEFAULTS.retry_delay_max
+  factor = factor or DEFAULTS.retry_factor
+  if base <= 0 then return 0, nil end
+  local delay = base
+  for _ = 2, count do
+    delay = delay * factor
+    if delay >= cap then break end
+  end
+  if delay > cap then delay = cap end
+  return math.floor(delay + delay * jitter / 4000), nil
+end
+
+-- Move the jobs of the `scheduled` zset that are due (score <= now) to the back of
+-- `ids` (LPUSH, where a cancel puts a job), at most `limit` of them; ids whose item
+-- is gone are only removed. Any number of processes may run it at once: each run is
+-- inside one script, so a due id is moved exactly once. The caller has checked the
+-- types of ids, items and scheduled. Returns the number of ids moved.
+local function promote_due(scheduled, ids, items, now, limit)
+  local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', int_str(now), 'LIMIT', 0, limit)
+  if #due == 0 then return 0 end
+  local there = redis.call('HMGET', items, unpack(due))
+  local moved = {}
+  for i, id in ipairs(due) do
+    if there[i] then moved[#moved + 1] = id end
+  end
+  call_many('ZREM', scheduled, due)
+  if #moved > 0 then
+    call_many('LPUSH', ids, moved)
+  end
+  return #moved
+end
+
+-- The due time (ms) of the earliest scheduled job, or -1 when none is scheduled.
+local function next_due(scheduled)
+  local first = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
+  if #first == 0 then return -1 end
+  return tonumber(first[2])
 end

@@ -10,7 +10,10 @@
 -- KEYS[5] tokens     string counter of claim tokens
 -- KEYS[6] workers    zset   worker_id -> heartbeat ms (a claim is a sign of life)
 -- KEYS[7] cancelled  hash   (read: failure count of each claimed job)
+-- KEYS[8] leases     hash   id -> lease ms of the claim ('' lease: the entry is removed)
+-- KEYS[9] scheduled  zset   id -> due ms; due jobs are moved to ids first (retry backoff)
 -- ARGV[1] worker_id   ARGV[2] max jobs (>= 1)   ARGV[3] claim channel
+-- ARGV[4] lease ms of these claims ('' = none: the reaper uses the config timeout)
 -- Reply: {'ok', claim_ms, n, dropped, id1, item1, token1, count1, ..., idn, itemn, tokenn, countn}
 --        | {'wrongtype', key, expected, actual}
 -- Event: claim channel, payload id, per claimed job.
@@ -19,13 +22,42 @@
 -- A claim of one job (get) takes the same steps with scalar commands (LINDEX, HGET,
 -- ZSCORE, RPOP).
 local ids, items, claimed, owners = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local tokens, workers, cancelled = KEYS[5], KEYS[6], KEYS[7]
-local worker, want, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local tokens, workers, cancelled, leases, scheduled = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local worker, want, channel, lease = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 
 -- Every refusal (and a claim that takes nothing): all types first.
 local function refuse(reply)
   return check_types({ids, 'list', items, 'hash', claimed, 'zset', owners, 'hash',
-    tokens, 'string', workers, 'zset', cancelled, 'hash'}) or reply
+    tokens, 'string', workers, 'zset', cancelled, 'hash', leases, 'hash',
+    scheduled, 'zset'}) or reply
+end
+
+local now = now_ms()
+-- Jobs whose retry backoff is over join the queue before anything is taken. The
+-- read is the type check of scheduled; only when something is due are all types
+-- checked (a refused claim changes nothing) and the due jobs moved.
+do
+  local due, bad = read('zset', 'ZRANGEBYSCORE', scheduled, '-inf', int_str(now), 'LIMIT', 0, 1)
+  if bad then return refuse(bad) end
+  if #due > 0 then
+    bad = refuse(nil)
+    if bad then return bad end
+    promote_due(scheduled, ids, items, now, 1000)
+  end
+end
+
+-- The lease of the claims, recorded beside them (or an old entry removed).
+local function record_leases(claimed_ids)
+  if lease ~= '' then
+    local pairs_ = {}
+    for i, id in ipairs(claimed_ids) do
+      pairs_[2 * i - 1] = id
+      pairs_[2 * i] = lease
+    end
+    call_many('HSET', leases, pairs_)
+  elseif redis.call('EXISTS', leases) == 1 then
+    call_many('HDEL', leases, claimed_ids)
+  end
 end
 
 -- Take the `n` entries looked at off the right end (one RPOP is cheaper than LTRIM).
@@ -57,7 +89,6 @@ if want == 1 then
       dropped = dropped + 1
     end
   end
-  local now = now_ms()
   if not id then
     bad = refuse(nil)
     if bad then return bad end
@@ -68,7 +99,7 @@ if want == 1 then
   end
   count, bad = read('hash', 'HGET', cancelled, id)
   if bad then return refuse(bad) end
-  bad = check_type(owners, 'hash') or check_type(workers, 'zset')
+  bad = check_type(owners, 'hash') or check_type(workers, 'zset') or check_type(leases, 'hash')
   if bad then return refuse(bad) end
   last, bad = incr_first(tokens, 1)
   if bad then return refuse(bad) end
@@ -77,6 +108,7 @@ if want == 1 then
   redis.call('ZADD', workers, at, worker)
   redis.call('ZADD', claimed, at, id)
   redis.call('HSET', owners, id, worker .. ':' .. token)
+  record_leases({id})
   redis.call('PUBLISH', channel, id)
   return {'ok', now, 1, dropped, id, item, token, tonumber(count) or 0}
 end
@@ -114,7 +146,6 @@ while #got < want do
   taken = taken + #window
 end
 
-local now = now_ms()
 if #got == 0 then
   local bad = refuse(nil)
   if bad then return bad end
@@ -126,7 +157,7 @@ end
 
 local counts, bad = read_each('hash', 'HMGET', 'HGET', cancelled, got)
 if bad then return refuse(bad) end
-bad = check_type(owners, 'hash') or check_type(workers, 'zset')
+bad = check_type(owners, 'hash') or check_type(workers, 'zset') or check_type(leases, 'hash')
 if bad then return refuse(bad) end
 -- The token counter first: a refused INCRBY changes nothing.
 local last
@@ -152,6 +183,7 @@ for i, id in ipairs(got) do
 end
 call_many('ZADD', claimed, scores)
 call_many('HSET', owners, owned)
+record_leases(got)
 for _, id in ipairs(got) do
   redis.call('PUBLISH', channel, id)
 end

@@ -8,21 +8,23 @@
 -- KEYS[7]  errors     hash
 -- KEYS[8]  orphans    hash
 -- KEYS[9]  finishes   string counter
--- KEYS[10] result     hash   job.result:{<n>}:<id>: state, at, [result]; expires after result_ttl
+-- KEYS[10] leases     hash   (the claim's lease is removed)
+-- KEYS[11] result     hash   job.result:{<n>}:<id>: state, at, [result]; expires after result_ttl
 -- ARGV[1] id   ARGV[2] token ('' = none: original behaviour, for JS-claimed jobs)
 -- ARGV[3] has result '1' | '0'   ARGV[4] result bytes   ARGV[5] finish channel
 -- Reply: {'ok', id, finish_ms} | {'not_claimed', id} (no token) | {'claim_lost', id, owner_or_nil} (token)
 --        | {'bad_config', key, field, value} | {'wrongtype', key, expected, actual}
 -- Event: finish channel, payload id, or id NUL result when a result is given (exactly the original).
 local config, claimed, owners, cancelled, published = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local items, errors, orphans, finishes, result = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local items, errors, orphans, finishes, leases = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local result = KEYS[11]
 local id, token, has_result, value, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
 -- Every refusal: all types, then the counter, then `reply`.
 local function refuse(reply)
   return check_types({config, 'hash', claimed, 'zset', owners, 'hash', cancelled, 'hash',
       published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string',
-      result, 'hash'})
+      leases, 'hash', result, 'hash'})
     or check_counters({finishes})
     or reply
 end
@@ -43,7 +45,7 @@ elseif not score or not owner or owner_token(owner) ~= token then
   return refuse({'claim_lost', id, score and owner})
 end
 
-bad = check_type(published, 'zset') or check_type(items, 'hash')
+bad = check_type(published, 'zset') or check_type(items, 'hash') or check_type(leases, 'hash')
 if bad then return refuse(bad) end
 -- A failure count or error text of this job (the keys often exist), an orphan mark
 -- or an earlier result (the keys are usually missing): only what is there is cleared.
@@ -80,6 +82,7 @@ end
 redis.call('HDEL', items, id)
 if owner then
   redis.call('HDEL', owners, id)
+  redis.call('HDEL', leases, id)
 end
 if counted == 1 then
   redis.call('HDEL', cancelled, id)

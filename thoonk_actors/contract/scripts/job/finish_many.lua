@@ -9,29 +9,29 @@
 -- KEYS[7]  errors     hash
 -- KEYS[8]  orphans    hash
 -- KEYS[9]  finishes   string counter
--- KEYS[10 .. 9+n]     result key of each job, in ARGV order
+-- KEYS[10] leases     hash   (the claims' leases are removed)
+-- KEYS[11 .. 10+n]    result key of each job, in ARGV order
 -- ARGV[1] finish channel   ARGV[2] n
 -- ARGV[3 + 4*(i-1) ..] id, token ('' = none), has result '1' | '0', result, for job i = 1..n
--- Reply: {'ok', finish_ms, id1, status1, ..., idn, statusn}; status 'ok', 'not_claimed' (no token)
---        or 'claim_lost' (token given, not claimed by it)
+-- Reply: {'ok', finish_ms, id1, status1, ..., idn, statusn}; status 'ok', 'not_claimed' (no token),
+--        'claim_lost' (token given, not claimed by it) or 'wrongtype:<type>' (its result key
+--        holds another type, written by another program: that job alone is refused)
 --        | {'bad_config', key, field, value} | {'wrongtype', key, expected, actual}
 -- Event: finish channel per finished job, payload as in job/finish.
 -- The ids are decided in order as one job/finish each would decide them (an id
 -- finished earlier in the batch is no longer claimed); the writes common to all
 -- finished jobs are one variadic call each (ZREM, HDEL), not one call per job.
 local config, claimed, owners, cancelled, published = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local items, errors, orphans, finishes = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local items, errors, orphans, finishes, leases = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local channel, n = ARGV[1], tonumber(ARGV[2])
 
--- Every refusal of the whole batch: all types (result keys too), then the counter.
+-- Every refusal of the whole batch: all types of the shared keys, then the counter.
+-- (A result key is one job's: another type there refuses that job alone.)
 local function refuse(reply)
-  local spec = {config, 'hash', claimed, 'zset', owners, 'hash', cancelled, 'hash',
-    published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string'}
-  for i = 1, n do
-    spec[#spec + 1] = KEYS[9 + i]
-    spec[#spec + 1] = 'hash'
-  end
-  return check_types(spec) or check_counters({finishes}) or reply
+  return check_types({config, 'hash', claimed, 'zset', owners, 'hash', cancelled, 'hash',
+      published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string',
+      leases, 'hash'})
+    or check_counters({finishes}) or reply
 end
 
 local ttl, bad = config_int(config, 'result_ttl')
@@ -50,6 +50,25 @@ scores, bad = read_many('zset', 'ZMSCORE', claimed, list)
 if bad then return refuse(bad) end
 owner_of, bad = read_many('hash', 'HMGET', owners, list)
 if bad then return refuse(bad) end
+-- The result keys (usually missing: one EXISTS for all, a TYPE each only when some
+-- exist); a job whose result key holds another type is refused on its own.
+local result_type, old_results = {}, {}
+local present = 0
+for first = 1, n, UNPACK_MAX do
+  local last = math.min(first + UNPACK_MAX - 1, n)
+  present = present + redis.call('EXISTS', unpack(KEYS, 10 + first, 10 + last))
+  if present > 0 then break end
+end
+if present > 0 then
+  for i = 1, n do
+    local kind = redis.call('TYPE', KEYS[10 + i])['ok']
+    if kind == 'hash' then
+      old_results[KEYS[10 + i]] = true
+    elseif kind ~= 'none' then
+      result_type[i] = kind
+    end
+  end
+end
 local now = now_ms()
 local reply = {'ok', now}
 local done, finished, owned, order = {}, {}, {}, {}
@@ -62,6 +81,9 @@ for i, id in ipairs(list) do
     if not is_claimed then status = 'not_claimed' end
   elseif not is_claimed or not owner or owner_token(owner) ~= token then
     status = 'claim_lost'
+  end
+  if status == 'ok' and result_type[i] then
+    status = 'wrongtype:' .. result_type[i]
   end
   if status == 'ok' then
     done[id] = true
@@ -80,19 +102,11 @@ if #finished == 0 then
   return reply
 end
 
-bad = check_types({published, 'zset', items, 'hash'})
+bad = check_types({published, 'zset', items, 'hash', leases, 'hash'})
 if bad then return refuse(bad) end
--- Failure counts, error texts, orphan marks and earlier results: only keys that exist
--- are written (the result keys of refused ids are checked too, as ever).
-local here, old_results
+-- Failure counts, error texts and orphan marks: only keys that exist are written.
+local here
 here, bad = existing({cancelled, 'hash', errors, 'hash', orphans, 'hash'})
-if bad then return refuse(bad) end
-local spec = {}
-for i = 1, n do
-  spec[2 * i - 1] = KEYS[9 + i]
-  spec[2 * i] = 'hash'
-end
-old_results, bad = existing(spec)
 if bad then return refuse(bad) end
 
 -- As text: a Lua number argument costs a float formatting per call.
@@ -106,6 +120,7 @@ call_many('ZREM', published, finished)
 call_many('HDEL', items, finished)
 if #owned > 0 then
   call_many('HDEL', owners, owned)
+  call_many('HDEL', leases, owned)
 end
 for _, key in ipairs({cancelled, errors, orphans}) do
   if here[key] then
@@ -115,7 +130,7 @@ end
 for _, i in ipairs(order) do
   local base = 3 + 4 * (i - 1)
   local id, has_result, value = ARGV[base], ARGV[base + 2], ARGV[base + 3]
-  local result = KEYS[9 + i]
+  local result = KEYS[10 + i]
   if has_result == '1' then
     redis.call('PUBLISH', channel, id .. '\0' .. value)
     redis.call('HSET', result, 'state', 'finished', 'at', at, 'result', value)

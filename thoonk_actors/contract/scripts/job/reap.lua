@@ -1,16 +1,21 @@
 -- job/reap: one idempotent maintenance sweep; any number of reapers may run it at once
 -- (each sweep is atomic, so a second sweep only sees what the first left).
--- A claim is reaped when it is older than config `timeout` ms (0 or unset = never),
--- or when its owner (claims made by our workers) has a heartbeat older than the
+-- A claim is reaped when it was not renewed for longer than its lease: the lease the
+-- claimer recorded in job.leases (claims by our workers), else config `timeout` ms
+-- (original workers' claims; 0 or unset = never); or when its owner (claims made by our workers) has a heartbeat older than the
 -- staleness window or none at all. An id that has an item but is in none of
 -- ids / claimed / stalled (an original worker died between its BRPOP and its claim)
 -- is marked; if it is still lost after the orphan grace period, it is reaped too.
--- A reaped job is cancelled (count + 1, LPUSH back), or stalled once its count
--- reaches config `max_cancels`; a reaped claim whose item is gone is dropped.
+-- A reaped job is cancelled (count + 1; back to job.ids after its retry backoff, see
+-- job/cancel, or at once when it was lost by an original worker), or stalled once its
+-- count reaches config `max_cancels` (default 10); a reaped claim whose item is gone
+-- is dropped. Scheduled jobs that are due are moved to job.ids (so original workers,
+-- which only BRPOP job.ids, get retried jobs too). Leases of ids no longer claimed
+-- are removed.
 -- The reason is recorded in job.errors. Heartbeats older than the window are removed.
 -- A ghost claim (a claimed id whose item is gone: an original worker claims the id
 -- it popped even when the job was retracted meanwhile) is dropped by every sweep,
--- reason 'ghost' unless an earlier rule picked it. Cost: O(claimed + stalled + owners)
+-- reason 'ghost' unless an earlier rule picked it. Cost: O(claimed + stalled + owners + leases)
 -- per sweep; O(items + ids) only when the counts say some job is lost.
 -- KEYS[1]  config     hash   (timeout, max_cancels)
 -- KEYS[2]  ids        list
@@ -23,28 +28,37 @@
 -- KEYS[9]  workers    zset
 -- KEYS[10] errors     hash
 -- KEYS[11] orphans    hash   id -> ms when first seen lost
+-- KEYS[12] leases     hash   id -> lease ms of our claims
+-- KEYS[13] scheduled  zset   id -> due ms (retry backoff)
 -- ARGV[1] staleness window ms (0 = skip the heartbeat rule)
 -- ARGV[2] orphan grace ms (a mark must be at least this old to act on it)
--- ARGV[3] cancel channel   ARGV[4] stall channel
+-- ARGV[3] cancel channel   ARGV[4] stall channel   ARGV[5] jitter seed (0..999)
 -- Reply: {'ok', now_ms, n, id1, outcome1, reason1, ...}; outcome 'cancelled' | 'stalled' | 'dropped',
 --        reason 'timeout' | 'owner_gone' | 'ghost' | 'orphan'
 --        | {'bad_config', key, field, value} | {'wrongtype', key, expected, actual}
 -- Events: cancel channel 'id NUL count' or stall channel 'id' per reaped job.
 local config, ids, items, published, claimed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local cancelled, stalled, owners, workers = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local errors, orphans = KEYS[10], KEYS[11]
+local errors, orphans, leases, scheduled = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local stale, grace = tonumber(ARGV[1]), tonumber(ARGV[2])
-local cancel_channel, stall_channel = ARGV[3], ARGV[4]
+local cancel_channel, stall_channel, seed = ARGV[3], ARGV[4], tonumber(ARGV[5]) or 0
 
 local bad = check_types({config, 'hash', ids, 'list', items, 'hash', published, 'zset',
   claimed, 'zset', cancelled, 'hash', stalled, 'set', owners, 'hash', workers, 'zset',
-  errors, 'hash', orphans, 'hash'})
+  errors, 'hash', orphans, 'hash', leases, 'hash', scheduled, 'zset'})
 if bad then return bad end
 local timeout, err = config_int(config, 'timeout')
 if err then return err end
 local max_cancels
 max_cancels, err = config_int(config, 'max_cancels')
 if err then return err end
+if max_cancels == nil then max_cancels = DEFAULTS.max_cancels end
+-- The backoff is computed per victim below; read the config once here to refuse
+-- garbage before any write.
+do
+  local _, bad_backoff = backoff_ms(config, 1, 0)
+  if bad_backoff then return bad_backoff end
+end
 
 local now = now_ms()
 local victims, picked = {}, {}
@@ -62,15 +76,36 @@ for i = 1, #claims, 2 do
   is_claimed[claims[i]] = true
 end
 
--- Rule 1: claims older than the timeout (the order of ZRANGEBYSCORE -inf limit).
-if timeout and timeout > 0 then
-  local limit = now - timeout
-  local text = 'reaped: claim older than the timeout of ' .. int_str(timeout) .. ' ms'
-  for i = 1, #claims, 2 do
-    local score = tonumber(claims[i + 1])
-    if score and score <= limit then
-      pick(claims[i], 'timeout', text)
-    end
+-- Owners and leases of our claims (a lease counts only while its claim has an owner:
+-- an original worker that claims the id later gets the config timeout).
+local owner_pairs = redis.call('HGETALL', owners)
+local owner_of = {}
+for i = 1, #owner_pairs, 2 do
+  owner_of[owner_pairs[i]] = owner_pairs[i + 1]
+end
+local lease_pairs = redis.call('HGETALL', leases)
+local lease_of, stale_leases = {}, {}
+for i = 1, #lease_pairs, 2 do
+  local id = lease_pairs[i]
+  if is_claimed[id] and owner_of[id] then
+    lease_of[id] = tonumber(lease_pairs[i + 1])
+  else
+    stale_leases[#stale_leases + 1] = id
+  end
+end
+
+-- Rule 1: claims not renewed within their lease (oldest first, the claims' order).
+for i = 1, #claims, 2 do
+  local id = claims[i]
+  local lease = lease_of[id]
+  local whose = 'its lease'
+  if lease == nil then
+    lease, whose = timeout, 'the queue timeout'
+  end
+  local score = tonumber(claims[i + 1])
+  if lease and lease > 0 and score and score <= now - lease then
+    pick(id, 'timeout', 'reaped: claim not renewed within ' .. whose .. ' of '
+      .. int_str(lease) .. ' ms')
   end
 end
 
@@ -78,9 +113,8 @@ end
 -- no longer claimed (an original client finished them) are cleaned up here.
 local leftover = {}
 local alive = {}
-local pairs_ = redis.call('HGETALL', owners)
-for i = 1, #pairs_, 2 do
-  local id, owner = pairs_[i], pairs_[i + 1]
+for i = 1, #owner_pairs, 2 do
+  local id, owner = owner_pairs[i], owner_pairs[i + 1]
   if not is_claimed[id] then
     leftover[#leftover + 1] = id
   elseif stale > 0 then
@@ -130,14 +164,22 @@ for _, id in ipairs(redis.call('SMEMBERS', stalled)) do
     stalled_items = stalled_items + redis.call('HEXISTS', items, id)
   end
 end
+-- Jobs waiting out their retry backoff are in a state too. Counted without a look
+-- (like job.ids entries): a scheduled id whose item is gone can hide a lost job only
+-- until it is due, when the promote step drops it.
 local total = redis.call('LLEN', ids) + claimed_items + stalled_items
+  + redis.call('ZCARD', scheduled)
 if redis.call('HLEN', items) ~= total then
+  local is_scheduled = {}
+  for _, id in ipairs(redis.call('ZRANGE', scheduled, 0, -1)) do
+    is_scheduled[id] = true
+  end
   local queued = {}
   for _, id in ipairs(redis.call('LRANGE', ids, 0, -1)) do
     queued[id] = true
   end
   for _, id in ipairs(redis.call('HKEYS', items)) do
-    if not queued[id] and not is_claimed[id] and not is_stalled[id] then
+    if not queued[id] and not is_claimed[id] and not is_stalled[id] and not is_scheduled[id] then
       lost[id] = true
       if marks[id] and now - marks[id] >= grace then
         pick(id, 'orphan', 'reaped: job was in no state (a worker died between pop and claim)')
@@ -148,11 +190,12 @@ end
 
 -- Writes start here; everything above only read.
 local reply = {'ok', now, #victims}
-for _, v in ipairs(victims) do
+for n, v in ipairs(victims) do
   local id, reason, text = v[1], v[2], v[3]
   local outcome
   redis.call('ZREM', claimed, id)
   redis.call('HDEL', owners, id)
+  redis.call('HDEL', leases, id)
   redis.call('HDEL', orphans, id)
   if redis.call('HEXISTS', items, id) == 0 then
     -- A ghost claim: there is nothing to give back.
@@ -163,7 +206,7 @@ for _, v in ipairs(victims) do
   else
     local count = (tonumber(redis.call('HGET', cancelled, id)) or 0) + 1
     redis.call('HSET', errors, id, text)
-    if max_cancels and max_cancels > 0 and count >= max_cancels then
+    if max_cancels > 0 and count >= max_cancels then
       redis.call('HDEL', cancelled, id)
       redis.call('SADD', stalled, id)
       redis.call('ZREM', published, id)
@@ -171,7 +214,15 @@ for _, v in ipairs(victims) do
       outcome = 'stalled'
     else
       redis.call('HSET', cancelled, id, count)
-      redis.call('LPUSH', ids, id)
+      local delay = 0
+      if reason ~= 'orphan' then  -- a job lost by an original worker did not fail
+        delay = backoff_ms(config, count, (seed + 397 * n) % 1000)
+      end
+      if delay > 0 then
+        redis.call('ZADD', scheduled, int_str(now + delay), id)
+      else
+        redis.call('LPUSH', ids, id)
+      end
       redis.call('PUBLISH', cancel_channel, id .. '\0' .. int_str(count))
       outcome = 'cancelled'
     end
@@ -183,6 +234,10 @@ end
 for _, id in ipairs(leftover) do
   redis.call('HDEL', owners, id)
 end
+if #stale_leases > 0 then
+  call_many('HDEL', leases, stale_leases)
+end
+promote_due(scheduled, ids, items, now, 1000)
 -- Orphan marks: keep the ones still lost, add new ones, forget the rest.
 for id, _ in pairs(marks) do
   if not lost[id] or picked[id] then

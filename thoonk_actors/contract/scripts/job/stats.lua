@@ -6,17 +6,20 @@
 -- KEYS[5] publishes  string counter
 -- KEYS[6] finishes   string counter
 -- KEYS[7] workers    zset
+-- KEYS[8] scheduled  zset   (jobs waiting out their retry backoff)
 -- ARGV[1] staleness window ms: workers whose heartbeat is older are not counted as alive
--- Reply: {'ok', now_ms, available, claimed, stalled, items, publishes, finishes, workers_alive}
+-- Reply: {'ok', now_ms, available, claimed, stalled, items, publishes, finishes, workers_alive,
+--         scheduled}
 --        | {'wrongtype', key, expected, actual}
 local ids, items, claimed, stalled = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local publishes, finishes, workers = KEYS[5], KEYS[6], KEYS[7]
+local publishes, finishes, workers, scheduled = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local stale = tonumber(ARGV[1])
 
 -- Every read is also the type check of its key; a refusal reports all types in order.
 local counts, bad = {}, nil
 for i, spec in ipairs({{'list', 'LLEN', ids}, {'zset', 'ZCARD', claimed}, {'set', 'SCARD', stalled},
-    {'hash', 'HLEN', items}, {'string', 'GET', publishes}, {'string', 'GET', finishes}}) do
+    {'hash', 'HLEN', items}, {'string', 'GET', publishes}, {'string', 'GET', finishes},
+    {'zset', 'ZCARD', scheduled}}) do
   counts[i], bad = read(spec[1], spec[2], spec[3])
   if bad then break end
 end
@@ -27,7 +30,7 @@ if not bad then
 end
 if bad then
   return check_types({ids, 'list', items, 'hash', claimed, 'zset', stalled, 'set',
-    publishes, 'string', finishes, 'string', workers, 'zset'})
+    publishes, 'string', finishes, 'string', workers, 'zset', scheduled, 'zset'})
 end
 return {'ok', now, counts[1], counts[2], counts[3], counts[4],
-  tonumber(counts[5]) or 0, tonumber(counts[6]) or 0, alive}
+  tonumber(counts[5]) or 0, tonumber(counts[6]) or 0, alive, counts[7]}
