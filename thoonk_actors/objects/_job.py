@@ -161,10 +161,10 @@ class Job(ThoonkObject[JobKeys]):
     async def claim_many(self, max_jobs: int, *, worker_id: str | None = None) -> list[ClaimedJob]:
         """Claim up to ``max_jobs`` queued jobs at once, without waiting (maybe none)."""
         call = contract.job_claim(self.keys, worker_id or self.thoonk.worker_id, max_jobs=max_jobs)
-        # Shielded: a cancel landing after the script was sent would drop the
-        # reply and leave its jobs claimed by nobody who knows it.
-        with trio.CancelScope(shield=True):
-            claim = await self.thoonk.run(call)
+        # Shielded once sent: a cancel landing after the script was sent would
+        # drop the reply and leave its jobs claimed by nobody who knows it.
+        # Connecting and retry pauses stay cancellable (nothing sent yet).
+        claim = await self.thoonk.run(call, shield=True)
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
         except trio.Cancelled:
@@ -181,15 +181,31 @@ class Job(ThoonkObject[JobKeys]):
         """Block until a job is queued (True) or the trio ``deadline`` passes (False).
 
         Takes nothing off the queue: claim afterwards (another worker may be
-        quicker; then wait again).
+        quicker; then wait again). The wait is cut into server-side blocks of
+        at most the client's ``max_block`` so a silently dead connection is
+        noticed within its ``health_timeout``; a broken one is replaced and
+        the wait goes on (it is a pure read). It returns at most one block
+        margin after ``deadline``, even when the wait had to be sent again.
         """
-        remaining = deadline - trio.current_time()
-        if remaining <= 0:
-            await trio.lowlevel.checkpoint()
+        redis = self.thoonk.redis
+        margin = redis.config.block_margin or 2.0
+        while True:
+            remaining = deadline - trio.current_time()
+            if remaining <= 0:
+                await trio.lowlevel.checkpoint()
+                return False
+            if math.isinf(remaining):
+                seconds = redis.max_block  # 0 (no health checks): for ever
+            else:
+                seconds = max(remaining, 0.001)
+                if redis.max_block:
+                    seconds = min(seconds, redis.max_block)
+            command = contract.job_wait_for_work(self.keys, timeout_s=seconds)
+            with trio.move_on_at(deadline + margin):
+                if await self.thoonk.read(command):
+                    return True
+                continue
             return False
-        seconds = 0.0 if math.isinf(remaining) else max(remaining, 0.001)
-        command = contract.job_wait_for_work(self.keys, timeout_s=seconds)
-        return command.decode(await self.thoonk.redis.execute_blocking(*command.args))
 
     # ---------------------------------------------------------------- settle
 

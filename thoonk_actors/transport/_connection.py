@@ -33,7 +33,7 @@ import trio
 from ._config import RedisConfig
 from ._errors import ThoonkConnectionError, ThoonkTimeoutError
 from ._protocol import Command, error_from_reply, pack_command
-from ._socket import PlainSocketStream
+from ._socket import PlainSocketStream, enable_keepalive
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,8 @@ async def open_stream(config: RedisConfig) -> trio.abc.Stream:
                 stream = PlainSocketStream.adopt(await trio.open_unix_socket(config.path))
             else:
                 stream = await trio.open_tcp_stream(config.host, config.port)
+                if config.health_timeout is not None:
+                    enable_keepalive(stream.socket, config.health_timeout)
                 if config.tls:
                     tls = trio.SSLStream(
                         stream, config.ssl_context(), server_hostname=config.host
@@ -176,9 +178,17 @@ class Connection:
     """A greeted connection with its own reader and writer tasks."""
 
     def __init__(
-        self, stream: trio.abc.Stream, reader: hiredis.Reader, config: RedisConfig
+        self,
+        stream: trio.abc.Stream,
+        reader: hiredis.Reader,
+        config: RedisConfig,
+        *,
+        blocking: bool = False,
     ) -> None:
         self.config = config
+        # A blocking connection waits for replies as long as the server holds
+        # them: its caller sets a deadline per call instead of the watchdog.
+        self._reply_timeout = None if blocking else config.reply_timeout
         self._stream = stream
         self._reader = reader
         self._pending: collections.deque[_Slot] = collections.deque()
@@ -191,10 +201,16 @@ class Connection:
         self._plain = stream if isinstance(stream, PlainSocketStream) else None
 
     @classmethod
-    async def open(cls, config: RedisConfig, nursery: trio.Nursery) -> Connection:
-        """Connect, greet, and start the reader/writer tasks in ``nursery``."""
+    async def open(
+        cls, config: RedisConfig, nursery: trio.Nursery, *, blocking: bool = False
+    ) -> Connection:
+        """Connect, greet, and start the reader/writer tasks in ``nursery``.
+
+        ``blocking``: for blocking commands (no reply watchdog, see
+        :meth:`RedisClient.dedicated`).
+        """
         stream, reader = await connect_stream(config)
-        conn = cls(stream, reader, config)
+        conn = cls(stream, reader, config, blocking=blocking)
         nursery.start_soon(conn._run)
         return conn
 
@@ -304,15 +320,16 @@ class Connection:
                 # FIFO replies cannot skip one: the only way on is a new connection.
                 self._break(
                     ThoonkTimeoutError(
-                        f"Redis at {self.where} did not reply within {limit:g} s; "
-                        "the connection was closed (the command may or may not have run)"
+                        f"Redis at {self.where} did not reply within {limit:g} s (a dead "
+                        "connection, or a script slower than health_timeout); the connection "
+                        "was closed (the command may or may not have run)"
                     )
                 )
                 return
 
     async def _send_shielded(self, data: bytes) -> None:
         """Write bytes whole: a write cut by a cancellation would desync the stream."""
-        timeout = self.config.response_timeout
+        timeout = self.config.reply_timeout
         with trio.CancelScope(shield=True) as scope:
             if timeout is not None:
                 scope.deadline = trio.current_time() + timeout
@@ -361,8 +378,8 @@ class Connection:
             with self._cancel_scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._write_loop)
-                    if self.config.response_timeout is not None:
-                        nursery.start_soon(self._watchdog, self.config.response_timeout)
+                    if self._reply_timeout is not None:
+                        nursery.start_soon(self._watchdog, self._reply_timeout)
                     await self._read_guarded()
                     nursery.cancel_scope.cancel()
         finally:

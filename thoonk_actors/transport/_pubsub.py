@@ -19,6 +19,11 @@ events it still has. When the server drops the connection (restart,
 channel and pattern is subscribed again, and every subscription receives a
 :class:`Gap` (``reason="reconnected"``) placed after the resubscription was
 acknowledged, so a resync that starts at the gap sees everything after it.
+
+A connection can also die without a word (a NAT table or load balancer that
+drops the flow): the connection PINGs every third of the config's
+``health_timeout``, and one that stays silent for the whole of it is
+replaced the same way (resubscribe, then a :class:`Gap`).
 """
 
 from __future__ import annotations
@@ -180,6 +185,7 @@ class PubSub:
         self._write_wanted = trio.Event()
         self._connected = False
         self._connections = 0
+        self._last_heard = 0.0
 
     @property
     def where(self) -> str:
@@ -327,12 +333,30 @@ class PubSub:
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(guarded, partial(self._write_loop, stream))
+            if self.config.health_timeout is not None:
+
+                async def watch() -> None:
+                    nonlocal failure
+                    failure = await self._watch_health(self.config.health_timeout or 0.0)
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(watch)
             if self._topics:
                 self._send_subscribe(list(self._topics))
             if reconnected:
                 nursery.start_soon(self._announce_gap)
             nursery.start_soon(guarded, partial(self._read_loop, stream, reader))
         return failure
+
+    async def _watch_health(self, limit: float) -> str:
+        """PING every third of ``limit``; return (a reason) once silent for ``limit``."""
+        self._last_heard = trio.current_time()
+        while True:
+            await trio.sleep(limit / 3)
+            silent = trio.current_time() - self._last_heard
+            if silent >= limit:
+                return f"no reply to PING for {silent:.1f} s (health_timeout {limit:g} s)"
+            self._send(("PING",))
 
     async def _announce_gap(self) -> None:
         # Only after the resubscription is acknowledged: a consumer that
@@ -358,6 +382,7 @@ class PubSub:
             data = await stream.receive_some(_READ_SIZE)
             if not data:
                 return
+            self._last_heard = trio.current_time()
             reader.feed(bytes(data))
             while (reply := reader.gets()) is not False:
                 self._dispatch(reply)
@@ -375,6 +400,8 @@ class PubSub:
                 refused.confirmed.set()
             self._unconfirmed.clear()
             return
+        if not isinstance(reply, list) or not reply:
+            return  # +PONG, when no channel is subscribed
         kind = reply[0]
         if kind == b"message":
             topic = self._topics.get(("channel", reply[1]))
