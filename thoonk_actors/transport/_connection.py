@@ -308,11 +308,16 @@ class Connection:
 
         One timer per connection instead of one per call: replies come in
         order, so only the oldest waiting call can be the first to time out.
+        An idle connection is PINGed every third of ``limit``, so one that died
+        without a word (a dropped NAT entry) is replaced before a caller sends
+        on it, not after.
         """
         pending = self._pending
         while True:
             if not pending:
-                await trio.sleep(limit)
+                await trio.sleep(limit / 3)
+                if not pending and self.usable:
+                    self._ping()
                 continue
             head = pending[0]
             await trio.sleep_until(head.created + limit)
@@ -326,6 +331,12 @@ class Connection:
                     )
                 )
                 return
+
+    def _ping(self) -> None:
+        """A PING whose reply nobody waits for (the reader drops it); only the watchdog looks."""
+        self._pending.append(_Slot(1, trio.current_time()))
+        self._outgoing.append(pack_command(("PING",)))
+        self._write_wanted.set()
 
     async def _send_shielded(self, data: bytes) -> None:
         """Write bytes whole: a write cut by a cancellation would desync the stream."""
