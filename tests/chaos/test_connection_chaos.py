@@ -44,6 +44,7 @@ async def test_a_run_completes_while_every_client_is_killed_again_and_again(
 
         results: dict[str, Any] = {}
         kills = 0
+        started = trio.current_time()
 
         async with open_thoonk(server.url) as client, app.open():
             job = client.job("q")
@@ -69,6 +70,11 @@ async def test_a_run_completes_while_every_client_is_killed_again_and_again(
             stats = await job.statistics()
         witness.close()
 
+    print(  # the figures of docs/reliability.md (shown with -s)
+        f"\nconnection chaos: {JOBS} jobs, {kills} rounds of CLIENT KILL in "
+        f"{trio.current_time() - started:.1f} s, {JOBS - len(results)} waiters without "
+        f"a result, finishes {stats.finishes} / publishes {stats.publishes}"
+    )
     assert kills >= 3, "the run should have lived through several kills"
     assert results == {job_id: 2 * i for i, job_id in enumerate(ids)}
     assert (stats.publishes, stats.finishes) == (JOBS, JOBS)

@@ -61,6 +61,7 @@ async def test_workers_killed_every_half_second_lose_nothing(redis_url: str) -> 
             argv = [sys.executable, "-c", THOONK, "worker", "tests.runtime.apps:app"]
             argv += ["--processes", "3", "--url", redis_url, "--grace", "5"]
             proc = await trio.lowlevel.open_process(argv, env=env, cwd=ROOT)
+            started = trio.current_time()
             try:
                 with trio.fail_after(600 if SOAK else 180):
                     async with trio.open_nursery() as nursery:
@@ -98,6 +99,11 @@ async def test_workers_killed_every_half_second_lose_nothing(redis_url: str) -> 
                         proc.kill()
                         await proc.wait()
         stats = await queue.statistics()
+    print(  # the figures of docs/reliability.md (shown with -s)
+        f"\nworker storm: {JOBS} jobs, {len(killed)} SIGKILLs in "
+        f"{trio.current_time() - started:.1f} s, {JOBS - len(finished)} lost, "
+        f"{sum(c - 1 for c in finished.values())} finished twice"
+    )
     assert len(killed) >= 3, "the storm should have killed several workers"
     assert results == {job_id: {"i": i} for i, job_id in enumerate(ids)}
     assert set(finished) == set(ids)

@@ -36,12 +36,12 @@ from ._errors import ThoonkWrongTypeError as ThoonkWrongTypeError
 from ._protocol import Arg as Arg
 from ._protocol import Command as Command
 from ._protocol import pack_command as pack_command
-from ._pubsub import Gap as Gap
-from ._pubsub import Message as Message
 from ._pubsub import PubSub as PubSub
-from ._pubsub import Subscription as Subscription
-from ._pubsub import SubscriptionStatistics as SubscriptionStatistics
 from ._pubsub import open_pubsub as open_pubsub
 from ._resolve import URL_ENV as URL_ENV
 from ._resolve import resolve_url as resolve_url
 from ._resolve import resolve_url_sync as resolve_url_sync
+from ._subscription import Gap as Gap
+from ._subscription import Message as Message
+from ._subscription import Subscription as Subscription
+from ._subscription import SubscriptionStatistics as SubscriptionStatistics

@@ -32,7 +32,6 @@ import collections
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
@@ -42,124 +41,17 @@ import trio
 from .._errors import ThoonkError, UsageError
 from .._nursery import open_service_nursery
 from ._config import RedisConfig
-from ._connection import connect_stream
+from ._connect import connect_stream
 from ._errors import ThoonkTimeoutError
 from ._protocol import error_from_reply, pack_command
+from ._subscription import Gap, Message, Subscription
 
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 1 << 18
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One published message: its channel, payload, and the pattern that matched."""
-
-    channel: bytes
-    data: bytes
-    pattern: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Gap:
-    """Messages may have been lost just before this point: resync from stored state.
-
-    ``reason`` is ``"reconnected"`` (the connection dropped and was restored) or
-    ``"overflow"`` (this subscription's buffer was full).
-    """
-
-    reason: Literal["reconnected", "overflow"]
-
-
-Event = Message | Gap
 _Kind = Literal["channel", "pattern"]
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionStatistics:
-    """What a subscription has seen so far."""
-
-    buffered: int
-    capacity: int
-    delivered: int
-    dropped: int
-    gaps: int
-
-
-class Subscription:
-    """The receiving end of :meth:`PubSub.subscribe`; iterate it or call :meth:`receive`."""
-
-    def __init__(self, capacity: int) -> None:
-        self._queue: collections.deque[Event] = collections.deque()
-        self._capacity = capacity
-        self._overflowed = False
-        self._wakeup = trio.Event()
-        self._closed = False
-        self._delivered = 0
-        self._dropped = 0
-        self._gaps = 0
-
-    def _put(self, event: Event) -> None:
-        if isinstance(event, Gap):
-            self._queue.append(event)
-        elif self._overflowed or len(self._queue) >= self._capacity:
-            self._overflowed = True
-            self._dropped += 1
-            return
-        else:
-            self._queue.append(event)
-        self._wakeup.set()
-
-    def receive_nowait(self) -> Event:
-        """The next event, or raise ``trio.WouldBlock``."""
-        if self._queue:
-            event = self._queue.popleft()
-        elif self._overflowed:
-            self._overflowed = False
-            event = Gap("overflow")
-        elif self._closed:
-            raise trio.EndOfChannel
-        else:
-            raise trio.WouldBlock
-        if isinstance(event, Gap):
-            self._gaps += 1
-        else:
-            self._delivered += 1
-        return event
-
-    async def receive(self) -> Event:
-        """Wait for the next event (a :class:`Message` or a :class:`Gap`)."""
-        while True:
-            try:
-                event = self.receive_nowait()
-            except trio.WouldBlock:
-                self._wakeup = trio.Event()
-                await self._wakeup.wait()
-                continue
-            await trio.lowlevel.checkpoint()
-            return event
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> Event:
-        try:
-            return await self.receive()
-        except trio.EndOfChannel:
-            raise StopAsyncIteration from None
-
-    def statistics(self) -> SubscriptionStatistics:
-        return SubscriptionStatistics(
-            buffered=len(self._queue),
-            capacity=self._capacity,
-            delivered=self._delivered,
-            dropped=self._dropped,
-            gaps=self._gaps,
-        )
-
-    def _close(self) -> None:
-        self._closed = True
-        self._wakeup.set()
 
 
 class _Topic:
