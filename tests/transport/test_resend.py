@@ -8,15 +8,26 @@ restarted on a large AOF); every wait on an effect polls with a deadline.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 import redis
 import trio
 
-from thoonk_actors import ThoonkConnectionError, open_thoonk
-from thoonk_actors.transport import open_redis
+from thoonk_actors import (
+    ThoonkAuthenticationError,
+    ThoonkConnectionError,
+    ThoonkTimeoutError,
+    UsageError,
+    open_thoonk,
+)
+from thoonk_actors.transport import RedisConfig, ThoonkLoadingError, open_redis
+from thoonk_actors.transport._connect import open_stream
+from thoonk_actors.transport._retry import may_resend
+from thoonk_actors.transport._socket import PlainSocketStream
 
 from ..polling import wait_until
 from ._private_server import PrivateRedis
@@ -204,3 +215,45 @@ async def test_a_publish_while_the_server_loads_its_aof_succeeds(server: Private
         assert probe.dbsize() > 10_000  # the AOF's data, plus the job
     finally:
         probe.close()
+
+
+def test_what_may_be_sent_again() -> None:
+    loading = ThoonkLoadingError("LOADING Redis is loading the dataset in memory")
+    broken = ThoonkConnectionError("the connection broke")
+    silent = ThoonkTimeoutError("no reply")
+    refused = ThoonkAuthenticationError("WRONGPASS")
+    for idempotent in (False, True):
+        assert may_resend(loading, idempotent=idempotent)  # it did not run
+        assert not may_resend(refused, idempotent=idempotent)
+        assert not may_resend(ValueError("a bug"), idempotent=idempotent)
+    assert may_resend(broken, idempotent=True) and may_resend(silent, idempotent=True)
+    assert not may_resend(broken, idempotent=False) and not may_resend(silent, idempotent=False)
+
+
+def test_health_timeout_comes_from_the_url_and_is_checked() -> None:
+    config = RedisConfig.from_url("redis://127.0.0.1:6379/0?health_timeout=3")
+    assert (config.health_timeout, config.max_block, config.block_margin) == (3.0, 1.5, 1.5)
+    assert config.reply_timeout == 3.0  # below the default response timeout of 30 s
+    assert RedisConfig().health_timeout == 15.0
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(UsageError, match="health_timeout"):
+            RedisConfig.from_url(f"redis://127.0.0.1/0?health_timeout={bad}")
+
+
+async def test_tcp_connections_get_keepalive_probes_that_follow_the_health_timeout() -> None:
+    async def accept(stream: trio.SocketStream) -> None:
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, accept, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        stream = await open_stream(RedisConfig(host="127.0.0.1", port=port, health_timeout=9))
+        assert isinstance(stream, PlainSocketStream)
+        sock = stream._sock
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 3
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 1
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+        await stream.aclose()
+        nursery.cancel_scope.cancel()
