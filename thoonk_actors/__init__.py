@@ -34,6 +34,7 @@ from ._errors import PayloadError as PayloadError
 from ._errors import PayloadTooLargeError as PayloadTooLargeError
 from ._errors import RefusedError as RefusedError
 from ._errors import ResultTimeoutError as ResultTimeoutError
+from ._errors import ServerError as ServerError
 from ._errors import ThoonkError as ThoonkError
 from ._errors import UnexpectedReplyError as UnexpectedReplyError
 from ._errors import UsageError as UsageError

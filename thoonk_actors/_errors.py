@@ -95,6 +95,19 @@ class BadStoredConfigError(RefusedError):
     """A stored config field holds a value the contract cannot use (someone else wrote it)."""
 
 
+# ----------------------------------------------------------- server replies (heal)
+
+
+class ServerError(ThoonkError):
+    """Redis answered a command with an error reply of its own (not a contract refusal).
+
+    Out of memory, a read-only replica, a missing ACL permission, a server
+    still loading its data, a script running too long, ... The transport
+    raises subclasses that also carry redis-py's class for the same reply
+    (``redis.exceptions.OutOfMemoryError``, ...), so existing handlers keep working.
+    """
+
+
 class UnexpectedReplyError(ThoonkError):
     """A reply does not have the shape the contract promises (a foreign or outdated script?)."""
 

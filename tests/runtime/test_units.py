@@ -57,7 +57,7 @@ async def test_supervise_backoff_starts_over_after_a_healthy_run(
         if len(starts) == 3:
             await trio.sleep(100)  # a long healthy run, then a failure
         if len(starts) < 5:
-            raise ConnectionError("lost")
+            raise RuntimeError("crashed")  # a crash (connection errors: tests/chaos)
 
     await supervise(loop, what="loop", first_delay=1.0, healthy_after=50)
     assert starts == [0.0, 1.0, 3.0, 104.0, 106.0]

@@ -19,7 +19,7 @@ import trio
 
 from thoonk_actors import ThoonkConnectionError
 from thoonk_actors.transport import RedisConfig, open_redis
-from thoonk_actors.transport._connection import open_stream
+from thoonk_actors.transport._connect import open_stream
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 

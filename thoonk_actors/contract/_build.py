@@ -101,6 +101,7 @@ def make_call(
     extra_keys: Sequence[str | bytes] = (),
     registry: bool = False,
     cluster_after: Args | None = None,
+    idempotent: bool = False,
 ) -> Call[T]:
     """A :class:`Call` for ``script`` with its layout's keys, then ``extra_keys``.
 
@@ -117,6 +118,7 @@ def make_call(
         extra_keys=extra_keys,
         registry=registry,
         cluster_after=cluster_after,
+        idempotent=idempotent,
     )
 
 
@@ -129,6 +131,7 @@ def encoded_call(
     extra_keys: Sequence[str | bytes] = (),
     registry: bool = False,
     cluster_after: Args | None = None,
+    idempotent: bool = False,
 ) -> Call[T]:
     """:func:`make_call` for ``args`` that are bytes already (the batch builders)."""
     key_names = layout_keys(script, keys)
@@ -140,7 +143,14 @@ def encoded_call(
             after = (cluster_after,)
     if extra_keys:
         key_names = (*key_names, *extra_keys)
-    return Call(script=load_script(script), keys=key_names, args=args, decode=decode, after=after)
+    return Call(
+        script=load_script(script),
+        keys=key_names,
+        args=args,
+        decode=decode,
+        after=after,
+        idempotent=idempotent,
+    )
 
 
 def ok_values(

@@ -39,6 +39,11 @@ class Call(Generic[T]):
     ``after`` lists idempotent plain commands to run once the script's reply
     decoded without error. It is empty except in cluster mode, where the
     registry set (another slot) cannot be touched by the script itself.
+
+    ``idempotent`` declares that running the script twice does no more than
+    running it once (a pure read, a heartbeat): the transport may then send it
+    again when the connection broke while it was in flight. The transport
+    never guesses this; a script that changes state leaves it False.
     """
 
     script: Script
@@ -46,15 +51,24 @@ class Call(Generic[T]):
     args: tuple[bytes, ...]
     decode: Callable[[Reply], T]
     after: tuple[Args, ...] = ()
+    idempotent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Command(Generic[T]):
-    """One plain read-only command: ``execute(*args)``; ``keys`` for cluster routing."""
+    """One plain read-only command: ``execute(*args)``; ``keys`` for cluster routing.
+
+    A command is a read, so ``idempotent`` is True: sending it again after a
+    broken connection is safe. ``block_s`` is set on blocking reads (BLMOVE):
+    how long the server may hold the reply (0: for ever); the transport runs
+    them on a dedicated connection with a client-side deadline past it.
+    """
 
     args: Args
     keys: tuple[str | bytes, ...]
     decode: Callable[[Reply], T]
+    idempotent: bool = True
+    block_s: float | None = None
 
 
 # ------------------------------------------------------------------ reply reading

@@ -131,7 +131,7 @@ def feed_items(
     def decode(reply: Reply) -> tuple[tuple[str, bytes], ...]:
         return item_pairs(reply, script="feed/items", obj=keys.label)
 
-    return make_call("feed/items", keys, [start, stop], decode)
+    return make_call("feed/items", keys, [start, stop], decode, idempotent=True)
 
 
 def feed_ids(keys: FeedKeys, start: int = 0, stop: int = -1) -> Command[tuple[str, ...]]:

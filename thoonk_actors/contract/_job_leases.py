@@ -51,7 +51,8 @@ def job_heartbeat(keys: JobKeys, worker_id: str, *, leave: bool = False) -> Call
         values = ok_values(reply, script="job/heartbeat", obj=keys.label, op="heartbeat")
         return as_int(values[0], "job/heartbeat")
 
-    return make_call("job/heartbeat", keys, [worker_id, "leave" if leave else "beat"], decode)
+    beat = [worker_id, "leave" if leave else "beat"]
+    return make_call("job/heartbeat", keys, beat, decode, idempotent=True)
 
 
 layout("job/release", ("ids", "claimed", "owners"))
@@ -168,7 +169,7 @@ def job_stats(keys: JobKeys, *, stale_ms: int) -> Call[JobStats]:
         n = [as_int(v, "job/stats") for v in values]
         return JobStats(*n)
 
-    return make_call("job/stats", keys, [stale_ms], decode)
+    return make_call("job/stats", keys, [stale_ms], decode, idempotent=True)
 
 
 layout("job/promote", ("ids", "items", "scheduled"))
@@ -193,4 +194,4 @@ def job_promote(keys: JobKeys, *, limit: int = 1000) -> Call[Promoted]:
         at, moved, due = (as_int(v, "job/promote") for v in values)
         return Promoted(at_ms=at, moved=moved, next_due_ms=None if due < 0 else due)
 
-    return make_call("job/promote", keys, [limit], decode)
+    return make_call("job/promote", keys, [limit], decode, idempotent=True)

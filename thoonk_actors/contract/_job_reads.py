@@ -201,4 +201,5 @@ def job_wait_for_work(keys: JobKeys, *, timeout_s: float) -> Command[bool]:
         args=("BLMOVE", keys.ids, keys.ids, "RIGHT", "RIGHT", f"{timeout_s:g}"),
         keys=(keys.ids,),
         decode=decode,
+        block_s=float(timeout_s),
     )

@@ -84,4 +84,5 @@ def queue_wait_for_item(keys: QueueKeys, *, timeout_s: float) -> Command[bool]:
         args=("BLMOVE", keys.ids, keys.ids, "RIGHT", "RIGHT", f"{timeout_s:g}"),
         keys=(keys.ids,),
         decode=lambda r: r is not None,
+        block_s=float(timeout_s),
     )

@@ -182,7 +182,7 @@ def sorted_feed_items(
     def decode(reply: Reply) -> tuple[tuple[str, bytes], ...]:
         return item_pairs(reply, script="sorted_feed/items", obj=keys.label)
 
-    return make_call("sorted_feed/items", keys, [start, stop], decode)
+    return make_call("sorted_feed/items", keys, [start, stop], decode, idempotent=True)
 
 
 def sorted_feed_ids(

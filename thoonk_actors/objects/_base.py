@@ -13,7 +13,7 @@ Synopsis::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import trio
 
 from .. import contract
-from .._errors import UnexpectedReplyError
+from .._errors import InvalidConfigError, UnexpectedReplyError
 from ..contract import Codec, Kind
 from ..transport import Gap, Subscription
 
@@ -106,6 +106,11 @@ class ThoonkObject(Generic[K]):
             InvalidConfigError: an unknown setting or a bad value (nothing written).
             ObjectExistsError: it exists already and ``exist_ok`` is false.
         """
+        if config is not None and not isinstance(config, Mapping):
+            raise InvalidConfigError(
+                f"the config of {self.keys.label} is a dict of settings "
+                f"(e.g. {{'timeout': 30000}}), not a {type(config).__name__}"
+            )
         return await self.thoonk.run(
             contract.object_create(self.keys, config or {}, exist_ok=exist_ok)  # type: ignore[arg-type]
         )

@@ -192,10 +192,10 @@ class Job(ThoonkObject[JobKeys]):
         call = contract.job_claim(
             self.keys, worker_id or self.thoonk.worker_id, max_jobs=max_jobs, lease_ms=lease_ms
         )
-        # Shielded: a cancel landing after the script was sent would drop the
-        # reply and leave its jobs claimed by nobody who knows it.
-        with trio.CancelScope(shield=True):
-            claim = await self.thoonk.run(call)
+        # Shielded once sent: a cancel landing after the script was sent would
+        # drop the reply and leave its jobs claimed by nobody who knows it.
+        # Connecting and retry pauses stay cancellable (nothing sent yet).
+        claim = await self.thoonk.run(call, shield=True)
         try:
             await trio.lowlevel.checkpoint_if_cancelled()
         except trio.Cancelled:
@@ -215,29 +215,48 @@ class Job(ThoonkObject[JobKeys]):
         quicker; then wait again). First moves scheduled jobs that are due
         (retry backoff) to the queue, and never sleeps past the next one's due
         time (server clock): then it returns True, so a claim picks it up.
+        The wait is cut into server-side blocks of at most the client's
+        ``max_block`` so a silently dead connection is noticed within its
+        ``health_timeout``; a broken one is replaced and the wait goes on (it
+        is a pure read). It returns at most one block margin after
+        ``deadline``, even when the wait had to be sent again.
         """
         if isinstance(deadline, bool) or not isinstance(deadline, int | float) or (
             math.isnan(deadline)
         ):
             raise UsageError(f"deadline must be a trio time or math.inf, not {deadline!r}")
-        remaining = deadline - trio.current_time()
-        if remaining <= 0:
+        if deadline - trio.current_time() <= 0:
             await trio.lowlevel.checkpoint()
             return False
         promoted = await self.thoonk.run(contract.job_promote(self.keys))
         if promoted.moved:
             return True
-        due_in = math.inf
+        due_at = math.inf
         if promoted.next_due_ms is not None:
             # + 1 ms: BLMOVE's timeout and the server clock are both ms-grained.
             due_in = max(promoted.next_due_ms - promoted.at_ms + 1, 1) / 1000
-        wait = min(remaining, due_in)
-        seconds = 0.0 if math.isinf(wait) else max(wait, 0.001)
-        command = contract.job_wait_for_work(self.keys, timeout_s=seconds)
-        if command.decode(await self.thoonk.redis.execute_blocking(*command.args)):
-            return True
-        # Timed out: at the next due time there may be work (True), else the deadline.
-        return due_in <= remaining
+            due_at = trio.current_time() + due_in
+        until = min(deadline, due_at)
+        redis = self.thoonk.redis
+        margin = redis.config.block_margin or 2.0
+        while True:
+            remaining = until - trio.current_time()
+            if remaining <= 0:
+                await trio.lowlevel.checkpoint()
+                # At the next due time there may be work (True), else the deadline.
+                return due_at <= deadline
+            if math.isinf(remaining):
+                seconds = redis.max_block  # 0 (no health checks): for ever
+            else:
+                seconds = max(remaining, 0.001)
+                if redis.max_block:
+                    seconds = min(seconds, redis.max_block)
+            command = contract.job_wait_for_work(self.keys, timeout_s=seconds)
+            with trio.move_on_at(until + margin):
+                if await self.thoonk.read(command):
+                    return True
+                continue
+            return due_at <= deadline
 
     # ---------------------------------------------------------------- settle
 

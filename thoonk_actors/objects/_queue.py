@@ -25,11 +25,10 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-import redis.exceptions
 import trio
 
 from .. import contract
-from .._errors import PayloadError, UsageError
+from .._errors import PayloadError, UsageError, WrongTypeError
 from ..contract import QueueKeys
 from ._base import ThoonkObject
 
@@ -147,11 +146,9 @@ class Queue(ThoonkObject[QueueKeys]):
         command = contract.queue_wait_for_item(self.keys, timeout_s=seconds)
         with trio.move_on_after(guard):
             try:
-                return command.decode(await self.thoonk.redis.execute_blocking(*command.args))
-            except redis.exceptions.ResponseError as exc:
-                if "WRONGTYPE" not in str(exc):
-                    raise
-                # The next take checks every key and raises a clear WrongTypeError.
+                return await self.thoonk.read(command)
+            except WrongTypeError:
+                # The next take checks every key and raises the contract's WrongTypeError.
                 return True
         return True  # the server went quiet: look again (the take reports a broken link)
 

@@ -20,11 +20,10 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import redis.exceptions
 import trio
 
 from .. import contract
-from .._errors import UsageError, WrongTypeError
+from .._errors import UsageError
 from .._nursery import open_service_nursery
 from ..contract import Call, Codec, Command, JsonCodec
 from ..embedded import resolve_url, reviver_for
@@ -102,17 +101,22 @@ class Thoonk:
             raise UsageError(
                 f"unknown object type {kind!r}; use one of {sorted(contract.REGISTRIES)}"
             )
-        members = await self.execute("SMEMBERS", registry)
+        members = await self.execute("SMEMBERS", registry, idempotent=True)
         return sorted(contract.id_text(m) for m in members)
 
     # ------------------------------------------------------------ running ops
 
-    async def run(self, call: Call[T]) -> T:
-        """Run one contract script and decode its reply (raising its refusal)."""
-        try:
-            reply = await self.redis.evalsha(call.script, call.keys, call.args)
-        except redis.exceptions.ResponseError as exc:
-            raise _translate(exc) from exc
+    async def run(self, call: Call[T], *, shield: bool = False) -> T:
+        """Run one contract script and decode its reply (raising its refusal).
+
+        A script the contract marks idempotent (a read) is sent again across
+        a reconnect. ``shield``: once the script is sent, its reply is awaited
+        even if the caller is cancelled (for scripts that take something, like
+        a claim); connecting and retry pauses stay cancellable.
+        """
+        reply = await self.redis.evalsha(
+            call.script, call.keys, call.args, idempotent=call.idempotent, shield=shield
+        )
         result = call.decode(reply)
         if call.after:
             await self.redis.pipeline(list(call.after))
@@ -132,8 +136,8 @@ class Thoonk:
         first_error: BaseException | None = None
         for call, reply in zip(calls, replies, strict=True):
             try:
-                if isinstance(reply, redis.exceptions.ResponseError):
-                    raise _translate(reply) from reply
+                if isinstance(reply, Exception):
+                    raise reply
                 results.append(call.decode(reply))
             except Exception as exc:
                 results.append(exc)
@@ -146,15 +150,27 @@ class Thoonk:
         return results
 
     async def read(self, command: Command[T]) -> T:
-        """Run one plain read command and decode its reply."""
-        return command.decode(await self.execute(*command.args))
+        """Run one plain read command and decode its reply.
 
-    async def execute(self, *args: Any) -> Any:
-        """A raw Redis command, with WRONGTYPE turned into :class:`WrongTypeError`."""
-        try:
-            return await self.redis.execute(*args)
-        except redis.exceptions.ResponseError as exc:
-            raise _translate(exc) from exc
+        Reads are sent again across a reconnect. A blocking read (``block_s``
+        set: BLMOVE) runs on a dedicated connection, with a deadline past its
+        server-side timeout so a silently dead connection is noticed.
+        """
+        if command.block_s is not None:
+            reply = await self.redis.execute_blocking(
+                *command.args, block_s=command.block_s, idempotent=command.idempotent
+            )
+        else:
+            reply = await self.redis.execute(*command.args, idempotent=command.idempotent)
+        return command.decode(reply)
+
+    async def execute(self, *args: Any, idempotent: bool = False) -> Any:
+        """A raw Redis command (``idempotent``: sent again across a reconnect).
+
+        Error replies arrive as :class:`ThoonkError` subclasses already (the
+        transport decodes them: WRONGTYPE is a :class:`WrongTypeError`, ...).
+        """
+        return await self.redis.execute(*args, idempotent=idempotent)
 
     # ---------------------------------------------------------------- pub/sub
 
@@ -200,16 +216,6 @@ class Thoonk:
         pubsub = await self.pubsub()
         async with pubsub.subscribe(channels, patterns, buffer=buffer) as sub:
             yield sub
-
-
-def _translate(exc: redis.exceptions.ResponseError) -> Exception:
-    text = str(exc)
-    if text.startswith("WRONGTYPE") or "WRONGTYPE" in text:
-        return WrongTypeError(
-            "a key of this object holds another Redis type (someone else wrote it); "
-            f"delete or rename that key, or use another object name ({text})"
-        )
-    return exc
 
 
 @asynccontextmanager

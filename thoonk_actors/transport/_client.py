@@ -4,8 +4,9 @@ Synopsis::
 
     async with open_redis("redis://127.0.0.1:6379/0") as redis:
         await redis.execute("SET", "k", "v")
+        await redis.execute("GET", "k", idempotent=True)      # resent across a reconnect
         await redis.evalsha(script, keys=["k"], args=[1])
-        item = await redis.execute_blocking("BLMOVE", "a", "b", "RIGHT", "LEFT", 5)
+        item = await redis.execute_blocking("BLMOVE", "a", "b", "RIGHT", "LEFT", 5, block_s=5)
 
 Non-blocking commands share one multiplexed :class:`Connection` (concurrency
 becomes pipelining). Blocking commands borrow a *dedicated* connection that is
@@ -13,9 +14,13 @@ returned to an idle pool afterwards, or closed when the call was cancelled in
 flight (its late reply would otherwise arrive for nobody). When the shared
 connection breaks, the next command reconnects with exponential backoff and
 fails with :class:`ThoonkConnectionError` after ``reconnect_timeout`` seconds:
-a dead server gives a clear error, never a hang. Commands are never re-sent
-automatically: a command whose connection broke while it was in flight may or
-may not have run, and only its caller knows whether running it twice is safe.
+a dead server gives a clear error, never a hang.
+
+What is sent again (see ``_retry``): a command the server answered with
+LOADING (it did not run), and a command whose caller declared it
+``idempotent`` when its connection broke or went silent in flight. Any other
+command that may have run is never re-sent: only its caller knows whether
+running it twice is safe.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, Protocol
 
 import redis.exceptions
@@ -31,8 +37,14 @@ import trio
 from .._nursery import open_service_nursery
 from ._config import RedisConfig
 from ._connection import Connection
-from ._errors import ThoonkAuthenticationError, ThoonkConnectionError, ThoonkTimeoutError
+from ._errors import (
+    ThoonkAuthenticationError,
+    ThoonkConnectionError,
+    ThoonkLoadingError,
+    ThoonkTimeoutError,
+)
 from ._protocol import Arg, Command
+from ._retry import RESENDABLE, RETRY_FIRST, RETRY_MAX, may_resend, resend_while_safe
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +76,26 @@ class RedisClient:
         self._lent: set[Connection] = set()  # dedicated connections in use
         self._max_idle = max_idle_dedicated
         self._closed = False
-        self._dedicated_config = config.replace(response_timeout=None)
 
     @property
     def where(self) -> str:
         """The server, for messages (no password)."""
         return self.config.describe()
 
+    @property
+    def max_block(self) -> float:
+        """The longest server-side block to ask for in one blocking read (0: no limit).
+
+        Wait longer in several reads: each one is then checked against a dead
+        connection (see ``RedisConfig.health_timeout``).
+        """
+        return self.config.max_block
+
     # -------------------------------------------------------------- connecting
 
-    async def _open_with_backoff(self, config: RedisConfig) -> Connection:
+    async def _open_with_backoff(
+        self, config: RedisConfig, *, blocking: bool = False
+    ) -> Connection:
         deadline = trio.current_time() + config.reconnect_timeout
         delay = _BACKOFF_FIRST
         attempts = 0
@@ -83,11 +105,12 @@ class RedisClient:
                 raise ThoonkConnectionError(f"the client for {self.where} is closed")
             attempts += 1
             try:
-                return await Connection.open(config, self._nursery)
+                return await Connection.open(config, self._nursery, blocking=blocking)
             except ThoonkAuthenticationError:
                 raise
-            except (ThoonkConnectionError, ThoonkTimeoutError) as exc:
-                if config.revive is not None and not revived:
+            except (ThoonkConnectionError, ThoonkTimeoutError, ThoonkLoadingError) as exc:
+                dead = not isinstance(exc, ThoonkLoadingError)  # a loading server is alive
+                if dead and config.revive is not None and not revived:
                     revived = True  # e.g. restart an embedded server that died
                     await config.revive()
                     continue
@@ -121,12 +144,40 @@ class RedisClient:
 
     # ------------------------------------------------------------------ calls
 
-    async def execute(self, *args: Arg) -> Any:
-        """One command on the shared connection; an error reply raises."""
+    async def execute(self, *args: Arg, idempotent: bool = False, shield: bool = False) -> Any:
+        """One command on the shared connection; an error reply raises.
+
+        ``idempotent``: running it twice does no more than once (a read), so
+        it is sent again on a new connection if its connection broke in
+        flight. ``shield``: once sent, its reply is awaited even if the caller
+        is cancelled (a command that takes something, like a claim, must not
+        lose its reply); connecting and retry pauses stay cancellable, so a
+        cancelled caller never waits behind a reconnect loop.
+        """
+        conn = self._shared
+        if conn is not None and conn.usable and not shield:
+            try:
+                return await conn.execute(*args)
+            except RESENDABLE as exc:
+                if not may_resend(exc, idempotent=idempotent):
+                    raise
+        return await resend_while_safe(
+            partial(self._execute_once, args, shield),
+            idempotent=idempotent,
+            patience=self.config.reconnect_timeout,
+            where=self.where,
+        )
+
+    async def _execute_once(self, args: tuple[Arg, ...], shield: bool) -> Any:
         conn = self._shared
         if conn is None or not conn.usable:
             conn = await self.connection()
-        return await conn.execute(*args)
+        if not shield:
+            return await conn.execute(*args)
+        # Not sent yet: a caller cancelled by now is told so, and nothing runs.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        with trio.CancelScope(shield=True):
+            return await conn.execute(*args)
 
     async def pipeline(
         self, commands: Sequence[Command], *, raise_on_error: bool = True
@@ -134,32 +185,56 @@ class RedisClient:
         """Several commands in one write, their replies in order.
 
         With ``raise_on_error`` the first error reply is raised after all
-        replies arrived; otherwise errors are returned in place.
+        replies arrived; otherwise errors are returned in place. Commands the
+        server answered with LOADING (they did not run) are sent again until
+        it has loaded, for at most ``reconnect_timeout`` seconds. A pipeline
+        is never re-sent after a broken connection.
         """
-        conn = self._shared
-        if conn is None or not conn.usable:
-            conn = await self.connection()
-        replies = await conn.pipeline(commands)
+        replies = await self._pipeline_once(commands)
+        pending = [i for i, r in enumerate(replies) if isinstance(r, ThoonkLoadingError)]
+        if pending:
+            deadline = trio.current_time() + self.config.reconnect_timeout
+            delay = RETRY_FIRST
+            while pending and trio.current_time() + delay <= deadline:
+                await trio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                again = await self._pipeline_once([commands[i] for i in pending])
+                for i, reply in zip(pending, again, strict=True):
+                    replies[i] = reply
+                pending = [i for i in pending if isinstance(replies[i], ThoonkLoadingError)]
         if raise_on_error:
             for reply in replies:
                 if isinstance(reply, Exception):
                     raise reply
         return replies
 
+    async def _pipeline_once(self, commands: Sequence[Command]) -> list[Any]:
+        conn = self._shared
+        if conn is None or not conn.usable:
+            conn = await self.connection()
+        return await conn.pipeline(commands)
+
     async def evalsha(
-        self, script: ScriptLike, keys: Sequence[Arg] = (), args: Sequence[Arg] = ()
+        self,
+        script: ScriptLike,
+        keys: Sequence[Arg] = (),
+        args: Sequence[Arg] = (),
+        *,
+        idempotent: bool = False,
+        shield: bool = False,
     ) -> Any:
         """Run a Lua script by its SHA1, loading it first if the server lost it.
 
         After ``SCRIPT FLUSH`` or a server restart the first call gets NOSCRIPT;
         the script is then loaded and run again (NOSCRIPT means it never ran).
+        ``idempotent`` and ``shield`` as for :meth:`execute`.
         """
         command = ("EVALSHA", script.sha1, len(keys), *keys, *args)
         try:
-            return await self.execute(*command)
+            return await self.execute(*command, idempotent=idempotent, shield=shield)
         except redis.exceptions.NoScriptError:
-            await self.execute("SCRIPT", "LOAD", script.source)
-            return await self.execute(*command)
+            await self.execute("SCRIPT", "LOAD", script.source, idempotent=True)
+            return await self.execute(*command, idempotent=idempotent, shield=shield)
 
     async def evalsha_many(
         self,
@@ -193,6 +268,8 @@ class RedisClient:
 
         It goes back to an idle pool when you are done, unless a call on it
         was cancelled in flight (then it is closed: its reply would come late).
+        It has no reply watchdog (a blocking reply may take as long as the
+        server holds it): bound each call yourself, as :meth:`execute_blocking` does.
         """
         conn: Connection | None = None
         while self._idle:
@@ -201,7 +278,7 @@ class RedisClient:
                 conn = candidate
                 break
         if conn is None:
-            conn = await self._open_with_backoff(self._dedicated_config)
+            conn = await self._open_with_backoff(self.config, blocking=True)
         self._lent.add(conn)
         try:
             yield conn
@@ -217,13 +294,39 @@ class RedisClient:
             else:
                 await conn.aclose()
 
-    async def execute_blocking(self, *args: Arg) -> Any:
+    async def execute_blocking(
+        self, *args: Arg, block_s: float | None = None, idempotent: bool = False
+    ) -> Any:
         """One blocking command (BLMOVE, BRPOP, ...) on a dedicated connection.
 
-        Cancel it like any trio call; the connection it used is then closed.
+        ``block_s`` is the server-side timeout the command carries (0: for
+        ever). When given, the reply must come within ``block_s`` plus the
+        config's ``block_margin``, or the connection is declared dead
+        (:class:`ThoonkTimeoutError`); keep ``block_s`` at most
+        :attr:`max_block` so a dead connection is noticed within
+        ``health_timeout``. ``idempotent``: sent again on a new connection
+        after a broken or silent one. Cancel it like any trio call; the
+        connection it used is then closed.
         """
+        return await resend_while_safe(
+            partial(self._blocking_once, args, block_s),
+            idempotent=idempotent,
+            patience=self.config.reconnect_timeout,
+            where=self.where,
+        )
+
+    async def _blocking_once(self, args: tuple[Arg, ...], block_s: float | None) -> Any:
         async with self.dedicated() as conn:
-            return await conn.execute(*args)
+            if block_s is None or block_s <= 0 or self.config.health_timeout is None:
+                return await conn.execute(*args)
+            limit = block_s + self.config.block_margin
+            with trio.move_on_after(limit):
+                return await conn.execute(*args)
+            # The abandoned call makes dedicated() close this connection.
+            raise ThoonkTimeoutError(
+                f"Redis at {self.where} did not answer a blocking {args[0]!s} within "
+                f"{limit:g} s (the connection went silent); the connection was closed"
+            )
 
     # --------------------------------------------------------------- closing
 

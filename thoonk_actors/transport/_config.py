@@ -39,6 +39,15 @@ class RedisConfig:
     (a hung server must not hang us); ``None`` waits for ever.
     ``reconnect_timeout`` bounds how long a command waits for the server to
     come back before it fails with :class:`ThoonkConnectionError`.
+
+    ``health_timeout`` (URL ``?health_timeout=15``) bounds how long a
+    connection may stay silent while we wait on it before it is declared dead
+    and replaced: a NAT table or load balancer that drops a flow without a
+    word is noticed within it. Replies on the shared connection must come
+    within it (it should exceed your slowest script); blocking reads ask the
+    server to block at most half of it and allow the other half as margin;
+    the pub/sub connection PINGs every third of it. TCP keepalive probes
+    follow it too. ``None`` turns these checks off.
     """
 
     host: str = "127.0.0.1"
@@ -61,6 +70,7 @@ class RedisConfig:
     # embedded package sets it to restart its server if that died. The
     # transport only calls it; it knows nothing of what it does.
     revive: Callable[[], Awaitable[None]] | None = field(default=None, compare=False, repr=False)
+    health_timeout: float | None = 15.0
 
     @classmethod
     def from_url(cls, url: str, **overrides: Any) -> RedisConfig:
@@ -93,6 +103,8 @@ class RedisConfig:
                 kwargs[key] = value
             elif key == "ssl_check_hostname":
                 kwargs[key] = bool(value)
+            elif key in ("health_timeout", "reconnect_timeout", "connect_timeout"):
+                kwargs[key] = _seconds(key, value)
             # Other redis-py options (health_check_interval, ...) do not apply here.
         kwargs.update(overrides)
         try:
@@ -109,6 +121,35 @@ class RedisConfig:
             )
         if not isinstance(self.db, int) or self.db < 0:
             raise UsageError(f"the database number must be an integer ≥ 0, not {self.db!r}")
+        if self.health_timeout is not None and not (
+            isinstance(self.health_timeout, int | float)
+            and not isinstance(self.health_timeout, bool)
+            and 0 < self.health_timeout < 86_400
+        ):
+            raise UsageError(
+                f"health_timeout must be a number of seconds above 0 (15 by default), "
+                f"not {self.health_timeout!r}"
+            )
+
+    @property
+    def reply_timeout(self) -> float | None:
+        """How long a reply on the shared connection may take before the connection is dead."""
+        limits = [t for t in (self.response_timeout, self.health_timeout) if t is not None]
+        return min(limits) if limits else None
+
+    @property
+    def max_block(self) -> float:
+        """The longest server-side block a blocking read should ask for (0 = any).
+
+        Half the health timeout: with the other half as margin, a blocking read
+        on a silently dead connection is noticed within ``health_timeout``.
+        """
+        return 0.0 if self.health_timeout is None else self.health_timeout / 2
+
+    @property
+    def block_margin(self) -> float:
+        """How long past its server-side timeout a blocking read may take."""
+        return 0.0 if self.health_timeout is None else self.health_timeout / 2
 
     def replace(self, **changes: Any) -> RedisConfig:
         """A copy with some fields changed (``config.replace(db=3)``)."""
@@ -133,3 +174,10 @@ class RedisConfig:
 
     def __repr__(self) -> str:
         return f"RedisConfig({self.describe()!r})"
+
+
+def _seconds(key: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"URL option {key} must be a number of seconds, not {value!r}") from None

@@ -31,6 +31,7 @@ import outcome
 import trio
 
 from ._config import RedisConfig
+from ._connect import connect_stream, reason
 from ._errors import ThoonkConnectionError, ThoonkTimeoutError
 from ._protocol import Command, error_from_reply, pack_command
 from ._socket import PlainSocketStream
@@ -69,116 +70,21 @@ class _Slot:
             trio.lowlevel.reschedule(task, result)
 
 
-async def open_stream(config: RedisConfig) -> trio.abc.Stream:
-    """A connected byte stream to the server (unix, TCP or TLS), not yet greeted."""
-    where = config.describe()
-    try:
-        with trio.fail_after(config.connect_timeout):
-            stream: trio.abc.Stream
-            if config.path is not None:
-                stream = PlainSocketStream.adopt(await trio.open_unix_socket(config.path))
-            else:
-                stream = await trio.open_tcp_stream(config.host, config.port)
-                if config.tls:
-                    tls = trio.SSLStream(
-                        stream, config.ssl_context(), server_hostname=config.host
-                    )
-                    try:
-                        await tls.do_handshake()
-                    except BaseException:
-                        await trio.aclose_forcefully(stream)
-                        raise
-                    stream = tls
-                else:
-                    stream = PlainSocketStream.adopt(stream)
-    except trio.TooSlowError:
-        raise ThoonkTimeoutError(
-            f"could not connect to Redis at {where} within {config.connect_timeout:g} s; "
-            "check that the server is running and reachable"
-        ) from None
-    except (OSError, trio.BrokenResourceError) as exc:
-        cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
-        raise ThoonkConnectionError(
-            f"cannot connect to Redis at {where} ({_reason(cause or exc)}); start the server, "
-            "or point THOONK_REDIS_URL / url= at one that is running"
-        ) from exc
-    return stream
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-def handshake_commands(config: RedisConfig) -> list[Command]:
-    """AUTH / SELECT / CLIENT SETNAME, as this config asks."""
-    commands: list[Command] = []
-    if config.password is not None:
-        if config.username:
-            commands.append(("AUTH", config.username, config.password))
-        else:
-            commands.append(("AUTH", config.password))
-    if config.db:
-        commands.append(("SELECT", config.db))
-    if config.client_name:
-        commands.append(("CLIENT", "SETNAME", config.client_name))
-    return commands
-
-
-async def greet(stream: trio.abc.Stream, config: RedisConfig, reader: hiredis.Reader) -> None:
-    """Send the handshake and check every reply before the stream is used."""
-    commands = handshake_commands(config)
-    if not commands:
-        return
-    await stream.send_all(b"".join(pack_command(c) for c in commands))
-    replies: list[Any] = []
-    with trio.fail_after(config.connect_timeout):
-        while len(replies) < len(commands):
-            data = await stream.receive_some(_READ_SIZE)
-            if not data:
-                raise ThoonkConnectionError(
-                    f"Redis at {config.describe()} closed the connection during the handshake"
-                )
-            reader.feed(bytes(data))
-            while (reply := reader.gets()) is not False:
-                replies.append(reply)
-    for reply in replies:
-        if isinstance(reply, hiredis.ReplyError):
-            raise error_from_reply(reply, config.describe())
-
-
-async def connect_stream(config: RedisConfig) -> tuple[trio.abc.Stream, hiredis.Reader]:
-    """Open and greet a stream; on any failure nothing is left open."""
-    stream = await open_stream(config)
-    reader = hiredis.Reader()
-    try:
-        await greet(stream, config, reader)
-    except trio.TooSlowError:
-        await trio.aclose_forcefully(stream)
-        raise ThoonkTimeoutError(
-            f"Redis at {config.describe()} did not answer the handshake within "
-            f"{config.connect_timeout:g} s"
-        ) from None
-    except (OSError, trio.BrokenResourceError) as exc:
-        await trio.aclose_forcefully(stream)
-        raise ThoonkConnectionError(
-            f"the connection to Redis at {config.describe()} broke during the handshake "
-            f"({_reason(exc)})"
-        ) from exc
-    except BaseException:
-        await trio.aclose_forcefully(stream)
-        raise
-    return stream, reader
-
-
 class Connection:
     """A greeted connection with its own reader and writer tasks."""
 
     def __init__(
-        self, stream: trio.abc.Stream, reader: hiredis.Reader, config: RedisConfig
+        self,
+        stream: trio.abc.Stream,
+        reader: hiredis.Reader,
+        config: RedisConfig,
+        *,
+        blocking: bool = False,
     ) -> None:
         self.config = config
+        # A blocking connection waits for replies as long as the server holds
+        # them: its caller sets a deadline per call instead of the watchdog.
+        self._reply_timeout = None if blocking else config.reply_timeout
         self._stream = stream
         self._reader = reader
         self._pending: collections.deque[_Slot] = collections.deque()
@@ -191,10 +97,16 @@ class Connection:
         self._plain = stream if isinstance(stream, PlainSocketStream) else None
 
     @classmethod
-    async def open(cls, config: RedisConfig, nursery: trio.Nursery) -> Connection:
-        """Connect, greet, and start the reader/writer tasks in ``nursery``."""
+    async def open(
+        cls, config: RedisConfig, nursery: trio.Nursery, *, blocking: bool = False
+    ) -> Connection:
+        """Connect, greet, and start the reader/writer tasks in ``nursery``.
+
+        ``blocking``: for blocking commands (no reply watchdog, see
+        :meth:`RedisClient.dedicated`).
+        """
         stream, reader = await connect_stream(config)
-        conn = cls(stream, reader, config)
+        conn = cls(stream, reader, config, blocking=blocking)
         nursery.start_soon(conn._run)
         return conn
 
@@ -281,7 +193,7 @@ class Connection:
         except (OSError, trio.ClosedResourceError) as exc:
             self._break(
                 ThoonkConnectionError(
-                    f"the connection to Redis at {self.where} broke ({_reason(exc)}); "
+                    f"the connection to Redis at {self.where} broke ({reason(exc)}); "
                     "commands in flight may or may not have run"
                 )
             )
@@ -292,11 +204,16 @@ class Connection:
 
         One timer per connection instead of one per call: replies come in
         order, so only the oldest waiting call can be the first to time out.
+        An idle connection is PINGed every third of ``limit``, so one that died
+        without a word (a dropped NAT entry) is replaced before a caller sends
+        on it, not after.
         """
         pending = self._pending
         while True:
             if not pending:
-                await trio.sleep(limit)
+                await trio.sleep(limit / 3)
+                if not pending and self.usable:
+                    self._ping()
                 continue
             head = pending[0]
             await trio.sleep_until(head.created + limit)
@@ -304,15 +221,22 @@ class Connection:
                 # FIFO replies cannot skip one: the only way on is a new connection.
                 self._break(
                     ThoonkTimeoutError(
-                        f"Redis at {self.where} did not reply within {limit:g} s; "
-                        "the connection was closed (the command may or may not have run)"
+                        f"Redis at {self.where} did not reply within {limit:g} s (a dead "
+                        "connection, or a script slower than health_timeout); the connection "
+                        "was closed (the command may or may not have run)"
                     )
                 )
                 return
 
+    def _ping(self) -> None:
+        """A PING whose reply nobody waits for (the reader drops it); only the watchdog looks."""
+        self._pending.append(_Slot(1, trio.current_time()))
+        self._outgoing.append(pack_command(("PING",)))
+        self._write_wanted.set()
+
     async def _send_shielded(self, data: bytes) -> None:
         """Write bytes whole: a write cut by a cancellation would desync the stream."""
-        timeout = self.config.response_timeout
+        timeout = self.config.reply_timeout
         with trio.CancelScope(shield=True) as scope:
             if timeout is not None:
                 scope.deadline = trio.current_time() + timeout
@@ -321,7 +245,7 @@ class Connection:
             except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 self._break(
                     ThoonkConnectionError(
-                        f"the connection to Redis at {self.where} broke ({_reason(exc)}); "
+                        f"the connection to Redis at {self.where} broke ({reason(exc)}); "
                         "commands in flight may or may not have run"
                     )
                 )
@@ -361,8 +285,8 @@ class Connection:
             with self._cancel_scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._write_loop)
-                    if self.config.response_timeout is not None:
-                        nursery.start_soon(self._watchdog, self.config.response_timeout)
+                    if self._reply_timeout is not None:
+                        nursery.start_soon(self._watchdog, self._reply_timeout)
                     await self._read_guarded()
                     nursery.cancel_scope.cancel()
         finally:
@@ -379,7 +303,7 @@ class Connection:
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self._break(
                 ThoonkConnectionError(
-                    f"the connection to Redis at {self.where} broke ({_reason(exc)}); "
+                    f"the connection to Redis at {self.where} broke ({reason(exc)}); "
                     "commands in flight may or may not have run"
                 )
             )

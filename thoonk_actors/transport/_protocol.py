@@ -11,9 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import hiredis
-import redis.exceptions
 
-from ._errors import ThoonkAuthenticationError
+from ._errors import (
+    ThoonkAskError,
+    ThoonkAuthenticationError,
+    ThoonkBusyError,
+    ThoonkClusterDownError,
+    ThoonkCrossSlotError,
+    ThoonkExecAbortError,
+    ThoonkLoadingError,
+    ThoonkMasterDownError,
+    ThoonkMovedError,
+    ThoonkNoPermissionError,
+    ThoonkNoScriptError,
+    ThoonkOutOfMemoryError,
+    ThoonkReadOnlyError,
+    ThoonkResponseError,
+    ThoonkTryAgainError,
+    ThoonkWrongTypeError,
+)
 
 Arg = bytes | str | int | float
 """One command argument: bytes go as they are, str as UTF-8, numbers in decimal."""
@@ -58,43 +74,82 @@ def pack_commands(commands: Iterable[Command]) -> bytes:
     return b"".join(pack_command(c) for c in commands)
 
 
-# Prefix of the error reply → redis-py exception class, as redis-py maps them, so
-# code that already catches redis-py's exceptions keeps working.
-_PREFIX_CLASSES: dict[str, type[redis.exceptions.RedisError]] = {
-    "NOSCRIPT": redis.exceptions.NoScriptError,
-    "EXECABORT": redis.exceptions.ExecAbortError,
-    "LOADING": redis.exceptions.BusyLoadingError,
-    "READONLY": redis.exceptions.ReadOnlyError,
-    "NOPERM": redis.exceptions.NoPermissionError,
-    "OOM": redis.exceptions.OutOfMemoryError,
-    "MOVED": redis.exceptions.MovedError,
-    "ASK": redis.exceptions.AskError,
-    "TRYAGAIN": redis.exceptions.TryAgainError,
-    "CLUSTERDOWN": redis.exceptions.ClusterDownError,
-    "CROSSSLOT": redis.exceptions.ClusterCrossSlotError,
-    "MASTERDOWN": redis.exceptions.MasterDownError,
+# Code of the error reply -> our class (each also a redis-py class, see _errors.py)
+# and what to do about it, said after the server's own text.
+_CODES: dict[str, tuple[type[Exception], str]] = {
+    "WRONGTYPE": (
+        ThoonkWrongTypeError,
+        "a key holds another Redis type than this command needs (another program wrote "
+        "it): delete or rename that key, or use another object name",
+    ),
+    "OOM": (
+        ThoonkOutOfMemoryError,
+        "the server is at its maxmemory and wrote nothing: free memory, raise maxmemory "
+        "or choose an eviction policy",
+    ),
+    "READONLY": (ThoonkReadOnlyError, "this server is a read-only replica: use the primary's URL"),
+    "NOPERM": (
+        ThoonkNoPermissionError,
+        "the Redis user lacks an ACL permission for this: grant it (ACL SETUSER) or "
+        "connect as another user",
+    ),
+    "LOADING": (
+        ThoonkLoadingError,
+        "the server is still loading its data after a restart and ran nothing: try again "
+        "in a moment",
+    ),
+    "BUSY": (
+        ThoonkBusyError,
+        "a script is running past the server's time limit: wait for it, or SCRIPT KILL it",
+    ),
+    "NOSCRIPT": (ThoonkNoScriptError, "the script is loaded again and re-run automatically"),
+    "EXECABORT": (ThoonkExecAbortError, "nothing of the transaction ran"),
+    "TRYAGAIN": (ThoonkTryAgainError, "a cluster slot is moving: try again"),
+    "CLUSTERDOWN": (ThoonkClusterDownError, "the cluster cannot serve this slot right now"),
+    "CROSSSLOT": (ThoonkCrossSlotError, "the keys of one command must share a slot"),
+    "MASTERDOWN": (ThoonkMasterDownError, "this replica lost its primary: use the primary"),
 }
+# Parsed by redis-py's own constructors ("3999 127.0.0.1:6381"): keep the text bare.
+_REDIRECTS: dict[str, type[Exception]] = {"MOVED": ThoonkMovedError, "ASK": ThoonkAskError}
 
 _AUTH_PREFIXES = ("NOAUTH", "WRONGPASS")
+# Redis 6.2 wraps an error raised inside a script: "ERR Error running script
+# (call to f_...): @user_script:1: WRONGTYPE Operation against ...".
+_SCRIPT_MARK = "@user_script:"
+
+
+def reply_code(text: str) -> str:
+    """The code of an error reply's text (``"WRONGTYPE"``), also inside 6.2's script wrapper."""
+    code = text.split(" ", 1)[0]
+    if code == "ERR" and _SCRIPT_MARK in text:
+        inner = text.rsplit(_SCRIPT_MARK, 1)[1].partition(": ")[2]
+        wrapped = inner.split(" ", 1)[0].lstrip("-")
+        if wrapped in _CODES:
+            return wrapped
+    return code
 
 
 def error_from_reply(reply: hiredis.ReplyError, where: str) -> Exception:
     """The exception for one error reply of the server at ``where``.
 
-    Auth problems become :class:`ThoonkAuthenticationError` (also a redis-py
-    ``AuthenticationError``) with advice; everything else the redis-py class for
-    its prefix (``ResponseError`` by default) with the server's own text.
+    Every error reply becomes a :class:`ThoonkError` subclass that is also the
+    redis-py class for that reply: auth problems a
+    :class:`ThoonkAuthenticationError`, known codes their own class (table
+    above) with the server's text and what to do, anything else a
+    :class:`ThoonkResponseError`.
     """
     text = str(reply)
-    prefix = text.split(" ", 1)[0]
-    if prefix in _AUTH_PREFIXES or "invalid password" in text or "without any password" in text:
+    code = reply_code(text)
+    if code in _AUTH_PREFIXES or "invalid password" in text or "without any password" in text:
         return ThoonkAuthenticationError(
             f"Redis at {where} refused authentication ({text}); put the right user and "
             "password in the URL: redis://user:password@host:port/db"
         )
-    cls = _PREFIX_CLASSES.get(prefix, redis.exceptions.ResponseError)
-    if cls in (redis.exceptions.MovedError, redis.exceptions.AskError):
-        moved: Exception = cls(text.split(" ", 1)[1])
-        return moved
-    error: Exception = cls(text)
-    return error
+    redirect = _REDIRECTS.get(code)
+    if redirect is not None:
+        return redirect(text.split(" ", 1)[1])
+    known = _CODES.get(code)
+    if known is None:
+        return ThoonkResponseError(f"{text} (Redis at {where})")
+    cls, advice = known
+    return cls(f"{text} (Redis at {where}: {advice})")

@@ -19,6 +19,11 @@ events it still has. When the server drops the connection (restart,
 channel and pattern is subscribed again, and every subscription receives a
 :class:`Gap` (``reason="reconnected"``) placed after the resubscription was
 acknowledged, so a resync that starts at the gap sees everything after it.
+
+A connection can also die without a word (a NAT table or load balancer that
+drops the flow): the connection PINGs every third of the config's
+``health_timeout``, and one that stays silent for the whole of it is
+replaced the same way (resubscribe, then a :class:`Gap`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ import collections
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
@@ -37,124 +41,17 @@ import trio
 from .._errors import ThoonkError, UsageError
 from .._nursery import open_service_nursery
 from ._config import RedisConfig
-from ._connection import connect_stream
+from ._connect import connect_stream
 from ._errors import ThoonkTimeoutError
 from ._protocol import error_from_reply, pack_command
+from ._subscription import Gap, Message, Subscription
 
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 1 << 18
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One published message: its channel, payload, and the pattern that matched."""
-
-    channel: bytes
-    data: bytes
-    pattern: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Gap:
-    """Messages may have been lost just before this point: resync from stored state.
-
-    ``reason`` is ``"reconnected"`` (the connection dropped and was restored) or
-    ``"overflow"`` (this subscription's buffer was full).
-    """
-
-    reason: Literal["reconnected", "overflow"]
-
-
-Event = Message | Gap
 _Kind = Literal["channel", "pattern"]
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionStatistics:
-    """What a subscription has seen so far."""
-
-    buffered: int
-    capacity: int
-    delivered: int
-    dropped: int
-    gaps: int
-
-
-class Subscription:
-    """The receiving end of :meth:`PubSub.subscribe`; iterate it or call :meth:`receive`."""
-
-    def __init__(self, capacity: int) -> None:
-        self._queue: collections.deque[Event] = collections.deque()
-        self._capacity = capacity
-        self._overflowed = False
-        self._wakeup = trio.Event()
-        self._closed = False
-        self._delivered = 0
-        self._dropped = 0
-        self._gaps = 0
-
-    def _put(self, event: Event) -> None:
-        if isinstance(event, Gap):
-            self._queue.append(event)
-        elif self._overflowed or len(self._queue) >= self._capacity:
-            self._overflowed = True
-            self._dropped += 1
-            return
-        else:
-            self._queue.append(event)
-        self._wakeup.set()
-
-    def receive_nowait(self) -> Event:
-        """The next event, or raise ``trio.WouldBlock``."""
-        if self._queue:
-            event = self._queue.popleft()
-        elif self._overflowed:
-            self._overflowed = False
-            event = Gap("overflow")
-        elif self._closed:
-            raise trio.EndOfChannel
-        else:
-            raise trio.WouldBlock
-        if isinstance(event, Gap):
-            self._gaps += 1
-        else:
-            self._delivered += 1
-        return event
-
-    async def receive(self) -> Event:
-        """Wait for the next event (a :class:`Message` or a :class:`Gap`)."""
-        while True:
-            try:
-                event = self.receive_nowait()
-            except trio.WouldBlock:
-                self._wakeup = trio.Event()
-                await self._wakeup.wait()
-                continue
-            await trio.lowlevel.checkpoint()
-            return event
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> Event:
-        try:
-            return await self.receive()
-        except trio.EndOfChannel:
-            raise StopAsyncIteration from None
-
-    def statistics(self) -> SubscriptionStatistics:
-        return SubscriptionStatistics(
-            buffered=len(self._queue),
-            capacity=self._capacity,
-            delivered=self._delivered,
-            dropped=self._dropped,
-            gaps=self._gaps,
-        )
-
-    def _close(self) -> None:
-        self._closed = True
-        self._wakeup.set()
 
 
 class _Topic:
@@ -180,6 +77,7 @@ class PubSub:
         self._write_wanted = trio.Event()
         self._connected = False
         self._connections = 0
+        self._last_heard = 0.0
 
     @property
     def where(self) -> str:
@@ -327,12 +225,30 @@ class PubSub:
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(guarded, partial(self._write_loop, stream))
+            if self.config.health_timeout is not None:
+
+                async def watch() -> None:
+                    nonlocal failure
+                    failure = await self._watch_health(self.config.health_timeout or 0.0)
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(watch)
             if self._topics:
                 self._send_subscribe(list(self._topics))
             if reconnected:
                 nursery.start_soon(self._announce_gap)
             nursery.start_soon(guarded, partial(self._read_loop, stream, reader))
         return failure
+
+    async def _watch_health(self, limit: float) -> str:
+        """PING every third of ``limit``; return (a reason) once silent for ``limit``."""
+        self._last_heard = trio.current_time()
+        while True:
+            await trio.sleep(limit / 3)
+            silent = trio.current_time() - self._last_heard
+            if silent >= limit:
+                return f"no reply to PING for {silent:.1f} s (health_timeout {limit:g} s)"
+            self._send(("PING",))
 
     async def _announce_gap(self) -> None:
         # Only after the resubscription is acknowledged: a consumer that
@@ -358,6 +274,7 @@ class PubSub:
             data = await stream.receive_some(_READ_SIZE)
             if not data:
                 return
+            self._last_heard = trio.current_time()
             reader.feed(bytes(data))
             while (reply := reader.gets()) is not False:
                 self._dispatch(reply)
@@ -375,6 +292,8 @@ class PubSub:
                 refused.confirmed.set()
             self._unconfirmed.clear()
             return
+        if not isinstance(reply, list) or not reply:
+            return  # +PONG, when no channel is subscribed
         kind = reply[0]
         if kind == b"message":
             topic = self._topics.get(("channel", reply[1]))

@@ -13,6 +13,7 @@ checkpoint: they wait for their reply. TLS keeps trio's ``SSLStream``.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 import trio
@@ -72,3 +73,22 @@ class PlainSocketStream(trio.abc.Stream):
             trio.lowlevel.notify_closing(self._sock)
             self._sock.close()
         await trio.lowlevel.checkpoint()
+
+
+def enable_keepalive(sock: socket.socket | trio.socket.SocketType, health_timeout: float) -> None:
+    """Turn on TCP keepalive so a peer that vanished is noticed within ``health_timeout``.
+
+    The kernel then probes an idle connection after a third of it, every
+    ninth, and drops it after three unanswered probes; options the platform
+    lacks (TCP_KEEPIDLE is Linux and recent macOS) are skipped. A peer whose
+    kernel still answers (a proxy that stops forwarding) is the health
+    checks' job, not keepalive's.
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    idle = max(1, int(health_timeout / 3))
+    interval = max(1, int(health_timeout / 9))
+    for name, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", interval), ("TCP_KEEPCNT", 3)):
+        option = getattr(socket, name, None)
+        if option is not None:
+            with contextlib.suppress(OSError):  # a platform that refuses the value
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)

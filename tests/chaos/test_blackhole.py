@@ -1,0 +1,75 @@
+"""Silently dead connections: a proxy that stops forwarding without closing anything.
+
+Policy: a private redis-server behind an in-test loopback TCP proxy; the
+clients under test go through the proxy with a short ``health_timeout``, the
+witness and the other side of each exchange talk to the server directly.
+Only the recovery is asserted (with a generous deadline), never its timing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+import trio
+
+from thoonk_actors import App, open_thoonk
+from thoonk_actors.transport import Gap
+
+from ..polling import wait_until
+from ..transport._private_server import PrivateRedis
+from ._proxy import open_proxy
+
+HEALTH = 1.5  # seconds: the detection time under test (15 by default)
+
+
+async def test_workers_waiters_and_subscribers_recover_from_a_black_hole() -> None:
+    with PrivateRedis() as server:
+        witness = redis.Redis(unix_socket_path=server.socket)
+        async with open_proxy(server.socket) as proxy, open_thoonk(server.url) as direct:
+            url = f"{proxy.url}?health_timeout={HEALTH}"
+            app = App(url)
+
+            @app.job("q", concurrency=2)
+            async def double(item: int) -> dict[str, Any]:
+                return {"twice": item * 2}
+
+            waiter_job = await direct.job("w").publish("for the waiter")
+            async with (
+                open_thoonk(url) as thoonk,
+                app.open(),
+                thoonk.feed("news").events() as events,
+                trio.open_nursery() as nursery,
+            ):
+                waited: list[Any] = []
+
+                async def wait_through_proxy() -> None:
+                    waited.append(await thoonk.job("w").wait_result(waiter_job))
+
+                nursery.start_soon(wait_through_proxy)
+
+                def ready() -> bool:
+                    blocked = any(c.get("cmd") == "blmove" for c in witness.client_list())
+                    (_channel, subscribers), = witness.pubsub_numsub("event.job.finish:w")
+                    return blocked and subscribers >= 1
+
+                await wait_until(ready, what="the worker and the waiter to wait")
+                accepted = proxy.accepted
+                proxy.blackhole()
+
+                with trio.fail_after(HEALTH * 10):
+                    # Work published after the black hole is done by the worker.
+                    job_id = await direct.job("q").publish(21)
+                    assert await direct.job("q").wait_result(job_id) == {"twice": 42}
+                    # The waiter behind the black hole gets its result.
+                    claimed = await direct.job("w").get(timeout=5)
+                    assert claimed is not None and claimed.id == waiter_job
+                    await direct.job("w").finish(claimed, {"ok": True})
+                    await wait_until(lambda: waited == [{"ok": True}], what="the waiter")
+                    # The subscriber is told it may have missed events.
+                    await direct.feed("news").publish("after the black hole")
+                    while not isinstance(await events.receive(), Gap):
+                        pass
+                # Recovery went through new connections, not the dead ones.
+                assert proxy.accepted > accepted
+        witness.close()

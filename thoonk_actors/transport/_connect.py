@@ -1,0 +1,129 @@
+"""Opening a connection: a byte stream to the server, greeted (AUTH, SELECT, SETNAME).
+
+Synopsis: ``stream, reader = await connect_stream(config)``.
+
+Everything that can go wrong before the first command becomes one clear
+:class:`ThoonkConnectionError` / :class:`ThoonkTimeoutError` /
+:class:`ThoonkAuthenticationError`, and nothing is left open on failure.
+TCP connections get keepalive probes that follow the config's
+``health_timeout``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hiredis
+import trio
+
+from ._config import RedisConfig
+from ._errors import ThoonkConnectionError, ThoonkTimeoutError
+from ._protocol import Command, error_from_reply, pack_command
+from ._socket import PlainSocketStream, enable_keepalive
+
+_READ_SIZE = 1 << 18
+
+
+async def open_stream(config: RedisConfig) -> trio.abc.Stream:
+    """A connected byte stream to the server (unix, TCP or TLS), not yet greeted."""
+    where = config.describe()
+    try:
+        with trio.fail_after(config.connect_timeout):
+            stream: trio.abc.Stream
+            if config.path is not None:
+                stream = PlainSocketStream.adopt(await trio.open_unix_socket(config.path))
+            else:
+                stream = await trio.open_tcp_stream(config.host, config.port)
+                if config.health_timeout is not None:
+                    enable_keepalive(stream.socket, config.health_timeout)
+                if config.tls:
+                    tls = trio.SSLStream(
+                        stream, config.ssl_context(), server_hostname=config.host
+                    )
+                    try:
+                        await tls.do_handshake()
+                    except BaseException:
+                        await trio.aclose_forcefully(stream)
+                        raise
+                    stream = tls
+                else:
+                    stream = PlainSocketStream.adopt(stream)
+    except trio.TooSlowError:
+        raise ThoonkTimeoutError(
+            f"could not connect to Redis at {where} within {config.connect_timeout:g} s; "
+            "check that the server is running and reachable"
+        ) from None
+    except (OSError, trio.BrokenResourceError) as exc:
+        cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
+        raise ThoonkConnectionError(
+            f"cannot connect to Redis at {where} ({reason(cause or exc)}); start the server, "
+            "or point THOONK_REDIS_URL / url= at one that is running"
+        ) from exc
+    return stream
+
+
+def reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def handshake_commands(config: RedisConfig) -> list[Command]:
+    """AUTH / SELECT / CLIENT SETNAME, as this config asks."""
+    commands: list[Command] = []
+    if config.password is not None:
+        if config.username:
+            commands.append(("AUTH", config.username, config.password))
+        else:
+            commands.append(("AUTH", config.password))
+    if config.db:
+        commands.append(("SELECT", config.db))
+    if config.client_name:
+        commands.append(("CLIENT", "SETNAME", config.client_name))
+    return commands
+
+
+async def greet(stream: trio.abc.Stream, config: RedisConfig, reader: hiredis.Reader) -> None:
+    """Send the handshake and check every reply before the stream is used."""
+    commands = handshake_commands(config)
+    if not commands:
+        return
+    await stream.send_all(b"".join(pack_command(c) for c in commands))
+    replies: list[Any] = []
+    with trio.fail_after(config.connect_timeout):
+        while len(replies) < len(commands):
+            data = await stream.receive_some(_READ_SIZE)
+            if not data:
+                raise ThoonkConnectionError(
+                    f"Redis at {config.describe()} closed the connection during the handshake"
+                )
+            reader.feed(bytes(data))
+            while (reply := reader.gets()) is not False:
+                replies.append(reply)
+    for reply in replies:
+        if isinstance(reply, hiredis.ReplyError):
+            raise error_from_reply(reply, config.describe())
+
+
+async def connect_stream(config: RedisConfig) -> tuple[trio.abc.Stream, hiredis.Reader]:
+    """Open and greet a stream; on any failure nothing is left open."""
+    stream = await open_stream(config)
+    reader = hiredis.Reader()
+    try:
+        await greet(stream, config, reader)
+    except trio.TooSlowError:
+        await trio.aclose_forcefully(stream)
+        raise ThoonkTimeoutError(
+            f"Redis at {config.describe()} did not answer the handshake within "
+            f"{config.connect_timeout:g} s"
+        ) from None
+    except (OSError, trio.BrokenResourceError) as exc:
+        await trio.aclose_forcefully(stream)
+        raise ThoonkConnectionError(
+            f"the connection to Redis at {config.describe()} broke during the handshake "
+            f"({reason(exc)})"
+        ) from exc
+    except BaseException:
+        await trio.aclose_forcefully(stream)
+        raise
+    return stream, reader

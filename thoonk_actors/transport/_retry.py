@@ -1,0 +1,91 @@
+"""What may be sent to Redis again after a failure, and the loop that does it.
+
+Synopsis::
+
+    reply = await resend_while_safe(attempt, idempotent=True, patience=10.0, where=url)
+
+The rule, decided only from what the caller declares:
+
+* a ``LOADING`` reply (the server is still loading its data set) means the
+  command did not run: any command is sent again, after a short pause;
+* a connection that broke (or went silent) while the command was in flight
+  leaves it unknown whether it ran: only a command the caller declared
+  ``idempotent`` (a read, a heartbeat) is sent again, on a new connection;
+* anything else (a refusal, a wrong password) is the caller's to handle.
+
+Retries stop ``patience`` seconds after the first failure (the client's
+``reconnect_timeout``), and the last error is raised. The pauses are
+cancellable: a cancelled caller never waits for a retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import trio
+
+from ._errors import (
+    ThoonkAuthenticationError,
+    ThoonkConnectionError,
+    ThoonkLoadingError,
+    ThoonkTimeoutError,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: First pause between two attempts; doubles up to RETRY_MAX.
+RETRY_FIRST = 0.01
+RETRY_MAX = 0.25
+
+#: The failures :func:`may_resend` looks at; any other exception passes through.
+RESENDABLE: tuple[type[Exception], ...] = (
+    ThoonkLoadingError,
+    ThoonkConnectionError,
+    ThoonkTimeoutError,
+)
+
+
+def may_resend(exc: BaseException, *, idempotent: bool) -> bool:
+    """Whether the command that failed with ``exc`` may be sent again."""
+    if isinstance(exc, ThoonkLoadingError):
+        return True  # it did not run
+    if isinstance(exc, ThoonkAuthenticationError):
+        return False  # a wrong password does not heal by itself
+    if isinstance(exc, ThoonkConnectionError | ThoonkTimeoutError):
+        return idempotent
+    return False
+
+
+async def resend_while_safe(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    idempotent: bool,
+    patience: float,
+    where: str,
+) -> T:
+    """``await attempt()``, again after each failure :func:`may_resend` allows.
+
+    Gives up ``patience`` seconds after the first failure (raising the last
+    error). A connection that cannot be reopened already waited its own
+    reconnect time inside ``attempt``, so a dead server is not waited for twice.
+    """
+    deadline: float | None = None
+    delay = RETRY_FIRST
+    while True:
+        try:
+            return await attempt()
+        except RESENDABLE as exc:
+            if not may_resend(exc, idempotent=idempotent):
+                raise
+            now = trio.current_time()
+            if deadline is None:
+                deadline = now + patience
+            if now + delay > deadline:
+                raise
+            log.debug("sending again to %s after: %s", where, exc)
+        await trio.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX)

@@ -1,0 +1,129 @@
+"""The receiving end of a pub/sub subscription: messages, gaps, a bounded buffer.
+
+Synopsis::
+
+    async for event in subscription:       # Message or Gap
+        ...
+
+A subscription never slows its connection down: past its capacity it drops
+messages and hands its reader one :class:`Gap` (``reason="overflow"``) once
+the buffer is drained. :class:`~thoonk_actors.transport.PubSub` feeds it.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from typing import Literal
+
+import trio
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One published message: its channel, payload, and the pattern that matched."""
+
+    channel: bytes
+    data: bytes
+    pattern: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Messages may have been lost just before this point: resync from stored state.
+
+    ``reason`` is ``"reconnected"`` (the connection dropped and was restored) or
+    ``"overflow"`` (this subscription's buffer was full).
+    """
+
+    reason: Literal["reconnected", "overflow"]
+
+
+Event = Message | Gap
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionStatistics:
+    """What a subscription has seen so far."""
+
+    buffered: int
+    capacity: int
+    delivered: int
+    dropped: int
+    gaps: int
+
+
+class Subscription:
+    """The receiving end of :meth:`PubSub.subscribe`; iterate it or call :meth:`receive`."""
+
+    def __init__(self, capacity: int) -> None:
+        self._queue: collections.deque[Event] = collections.deque()
+        self._capacity = capacity
+        self._overflowed = False
+        self._wakeup = trio.Event()
+        self._closed = False
+        self._delivered = 0
+        self._dropped = 0
+        self._gaps = 0
+
+    def _put(self, event: Event) -> None:
+        if isinstance(event, Gap):
+            self._queue.append(event)
+        elif self._overflowed or len(self._queue) >= self._capacity:
+            self._overflowed = True
+            self._dropped += 1
+            return
+        else:
+            self._queue.append(event)
+        self._wakeup.set()
+
+    def receive_nowait(self) -> Event:
+        """The next event, or raise ``trio.WouldBlock``."""
+        if self._queue:
+            event = self._queue.popleft()
+        elif self._overflowed:
+            self._overflowed = False
+            event = Gap("overflow")
+        elif self._closed:
+            raise trio.EndOfChannel
+        else:
+            raise trio.WouldBlock
+        if isinstance(event, Gap):
+            self._gaps += 1
+        else:
+            self._delivered += 1
+        return event
+
+    async def receive(self) -> Event:
+        """Wait for the next event (a :class:`Message` or a :class:`Gap`)."""
+        while True:
+            try:
+                event = self.receive_nowait()
+            except trio.WouldBlock:
+                self._wakeup = trio.Event()
+                await self._wakeup.wait()
+                continue
+            await trio.lowlevel.checkpoint()
+            return event
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+    def statistics(self) -> SubscriptionStatistics:
+        return SubscriptionStatistics(
+            buffered=len(self._queue),
+            capacity=self._capacity,
+            delivered=self._delivered,
+            dropped=self._dropped,
+            gaps=self._gaps,
+        )
+
+    def _close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
