@@ -29,15 +29,18 @@ from thoonk_actors.contract import (
     FinishRequest,
     JobKeys,
     NewJob,
+    ReleaseRequest,
     job_cancel,
     job_claim,
     job_finish,
     job_finish_many,
     job_heartbeat,
+    job_held,
     job_publish,
     job_publish_many,
     job_reap,
     job_release,
+    job_release_many,
     job_retract,
     job_retry,
     job_stall,
@@ -106,13 +109,17 @@ SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
     "heartbeat": lambda r: job_heartbeat(JOB, "w"),
     "reap": reap_setup,
     "stats": lambda r: job_stats(JOB, stale_ms=1000),
+    "release_many": lambda r: job_release_many(
+        JOB, [ReleaseRequest(i, t) for i, t in claimed(r, "A", "B").items()]
+    ),
+    "held": lambda r: job_held(JOB, list(claimed(r, "A", "B").items())),
 }
 
 # How many KEYS each case's call has (the test checks the built call agrees).
 KEY_COUNTS = {
     "publish": 12, "publish_many": 13, "claim": 7, "finish": 10, "finish_many": 11,
     "cancel": 8, "cancel_override": 8, "stall": 6, "retry": 3, "retract": 11, "release": 3,
-    "touch": 2, "heartbeat": 1, "reap": 11, "stats": 7,
+    "touch": 2, "heartbeat": 1, "reap": 11, "stats": 7, "release_many": 4, "held": 5,
 }  # fmt: skip
 CASES = [(setup, i) for setup, count in KEY_COUNTS.items() for i in range(1, count + 1)]
 

@@ -196,8 +196,8 @@ async def test_claim_lost_in_flight_comes_back_long_before_the_timeout(
     lost: list[str] = []
     claim_many = Job.claim_many
 
-    async def claim_then_break(self: Job, max_jobs: int, *, worker_id: str | None = None) -> Any:
-        jobs = await claim_many(self, max_jobs, worker_id=worker_id)
+    async def claim_then_break(self: Job, max_jobs: int, **options: Any) -> Any:
+        jobs = await claim_many(self, max_jobs, **options)
         if jobs and not lost:
             lost.extend(job.id for job in jobs)
             raise ThoonkConnectionError("the connection broke (simulated)")
