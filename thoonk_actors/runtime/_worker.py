@@ -306,9 +306,9 @@ class JobWorker:
         )  # fmt: skip
 
     def _dropped(self, claimed: ClaimedJob, cause: str) -> None:
-        # Its claim went away (see check_claims): no outcome of ours is written.
+        # Its claim went away (see check_claims; counted there): no outcome of ours
+        # is written. A thread's job gets here only once the thread returned.
         self.outstanding.pop(claimed.token, None)
-        self.counters.revoked += 1
 
     def _handled(self) -> None:
         # A handler is done with a job: its slot is free for the claimer.
@@ -397,6 +397,7 @@ class JobWorker:
             cause = _cause(state.status, state.error, event)
             running = claimed.token not in handlers.waiting
             if handlers.revoke(claimed.token, cause):
+                self.counters.revoked += 1
                 if running:
                     log.warning(
                         "job %s of %r was %s while its handler ran: handler %s",
@@ -435,13 +436,20 @@ def _claim_order(claimed: ClaimedJob) -> tuple[int, int]:
 
 
 def _cause(status: str, error: str | None, event: str | None) -> str:
-    """How a log line names why a claim went away (the real cause, not "lost")."""
+    """How a log line names why a claim went away (the real cause, not "lost").
+
+    The event that made us look says what happened; the stored state (the job
+    may have been claimed again meanwhile) and last error (a reaper records
+    ``reaped: ...``) fill in the rest.
+    """
     reaped = error is not None and error.startswith("reaped")
+    again = " and claimed again" if status == "claimed" else ""
+    if event == "retract" or (event is None and status == "gone"):
+        return "retracted"
     if status == "gone":
-        return "retracted" if event in (None, "retract") else "finished by someone else"
-    if status == "stalled":
+        return "finished by someone else"
+    if event == "stall" or status == "stalled":
         return f"stalled by a reaper ({error})" if reaped else "stalled by someone else"
-    if status == "claimed":
-        how = f"reaped ({error})" if reaped else "taken back"
-        return f"{how} and claimed by another worker"
-    return f"reaped ({error})" if reaped else "cancelled by someone else (back in the queue)"
+    if reaped:
+        return f"reaped ({error}){again}"
+    return f"cancelled by someone else{again}"

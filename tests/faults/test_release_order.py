@@ -1,0 +1,100 @@
+"""Order after release (issue 9.6): released jobs keep their order, behind priority jobs.
+
+A worker that stops gives back the jobs it holds and did not finish. They go
+back to the head of the queue in their original order (one ``release_many``
+script, not a pipeline of single releases that land in random order), but
+behind the priority jobs published since they were claimed: the next worker
+runs the priority job first.
+
+Testing policy: real Redis, the App in process and the object API; the
+queue's order is read back with ``available_ids`` and by a second worker.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from tests.polling import wait_until
+from thoonk_actors.objects import Thoonk
+from thoonk_actors.runtime import App
+
+DEADLINE = 20
+
+
+async def test_release_many_keeps_the_order_behind_later_priority_jobs(thoonk: Thoonk) -> None:
+    queue = thoonk.job("order")
+    for name in "ABCDE":
+        await queue.publish(name, id=name)
+    held = [await queue.get(timeout=0) for _ in range(2)]
+    assert [job.id for job in held if job] == ["A", "B"]
+    await _after_ms(thoonk, max(job.claimed_ms for job in held if job))
+    await queue.publish("P1", id="P1", priority=True)
+    await queue.publish("P2", id="P2", priority=True)
+    await queue.publish("N", id="N")
+    outcomes = await queue.release_many([job for job in held if job])
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    assert await queue.available_ids() == ("P2", "P1", "A", "B", "C", "D", "E", "N")
+    assert await queue.claimed() == ()
+
+
+async def _after_ms(thoonk: Thoonk, ms: int) -> None:
+    """Wait until the server clock passes ``ms``: publish times have millisecond
+    resolution, and a priority job published in the claim's millisecond counts as
+    queued before the claim (documented in docs/objects.md)."""
+
+    async def later() -> bool:
+        seconds, micros = await thoonk.execute("TIME")
+        return int(seconds) * 1000 + int(micros) // 1000 > ms
+
+    await wait_until(later, what="the next millisecond on the server")
+
+
+async def test_release_many_reports_each_job_alone(thoonk: Thoonk) -> None:
+    queue = thoonk.job("order")
+    for name in "AB":
+        await queue.publish(name, id=name)
+    a, b = await queue.claim_many(2)
+    await queue.retract(b.id)
+    outcomes = await queue.release_many([a, b, a])
+    assert [(o.id, o.status) for o in outcomes] == [
+        ("A", "ok"), ("B", "claim_lost"), ("A", "not_claimed"),
+    ]  # fmt: skip
+    assert await queue.available_ids() == ("A",)
+
+
+async def test_a_stopping_worker_releases_its_jobs_behind_a_new_priority_job(
+    redis_url: str, thoonk: Thoonk
+) -> None:
+    app = App(redis_url, reap_interval=60, heartbeat_interval=0.5, stale_after=5.0)
+    started: list[str] = []
+
+    @app.job("order", concurrency=1, prefetch=10, timeout=60)
+    async def work(item: str) -> str:
+        started.append(item)
+        await trio.sleep_forever()
+        return item  # pragma: no cover
+
+    queue = thoonk.job("order")
+    names = [f"j{n:02}" for n in range(11)]
+    for name in names:
+        await queue.publish(name, id=name)
+    with trio.fail_after(DEADLINE):
+        async with app.open() as running:
+            await wait_until(lambda: started == ["j00"], what="j00 running, ten prefetched")
+            assert len(await queue.claimed()) == 11
+            await queue.publish("P", id="P", priority=True)
+            await running.stop(grace=0.2)  # j00 is cut at the end of the grace
+        assert running.statistics().queue("order").released == 11
+        assert await queue.available_ids() == ("P", *names)
+
+        # The next worker runs the priority job first, then the others in order.
+        nxt = App(redis_url, reap_interval=60, heartbeat_interval=0.5, stale_after=5.0)
+        order: list[str] = []
+
+        @nxt.job("order", concurrency=1, prefetch=0, timeout=60)
+        async def record(item: str) -> None:
+            order.append(item)
+
+        async with nxt.open():
+            await wait_until(lambda: len(order) == 12, what="every job run")
+    assert order == ["P", *names]
