@@ -201,3 +201,37 @@ def test_worker_process_drops_retracted_jobs(redis_url: str, sync_redis: redis.R
     assert "job a of 'faults' was retracted while its handler ran: handler cancelled" in stderr
     assert "job b of 'faults' was retracted before its handler started" in stderr
     assert "reaper" not in stderr
+
+
+async def test_a_claim_gone_without_a_watched_event_is_found_by_the_lease_renewal(
+    redis_url: str, thoonk: Thoonk, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A person finishes the job by id (no token): the finish event is not one the
+    # worker watches, so the refused touch of its lease loop is what finds it.
+    app = App(redis_url, reap_interval=60, heartbeat_interval=0.5, stale_after=5.0)
+    started: list[str] = []
+    cancelled: list[str] = []
+
+    @app.job("held", concurrency=1, prefetch=0, timeout=3)
+    async def work(item: str) -> str:
+        started.append(item)
+        try:
+            await trio.sleep_forever()
+        except trio.Cancelled:
+            cancelled.append(item)
+            raise
+        return item  # pragma: no cover
+
+    queue = thoonk.job("held")
+    await queue.publish("a", id="a")
+    with trio.fail_after(DEADLINE), caplog.at_level(logging.WARNING):
+        async with app.open() as running:
+            await wait_until(lambda: started == ["a"], what="a running")
+            await queue.finish("a", "done by hand")
+            await wait_until(lambda: cancelled == ["a"], what="a's handler cancelled")
+            stats = running.statistics().queue("held")
+    assert (stats.revoked, stats.timed_out, stats.lost) == (1, 0, 0)
+    assert any(
+        "job a of 'held' was finished by someone else while its handler ran" in r.getMessage()
+        for r in caplog.records
+    )

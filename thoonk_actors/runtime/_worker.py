@@ -252,6 +252,10 @@ class JobWorker:
                 with trio.CancelScope(shield=True) as scope:
                     scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
                     await self._release(rest)
+                for claimed in rest:
+                    # Not renewed any more: if the release failed, the timeout brings
+                    # them back (they must not stay held, renewed, by nobody).
+                    outstanding.pop(claimed.token, None)
                 raise
 
     async def _wait_for_slots(self, wanted: int) -> None:
