@@ -123,6 +123,16 @@ def _ref(job: JobRef, token: str | None) -> tuple[str, str | None]:
     return job, token
 
 
+def _held(job: object, op: str) -> ClaimedJob:
+    """``job`` if it is a ClaimedJob (what ``op`` needs: its token), else UsageError."""
+    if not isinstance(job, ClaimedJob):
+        raise UsageError(
+            f"{op} needs the ClaimedJob that get() / claim_many() gave you (its claim "
+            f"token proves the claim), not {type(job).__name__}"
+        )
+    return job
+
+
 def _error_text(exc: BaseException) -> str:
     """``"PayloadError: the stored item ..."``: how an error reads as a job's last error."""
     return f"{type(exc).__name__}: {exc}"
@@ -428,11 +438,12 @@ class Job(ThoonkObject[JobKeys]):
             await trio.lowlevel.checkpoint()
             return ()
         return await self.thoonk.run(
-            contract.job_held(self.keys, [(job.id, job.token) for job in jobs])
+            contract.job_held(self.keys, [(_held(job, "held").id, job.token) for job in jobs])
         )
 
     async def touch(self, job: ClaimedJob) -> None:
         """Renew your claim (its claim time becomes now), so no reaper takes it back."""
+        _held(job, "touch")
         await self.thoonk.run(contract.job_touch(self.keys, job.id, job.token))
 
     # ------------------------------------------------------------ maintenance
