@@ -119,7 +119,7 @@ SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
 KEY_COUNTS = {
     "publish": 12, "publish_many": 13, "claim": 7, "finish": 10, "finish_many": 11,
     "cancel": 8, "cancel_override": 8, "stall": 6, "retry": 3, "retract": 11, "release": 3,
-    "touch": 2, "heartbeat": 1, "reap": 11, "stats": 7, "release_many": 4, "held": 5,
+    "touch": 2, "heartbeat": 1, "reap": 11, "stats": 7, "release_many": 4, "held": 7,
 }  # fmt: skip
 CASES = [(setup, i) for setup, count in KEY_COUNTS.items() for i in range(1, count + 1)]
 

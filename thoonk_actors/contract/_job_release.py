@@ -29,12 +29,14 @@ from ._keys import JobKeys
 from ._names import id_arg
 from ._refusals import refusal
 
-HeldStatus = Literal["mine", "claimed", "stalled", "queued", "gone"]
+HeldStatus = Literal["mine", "claimed", "stalled", "queued", "finished", "retracted", "gone"]
 _HELD: dict[str, HeldStatus] = {
     "mine": "mine",
     "claimed": "claimed",
     "stalled": "stalled",
     "queued": "queued",
+    "finished": "finished",
+    "retracted": "retracted",
     "gone": "gone",
 }
 
@@ -62,8 +64,10 @@ class HeldState:
 
     ``status``: ``mine`` (still claimed with that token), ``claimed`` (by
     someone else: reaped and claimed again), ``stalled``, ``queued`` (back in
-    the queue: cancelled by someone or reaped), ``gone`` (finished or
-    retracted). ``error``: the job's last error text (a reap records why).
+    the queue: cancelled by someone or reaped), ``finished``, ``retracted``,
+    ``gone`` (no item and no stored outcome: its result expired, or an
+    original client finished it). ``error``: the job's last error text (a
+    reap records why).
     """
 
     id: str
@@ -154,4 +158,6 @@ def job_held(keys: JobKeys, jobs: Sequence[tuple[str, str]]) -> Call[tuple[HeldS
             states.append(HeldState(id=job_id, status=status, error=error))
         return tuple(states)
 
-    return encoded_call("job/held", keys, tuple(args), decode)
+    return encoded_call(
+        "job/held", keys, tuple(args), decode, extra_keys=[keys.result(i) for i, _ in jobs]
+    )

@@ -442,16 +442,17 @@ def _claim_order(claimed: ClaimedJob) -> tuple[int, int]:
 def _cause(status: str, error: str | None, event: str | None) -> str:
     """How a log line names why a claim went away (the real cause, not "lost").
 
-    The event that made us look says what happened; the stored state (the job
-    may have been claimed again meanwhile) and last error (a reaper records
-    ``reaped: ...``) fill in the rest.
+    The stored state says what happened (``held`` tells finished from
+    retracted), the event that made us look fills in when it cannot (the
+    job may have been claimed again meanwhile), and the last error says
+    whether a reaper did it (it records ``reaped: ...``).
     """
     reaped = error is not None and error.startswith("reaped")
     again = " and claimed again" if status == "claimed" else ""
-    if event == "retract" or (event is None and status == "gone"):
+    if status == "retracted" or (status == "gone" and event == "retract"):
         return "retracted"
-    if status == "gone":
-        return "finished by someone else"
+    if status in ("finished", "gone"):
+        return "finished by someone else" if status == "finished" else "finished or retracted"
     if event == "stall" or status == "stalled":
         return f"stalled by a reaper ({error})" if reaped else "stalled by someone else"
     if reaped:

@@ -6,17 +6,23 @@
 -- KEYS[3] items    hash
 -- KEYS[4] stalled  set
 -- KEYS[5] errors   hash
+-- KEYS[5+i] result of the i-th job (hash job.result:{<n>}:<id>; read only when
+--        the job is gone, to tell finished from retracted)
 -- ARGV[1] n   then n pairs: ARGV[2i] id, ARGV[2i+1] token
 -- Reply: {'ok', state1, error1, ..., staten, errorn}; state 'mine' (claimed with that
 --        token) | 'claimed' (by someone else) | 'stalled' | 'queued' (back in the
---        queue) | 'gone' (no item: finished or retracted); error: the job's last
---        error text or nil | {'wrongtype', key, expected, actual}
+--        queue) | 'finished' | 'retracted' | 'gone' (no item, no stored outcome);
+--        error: the job's last error text or nil | {'wrongtype', key, expected, actual}
 -- Events: none (changes nothing).
 local claimed, owners, items, stalled, errors = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local n = tonumber(ARGV[1])
 
-local bad = check_types({claimed, 'zset', owners, 'hash', items, 'hash', stalled, 'set',
-  errors, 'hash'})
+local spec = {claimed, 'zset', owners, 'hash', items, 'hash', stalled, 'set', errors, 'hash'}
+for i = 1, n do
+  spec[#spec + 1] = KEYS[5 + i]
+  spec[#spec + 1] = 'hash'
+end
+local bad = check_types(spec)
 if bad then return bad end
 
 local want = {}
@@ -45,6 +51,10 @@ for i = 1, n do
     state = 'queued'
   else
     state = 'gone'
+    local stored = redis.call('HGET', KEYS[5 + i], 'state')
+    if stored == 'finished' or stored == 'retracted' then
+      state = stored
+    end
   end
   reply[#reply + 1] = state
   reply[#reply + 1] = texts[i]
