@@ -13,10 +13,6 @@ a real ``thoonk worker`` process; redis-py is the independent witness.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import redis
@@ -28,9 +24,9 @@ from thoonk_actors.contract import JobKeys
 from thoonk_actors.objects import Thoonk
 from thoonk_actors.runtime import App
 
+from ._process import worker
 from .conftest import DEEP, plant
 
-ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 30
 
 
@@ -127,7 +123,7 @@ async def test_app_finishes_a_batch_around_two_poison_jobs(
 
 
 def test_worker_process_finishes_a_batch_around_a_poison_job(
-    redis_url: str, sync_redis: redis.Redis, tmp_path: Path
+    redis_url: str, sync_redis: redis.Redis
 ) -> None:
     keys = JobKeys.of("poison")
     for n in range(15):
@@ -136,21 +132,11 @@ def test_worker_process_finishes_a_batch_around_a_poison_job(
     plant(sync_redis, "poison", "deep", DEEP)
     for n in range(15, 30):
         plant(sync_redis, "poison", f"b{n}", json.dumps({"i": n}).encode())
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "THOONK_REDIS_URL"},
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "T_QUEUE": "poison",
-        "T_CONCURRENCY": "4",
-        "T_PREFETCH": "40",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "thoonk_actors", "worker", "tests.runtime.apps:app", "--burst",
-         "--url", redis_url],
-        capture_output=True, text=True, timeout=60, env=env, cwd=ROOT,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    with worker(redis_url, "--burst", T_QUEUE="poison", T_CONCURRENCY="4", T_PREFETCH="40") as proc:
+        proc.wait(timeout=60)
+    assert proc.returncode == 0, proc.stderr_text
     assert int(sync_redis.get(keys.finishes) or 0) == 30
     assert sync_redis.smembers(keys.stalled) == {b"bad", b"deep"}
     assert sync_redis.zcard(keys.claimed) == 0
     assert b"not valid JSON" in (sync_redis.hget(keys.errors, "bad") or b"")
-    assert "stalled" in done.stderr and "bad" in done.stderr
+    assert "job bad of 'poison' stalled without running" in proc.stderr_text

@@ -12,11 +12,20 @@ queue's order is read back with ``available_ids`` and by a second worker.
 
 from __future__ import annotations
 
+import json
+import signal
+
+import redis
 import trio
 
-from tests.polling import wait_until
+from tests.polling import eventually, wait_until
+from thoonk_actors import contract
+from thoonk_actors.contract import JobKeys, NewJob
 from thoonk_actors.objects import Thoonk
 from thoonk_actors.runtime import App
+
+from ..contract._redis import raw_client, run
+from ._process import worker
 
 DEADLINE = 20
 
@@ -98,3 +107,30 @@ async def test_a_stopping_worker_releases_its_jobs_behind_a_new_priority_job(
         async with nxt.open():
             await wait_until(lambda: len(order) == 12, what="every job run")
     assert order == ["P", *names]
+
+
+def test_worker_process_stopped_by_sigterm_puts_a_new_priority_job_first(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    keys = JobKeys.of("faults")
+    client = raw_client(redis_url)
+    names = [f"j{n:02}" for n in range(11)]
+    jobs = [NewJob(name, json.dumps({"i": n, "sleep": 60, "mark": True}).encode())
+            for n, name in enumerate(names)]  # fmt: skip
+    try:
+        run(client, contract.job_publish_many(keys, jobs))
+        with worker(
+            redis_url, "--grace", "0.5", stop=signal.SIGTERM,
+            T_CONCURRENCY="1", T_PREFETCH="10", T_TIMEOUT="120",
+        ) as proc:  # fmt: skip
+            eventually(lambda: sync_redis.smembers("started") == {b"j00"}, "j00 running")
+            eventually(lambda: sync_redis.zcard(keys.claimed) == 11, "ten jobs prefetched")
+            run(client, contract.job_publish(keys, "P", b'{"i": 99}', priority=True))
+        assert proc.returncode == 0, proc.stderr_text
+        # Head of the queue (the right end) first.
+        queued = [i.decode() for i in reversed(sync_redis.lrange(keys.ids, 0, -1))]
+        assert queued == ["P", *names]
+        claim = run(client, contract.job_claim(keys, "next-worker", max_jobs=1))
+        assert [job.id for job in claim.jobs] == ["P"]
+    finally:
+        client.close()

@@ -10,23 +10,23 @@ process; effects awaited with ``wait_until`` under a trio deadline.
 
 from __future__ import annotations
 
+import json
 import logging
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
+import threading
 
 import pytest
 import redis
 import trio
 
 from tests.polling import eventually, wait_until
-from thoonk_actors.contract import JobKeys
+from thoonk_actors import contract
+from thoonk_actors.contract import JobKeys, NewJob
 from thoonk_actors.objects import Thoonk
 from thoonk_actors.runtime import App, current_job
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..contract._redis import raw_client, run
+from ._process import worker
+
 DEADLINE = 20
 
 
@@ -129,8 +129,6 @@ async def test_a_thread_handler_whose_job_is_retracted_is_not_reported(
     redis_url: str, thoonk: Thoonk
 ) -> None:
     app = App(redis_url, reap_interval=60, heartbeat_interval=0.5, stale_after=5.0)
-    import threading
-
     go = threading.Event()
     started: list[str] = []
 
@@ -161,42 +159,25 @@ async def test_a_thread_handler_whose_job_is_retracted_is_not_reported(
 
 def test_worker_process_drops_retracted_jobs(redis_url: str, sync_redis: redis.Redis) -> None:
     keys = JobKeys.of("faults")
-    import json
-
-    from thoonk_actors import contract
-    from thoonk_actors.contract import NewJob
-
-    from ..contract._redis import raw_client, run
-
     client = raw_client(redis_url)
     items = [NewJob(n, json.dumps({"i": i, "sleep": 60, "mark": True}).encode())
              for i, n in enumerate(("a", "b", "c"))]  # fmt: skip
     run(client, contract.job_publish_many(keys, items))
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "THOONK_REDIS_URL"},
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "THOONK_REDIS_URL": redis_url,
-        "THOONK_LOG_LEVEL": "WARNING",
-        "T_CONCURRENCY": "1",
-        "T_PREFETCH": "2",
-        "T_TIMEOUT": "120",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "thoonk_actors", "worker", "tests.runtime.apps:app", "--grace", "2"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
-    )  # fmt: skip
     try:
-        eventually(lambda: sync_redis.smembers("started") == {b"a"}, "a running")
-        eventually(lambda: sync_redis.zcard(keys.claimed) == 3, "b and c prefetched")
-        for name in ("c", "b", "a"):
-            run(client, contract.job_retract(keys, name))
-        run(client, contract.job_publish(keys, "d", b'{"i": 3, "mark": true}'))
-        eventually(lambda: int(sync_redis.get(keys.finishes) or 0) == 1, "d finished")
-        assert sync_redis.smembers("started") == {b"a", b"d"}
+        with worker(
+            redis_url, "--grace", "2", T_CONCURRENCY="1", T_PREFETCH="2", T_TIMEOUT="120"
+        ) as proc:
+            eventually(lambda: sync_redis.smembers("started") == {b"a"}, "a running")
+            eventually(lambda: sync_redis.zcard(keys.claimed) == 3, "b and c prefetched")
+            # The prefetched ones first: once a's slot is free, b would start at once.
+            for name in ("c", "b", "a"):
+                run(client, contract.job_retract(keys, name))
+            run(client, contract.job_publish(keys, "d", b'{"i": 3, "mark": true}'))
+            eventually(lambda: int(sync_redis.get(keys.finishes) or 0) == 1, "d finished")
+            assert sync_redis.smembers("started") == {b"a", b"d"}
     finally:
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=30)
         client.close()
+    stderr = proc.stderr_text
     assert proc.returncode == 0, stderr
     assert "job a of 'faults' was retracted while its handler ran: handler cancelled" in stderr
     assert "job b of 'faults' was retracted before its handler started" in stderr

@@ -12,14 +12,21 @@ the intervals of one job never overlap.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
+import redis
 import trio
 
-from tests.polling import wait_until
+from tests.polling import eventually, wait_until
+from thoonk_actors import contract
+from thoonk_actors.contract import JobKeys, NewJob
 from thoonk_actors.objects import Thoonk
 from thoonk_actors.runtime import App, current_job
+
+from ..contract._redis import raw_client, run
+from ._process import worker
 
 DEADLINE = 30
 TIMEOUT = 1.0
@@ -60,3 +67,28 @@ async def test_a_timed_out_thread_keeps_its_claim_and_every_attempt_gets_its_ful
     for job_id in ids:
         assert await queue.failure_count(job_id) == 0  # finished: the count is cleared
     assert await queue.claimed() == ()
+
+
+def test_worker_process_never_runs_a_thread_job_twice_at_once(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    keys = JobKeys.of("faults")
+    client = raw_client(redis_url)
+    item = {"first": 1.6 * TIMEOUT, "then": 0.7 * TIMEOUT}
+    jobs = [NewJob(f"t{n}", json.dumps({"i": n, **item}).encode()) for n in range(3)]
+    try:
+        run(client, contract.job_publish_many(keys, jobs))
+        with worker(
+            redis_url, T_THREADED="1", T_CONCURRENCY="2", T_PREFETCH="0", T_TIMEOUT=str(TIMEOUT)
+        ) as proc:
+            eventually(lambda: int(sync_redis.get(keys.finishes) or 0) == 3, "3 jobs finished")
+    finally:
+        client.close()
+    assert proc.returncode == 0, proc.stderr_text
+    for job in jobs:
+        attempts = sorted(
+            tuple(map(float, run_.split())) for run_ in sync_redis.lrange(f"runs:{job.id}", 0, -1)
+        )
+        assert len(attempts) == 2, attempts
+        assert attempts[0][1] <= attempts[1][0], f"job {job.id} ran twice at once: {attempts}"
+    assert "its thread cannot be interrupted, so the job stays claimed" in proc.stderr_text
