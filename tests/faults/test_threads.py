@@ -16,6 +16,7 @@ import json
 import threading
 import time
 
+import pytest
 import redis
 import trio
 
@@ -29,7 +30,9 @@ from ..contract._redis import raw_client, run
 from ._process import worker
 
 DEADLINE = 30
-TIMEOUT = 1.0
+TIMEOUT = 2.0
+
+pytestmark = pytest.mark.slow  # real sleeps: each test takes a few deadlines
 
 
 async def test_a_timed_out_thread_keeps_its_claim_and_every_attempt_gets_its_full_time(
@@ -50,7 +53,7 @@ async def test_a_timed_out_thread_keeps_its_claim_and_every_attempt_gets_its_ful
         return job.id
 
     queue = thoonk.job("threads")
-    ids = [await queue.publish({"first": 1.6 * TIMEOUT, "then": 0.7 * TIMEOUT}) for _ in range(3)]
+    ids = [await queue.publish({"first": 1.6 * TIMEOUT, "then": 0.5 * TIMEOUT}) for _ in range(3)]
     with trio.fail_after(DEADLINE):
         async with app.open() as running:
             await wait_until(
@@ -74,7 +77,7 @@ def test_worker_process_never_runs_a_thread_job_twice_at_once(
 ) -> None:
     keys = JobKeys.of("faults")
     client = raw_client(redis_url)
-    item = {"first": 1.6 * TIMEOUT, "then": 0.7 * TIMEOUT}
+    item = {"first": 1.6 * TIMEOUT, "then": 0.5 * TIMEOUT}
     jobs = [NewJob(f"t{n}", json.dumps({"i": n, **item}).encode()) for n in range(3)]
     try:
         run(client, contract.job_publish_many(keys, jobs))
