@@ -83,6 +83,7 @@ items = st.one_of(
 #: Keys of the queue another client may have overwritten with the wrong type.
 PLANTABLE = ("ids", "items", "published", "claimed", "cancelled", "stalled", "owners",
              "errors", "workers", "tokens", "publishes", "finishes", "config")  # fmt: skip
+EXTRA_PLANTS = ("config garbage", "result of A")
 
 
 def _job_refs(draw: st.DrawFn, held: dict[str, ClaimedJob]) -> Any:
@@ -158,8 +159,12 @@ def test_job_operations_raise_typed_errors_and_change_nothing_when_refused(
     t: SyncThoonk, sync_redis: redis.Redis, data: st.DataObject
 ) -> None:
     held = _setup(t, sync_redis)
-    plant = data.draw(st.one_of(st.none(), st.sampled_from(PLANTABLE)), label="plant")
-    if plant is not None:
+    plant = data.draw(st.one_of(st.none(), st.sampled_from(PLANTABLE + EXTRA_PLANTS)), "plant")
+    if plant == "config garbage":  # settings another client wrote badly
+        sync_redis.hset(KEYS.config, mapping={"timeout": "soon", "max_cancels": "-1"})
+    elif plant == "result of A":
+        sync_redis.sadd(KEYS.result("A"), "planted")
+    elif plant is not None:
         key = getattr(KEYS, plant)
         sync_redis.delete(key)
         # A type no script expects there: a set where a list/hash/zset/string lives.
@@ -183,3 +188,38 @@ def test_job_operations_raise_typed_errors_and_change_nothing_when_refused(
     except Exception as exc:  # anything else escaping is the bug this sweep looks for
         pytest.fail(f"{op} raised {type(exc).__name__}: {exc!r} (not a ThoonkError)")
     assert _bystander(sync_redis) == bystander, f"{op} changed another queue"
+
+
+names = st.one_of(
+    st.just(""), st.just("a{b}"), st.just("x" * 5000), st.just("a\0b"), st.just("tab\there"),
+    st.just("\ud800"), st.text(max_size=10), st.integers(), st.none(), st.binary(max_size=5),
+)  # fmt: skip
+
+
+@settings(
+    max_examples=EXAMPLES // 3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(name=names, op=st.sampled_from(("publish", "get", "statistics", "retract", "create")))
+def test_hostile_queue_names_are_refused_before_anything_is_sent(
+    t: SyncThoonk, sync_redis: redis.Redis, name: Any, op: str
+) -> None:
+    _setup(t, sync_redis)
+    before = snapshot(sync_redis)
+    try:
+        job = t.job(name)
+        if op == "publish":
+            job.publish(1)
+        elif op == "get":
+            job.get(timeout=0)
+        elif op == "retract":
+            job.retract("A")
+        elif op == "create":
+            job.create({"timeout": 1000}, exist_ok=True)
+        else:
+            job.statistics()
+    except ThoonkError:
+        assert snapshot(sync_redis) == before, f"{op} on {name!r} was refused but changed things"
+    except Exception as exc:
+        pytest.fail(f"{op} on {name!r} raised {type(exc).__name__}: {exc!r} (not a ThoonkError)")

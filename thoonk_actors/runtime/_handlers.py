@@ -110,9 +110,12 @@ class Handlers:
     def revoke(self, token: str, cause: str) -> bool:
         """The claim of ``token`` went away: drop it if buffered, cancel it if running.
 
-        Returns False when the job already has its outcome (nothing to do).
+        Returns False when the job already has its outcome, or was revoked
+        already (nothing to do).
         """
         if token in self.waiting:
+            if token in self._revoked:
+                return False
             self._revoked[token] = cause
             return True
         for slot in self._slots:
