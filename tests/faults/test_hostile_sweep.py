@@ -152,6 +152,7 @@ def _bystander(client: redis.Redis) -> dict[bytes, Any]:
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
+    database=None,  # no .hypothesis folder left behind
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
@@ -199,6 +200,7 @@ names = st.one_of(
 @settings(
     max_examples=EXAMPLES // 3,
     deadline=None,
+    database=None,  # no .hypothesis folder left behind
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(name=names, op=st.sampled_from(("publish", "get", "statistics", "retract", "create")))
