@@ -98,7 +98,8 @@ def _job_refs(draw: st.DrawFn, held: dict[str, ClaimedJob]) -> Any:
 OPERATIONS = (
     "publish", "publish_many", "get", "claim_many", "finish", "finish_many", "cancel",
     "stall", "retry", "retract", "release", "release_many", "touch", "held", "item",
-    "failure_count", "last_error", "statistics", "available_ids",
+    "failure_count", "last_error", "statistics", "available_ids", "wait_result", "workers",
+    "claimed", "stalled_ids",
 )  # fmt: skip
 
 
@@ -126,8 +127,10 @@ def _call(job: Any, op: str, draw: st.DrawFn, held: dict[str, ClaimedJob]) -> An
         return job.touch(ref())
     if op == "held":
         return job.held([ref() for _ in range(draw(st.integers(0, 2)))])
-    if op in ("statistics", "available_ids"):
+    if op in ("statistics", "available_ids", "workers", "claimed", "stalled_ids"):
         return getattr(job, op)()
+    if op == "wait_result":
+        return job.wait_result(draw(ids), timeout=0)
     return getattr(job, op)(ref() if op == "release" else draw(ids))
 
 

@@ -522,6 +522,7 @@ class Job(ThoonkObject[JobKeys]):
             NotFoundError: the job was retracted.
             ResultTimeoutError: ``timeout`` seconds passed first.
         """
+        contract.validate_id(job_id)  # before it becomes a key of the router's table
         router = await self._router()
         with router.waiting(job_id) as waiter:
             return await self._wait(job_id, waiter, timeout)
