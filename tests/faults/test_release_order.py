@@ -134,3 +134,21 @@ def test_worker_process_stopped_by_sigterm_puts_a_new_priority_job_first(
         assert [job.id for job in claim.jobs] == ["P"]
     finally:
         client.close()
+
+
+async def test_release_into_a_queue_of_only_newer_normal_jobs_keeps_at_most_one_ahead(
+    thoonk: Thoonk,
+) -> None:
+    # The queue was drained by the claim; a batch of normal jobs arrives (one
+    # publish millisecond). Publish times cannot tell them from a priority batch,
+    # so at most the first of them stays ahead of the released job.
+    queue = thoonk.job("order")
+    await queue.publish("A", id="A")
+    held = await queue.get(timeout=0)
+    assert held is not None
+    await _after_ms(thoonk, held.claimed_ms)
+    batch = await queue.publish_many(["n"] * 5)
+    await queue.release(held)
+    order = await queue.available_ids()
+    assert order.index("A") <= 1
+    assert [i for i in order if i != "A"] == batch

@@ -5,6 +5,9 @@
 -- there after the claim (priority publishes): walking from the head, entries whose
 -- publish time is later than the claim time, each no newer than the one before it
 -- (priority jobs pushed at the head come out newest first), are kept in front.
+-- Exact when a job queued before the claim ends that run; otherwise (the queue
+-- held only newer jobs) a normal job published since may be taken for a priority
+-- one: at most the jobs of one publish millisecond stay in front.
 -- KEYS[1] ids        list
 -- KEYS[2] claimed    zset
 -- KEYS[3] owners     hash
@@ -60,7 +63,7 @@ if #go == 0 then return reply end
 local since = tonumber(claim_arg) or latest
 
 -- The entries at the head pushed there after the claim: newer than it, newest first.
-local keep, taken, previous = {}, 0, nil
+local keep, kept_at, taken, previous, bounded = {}, {}, 0, nil, false
 while true do
   local window = redis.call('LRANGE', ids, -(taken + 64), -(taken + 1))
   if #window == 0 then break end
@@ -72,15 +75,28 @@ while true do
   local stop = false
   for i, id in ipairs(batch) do
     local at = tonumber(times[i])
-    if not at or at <= since or (previous and at > previous) then
+    if not at or at <= since then
+      stop, bounded = true, true  -- an entry queued before the claim: the run ends here
+      break
+    end
+    if previous and at > previous then
       stop = true
       break
     end
     previous = at
     keep[#keep + 1] = id
+    kept_at[#keep] = at
   end
   taken = taken + #window
   if stop or #window < 64 then break end
+end
+-- Without an older entry to end the run, its last publish millisecond is ambiguous
+-- (a batch of normal jobs published since, pushed on the other side, looks the
+-- same): keep only the first entry of it.
+if not bounded then
+  while #keep > 1 and kept_at[#keep] == kept_at[#keep - 1] do
+    keep[#keep] = nil
+  end
 end
 
 -- Take the kept entries off the head, put the released ones there (first given at
