@@ -6,8 +6,8 @@
 -- publish time is later than the claim time, each no newer than the one before it
 -- (priority jobs pushed at the head come out newest first), are kept in front.
 -- Exact when a job queued before the claim ends that run; otherwise (the queue
--- held only newer jobs) a normal job published since may be taken for a priority
--- one: at most the jobs of one publish millisecond stay in front.
+-- held only newer jobs) best effort: at most one normal job published since stays
+-- in front, and a priority batch of one millisecond may be split.
 -- KEYS[1] ids        list
 -- KEYS[2] claimed    zset
 -- KEYS[3] owners     hash
