@@ -29,16 +29,19 @@ from thoonk_actors.contract import (
     FinishRequest,
     JobKeys,
     NewJob,
+    ReleaseRequest,
     job_cancel,
     job_claim,
     job_finish,
     job_finish_many,
     job_heartbeat,
+    job_held,
     job_promote,
     job_publish,
     job_publish_many,
     job_reap,
     job_release,
+    job_release_many,
     job_retract,
     job_retry,
     job_stall,
@@ -115,13 +118,18 @@ SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
     "reap": reap_setup,
     "stats": lambda r: job_stats(JOB, stale_ms=1000),
     "promote": promote_setup,
+    "release_many": lambda r: job_release_many(
+        JOB, [ReleaseRequest(i, t) for i, t in claimed(r, "A", "B").items()]
+    ),
+    "held": lambda r: job_held(JOB, list(claimed(r, "A", "B").items())),
 }
 
 # How many KEYS each case's call has (the test checks the built call agrees).
 KEY_COUNTS = {
     "publish": 12, "publish_many": 13, "claim": 9, "finish": 11, "finish_many": 12,
     "cancel": 10, "cancel_override": 10, "stall": 7, "retry": 3, "retract": 13, "release": 3,
-    "touch": 2, "heartbeat": 1, "reap": 13, "stats": 8, "promote": 3,
+    "touch": 2, "heartbeat": 1, "reap": 13, "stats": 8, "promote": 3, "release_many": 4,
+    "held": 7,
 }  # fmt: skip
 CASES = [(setup, i) for setup, count in KEY_COUNTS.items() for i in range(1, count + 1)]
 

@@ -44,7 +44,8 @@ def test_every_public_class_and_function_is_exported_or_internal() -> None:
         "JobRegistration",
         "SignalLatch", "StopRequested", "installed_latch", "block_stop_signals",
         "FeedRegistration", "Watchable", "supervise", "sleep_or_stop", "heartbeat_loop",
-        "reaper_loop", "lease_loop", "touch_all", "stop_when_drained", "configure_logging",
+        "reaper_loop", "lease_loop", "touch_all", "claims_watch_loop", "stop_when_drained",
+        "configure_logging",
         "watched_object", "channels_of", "is_async_callable", "main",
     }  # fmt: skip
     for path in RUNTIME_DIR.glob("_*.py"):

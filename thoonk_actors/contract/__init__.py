@@ -86,6 +86,14 @@ from ._job_reads import (
     job_wait_for_work,
     job_workers,
 )
+from ._job_release import (
+    HeldState,
+    HeldStatus,
+    ReleaseOutcome,
+    ReleaseRequest,
+    job_held,
+    job_release_many,
+)
 from ._job_results import (
     CancelOutcome,
     Claim,
@@ -193,6 +201,8 @@ __all__ = [
     "FinishOutcome",
     "FinishRequest",
     "FinishStatus",
+    "HeldState",
+    "HeldStatus",
     "JobCancelled",
     "JobConfig",
     "JobFinished",
@@ -214,6 +224,8 @@ __all__ = [
     "ReapReason",
     "ReapReport",
     "Reaped",
+    "ReleaseOutcome",
+    "ReleaseRequest",
     "Reply",
     "ResultState",
     "Script",
@@ -244,6 +256,7 @@ __all__ = [
     "job_finish",
     "job_finish_many",
     "job_heartbeat",
+    "job_held",
     "job_item",
     "job_owner",
     "job_promote",
@@ -251,6 +264,7 @@ __all__ = [
     "job_publish_many",
     "job_reap",
     "job_release",
+    "job_release_many",
     "job_result",
     "job_retract",
     "job_retry",

@@ -102,15 +102,22 @@ class JsonCodec:
         """``JsonCodec().decode(b'{"a":1}')`` -> ``{"a": 1}``.
 
         Raises:
-            PayloadError: not UTF-8, or not JSON.
+            PayloadError: not UTF-8, not JSON, or nested too deeply for Python.
         """
         text = _text(data, "item")
         try:
             return _DECODE(text)
         except ValueError:
             raise PayloadError(
-                f"the stored item {text[:60]!r} is not JSON; it was probably published by a "
-                "client that does not JSON-encode: read it with RawCodec(text=True)"
+                f"the stored item {text[:60]!r} is not valid JSON; it was probably published "
+                "by a client that does not JSON-encode: read it with RawCodec(text=True)"
+            ) from None
+        except RecursionError:
+            # Another client may store anything; nesting deeper than Python's stack
+            # must be a typed refusal like any other unreadable item, not a crash.
+            raise PayloadError(
+                f"the stored item ({len(data)} bytes) is JSON nested too deeply to decode; "
+                "read it with RawCodec(text=True)"
             ) from None
 
     def decode_result(self, data: bytes) -> Any:
@@ -119,13 +126,18 @@ class JsonCodec:
         Original JS workers finish with plain strings (``finish(id, "done")``).
 
         Raises:
-            PayloadError: not UTF-8.
+            PayloadError: not UTF-8, or JSON nested too deeply for Python.
         """
         text = _text(data, "result")
         try:
             return _DECODE(text)
         except ValueError:
             return text
+        except RecursionError:
+            raise PayloadError(
+                f"the stored result ({len(data)} bytes) is JSON nested too deeply to decode; "
+                "read it with RawCodec(text=True)"
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)

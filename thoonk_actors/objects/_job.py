@@ -18,9 +18,10 @@ instead of finishing someone else's claim) and refresh the worker's heartbeat.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,10 +32,22 @@ from .._errors import (
     InvalidConfigError,
     NotClaimedError,
     NotFoundError,
+    PayloadError,
     ResultTimeoutError,
+    ThoonkError,
     UsageError,
 )
-from ..contract import FinishOutcome, FinishRequest, JobCancelled, JobKeys, JobStats, ReapReport
+from ..contract import (
+    FinishOutcome,
+    FinishRequest,
+    HeldState,
+    JobCancelled,
+    JobKeys,
+    JobStats,
+    ReapReport,
+    ReleaseOutcome,
+    ReleaseRequest,
+)
 from ._base import ThoonkObject
 from ._results import ResultRouter, Waiter
 
@@ -47,6 +60,13 @@ HEARTBEAT_STALE_MS = 15_000
 #: How long an id may sit outside every state list before the reaper treats it
 #: as lost in an original (JS) worker's pop/claim gap.
 ORPHAN_GRACE_MS = 30_000
+#: Longest a shielded give-back (release or stall after a claim) may take.
+GIVE_BACK_TIMEOUT = 10.0
+
+log = logging.getLogger(__name__)
+
+PoisonCallback = Callable[[str, str], None]
+"""``on_poison(job_id, error)``: a claimed job whose item could not be decoded was stalled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +79,8 @@ class ClaimedJob:
         token: the claim token (fencing: it proves the claim is still yours).
         failures: how many times it was cancelled before (its failure count).
         queue: the job queue's name.
+        claimed_ms: when it was claimed (server ms; 0 when unknown). Releases
+            use it to keep jobs pushed to the head since then in front.
     """
 
     id: str
@@ -66,6 +88,7 @@ class ClaimedJob:
     token: str
     failures: int
     queue: str
+    claimed_ms: int = 0
 
 
 # UUID v4 bits: version 4 in the time_hi field, RFC 4122 variant in clock_seq.
@@ -114,6 +137,21 @@ def _ref(job: JobRef, token: str | None) -> tuple[str, str | None]:
             f"a job is given as its id (str) or a ClaimedJob, not {type(job).__name__}"
         )
     return job, token
+
+
+def _held(job: object, op: str) -> ClaimedJob:
+    """``job`` if it is a ClaimedJob (what ``op`` needs: its token), else UsageError."""
+    if not isinstance(job, ClaimedJob):
+        raise UsageError(
+            f"{op} needs the ClaimedJob that get() / claim_many() gave you (its claim "
+            f"token proves the claim), not {type(job).__name__}"
+        )
+    return job
+
+
+def _error_text(exc: BaseException) -> str:
+    """``"PayloadError: the stored item ..."``: how an error reads as a job's last error."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Job(ThoonkObject[JobKeys]):
@@ -170,24 +208,52 @@ class Job(ThoonkObject[JobKeys]):
 
         Returns None when the time ran out with nothing to claim. (The name and
         ``timeout`` mirror the original Thoonk API.) Cancel it like any trio call.
+
+        Raises:
+            PayloadError: the next job's stored item cannot be decoded (another
+                client wrote something that is not JSON, say). That job was
+                stalled with the error as its last error (see ``last_error``),
+                so it is not left claimed and the next ``get()`` moves on.
         """
         if timeout is not None and (math.isnan(timeout) or timeout < 0):
             raise UsageError(f"timeout must be None or seconds >= 0, not {timeout!r}")
         deadline = math.inf if timeout is None else trio.current_time() + timeout
+        poisoned: list[tuple[str, str]] = []
         while True:
-            jobs = await self.claim_many(1)
+            jobs = await self.claim_many(
+                1, on_poison=lambda job_id, error: poisoned.append((job_id, error))
+            )
             if jobs:
                 return jobs[0]
+            if poisoned:
+                job_id, error = poisoned[0]
+                raise PayloadError(
+                    f"job {job_id!r} of queue {self.name!r} was claimed but its item cannot "
+                    f"be decoded ({error}); it was stalled with that error, so the next get() "
+                    "moves on: inspect it with item() and a RawCodec, then retry() or retract()"
+                )
             if not await self.wait_for_work(deadline):
                 return None
 
     async def claim_many(
-        self, max_jobs: int, *, worker_id: str | None = None, lease_ms: int | None = None
+        self,
+        max_jobs: int,
+        *,
+        worker_id: str | None = None,
+        lease_ms: int | None = None,
+        on_poison: PoisonCallback | None = None,
     ) -> list[ClaimedJob]:
         """Claim up to ``max_jobs`` queued jobs at once, without waiting (maybe none).
 
         ``lease_ms``: how long each claim lasts without a ``touch`` (recorded
         with the claim; None: the queue's ``timeout`` config applies).
+
+        Everything done after the claim script committed is covered: a job
+        whose item cannot be decoded (a poison job) is stalled with the error
+        (``on_poison(job_id, error)`` is told; without it a warning is logged)
+        and left out, the others are returned; if anything else goes wrong
+        (a cancel, a bug), every job not yet handed out is released before the
+        error propagates, so no claim is left held by nobody.
         """
         call = contract.job_claim(
             self.keys, worker_id or self.thoonk.worker_id, max_jobs=max_jobs, lease_ms=lease_ms
@@ -196,17 +262,62 @@ class Job(ThoonkObject[JobKeys]):
         # drop the reply and leave its jobs claimed by nobody who knows it.
         # Connecting and retry pauses stay cancellable (nothing sent yet).
         claim = await self.thoonk.run(call, shield=True)
-        try:
+        if not claim.jobs:
             await trio.lowlevel.checkpoint_if_cancelled()
-        except trio.Cancelled:
-            with trio.CancelScope(shield=True):
-                for job in claim.jobs:
-                    with contextlib.suppress(NotClaimedError):
-                        await self.release(job.id, token=job.token)
-            raise
-        decode = self.codec.decode
+            return []
         name = self.name
-        return [ClaimedJob(j.id, decode(j.item), j.token, j.failures, name) for j in claim.jobs]
+        at = claim.claimed_ms
+        jobs: list[ClaimedJob] = []
+        poison: list[tuple[contract.ClaimedJob, str]] = []
+        try:
+            decode = self.codec.decode
+            for raw in claim.jobs:
+                try:
+                    item = decode(raw.item)
+                except Exception as exc:  # a custom codec may raise anything
+                    poison.append((raw, _error_text(exc)))
+                else:
+                    jobs.append(ClaimedJob(raw.id, item, raw.token, raw.failures, name, at))
+            if poison:
+                with trio.CancelScope(shield=True) as scope:
+                    scope.deadline = trio.current_time() + GIVE_BACK_TIMEOUT
+                    await self._stall_poison(poison, on_poison)
+            await trio.lowlevel.checkpoint_if_cancelled()
+        except BaseException:
+            done = {raw.id for raw, _ in poison}
+            back = [ReleaseRequest(raw.id, raw.token) for raw in claim.jobs if raw.id not in done]
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + GIVE_BACK_TIMEOUT
+                with contextlib.suppress(ThoonkError):
+                    await self.thoonk.run(
+                        contract.job_release_many(self.keys, back, claimed_ms=at)
+                    )
+            raise
+        return jobs
+
+    async def _stall_poison(
+        self, poison: list[tuple[contract.ClaimedJob, str]], on_poison: PoisonCallback | None
+    ) -> None:
+        for raw, error in poison:
+            try:
+                await self.stall(raw.id, token=raw.token, reason=error)
+            except NotClaimedError:
+                pass  # reaped or retracted meanwhile: not ours to stall any more
+            except ThoonkError as exc:
+                # Left claimed: the queue's timeout brings it back, its count grows,
+                # and max_cancels stalls it in the end.
+                log.warning(
+                    "job %s of %r has an item that cannot be decoded (%s) and could not be "
+                    "stalled (%s); the reaper will take it back", raw.id, self.name, error, exc,
+                )  # fmt: skip
+                continue
+            if on_poison is not None:
+                on_poison(raw.id, error)
+            else:
+                log.warning(
+                    "job %s of %r stalled: its item cannot be decoded (%s)",
+                    raw.id, self.name, error,
+                )  # fmt: skip
 
     async def wait_for_work(self, deadline: float = math.inf) -> bool:
         """Block until a job may be claimable (True) or the trio ``deadline`` passes (False).
@@ -347,12 +458,62 @@ class Job(ThoonkObject[JobKeys]):
         await self.thoonk.run(contract.job_retract(self.keys, job_id))
 
     async def release(self, job: JobRef, *, token: str | None = None) -> None:
-        """Give a claimed job back to the head of the queue without counting a failure."""
+        """Give a claimed job back to the head of the queue without counting a failure.
+
+        It goes back behind any job pushed to the head since it was claimed (a
+        priority publish), so a release never jumps ahead of those.
+
+        Raises:
+            NotClaimedError: the job is not claimed.
+            ClaimLostError: it is claimed, but not with your token any more.
+        """
         job_id, token = _ref(job, token)
-        await self.thoonk.run(contract.job_release(self.keys, job_id, token=token))
+        claimed_ms = job.claimed_ms if isinstance(job, ClaimedJob) and job.claimed_ms else None
+        (outcome,) = await self.thoonk.run(
+            contract.job_release_many(
+                self.keys, [ReleaseRequest(job_id, token)], claimed_ms=claimed_ms
+            )
+        )
+        if outcome.error is not None:
+            raise outcome.error
+
+    async def release_many(self, jobs: Sequence[JobRef]) -> tuple[ReleaseOutcome, ...]:
+        """Give several claimed jobs back in one script; one outcome each, in order.
+
+        They go to the head of the queue in the order given (the first given
+        is claimed first again), behind the jobs pushed to the head since the
+        latest of their claims (priority publishes). No failure is counted.
+        """
+        requests = []
+        latest = 0
+        for job in jobs:
+            job_id, token = _ref(job, None)
+            requests.append(ReleaseRequest(job_id, token))
+            if isinstance(job, ClaimedJob):
+                latest = max(latest, job.claimed_ms)
+        if not requests:
+            await trio.lowlevel.checkpoint()
+            return ()
+        return await self.thoonk.run(
+            contract.job_release_many(self.keys, requests, claimed_ms=latest or None)
+        )
+
+    async def held(self, jobs: Sequence[ClaimedJob]) -> tuple[HeldState, ...]:
+        """Where each job you hold stands now: still ``mine``, or why not (reads only).
+
+        For a worker to notice a claim taken away under it (retracted, cancelled
+        or stalled by someone else, reaped, finished by a person).
+        """
+        if not jobs:
+            await trio.lowlevel.checkpoint()
+            return ()
+        return await self.thoonk.run(
+            contract.job_held(self.keys, [(_held(job, "held").id, job.token) for job in jobs])
+        )
 
     async def touch(self, job: ClaimedJob) -> None:
         """Renew your claim (its claim time becomes now), so no reaper takes it back."""
+        _held(job, "touch")
         await self.thoonk.run(contract.job_touch(self.keys, job.id, job.token))
 
     # ------------------------------------------------------------ maintenance
@@ -441,6 +602,7 @@ class Job(ThoonkObject[JobKeys]):
             ResultTimeoutError: ``timeout`` seconds passed first.
         """
         _check_timeout(timeout)
+        contract.existing_id_arg(job_id)  # before it becomes a key of the router's table
         router = await self._router()
         with router.waiting(job_id) as waiter:
             return await self._wait(job_id, waiter, timeout)

@@ -2,7 +2,10 @@
 
 Synopsis::
 
-    handlers = Handlers(registration, jobs_receive, outcomes_send, counters, done=on_done)
+    handlers = Handlers(registration, jobs_receive, outcomes_send, counters,
+                        done=on_done, dropped=on_dropped)
+    handlers.waiting[job.token] = job          # as the claimer sends a job
+    handlers.revoke(job.token, "retracted")    # its claim went away: skip or cancel it
     await handlers.serve(stopping)     # returns once the jobs channel is closed and drained
 
 ``concurrency`` tasks take claimed jobs from the channel and put one
@@ -13,11 +16,26 @@ hogs the loop), and deadlines are enforced by one watchdog task rather than
 a cancel scope per job. Each task runs its loop in a cancel scope of its own;
 the watchdog cancels that scope when the task's current job passed its
 deadline, the task reports the timeout and carries on in a new scope.
+
+A job whose claim went away (retracted, cancelled or stalled by someone
+else, reaped) is *revoked*: if it is still buffered it is dropped before it
+starts; if its handler runs, the handler is cancelled through its task's
+cancel scope. Either way no outcome is written (the claim is not ours) and
+``dropped(job, cause)`` is told.
+
+Plain ``def`` handlers run in threads, which cannot be interrupted. So a
+thread's job keeps its claim and its slot until the thread returns: a
+timed-out (or revoked) thread is waited for, and only then reported failed
+(or dropped); the next job of that slot never shares a thread budget with
+it. Its deadline starts when it got a thread, not while it waited for one.
+Only a stop past the grace period abandons a running thread (the process
+is ending; its job is released).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -38,14 +56,16 @@ STREAK = 8
 
 
 class _Slot:
-    """One handler task: the job it runs (None between jobs), since when, its scope."""
+    """One handler task: its job (None between jobs), since when, its scope, and why cut."""
 
-    __slots__ = ("job", "scope", "started")
+    __slots__ = ("job", "revoked", "scope", "started", "timed_out")
 
     def __init__(self) -> None:
         self.job: ClaimedJob | None = None
         self.started = 0.0
         self.scope = trio.CancelScope()
+        self.timed_out = False
+        self.revoked: str | None = None
 
 
 class Handlers:
@@ -59,27 +79,55 @@ class Handlers:
         counters: QueueCounters,
         *,
         done: Callable[[], None],
+        dropped: Callable[[ClaimedJob, str], None],
     ) -> None:
         self.registration = registration
         self._receive = receive
         self._send = send
         self._counters = counters
         self._done = done
+        self._dropped = dropped
+        #: token -> job: sent to the handlers and not taken yet (the claimer fills it).
+        self.waiting: dict[str, ClaimedJob] = {}
+        #: token -> cause: buffered jobs to drop instead of running.
+        self._revoked: dict[str, str] = {}
         self._slots = [_Slot() for _ in range(registration.concurrency)]
-        handler = registration.handler
-        if registration.is_async:
-            self._call: Callable[[Any], Any] = handler
-        else:
-            limiter = trio.CapacityLimiter(registration.concurrency)
+        self._threads = not registration.is_async
+        # One thread per slot at most, so a slot never waits for a thread that an
+        # earlier job of another slot still holds; trio's own limiter is not used
+        # (its tokens are shared with every other to_thread call of the process).
+        self._thread_slots = trio.CapacityLimiter(registration.concurrency)
+        self._no_limit = trio.CapacityLimiter(math.inf)
 
-            async def in_thread(item: Any) -> Any:
-                # A plain def runs in a thread; on a timeout or shutdown it is
-                # abandoned (it cannot be interrupted) and its result ignored.
-                return await trio.to_thread.run_sync(
-                    handler, item, limiter=limiter, abandon_on_cancel=True
-                )
+    # ---------------------------------------------------------- revocation
 
-            self._call = in_thread
+    def unsettled(self, token: str) -> bool:
+        """Whether the job of ``token`` is still buffered or running (no outcome yet)."""
+        if token in self.waiting:
+            return True
+        return any(slot.job is not None and slot.job.token == token for slot in self._slots)
+
+    def revoke(self, token: str, cause: str) -> bool:
+        """The claim of ``token`` went away: drop it if buffered, cancel it if running.
+
+        Returns False when the job already has its outcome, or was revoked
+        already (nothing to do).
+        """
+        if token in self.waiting:
+            if token in self._revoked:
+                return False
+            self._revoked[token] = cause
+            return True
+        for slot in self._slots:
+            job = slot.job
+            if job is not None and job.token == token and slot.revoked is None:
+                slot.revoked = cause
+                if not self._threads:
+                    slot.scope.cancel()
+                return True
+        return False
+
+    # ------------------------------------------------------------- serving
 
     async def serve(self, stopping: trio.Event) -> None:
         """Handle jobs until the channel is closed and empty."""
@@ -105,19 +153,27 @@ class Handlers:
                 await self._loop(slot)
                 return
             job = slot.job
-            if job is not None:  # the watchdog cut it
-                slot.job = None
-                error = f"timed out after {self.registration.timeout:g}s"
-                self._counters.timed_out += 1
-                log.warning("job %s of %r %s", job.id, job.queue, error)
-                await self._send.send((job, None, error))
+            if job is None:
+                continue
+            slot.job = None
+            if slot.revoked is not None:  # its claim went away: no outcome is ours to write
+                self._dropped(job, slot.revoked)
+                continue
+            # the watchdog cut it
+            error = f"timed out after {self.registration.timeout:g}s"
+            self._counters.timed_out += 1
+            log.warning("job %s of %r %s", job.id, job.queue, error)
+            await self._send.send((job, None, error))
 
     async def _loop(self, slot: _Slot) -> None:
         receive_nowait = self._receive.receive_nowait
         receive = self._receive.receive
         send_nowait = self._send.send_nowait
         send = self._send.send
-        call = self._call
+        handler = self.registration.handler
+        threads = self._threads
+        waiting = self.waiting
+        revoked = self._revoked
         counters = self._counters
         done = self._done
         clock = trio.current_time
@@ -140,38 +196,83 @@ class Handlers:
                 streak = 0
             except trio.EndOfChannel:
                 return
+            waiting.pop(job.token, None)
+            if revoked:
+                cause = revoked.pop(job.token, None)
+                if cause is not None:  # its claim went away while it waited
+                    done()
+                    self._dropped(job, cause)
+                    continue
             slot.job = job
+            slot.timed_out = False
+            slot.revoked = None
             slot.started = clock()
             counters.running += 1
             context = CURRENT_JOB.set(job)
             result: Any = None
             error: str | None = None
             try:
-                result = await call(job.item)
+                if threads:
+                    result = await self._in_thread(slot, handler, job.item)
+                else:
+                    result = await handler(job.item)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                log.warning("job %s of %r failed: %s", job.id, job.queue, error, exc_info=exc)
+                if slot.revoked is None:
+                    log.warning("job %s of %r failed: %s", job.id, job.queue, error, exc_info=exc)
             finally:
                 CURRENT_JOB.reset(context)
                 counters.running -= 1
                 done()
             slot.job = None
+            if slot.revoked is not None:  # a thread that returned after its claim went away
+                self._dropped(job, slot.revoked)
+                continue
+            if slot.timed_out:
+                ran = clock() - slot.started
+                error = (
+                    f"timed out after {self.registration.timeout:g}s (its thread could not be "
+                    f"interrupted and returned after {ran:.3g}s; its result was dropped)"
+                )
+                result = None
+                counters.timed_out += 1
+                log.warning("job %s of %r %s", job.id, job.queue, error)
             outcome = (job, result, error)
             try:
                 send_nowait(outcome)
             except trio.WouldBlock:
                 await send(outcome)
 
+    async def _in_thread(self, slot: _Slot, handler: Callable[[Any], Any], item: Any) -> Any:
+        # The deadline starts once the slot has its thread. Only a stop past the
+        # grace period (the worker's scope, not the slot's) abandons the thread.
+        async with self._thread_slots:
+            slot.started = trio.current_time()
+            return await trio.to_thread.run_sync(
+                handler, item, limiter=self._no_limit, abandon_on_cancel=True
+            )
+
     async def _watchdog(self, seconds: float) -> None:
         slots = self._slots
+        threads = self._threads
         while True:
             now = trio.current_time()
             wake = now + seconds
             for slot in slots:
-                if slot.job is not None:
+                if slot.job is not None and not slot.timed_out:
                     deadline = slot.started + seconds
                     if deadline <= now:
-                        slot.scope.cancel()
+                        if threads:
+                            # A thread cannot be interrupted: keep the claim and the
+                            # slot until it returns, then report the timeout.
+                            slot.timed_out = True
+                            log.warning(
+                                "job %s of %r passed its %gs deadline; its thread cannot be "
+                                "interrupted, so the job stays claimed until it returns",
+                                slot.job.id, slot.job.queue, seconds,
+                            )  # fmt: skip
+                        else:
+                            slot.scope.cancel()
                     elif deadline < wake:
                         wake = deadline
             await trio.sleep_until(wake)

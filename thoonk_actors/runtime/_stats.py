@@ -45,6 +45,10 @@ class QueueStatistics:
         released: given back without counting a failure (shutdown).
         lost: claims taken back by a reaper before their outcome was written.
         rate: finished per second over the last few seconds.
+        poisoned: of the stalled, jobs whose item could not be decoded (never run).
+        revoked: jobs whose claim went away while held here (retracted,
+            cancelled or stalled by someone else, reaped): dropped before they
+            started, or their running handler cancelled; no outcome written.
     """
 
     name: str
@@ -59,6 +63,8 @@ class QueueStatistics:
     released: int
     lost: int
     rate: float
+    poisoned: int = 0
+    revoked: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +150,8 @@ class QueueCounters:
     """The mutable counters of one job registration (see :class:`QueueStatistics`)."""
 
     __slots__ = (
-        "claimed", "failed", "finished", "lost", "meter", "released", "running",
-        "stalled", "timed_out",
+        "claimed", "failed", "finished", "lost", "meter", "poisoned", "released", "revoked",
+        "running", "stalled", "timed_out",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -157,6 +163,8 @@ class QueueCounters:
         self.stalled = 0
         self.released = 0
         self.lost = 0
+        self.poisoned = 0
+        self.revoked = 0
         self.meter = RateMeter()
 
 

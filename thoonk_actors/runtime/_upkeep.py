@@ -5,7 +5,8 @@ Synopsis::
     async with trio.open_nursery() as nursery:
         nursery.start_soon(heartbeat_loop, job, identities, outstanding, 5.0)
         nursery.start_soon(reaper_loop, job, 2.0, 15_000)
-        nursery.start_soon(lease_loop, job, outstanding, lease_seconds)
+        nursery.start_soon(lease_loop, job, outstanding, configured, lease, check)
+        nursery.start_soon(claims_watch_loop, job, check)
 
 Each loop is supervised (a failure is logged and the loop restarted with
 backoff) and runs until cancelled. Any number of processes run the reaper at
@@ -15,12 +16,13 @@ once: its script is idempotent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import trio
 
 from .._errors import NotClaimedError
 from ..objects import ClaimedJob, Job
+from ..transport import Gap
 from ._identity import ClaimIdentities
 from ._supervise import CONNECTION_ERRORS, supervise
 
@@ -67,11 +69,19 @@ async def reaper_loop(job: Job, interval: float, stale_ms: int) -> None:
     await supervise(reap, what=f"reaper of {job.name!r}", logger=log)
 
 
+ClaimCheck = Callable[[dict[str, str] | None], Awaitable[None]]
+"""``await check({id: event, ...})`` (None: every held job): drop or cancel lost claims."""
+
+#: Events that may mean a claim this worker holds went away.
+CLAIM_EVENTS = ("retract", "cancel", "stall")
+
+
 async def lease_loop(
     job: Job,
     outstanding: dict[str, ClaimedJob],
     configured: trio.Event,
     lease: Callable[[], float | None],
+    check: ClaimCheck | None = None,
 ) -> None:
     """Renew (``touch``) every claim this worker holds, every third of its lease.
 
@@ -79,6 +89,8 @@ async def lease_loop(
     set: the lease recorded with each of its claims (its ``timeout=``, else the
     queue's timeout when it started; None: no time limit, nothing to renew).
     It never changes while the worker runs, whatever other processes configure.
+    A touch refused because the claim went away is handed to ``check`` (a
+    missed event).
     """
 
     async def renew() -> None:
@@ -89,21 +101,45 @@ async def lease_loop(
         while True:
             await trio.sleep(seconds / 3)
             if outstanding:
-                await touch_all(job, list(outstanding.values()))
+                lost = await touch_all(job, list(outstanding.values()))
+                if lost and check is not None:
+                    await check(dict.fromkeys((claimed.id for claimed in lost), "touch"))
 
     await supervise(renew, what=f"lease renewal of {job.name!r}", logger=log)
 
 
-async def touch_all(job: Job, jobs: list[ClaimedJob]) -> None:
-    """Touch every job in ``jobs`` at once (the commands are pipelined)."""
+async def claims_watch_loop(job: Job, check: ClaimCheck) -> None:
+    """Watch the queue's retract / cancel / stall events for jobs this worker holds.
+
+    An event naming a held job triggers ``check`` (which asks Redis whether
+    the claim is still ours: our own cancels and stalls name jobs too); a gap
+    in the events checks every held job.
+    """
+
+    async def watch() -> None:
+        async with job.events(CLAIM_EVENTS, buffer=4096) as events:
+            await check(None)  # what happened before the subscription
+            while True:
+                event = await events.receive()
+                if isinstance(event, Gap):
+                    await check(None)
+                else:
+                    await check({event.id: event.event})
+
+    await supervise(watch, what=f"claim watch of {job.name!r}", logger=log)
+
+
+async def touch_all(job: Job, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+    """Touch every job in ``jobs`` at once (pipelined); the ones whose claim is gone."""
     failures: list[BaseException] = []
+    lost: list[ClaimedJob] = []
 
     async def touch(claimed: ClaimedJob) -> None:
         try:
             await job.touch(claimed)
         except NotClaimedError:
-            # Settled meanwhile, or reaped: its outcome write will say which.
-            pass
+            # Settled meanwhile, or taken away: check_claims tells which.
+            lost.append(claimed)
         except CONNECTION_ERRORS as exc:
             failures.append(exc)
 
@@ -112,3 +148,4 @@ async def touch_all(job: Job, jobs: list[ClaimedJob]) -> None:
             nursery.start_soon(touch, claimed)
     if failures:
         raise failures[0]
+    return lost

@@ -15,7 +15,17 @@ with the deadline watchdog); each outcome
 goes through a second channel to the writers (``finish_many`` batches,
 ``cancel`` for failures). ``outstanding`` maps claim token -> job for every
 claim not yet settled: the lease loop renews them, and whatever is left
-there at shutdown is released (no failure counted).
+there at shutdown is released (no failure counted, in claim order, behind
+priority jobs published meanwhile: one ``release_many`` script).
+
+Containment: a claimed job whose item cannot be decoded (a poison job) is
+stalled with the error by ``claim_many`` and counted (``poisoned``); the
+rest of its batch runs. Anything else failing between the claim and the
+hand-off releases what was not handed off. A job whose claim goes away
+while this worker holds it (retracted, cancelled or stalled by someone
+else, reaped: seen from the queue's events, a refused touch, or a pub/sub
+gap, then confirmed with ``held``) is dropped before it starts, or its
+running handler is cancelled (``revoked``, logged with the real cause).
 
 Stopping: the claimer stops (an in-flight claim is completed, not cut, so
 no claim is lost), jobs claimed but not started are released at once, the
@@ -35,14 +45,13 @@ from dataclasses import dataclass
 
 import trio
 
-from .._errors import NotClaimedError
 from ..objects import HEARTBEAT_STALE_MS, ClaimedJob, Job, Thoonk
 from ._handlers import Handlers
 from ._identity import ClaimIdentities
 from ._registry import MAX_CLAIM_BATCH, JobRegistration
 from ._stats import QueueCounters, QueueStatistics
 from ._supervise import CONNECTION_ERRORS, RECOVERABLE, supervise
-from ._upkeep import heartbeat_loop, lease_loop, reaper_loop
+from ._upkeep import claims_watch_loop, heartbeat_loop, lease_loop, reaper_loop
 from ._writer import Outcome, OutcomeWriter
 
 log = logging.getLogger(__name__)
@@ -105,6 +114,7 @@ class JobWorker:
             self._out_send,
             self.counters,
             done=self._handled,
+            dropped=self._dropped,
         )
 
     # ----------------------------------------------------------------- state
@@ -129,6 +139,8 @@ class JobWorker:
             released=c.released,
             lost=c.lost,
             rate=c.meter.rate(),
+            poisoned=c.poisoned,
+            revoked=c.revoked,
         )
 
     # --------------------------------------------------------------- running
@@ -172,6 +184,8 @@ class JobWorker:
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
             self._active -= len(waiting)
+            for claimed in waiting:
+                self._handlers.waiting.pop(claimed.token, None)
             if waiting and self._nursery is not None:
                 self._nursery.start_soon(self._release, waiting)
         self._handler_scope.deadline = min(self._handler_scope.deadline, deadline)
@@ -207,6 +221,7 @@ class JobWorker:
                     min(free, MAX_CLAIM_BATCH),
                     worker_id=self.identities.current,
                     lease_ms=self._lease_ms,
+                    on_poison=self._poisoned,
                 )
             except CONNECTION_ERRORS:
                 # The claim may have run, its jobs unknown to us: see _identity.
@@ -216,15 +231,34 @@ class JobWorker:
                 with self._idle_wait():
                     await job.wait_for_work(trio.current_time() + WAIT_FOR_WORK)
                 continue
-            for claimed in jobs:
-                outstanding[claimed.token] = claimed
             counters.claimed += len(jobs)
-            if stopping.is_set():
-                await self._release(jobs)
-                return
-            self._active += len(jobs)
-            for claimed in jobs:
-                send.send_nowait(claimed)
+            handed = 0
+            try:
+                for claimed in jobs:
+                    outstanding[claimed.token] = claimed
+                if stopping.is_set():
+                    await self._release(jobs)
+                    return
+                waiting = self._handlers.waiting
+                for claimed in jobs:
+                    waiting[claimed.token] = claimed
+                    send.send_nowait(claimed)
+                    self._active += 1
+                    handed += 1
+            except BaseException:
+                # Whatever broke between the claim and the hand-off: nobody will
+                # run the rest, so give them back now rather than at the timeout.
+                rest = jobs[handed:]
+                for claimed in rest:
+                    self._handlers.waiting.pop(claimed.token, None)
+                with trio.CancelScope(shield=True) as scope:
+                    scope.deadline = trio.current_time() + CLEANUP_TIMEOUT
+                    await self._release(rest)
+                for claimed in rest:
+                    # Not renewed any more: if the release failed, the timeout brings
+                    # them back (they must not stay held, renewed, by nobody).
+                    outstanding.pop(claimed.token, None)
+                raise
 
     async def _wait_for_slots(self, wanted: int) -> None:
         capacity = self.registration.capacity
@@ -273,6 +307,20 @@ class JobWorker:
     async def _run_handlers(self) -> None:
         await self._handlers.serve(self._stopping)
 
+    def _poisoned(self, job_id: str, error: str) -> None:
+        # claim_many stalled a job whose item cannot be decoded.
+        self.counters.poisoned += 1
+        self.counters.stalled += 1
+        log.warning(
+            "job %s of %r stalled without running: its item cannot be decoded (%s); "
+            "inspect it, then retry or retract it", job_id, self.registration.name, error,
+        )  # fmt: skip
+
+    def _dropped(self, claimed: ClaimedJob, cause: str) -> None:
+        # Its claim went away (see check_claims; counted there): no outcome of ours
+        # is written. A thread's job gets here only once the thread returned.
+        self.outstanding.pop(claimed.token, None)
+
     def _handled(self) -> None:
         # A handler is done with a job: its slot is free for the claimer.
         self._active -= 1
@@ -302,32 +350,77 @@ class JobWorker:
                 )
                 nursery.start_soon(reaper_loop, self.job, settings.reap_interval, settings.stale_ms)
                 nursery.start_soon(
-                    lease_loop, self.job, self.outstanding, self._configured, lambda: self._lease
+                    lease_loop,
+                    self.job,
+                    self.outstanding,
+                    self._configured,
+                    lambda: self._lease,
+                    self.check_claims,
                 )
+                nursery.start_soon(claims_watch_loop, self.job, self.check_claims)
 
     # ---------------------------------------------------------- release, exit
 
     async def _release(self, jobs: list[ClaimedJob]) -> None:
-        """Give jobs back to the head of the queue, no failure counted (pipelined)."""
+        """Give jobs back to the head of the queue, no failure counted, in claim order.
 
-        async def release(claimed: ClaimedJob) -> None:
-            try:
-                await self.job.release(claimed)
-            except NotClaimedError:
-                pass  # reaped meanwhile, or released by an earlier attempt
-            except RECOVERABLE as exc:
-                log.warning(
-                    "could not release job %s of %r (%s); a reaper will take it back",
-                    claimed.id, claimed.queue, exc,
-                )  # fmt: skip
-                return
-            else:
+        One script for all of them, so they keep their order and stay behind
+        priority jobs published since they were claimed.
+        """
+        if not jobs:
+            return
+        ordered = sorted(jobs, key=_claim_order)
+        try:
+            outcomes = await self.job.release_many(ordered)
+        except RECOVERABLE as exc:
+            log.warning(
+                "could not release %d jobs of %r (%s); a reaper will take them back",
+                len(ordered), self.registration.name, exc,
+            )  # fmt: skip
+            return
+        for claimed, outcome in zip(ordered, outcomes, strict=True):
+            if outcome.status == "ok":
                 self.counters.released += 1
+            # else: reaped meanwhile, or released by an earlier attempt
             self.outstanding.pop(claimed.token, None)
 
-        async with trio.open_nursery() as nursery:
-            for claimed in jobs:
-                nursery.start_soon(release, claimed)
+    # ------------------------------------------------------------ revocation
+
+    async def check_claims(self, events: dict[str, str] | None) -> None:
+        """Drop or cancel the jobs whose claim went away (see the module doc).
+
+        ``events``: id -> the event that named it (``retract``, ``cancel``,
+        ``stall``, ``touch``); None checks every job held (after a gap).
+        """
+        handlers = self._handlers
+        suspects = [
+            claimed
+            for claimed in list(self.outstanding.values())
+            if (events is None or claimed.id in events) and handlers.unsettled(claimed.token)
+        ]
+        if not suspects:
+            return
+        states = await self.job.held(suspects)
+        for claimed, state in zip(suspects, states, strict=True):
+            if state.status == "mine":
+                continue
+            event = None if events is None else events.get(claimed.id)
+            cause = _cause(state.status, state.error, event)
+            running = claimed.token not in handlers.waiting
+            if handlers.revoke(claimed.token, cause):
+                self.counters.revoked += 1
+                if running:
+                    log.warning(
+                        "job %s of %r was %s while its handler ran: handler %s",
+                        claimed.id, self.registration.name, cause,
+                        "cancelled" if self.registration.is_async
+                        else "left to finish in its thread, its result dropped",
+                    )  # fmt: skip
+                else:
+                    log.warning(
+                        "job %s of %r was %s before its handler started: not run",
+                        claimed.id, self.registration.name, cause,
+                    )  # fmt: skip
 
     async def _cleanup(self) -> None:
         pending = self._writer.unwritten()
@@ -345,3 +438,30 @@ class JobWorker:
                 await self.job.heartbeat(worker_id=identity, leave=True)
             except RECOVERABLE as exc:
                 log.info("job queue %r: could not say goodbye (%s)", self.registration.name, exc)
+
+
+def _claim_order(claimed: ClaimedJob) -> tuple[int, int]:
+    # Claim tokens come from one counter per queue: their order is the claim order.
+    token = claimed.token
+    return claimed.claimed_ms, int(token) if token.isdigit() else 0
+
+
+def _cause(status: str, error: str | None, event: str | None) -> str:
+    """How a log line names why a claim went away (the real cause, not "lost").
+
+    The stored state says what happened (``held`` tells finished from
+    retracted), the event that made us look fills in when it cannot (the
+    job may have been claimed again meanwhile), and the last error says
+    whether a reaper did it (it records ``reaped: ...``).
+    """
+    reaped = error is not None and error.startswith("reaped")
+    again = " and claimed again" if status == "claimed" else ""
+    if status == "retracted" or (status == "gone" and event == "retract"):
+        return "retracted"
+    if status in ("finished", "gone"):
+        return "finished by someone else" if status == "finished" else "finished or retracted"
+    if event == "stall" or status == "stalled":
+        return f"stalled by a reaper ({error})" if reaped else "stalled by someone else"
+    if reaped:
+        return f"reaped ({error}){again}"
+    return f"cancelled by someone else{again}"
