@@ -30,7 +30,7 @@ from ._config import (
     parse_config,
     validate_config,
 )
-from ._events import ContractEvent, parse_channel, parse_event
+from ._events import ContractEvent, parse_channel, parse_event, parse_sequenced
 from ._feed import (
     FeedPublished,
     PublishKind,
@@ -130,6 +130,8 @@ from ._queue import queue_get, queue_length, queue_put, queue_wait_for_item
 from ._refusals import REPLY_CODES
 from ._scripts import Script, all_scripts, load_script, script_names
 from ._sorted_feed import (
+    WHERES,
+    SortedFeedSnapshot,
     Where,
     sorted_feed_append,
     sorted_feed_edit,
@@ -143,6 +145,7 @@ from ._sorted_feed import (
     sorted_feed_publish_after,
     sorted_feed_publish_before,
     sorted_feed_retract,
+    sorted_feed_snapshot,
 )
 
 __all__ = [
@@ -157,6 +160,7 @@ __all__ = [
     "REGISTRIES",
     "REPLY_CODES",
     "TRANSITIONS",
+    "WHERES",
     "AnyConfig",
     "AnyKeys",
     "Args",
@@ -198,6 +202,7 @@ __all__ = [
     "Script",
     "SortedFeedConfig",
     "SortedFeedKeys",
+    "SortedFeedSnapshot",
     "Transition",
     "Where",
     "all_scripts",
@@ -247,6 +252,7 @@ __all__ = [
     "parse_channel",
     "parse_config",
     "parse_event",
+    "parse_sequenced",
     "queue_get",
     "queue_length",
     "queue_put",
@@ -265,6 +271,7 @@ __all__ = [
     "sorted_feed_publish_after",
     "sorted_feed_publish_before",
     "sorted_feed_retract",
+    "sorted_feed_snapshot",
     "targets",
     "validate_config",
     "validate_id",

@@ -36,6 +36,19 @@ _FEED_EVENTS: dict[str, FeedEventName] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Decoded items in feed order, and the change sequence they were read at.
+
+    ``seq`` is None for a plain feed: its events carry no sequence (their
+    payloads are the original's), and applying them again onto a snapshot that
+    already holds them is harmless (see docs/contract.md, "Snapshots and events").
+    """
+
+    items: list[tuple[str, Any]]
+    seq: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class FeedEvent:
     """One feed event, decoded: ``FeedEvent("publish", "a1", {"title": "x"})``.
 
@@ -120,6 +133,10 @@ class Feed(ThoonkObject[FeedKeys]):
         pairs = await self.thoonk.run(contract.feed_items(self.keys))
         decode = self.codec.decode
         return [(item_id, decode(raw)) for item_id, raw in pairs]
+
+    async def snapshot(self) -> Snapshot:
+        """``await feed.snapshot()``: :meth:`items` as a :class:`Snapshot` (``seq`` None)."""
+        return Snapshot(await self.items(), None)
 
     async def length(self) -> int:
         """``await feed.length()``: the number of items."""

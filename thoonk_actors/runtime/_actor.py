@@ -21,7 +21,7 @@ import trio
 
 from .. import contract
 from .._errors import ThoonkError
-from ..objects import ObjectEvent, Thoonk
+from ..objects import ObjectEvent, Snapshot, Thoonk
 from ._mailbox import Mailbox, Missed
 from ._registry import FeedRegistration
 from ._resync import Resync, ResyncReason
@@ -38,7 +38,7 @@ class Watchable(Protocol):
 
     def channel(self, event: str) -> str: ...
 
-    async def items(self) -> list[tuple[str, Any]]: ...
+    async def snapshot(self) -> Snapshot: ...
 
     def decode_event(self, event: ObjectEvent) -> Any: ...
 
@@ -65,6 +65,10 @@ class FeedActor:
         self._counters = ActorCounters()
         self._pending: ResyncReason | None = "start" if registration.snapshot else None
         self._busy = False
+        # The change sequence of the last snapshot: events at or below it are
+        # already in it (sorted feeds; None = pass every event on).
+        self._floor: int | None = None
+        self.skipped = 0
 
     @property
     def idle(self) -> bool:
@@ -106,15 +110,28 @@ class FeedActor:
                 await self._resync(message.reason)
                 continue
             event = decode(message.channel, message.data)
-            if event is not None:
-                await call(event)
-                counters.handled += 1
+            if event is None:
+                continue
+            floor = self._floor
+            if floor is not None:
+                seq = getattr(event, "seq", None)
+                if seq is not None and seq <= floor:
+                    self.skipped += 1  # the snapshot already holds this change
+                    continue
+                if event.event == "delete":
+                    # The sequence starts again with the next incarnation.
+                    self._floor = None
+            await call(event)
+            counters.handled += 1
 
     async def _resync(self, reason: ResyncReason) -> None:
         # Until the handler has had this resync, a crash must bring it again.
         self._pending = reason
-        items = await self._obj.items()
-        await self._call(Resync(self.registration.name, tuple(items), reason))
+        snapshot = await self._obj.snapshot()
+        self._floor = snapshot.seq
+        await self._call(
+            Resync(self.registration.name, tuple(snapshot.items), reason, snapshot.seq)
+        )
         self._pending = None
         self._counters.resyncs += 1
 
