@@ -327,3 +327,49 @@ async def test_decoded_events_replay_the_order(deck: SortedFeed, thoonk: Thoonk)
                     at = mirror.index(event.anchor) + (event.where == "after")
                     mirror.insert(at, event.id)
     assert mirror == expected == ["d", "b", "a"]
+
+
+def _apply_position(mirror: list[str], event: SortedFeedEvent) -> None:
+    if event.id in mirror:
+        mirror.remove(event.id)
+    if event.where == "begin":
+        mirror.insert(0, event.id)
+    elif event.where == "end":
+        mirror.append(event.id)
+    else:
+        assert event.anchor is not None
+        mirror.insert(mirror.index(event.anchor) + (event.where == "after"), event.id)
+
+
+@pytest.mark.parametrize(
+    ("action", "order"),
+    [
+        (lambda d: d.publish_before("end", "z", id="z"), ["begin", "z", "end", ":q", "q:", ":"]),
+        (lambda d: d.publish_after("begin", "z", id="z"), ["begin", "z", "end", ":q", "q:", ":"]),
+        (lambda d: d.move_before("begin", "end"), ["begin", "end", ":q", "q:", ":"]),
+        (lambda d: d.move_before(":", "end"), ["begin", ":", "end", ":q", "q:"]),
+        (lambda d: d.move_after(":", "begin"), ["begin", ":", "end", ":q", "q:"]),
+        (lambda d: d.move_after("end", "begin"), ["begin", "end", ":q", "q:", ":"]),
+        (lambda d: d.move_after("begin", ":q"), ["end", ":q", "begin", "q:", ":"]),
+        (lambda d: d.move_before("begin", "q:"), ["end", ":q", "begin", "q:", ":"]),
+        (lambda d: d.publish_after(":q", "z", id="z"), ["begin", "end", ":q", "z", "q:", ":"]),
+        (lambda d: d.publish_before(":", "z", id="z:"), ["begin", "end", ":q", "q:", "z:", ":"]),
+        (lambda d: d.move_after(":q", ":"), ["begin", "end", "q:", ":", ":q"]),
+    ],
+)
+async def test_ids_that_look_like_positions_are_placed_right_everywhere(
+    deck: SortedFeed, action: Callable[[SortedFeed], Awaitable[Any]], order: list[str]
+) -> None:
+    """Ids such as ``end``, ``begin``, ``:q``, ``q:`` and ``:`` as anchors and as moved ids:
+    the stored order and a watcher that applies the position events agree."""
+    for id in ["begin", "end", ":q", "q:", ":"]:
+        await deck.append(id, id=id)
+    mirror = await deck.ids()
+    async with deck.events(["position"]) as events:
+        await action(deck)
+        with trio.fail_after(10):
+            raw = await events.receive()
+        assert isinstance(raw, ObjectEvent)
+        _apply_position(mirror, deck.decode_event(raw))
+    assert await deck.ids() == order
+    assert mirror == order

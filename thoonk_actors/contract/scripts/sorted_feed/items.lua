@@ -1,5 +1,5 @@
--- sorted_feed/items: the feed's change sequence, then ids and items in order, in one
--- consistent read (an actor skips the events whose sequence is not above it).
+-- sorted_feed/items: the change sequence, then ids and items in order, in one consistent read.
+-- (A reader skips the events whose sequence is not above the one returned.)
 -- KEYS[1] ids    list
 -- KEYS[2] items  hash
 -- KEYS[3] seq    string counter: the feed's change sequence (missing = 0)
