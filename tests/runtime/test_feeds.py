@@ -165,3 +165,28 @@ async def test_pubsub_reconnect_makes_actors_resync(
                 lambda: mirror.resyncs == ["start", "reconnected"], what="a resync after reconnect"
             )
     assert mirror.items == {"l": "lunch"}
+
+
+async def test_idle_actor_statistics_are_not_rebuilt(redis_url: str) -> None:
+    """The twice-a-second refresh reuses an idle actor's frozen statistics (no allocation)."""
+    app = App(redis_url)
+    mirror = Mirror()
+
+    @app.feed("news")
+    async def on_news(event: FeedEvent | Resync) -> None:
+        mirror.apply(event)
+
+    with trio.fail_after(DEADLINE):
+        async with open_thoonk(redis_url) as thoonk, app.open() as running:
+            await wait_until(lambda: mirror.resyncs == ["start"], what="the snapshot")
+            idle = running.statistics().actor("news")
+            assert running.statistics().actor("news") is idle
+            await thoonk.feed("news").publish("x", id="a")
+            await wait_until(lambda: len(mirror.events) == 1, what="the event")
+            await wait_until(
+                lambda: running.statistics().actor("news").handled == 1, what="fresh statistics"
+            )
+            busy = running.statistics().actor("news")
+    assert busy is not idle
+    assert (idle.handled, idle.resyncs) == (0, 1)
+    assert (busy.handled, busy.resyncs, busy.buffered) == (1, 1, 0)
