@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from .. import contract
 from .._errors import NotFoundError, UnexpectedReplyError, UsageError
-from ..contract import FeedKeys, FeedPublished
+from ..contract import Call, FeedKeys, FeedPublished, Reply
 from ._base import ObjectEvent, ThoonkObject
 
 E = TypeVar("E", bound=str)
@@ -136,7 +136,17 @@ class Feed(ThoonkObject[FeedKeys]):
 
     async def snapshot(self) -> Snapshot:
         """``await feed.snapshot()``: :meth:`items` as a :class:`Snapshot` (``seq`` None)."""
-        return Snapshot(await self.items(), None)
+        return await self.thoonk.run(self.snapshot_call())
+
+    def snapshot_call(self) -> Call[Snapshot]:
+        """The contract call :meth:`snapshot` runs (actors read many in one pipeline)."""
+        call = contract.feed_items(self.keys)
+        decode_pairs, decode = call.decode, self.codec.decode
+
+        def decode_snapshot(reply: Reply) -> Snapshot:
+            return Snapshot([(i, decode(raw)) for i, raw in decode_pairs(reply)], None)
+
+        return Call(call.script, call.keys, call.args, decode_snapshot, call.after)
 
     async def length(self) -> int:
         """``await feed.length()``: the number of items."""

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 
 from .. import contract
 from .._errors import NotFoundError, UnexpectedReplyError
-from ..contract import SortedFeedKeys, Where
+from ..contract import Call, Reply, SortedFeedKeys, Where
 from ._base import ObjectEvent, ThoonkObject
 from ._feed import Snapshot, known_event
 
@@ -219,9 +219,18 @@ class SortedFeed(ThoonkObject[SortedFeedKeys]):
         Subscribe first, then read the snapshot, then apply only events with
         ``event.seq > snap.seq`` (the others are already in ``snap.items``).
         """
-        read = await self.thoonk.run(contract.sorted_feed_snapshot(self.keys))
-        decode = self.codec.decode
-        return Snapshot([(item_id, decode(raw)) for item_id, raw in read.items], read.seq)
+        return await self.thoonk.run(self.snapshot_call())
+
+    def snapshot_call(self) -> Call[Snapshot]:
+        """The contract call :meth:`snapshot` runs (actors read many in one pipeline)."""
+        call = contract.sorted_feed_snapshot(self.keys)
+        decode_read, decode = call.decode, self.codec.decode
+
+        def decode_snapshot(reply: Reply) -> Snapshot:
+            read = decode_read(reply)
+            return Snapshot([(i, decode(raw)) for i, raw in read.items], read.seq)
+
+        return Call(call.script, call.keys, call.args, decode_snapshot, call.after)
 
     async def length(self) -> int:
         """``await deck.length()``: the number of items."""

@@ -21,10 +21,12 @@ import trio
 
 from .. import contract
 from .._errors import ThoonkError
+from ..contract import Call
 from ..objects import ObjectEvent, Snapshot, Thoonk
 from ._mailbox import Mailbox, Missed
 from ._registry import FeedRegistration
 from ._resync import Resync, ResyncReason
+from ._snapshots import SnapshotReader
 from ._stats import ActorCounters, ActorStatistics
 from ._supervise import supervise
 
@@ -39,6 +41,8 @@ class Watchable(Protocol):
     def channel(self, event: str) -> str: ...
 
     async def snapshot(self) -> Snapshot: ...
+
+    def snapshot_call(self) -> Call[Snapshot]: ...
 
     def decode_event(self, event: ObjectEvent) -> Any: ...
 
@@ -58,10 +62,17 @@ def channels_of(obj: Watchable) -> list[str]:
 class FeedActor:
     """Runs one feed registration's handler (see the module doc)."""
 
-    def __init__(self, registration: FeedRegistration, obj: Watchable, mailbox: Mailbox) -> None:
+    def __init__(
+        self,
+        registration: FeedRegistration,
+        obj: Watchable,
+        mailbox: Mailbox,
+        snapshots: SnapshotReader | None = None,
+    ) -> None:
         self.registration = registration
         self._obj = obj
         self._mailbox = mailbox
+        self._snapshots = snapshots
         self._counters = ActorCounters()
         self._pending: ResyncReason | None = "start" if registration.snapshot else None
         self._busy = False
@@ -147,7 +158,10 @@ class FeedActor:
     async def _resync(self, reason: ResyncReason) -> None:
         # Until the handler has had this resync, a crash must bring it again.
         self._pending = reason
-        snapshot = await self._obj.snapshot()
+        if self._snapshots is not None:
+            snapshot = await self._snapshots.read(self._obj.snapshot_call())
+        else:
+            snapshot = await self._obj.snapshot()
         self._floor = snapshot.seq
         await self._call(
             Resync(self.registration.name, tuple(snapshot.items), reason, snapshot.seq)
