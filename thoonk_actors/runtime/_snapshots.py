@@ -36,7 +36,7 @@ class _Slot:
         self.call = call
         self.done = trio.Event()
         self.result: Any = None
-        self.failed = False
+        self.failed = True  # until the batch delivered a result
 
 
 class SnapshotReader:
@@ -73,12 +73,10 @@ class SnapshotReader:
                 batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
                 try:
                     results = await self._thoonk.run_many([slot.call for slot in batch])
-                except Exception:
-                    for slot in batch:
-                        slot.failed = True
-                else:
                     for slot, result in zip(batch, results, strict=True):
-                        slot.result = result
+                        slot.result, slot.failed = result, False
+                except Exception:
+                    pass  # each actor runs its own call (and meets its own error)
                 finally:
                     for slot in batch:
                         slot.done.set()
