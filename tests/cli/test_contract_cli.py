@@ -79,6 +79,7 @@ def test_cluster_names_are_hash_tagged() -> None:
         "sorted_feed.items:{deck}",
         "sorted_feed.idincr:{deck}",
         "sorted_feed.publishes:{deck}",
+        "sorted_feed.seq:{deck}",
     ]
     assert layout["channels"][3]["channel"] == "event.sorted_feed.position:deck"
 

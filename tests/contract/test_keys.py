@@ -97,7 +97,7 @@ def test_other_types(cluster: bool) -> None:
         f"feed.{f}:{tag}" for f in ("config", "ids", "items", "publishes")
     )
     assert SortedFeedKeys.of("n", cluster=cluster).all_keys() == tuple(
-        f"sorted_feed.{f}:{tag}" for f in ("config", "ids", "items", "idincr", "publishes")
+        f"sorted_feed.{f}:{tag}" for f in ("config", "ids", "items", "idincr", "publishes", "seq")
     )
     assert QueueKeys.of("n", cluster=cluster).all_keys() == tuple(
         f"queue.{f}:{tag}" for f in ("config", "ids", "items", "publishes")

@@ -634,14 +634,14 @@ def test_sorted_feed_positions_and_events(r: redis.Redis, events: Events) -> Non
     run(r, sorted_feed_publish_after(SORTED, "1", b"D"))
     assert read(r, sorted_feed_ids(SORTED)) == ("2", "c", "1", "3")
     assert events.take() == [
-        ("event.sorted_feed.publish:playlist", b"1\0A"),
-        ("event.sorted_feed.position:playlist", b"1\0:end"),
-        ("event.sorted_feed.publish:playlist", b"2\0B"),
-        ("event.sorted_feed.position:playlist", b"2\0begin:"),
-        ("event.sorted_feed.publish:playlist", b"c\0C"),
-        ("event.sorted_feed.position:playlist", b"c\0:1"),
-        ("event.sorted_feed.publish:playlist", b"3\0D"),
-        ("event.sorted_feed.position:playlist", b"3\x001:"),
+        ("event.sorted_feed.publish:playlist", b"1\x001\0A"),
+        ("event.sorted_feed.position:playlist", b"1\x001\0end"),
+        ("event.sorted_feed.publish:playlist", b"2\x002\0B"),
+        ("event.sorted_feed.position:playlist", b"2\x002\0begin"),
+        ("event.sorted_feed.publish:playlist", b"c\x003\0C"),
+        ("event.sorted_feed.position:playlist", b"c\x003\0before\x001"),
+        ("event.sorted_feed.publish:playlist", b"3\x004\0D"),
+        ("event.sorted_feed.position:playlist", b"3\x004\0after\x001"),
     ]
     run(r, sorted_feed_move(SORTED, "c", "end"))
     run(r, sorted_feed_move(SORTED, "3", "begin"))
@@ -649,17 +649,17 @@ def test_sorted_feed_positions_and_events(r: redis.Redis, events: Events) -> Non
     run(r, sorted_feed_move(SORTED, "1", "before", "3"))
     assert read(r, sorted_feed_ids(SORTED)) == ("1", "3", "c", "2")
     assert events.take() == [
-        ("event.sorted_feed.position:playlist", b"c\0:end"),
-        ("event.sorted_feed.position:playlist", b"3\0begin:"),
-        ("event.sorted_feed.position:playlist", b"2\0c:"),
-        ("event.sorted_feed.position:playlist", b"1\0:3"),
+        ("event.sorted_feed.position:playlist", b"c\x005\0end"),
+        ("event.sorted_feed.position:playlist", b"3\x006\0begin"),
+        ("event.sorted_feed.position:playlist", b"2\x007\0after\0c"),
+        ("event.sorted_feed.position:playlist", b"1\x008\0before\x003"),
     ]
     run(r, sorted_feed_edit(SORTED, "c", b"CC"))
     assert run(r, sorted_feed_retract(SORTED, "3")) is True
     assert run(r, sorted_feed_retract(SORTED, "3")) is False
     assert events.take() == [
-        ("event.sorted_feed.edit:playlist", b"c\0CC"),
-        ("event.sorted_feed.retract:playlist", b"3"),
+        ("event.sorted_feed.edit:playlist", b"c\x009\0CC"),
+        ("event.sorted_feed.retract:playlist", b"3\x0010"),
     ]
 
 

@@ -80,32 +80,32 @@ async def test_each_placement_orders_and_announces(deck: SortedFeed) -> None:
         assert await deck.append("A", id="a") == "a"
         assert await deck.ids() == ["a"]
         assert await next_events(events, 2) == [
-            ("publish", "a", b'"A"'),
-            ("position", "a", b":end"),
+            ("publish", "a", b'1\0"A"'),
+            ("position", "a", b"1\0end"),
         ]
         assert await deck.prepend("B", id="b") == "b"
         assert await deck.ids() == ["b", "a"]
         assert await next_events(events, 2) == [
-            ("publish", "b", b'"B"'),
-            ("position", "b", b"begin:"),
+            ("publish", "b", b'2\0"B"'),
+            ("position", "b", b"2\0begin"),
         ]
         assert await deck.publish_before("a", "C", id="c") == "c"
         assert await deck.ids() == ["b", "c", "a"]
         assert await next_events(events, 2) == [
-            ("publish", "c", b'"C"'),
-            ("position", "c", b":a"),
+            ("publish", "c", b'3\0"C"'),
+            ("position", "c", b"3\0before\0a"),
         ]
         assert await deck.publish_after("b", "D", id="d") == "d"
         assert await deck.ids() == ["b", "d", "c", "a"]
         assert await next_events(events, 2) == [
-            ("publish", "d", b'"D"'),
-            ("position", "d", b"b:"),
+            ("publish", "d", b'4\0"D"'),
+            ("position", "d", b"4\0after\0b"),
         ]
         generated = await deck.publish_after("a", "E")
         assert await deck.ids() == ["b", "d", "c", "a", generated]
         assert await next_events(events, 2) == [
-            ("publish", generated, b'"E"'),
-            ("position", generated, b"a:"),
+            ("publish", generated, b'5\0"E"'),
+            ("position", generated, b"5\0after\0a"),
         ]
     assert await deck.items() == [("b", "B"), ("d", "D"), ("c", "C"), ("a", "A"), ("1", "E")]
     assert await deck.length() == 5
@@ -115,13 +115,13 @@ async def test_each_move_orders_and_announces(deck: SortedFeed) -> None:
     for id in "abcd":
         await deck.append(id.upper(), id=id)
     moves: list[tuple[Callable[[], Awaitable[None]], list[str], bytes]] = [
-        (lambda: deck.move_to_begin("c"), ["c", "a", "b", "d"], b"begin:"),
-        (lambda: deck.move_to_end("a"), ["c", "b", "d", "a"], b":end"),
-        (lambda: deck.move_before("a", "b"), ["c", "a", "b", "d"], b":b"),
-        (lambda: deck.move_after("c", "d"), ["a", "b", "d", "c"], b"d:"),
-        (lambda: deck.move("d", "begin"), ["d", "a", "b", "c"], b"begin:"),
-        (lambda: deck.move("d", "after", "c"), ["a", "b", "c", "d"], b"c:"),
-        (lambda: deck.move_to_end("d"), ["a", "b", "c", "d"], b":end"),  # already there
+        (lambda: deck.move_to_begin("c"), ["c", "a", "b", "d"], b"5\0begin"),
+        (lambda: deck.move_to_end("a"), ["c", "b", "d", "a"], b"6\0end"),
+        (lambda: deck.move_before("a", "b"), ["c", "a", "b", "d"], b"7\0before\0b"),
+        (lambda: deck.move_after("c", "d"), ["a", "b", "d", "c"], b"8\0after\0d"),
+        (lambda: deck.move("d", "begin"), ["d", "a", "b", "c"], b"9\0begin"),
+        (lambda: deck.move("d", "after", "c"), ["a", "b", "c", "d"], b"10\0after\0c"),
+        (lambda: deck.move_to_end("d"), ["a", "b", "c", "d"], b"11\0end"),  # already there
     ]
     async with deck.events() as events:
         for move, order, position in moves:
@@ -141,15 +141,16 @@ async def test_edit_in_place_and_retract(deck: SortedFeed, sync_redis: redis.Red
         assert await deck.retract("a") is False  # no event
         await deck.append("z", id="z")
         assert await next_events(events, 4) == [
-            ("edit", "b", b'{"new":true}'),
-            ("retract", "a", None),
-            ("publish", "z", b'"z"'),
-            ("position", "z", b":end"),
+            ("edit", "b", b'4\0{"new":true}'),
+            ("retract", "a", b"5"),
+            ("publish", "z", b'6\0"z"'),
+            ("position", "z", b"6\0end"),
         ]
     assert await deck.items() == [("b", {"new": True}), ("c", "c"), ("z", "z")]
     assert await deck.get("b") == {"new": True}
     assert (await deck.has("b"), await deck.has("a")) == (True, False)
     assert x(sync_redis, "GET", "sorted_feed.publishes:deck") == b"5"  # edits count
+    assert x(sync_redis, "GET", "sorted_feed.seq:deck") == b"6"  # every change counts
 
 
 # ------------------------------------------------------------------- refusals
@@ -189,7 +190,13 @@ async def test_refusals_write_nothing(deck: SortedFeed, sync_redis: redis.Redis)
 
 
 @pytest.mark.parametrize(
-    "key", ["sorted_feed.ids:deck", "sorted_feed.items:deck", "sorted_feed.idincr:deck"]
+    "key",
+    [
+        "sorted_feed.ids:deck",
+        "sorted_feed.items:deck",
+        "sorted_feed.idincr:deck",
+        "sorted_feed.seq:deck",
+    ],
 )
 async def test_a_key_of_another_type_is_refused_and_kept(
     deck: SortedFeed, sync_redis: redis.Redis, key: str
@@ -200,7 +207,7 @@ async def test_a_key_of_another_type_is_refused_and_kept(
         await deck.append("x")
     with pytest.raises(WrongTypeError):
         await deck.prepend("x", id="given")
-    if key != "sorted_feed.idincr:deck":
+    if key != "sorted_feed.idincr:deck":  # (the sequence is read by items and retract)
         with pytest.raises(WrongTypeError):
             await deck.items()
         with pytest.raises(WrongTypeError):
@@ -208,11 +215,24 @@ async def test_a_key_of_another_type_is_refused_and_kept(
     assert snapshot(sync_redis) == before
 
 
-async def test_a_garbage_id_counter_is_refused(deck: SortedFeed, sync_redis: redis.Redis) -> None:
-    x(sync_redis, "SET", "sorted_feed.idincr:deck", "not a number")
+@pytest.mark.parametrize("key", ["sorted_feed.idincr:deck", "sorted_feed.seq:deck"])
+async def test_a_garbage_counter_is_refused(
+    deck: SortedFeed, sync_redis: redis.Redis, key: str
+) -> None:
+    await deck.append("a", id="a")
+    x(sync_redis, "SET", key, "not a number")
     before = snapshot(sync_redis)
     with pytest.raises(WrongTypeError, match="integer"):
         await deck.append("x")
+    if key == "sorted_feed.seq:deck":
+        for attempt in (
+            lambda: deck.edit("a", 1),
+            lambda: deck.move_to_begin("a"),
+            lambda: deck.retract("a"),
+            deck.items,
+        ):
+            with pytest.raises(WrongTypeError, match="integer"):
+                await attempt()
     assert snapshot(sync_redis) == before
 
 
@@ -220,21 +240,26 @@ async def test_a_garbage_id_counter_is_refused(deck: SortedFeed, sync_redis: red
 
 
 async def test_decode_event(deck: SortedFeed) -> None:
-    assert deck.decode_event(ev("publish", "7", b'"x"')) == SortedFeedEvent("publish", "7", "x")
-    assert deck.decode_event(ev("edit", "7", b"[1]")) == SortedFeedEvent("edit", "7", [1])
-    assert deck.decode_event(ev("retract", "7")) == SortedFeedEvent("retract", "7")
-    assert deck.decode_event(ev("position", "7", b":3")) == SortedFeedEvent(
-        "position", "7", where="before", anchor="3"
+    decode = deck.decode_event
+    assert decode(ev("publish", "7", b'3\0"x"')) == SortedFeedEvent("publish", "7", "x", seq=3)
+    assert decode(ev("edit", "7", b"4\0[1]")) == SortedFeedEvent("edit", "7", [1], seq=4)
+    assert decode(ev("retract", "7", b"5")) == SortedFeedEvent("retract", "7", seq=5)
+    assert decode(ev("position", "7", b"6\0before\x003")) == SortedFeedEvent(
+        "position", "7", where="before", anchor="3", seq=6
     )
-    assert deck.decode_event(ev("position", "7", b"begin:")) == SortedFeedEvent(
-        "position", "7", where="begin"
+    assert decode(ev("position", "7", b"7\0begin")) == SortedFeedEvent(
+        "position", "7", where="begin", seq=7
     )
-    assert deck.decode_event(ev("config", "", b"{}")) == SortedFeedEvent("config", "")
-    assert deck.decode_event(ev("delete", "", b"deck")) == SortedFeedEvent("delete", "")
-    with pytest.raises(UnexpectedReplyError, match="no position"):
-        deck.decode_event(ev("position", "7"))
+    assert decode(ev("config", "", b"{}")) == SortedFeedEvent("config", "")
+    assert decode(ev("delete", "", b"deck")) == SortedFeedEvent("delete", "")
+    for event, data in [("position", None), ("retract", None), ("edit", b'"x"'),
+                        ("publish", b"x\0y"), ("position", b":end")]:  # fmt: skip
+        with pytest.raises(UnexpectedReplyError, match="no change sequence"):
+            decode(ev(event, "7", data))
+    with pytest.raises(UnexpectedReplyError, match="none of"):
+        decode(ev("position", "7", b"8"))
     with pytest.raises(UnexpectedReplyError, match="carries no item"):
-        deck.decode_event(ev("edit", "7"))
+        decode(ev("edit", "7", b"9"))
     with pytest.raises(UsageError, match="does not belong"):
         deck.decode_event(ObjectEvent("feed", "deck", "publish", "7", b"1"))
     with pytest.raises(UsageError, match="'finish' is not an event"):
@@ -244,20 +269,25 @@ async def test_decode_event(deck: SortedFeed) -> None:
 @pytest.mark.parametrize(
     ("wire", "where", "anchor"),
     [
-        (b"begin:", "begin", None),
-        (b":end", "end", None),
-        (b":7", "before", "7"),
-        (b"7:", "after", "7"),
-        (b":a:b", "before", "a:b"),  # ids may hold ':'
-        (b"a:b:", "after", "a:b"),
-        (b"\xff:", "after", "\udcff"),  # a non-UTF-8 id round-trips (surrogateescape)
+        (b"begin", "begin", None),
+        (b"end", "end", None),
+        (b"before\x007", "before", "7"),
+        (b"after\x007", "after", "7"),
+        (b"before\x00end", "before", "end"),  # ids that read as positions stay ids
+        (b"after\x00begin", "after", "begin"),
+        (b"before\x00:a:", "before", ":a:"),  # ids may hold ':' anywhere
+        (b"after\x00:q", "after", ":q"),
+        (b"after\x00\xff", "after", "\udcff"),  # a non-UTF-8 id round-trips
     ],
 )
 def test_parse_position(wire: bytes, where: str, anchor: str | None) -> None:
     assert parse_position(wire) == (where, anchor)
 
 
-@pytest.mark.parametrize("wire", [b"", b":", b"begin", b"middle"])
+@pytest.mark.parametrize(
+    "wire",
+    [b"", b":", b"begin:", b":end", b":7", b"middle", b"begin\x00x", b"before", b"after\x00"],
+)
 def test_parse_position_refuses_other_shapes(wire: bytes) -> None:
     with pytest.raises(UnexpectedReplyError, match="position"):
         parse_position(wire)
@@ -297,3 +327,49 @@ async def test_decoded_events_replay_the_order(deck: SortedFeed, thoonk: Thoonk)
                     at = mirror.index(event.anchor) + (event.where == "after")
                     mirror.insert(at, event.id)
     assert mirror == expected == ["d", "b", "a"]
+
+
+def _apply_position(mirror: list[str], event: SortedFeedEvent) -> None:
+    if event.id in mirror:
+        mirror.remove(event.id)
+    if event.where == "begin":
+        mirror.insert(0, event.id)
+    elif event.where == "end":
+        mirror.append(event.id)
+    else:
+        assert event.anchor is not None
+        mirror.insert(mirror.index(event.anchor) + (event.where == "after"), event.id)
+
+
+@pytest.mark.parametrize(
+    ("action", "order"),
+    [
+        (lambda d: d.publish_before("end", "z", id="z"), ["begin", "z", "end", ":q", "q:", ":"]),
+        (lambda d: d.publish_after("begin", "z", id="z"), ["begin", "z", "end", ":q", "q:", ":"]),
+        (lambda d: d.move_before("begin", "end"), ["begin", "end", ":q", "q:", ":"]),
+        (lambda d: d.move_before(":", "end"), ["begin", ":", "end", ":q", "q:"]),
+        (lambda d: d.move_after(":", "begin"), ["begin", ":", "end", ":q", "q:"]),
+        (lambda d: d.move_after("end", "begin"), ["begin", "end", ":q", "q:", ":"]),
+        (lambda d: d.move_after("begin", ":q"), ["end", ":q", "begin", "q:", ":"]),
+        (lambda d: d.move_before("begin", "q:"), ["end", ":q", "begin", "q:", ":"]),
+        (lambda d: d.publish_after(":q", "z", id="z"), ["begin", "end", ":q", "z", "q:", ":"]),
+        (lambda d: d.publish_before(":", "z", id="z:"), ["begin", "end", ":q", "q:", "z:", ":"]),
+        (lambda d: d.move_after(":q", ":"), ["begin", "end", "q:", ":", ":q"]),
+    ],
+)
+async def test_ids_that_look_like_positions_are_placed_right_everywhere(
+    deck: SortedFeed, action: Callable[[SortedFeed], Awaitable[Any]], order: list[str]
+) -> None:
+    """Ids such as ``end``, ``begin``, ``:q``, ``q:`` and ``:`` as anchors and as moved ids:
+    the stored order and a watcher that applies the position events agree."""
+    for id in ["begin", "end", ":q", "q:", ":"]:
+        await deck.append(id, id=id)
+    mirror = await deck.ids()
+    async with deck.events(["position"]) as events:
+        await action(deck)
+        with trio.fail_after(10):
+            raw = await events.receive()
+        assert isinstance(raw, ObjectEvent)
+        _apply_position(mirror, deck.decode_event(raw))
+    assert await deck.ids() == order
+    assert mirror == order

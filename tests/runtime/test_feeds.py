@@ -11,12 +11,14 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import pytest
 import redis
 import trio
 
 from tests.polling import wait_until
 from thoonk_actors.objects import FeedEvent, open_thoonk
 from thoonk_actors.runtime import App, Resync
+from thoonk_actors.runtime import _app as app_module
 
 DEADLINE = 20
 
@@ -165,3 +167,89 @@ async def test_pubsub_reconnect_makes_actors_resync(
                 lambda: mirror.resyncs == ["start", "reconnected"], what="a resync after reconnect"
             )
     assert mirror.items == {"l": "lunch"}
+
+
+async def test_idle_actor_statistics_are_not_rebuilt(redis_url: str) -> None:
+    """The twice-a-second refresh reuses an idle actor's frozen statistics (no allocation)."""
+    app = App(redis_url)
+    mirror = Mirror()
+
+    @app.feed("news")
+    async def on_news(event: FeedEvent | Resync) -> None:
+        mirror.apply(event)
+
+    with trio.fail_after(DEADLINE):
+        async with open_thoonk(redis_url) as thoonk, app.open() as running:
+            await wait_until(lambda: mirror.resyncs == ["start"], what="the snapshot")
+            idle = running.statistics().actor("news")
+            assert running.statistics().actor("news") is idle
+            await thoonk.feed("news").publish("x", id="a")
+            await wait_until(lambda: len(mirror.events) == 1, what="the event")
+            await wait_until(
+                lambda: running.statistics().actor("news").handled == 1, what="fresh statistics"
+            )
+            busy = running.statistics().actor("news")
+    assert busy is not idle
+    assert (idle.handled, idle.resyncs) == (0, 1)
+    assert (busy.handled, busy.resyncs, busy.buffered) == (1, 1, 0)
+
+
+async def test_many_actors_share_one_pattern_subscription(
+    redis_url: str, sync_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From PATTERN_FROM actors of a type on, the listener PSUBSCRIBEs ``event.<type>.*``:
+    each actor still gets exactly its own feed's events, and a reconnect still resyncs."""
+    monkeypatch.setattr(app_module, "PATTERN_FROM", 2)
+    app = App(redis_url)
+    mirrors = {name: Mirror() for name in ("one", "two")}
+    for name, mirror in mirrors.items():
+        app.feed(name)(partial(apply_async, mirror))
+
+    with trio.fail_after(DEADLINE):
+        async with open_thoonk(redis_url) as thoonk, app.open():
+            await wait_until(
+                lambda: all(m.resyncs == ["start"] for m in mirrors.values()), what="snapshots"
+            )
+            assert sync_redis.execute_command("PUBSUB", "NUMPAT") == 1
+            assert b"event.feed.publish:one" not in sync_redis.pubsub_channels()
+            await thoonk.feed("elsewhere").publish("not watched here", id="x")
+            await thoonk.feed("one").publish(1, id="a")
+            await thoonk.feed("two").publish(2, id="b")
+            await wait_until(lambda: mirrors["two"].items == {"b": 2}, what="two's event")
+            await wait_until(lambda: mirrors["one"].items == {"a": 1}, what="one's event")
+            sync_redis.client_kill_filter(_type="pubsub")
+            await wait_until(
+                lambda: all(m.resyncs == ["start", "reconnected"] for m in mirrors.values()),
+                what="resyncs after the reconnect",
+            )
+            await thoonk.feed("one").publish(3, id="c")
+            await wait_until(lambda: "c" in mirrors["one"].items, what="an event after it")
+    assert [(e.event, e.id) for e in mirrors["one"].events] == [("publish", "a"), ("publish", "c")]
+    assert [(e.event, e.id) for e in mirrors["two"].events] == [("publish", "b")]
+
+
+async def apply_async(mirror: Mirror, event: FeedEvent | Resync) -> None:
+    mirror.apply(event)
+
+
+async def test_one_unreadable_feed_does_not_hold_back_the_other_snapshots(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    """Snapshots are read in one pipeline; a refusal in it only fails its own actor."""
+    sync_redis.set("feed.ids:broken", "not a zset")  # another program wrote our key
+    app = App(redis_url)
+    good, broken = Mirror(), Mirror()
+    app.feed("good")(partial(apply_async, good))
+    app.feed("broken")(partial(apply_async, broken))
+
+    with trio.fail_after(DEADLINE):
+        async with open_thoonk(redis_url) as thoonk:
+            await thoonk.feed("good").publish("kept", id="k")
+            async with app.open() as running:
+                await wait_until(lambda: good.resyncs == ["start"], what="good's snapshot")
+                await wait_until(
+                    lambda: running.statistics().actor("broken").restarts >= 1,
+                    what="the broken actor's restart",
+                )
+    assert good.items == {"k": "kept"}
+    assert broken.resyncs == []

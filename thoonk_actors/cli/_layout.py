@@ -96,6 +96,7 @@ KEYS: dict[Kind, tuple[KeyInfo, ...]] = {
         KeyInfo("items", "hash", "id -> item (JSON text)", "ext"),
         KeyInfo("idincr", "string", "counter for generated ids ('1', '2', ...)", "ext"),
         KeyInfo("publishes", "string", "counter of publishes", "ext"),
+        KeyInfo("seq", "string", "counter of changes; every event carries it", "ext"),
     ),
     "queue": (
         KeyInfo(REGISTRY, "set", "registry: the names of all queues", "ext"),
@@ -129,11 +130,12 @@ CHANNELS: dict[Kind, tuple[ChannelInfo, ...]] = {
         *_CONFIG_EVENTS,
     ),
     "sorted_feed": (
-        ChannelInfo("publish", "id\\0item", "a new item (a position event follows)", "ext"),
-        ChannelInfo("edit", "id\\0item", "an item was replaced in place", "ext"),
-        ChannelInfo("retract", "id", "an item was removed", "ext"),
-        ChannelInfo("position", "id\\0pos", "an item was placed or moved; pos is 'begin:', "
-                    "':end', ':X' (before X) or 'X:' (after X)", "ext"),
+        ChannelInfo("publish", "id\\0seq\\0item", "a new item (a position event with the "
+                    "same seq follows)", "ext"),
+        ChannelInfo("edit", "id\\0seq\\0item", "an item was replaced in place", "ext"),
+        ChannelInfo("retract", "id\\0seq", "an item was removed", "ext"),
+        ChannelInfo("position", "id\\0seq\\0where[\\0anchor]", "an item was placed or "
+                    "moved; where is begin, end, before or after (then the anchor id)", "ext"),
         *_CONFIG_EVENTS,
     ),
     "queue": _CONFIG_EVENTS,  # no item events: a queue is point-to-point

@@ -38,7 +38,7 @@ from ._config import (
     parse_config,
     validate_config,
 )
-from ._events import ContractEvent, parse_channel, parse_event
+from ._events import ContractEvent, parse_channel, parse_event, parse_sequenced
 from ._feed import (
     FeedPublished,
     PublishKind,
@@ -150,6 +150,8 @@ from ._queue import queue_get, queue_length, queue_put, queue_wait_for_item
 from ._refusals import REPLY_CODES
 from ._scripts import Script, all_scripts, load_script, script_names
 from ._sorted_feed import (
+    WHERES,
+    SortedFeedSnapshot,
     Where,
     sorted_feed_append,
     sorted_feed_edit,
@@ -163,6 +165,7 @@ from ._sorted_feed import (
     sorted_feed_publish_after,
     sorted_feed_publish_before,
     sorted_feed_retract,
+    sorted_feed_snapshot,
 )
 
 __all__ = [
@@ -185,6 +188,7 @@ __all__ = [
     "REGISTRIES",
     "REPLY_CODES",
     "TRANSITIONS",
+    "WHERES",
     "AnyConfig",
     "AnyKeys",
     "Args",
@@ -231,6 +235,7 @@ __all__ = [
     "Script",
     "SortedFeedConfig",
     "SortedFeedKeys",
+    "SortedFeedSnapshot",
     "Transition",
     "Where",
     "all_scripts",
@@ -285,6 +290,7 @@ __all__ = [
     "parse_channel",
     "parse_config",
     "parse_event",
+    "parse_sequenced",
     "queue_get",
     "queue_length",
     "queue_put",
@@ -303,6 +309,7 @@ __all__ = [
     "sorted_feed_publish_after",
     "sorted_feed_publish_before",
     "sorted_feed_retract",
+    "sorted_feed_snapshot",
     "targets",
     "validate_config",
     "validate_id",

@@ -63,3 +63,21 @@ def parse_event(channel: bytes | str, payload: bytes) -> ContractEvent:
     return ContractEvent(
         kind=kind, event=event, name=name, id=id_text(raw_id), data=rest if sep else None
     )
+
+
+def parse_sequenced(data: bytes | None, *, what: str) -> tuple[int, bytes | None]:
+    """``parse_sequenced(b"7\\x00x", what=...)`` -> ``(7, b"x")``; ``b"7"`` -> ``(7, None)``.
+
+    Sorted feed events carry the feed's change sequence right after the id
+    (``id NUL seq [NUL rest]``); ``what`` names the event in the error.
+
+    Raises:
+        UnexpectedReplyError: no decimal sequence there (a foreign publisher).
+    """
+    raw, sep, rest = (data or b"").partition(b"\0")
+    if not raw.isdigit():
+        raise UnexpectedReplyError(
+            f"{what} carries no change sequence (expected 'id NUL seq ...', got "
+            f"{data!r} after the id); another program published it"
+        )
+    return int(raw), rest if sep else None

@@ -158,13 +158,18 @@ class FeedKeys(ObjectKeys):
 
 @dataclass(frozen=True, slots=True)
 class SortedFeedKeys(ObjectKeys):
-    """Keys of a sorted feed (ext naming; ``ids`` is a list in manual order)."""
+    """Keys of a sorted feed (ext naming; ``ids`` is a list in manual order).
+
+    ``seq`` counts every change (each write script adds 1 and its events carry
+    the value), so a reader can tell which events a snapshot already holds.
+    """
 
     KIND: ClassVar[Kind] = "sorted_feed"
     ids: str
     items: str
     idincr: str
     publishes: str
+    seq: str
 
 
 @dataclass(frozen=True, slots=True)

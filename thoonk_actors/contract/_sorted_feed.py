@@ -9,32 +9,52 @@ Synopsis::
     sorted_feed_edit / sorted_feed_retract / sorted_feed_items -> Call
     sorted_feed_ids / sorted_feed_get / sorted_feed_length / sorted_feed_has -> Command
 
+    snapshot = sorted_feed_snapshot(keys).decode(reply)   # SortedFeedSnapshot(seq, items)
+
 Ids are generated inside the script (``INCR sorted_feed.idincr:<name>``) when
-``id`` is None. Position events: ``begin:``, ``:end``, ``:X`` (before X), ``X:`` (after X).
+``id`` is None. Every write adds 1 to ``sorted_feed.seq:<name>`` and its events
+carry that number right after the id (``id NUL seq ...``); a snapshot returns the
+number it was read at, so a reader skips the events it already holds (see
+:func:`~thoonk_actors.contract.parse_sequenced`). Position events say
+``begin``, ``end``, ``before NUL X`` or ``after NUL X`` after the sequence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 from .._errors import InvalidIdError, UsageError
 from ._build import layout, make_call, ok_values
 from ._call import Call, Command, Reply, as_bytes, as_int, as_list, as_text, status, unexpected
-from ._feed import check_item, item_pairs
+from ._feed import check_item
 from ._keys import SortedFeedKeys
 from ._names import id_bytes, validate_id
 from ._refusals import refusal
 
 Where = Literal["begin", "end", "before", "after"]
 
-_INSERT_KEYS = ("ids", "items", "idincr", "publishes")
+WHERES: tuple[Where, ...] = ("begin", "end", "before", "after")
+
+_INSERT_KEYS = ("ids", "items", "idincr", "publishes", "seq")
 for _op in ("append", "prepend", "publish_before", "publish_after"):
     layout(f"sorted_feed/{_op}", _INSERT_KEYS)
-layout("sorted_feed/edit", ("items", "publishes"))
-layout("sorted_feed/move", ("ids",))
-layout("sorted_feed/retract", ("ids", "items"))
-layout("sorted_feed/items", ("ids", "items"))
+layout("sorted_feed/edit", ("items", "publishes", "seq"))
+layout("sorted_feed/move", ("ids", "seq"))
+layout("sorted_feed/retract", ("ids", "items", "seq"))
+layout("sorted_feed/items", ("ids", "items", "seq"))
+
+
+@dataclass(frozen=True, slots=True)
+class SortedFeedSnapshot:
+    """The items of a sorted feed, in order, and the change sequence they were read at.
+
+    An event whose ``seq`` is not above ``seq`` is already in ``items``.
+    """
+
+    seq: int
+    items: tuple[tuple[str, bytes], ...]
 
 
 def _label(keys: SortedFeedKeys, id: str | None) -> str:
@@ -143,7 +163,7 @@ def sorted_feed_move(
         NotFoundError: (decode) ``id`` or ``anchor`` is not in the feed.
     """
     validate_id(id)
-    if where not in ("begin", "end", "before", "after"):
+    if where not in WHERES:
         raise UsageError(f"where must be 'begin', 'end', 'before' or 'after', not {where!r}")
     if where in ("before", "after"):
         if anchor is None:
@@ -174,13 +194,35 @@ def sorted_feed_retract(keys: SortedFeedKeys, id: str) -> Call[bool]:
     return make_call("sorted_feed/retract", keys, [id, keys.channel("retract")], decode)
 
 
+def _snapshot_decoder(keys: SortedFeedKeys) -> Callable[[Reply], SortedFeedSnapshot]:
+    def decode(reply: Reply) -> SortedFeedSnapshot:
+        values = ok_values(reply, script="sorted_feed/items", obj=keys.label, op="items")
+        if not values or len(values) % 2 != 1:
+            raise unexpected("sorted_feed/items", reply)
+        pairs = tuple(
+            (as_text(values[i], "sorted_feed/items"), as_bytes(values[i + 1], "sorted_feed/items"))
+            for i in range(1, len(values), 2)
+        )
+        return SortedFeedSnapshot(as_int(values[0], "sorted_feed/items"), pairs)
+
+    return decode
+
+
+def sorted_feed_snapshot(
+    keys: SortedFeedKeys, start: int = 0, stop: int = -1
+) -> Call[SortedFeedSnapshot]:
+    """``sorted_feed_snapshot(keys)``: the items in order and the change sequence, in one read."""
+    return make_call("sorted_feed/items", keys, [start, stop], _snapshot_decoder(keys))
+
+
 def sorted_feed_items(
     keys: SortedFeedKeys, start: int = 0, stop: int = -1
 ) -> Call[tuple[tuple[str, bytes], ...]]:
     """``sorted_feed_items(keys)``: ``((id, item), ...)`` in order; ``start``/``stop`` as LRANGE."""
+    snapshot = _snapshot_decoder(keys)
 
     def decode(reply: Reply) -> tuple[tuple[str, bytes], ...]:
-        return item_pairs(reply, script="sorted_feed/items", obj=keys.label)
+        return snapshot(reply).items
 
     return make_call("sorted_feed/items", keys, [start, stop], decode, idempotent=True)
 

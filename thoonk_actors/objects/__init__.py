@@ -8,6 +8,7 @@ from ._base import ObjectEvent as ObjectEvent
 from ._base import ThoonkObject as ThoonkObject
 from ._feed import Feed as Feed
 from ._feed import FeedEvent as FeedEvent
+from ._feed import Snapshot as Snapshot
 from ._job import HEARTBEAT_STALE_MS as HEARTBEAT_STALE_MS
 from ._job import ORPHAN_GRACE_MS as ORPHAN_GRACE_MS
 from ._job import ClaimedJob as ClaimedJob

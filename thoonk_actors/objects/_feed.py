@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from .. import contract
 from .._errors import NotFoundError, UnexpectedReplyError, UsageError
-from ..contract import FeedKeys, FeedPublished
+from ..contract import Call, FeedKeys, FeedPublished, Reply
 from ._base import ObjectEvent, ThoonkObject
 
 E = TypeVar("E", bound=str)
@@ -33,6 +33,19 @@ FeedEventName = Literal["publish", "edit", "retract", "config", "delete"]
 _FEED_EVENTS: dict[str, FeedEventName] = {
     name: name for name in ("publish", "edit", "retract", "config", "delete")
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Decoded items in feed order, and the change sequence they were read at.
+
+    ``seq`` is None for a plain feed: its events carry no sequence (their
+    payloads are the original's), and applying them again onto a snapshot that
+    already holds them is harmless (see docs/contract.md, "Snapshots and events").
+    """
+
+    items: list[tuple[str, Any]]
+    seq: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +133,20 @@ class Feed(ThoonkObject[FeedKeys]):
         pairs = await self.thoonk.run(contract.feed_items(self.keys))
         decode = self.codec.decode
         return [(item_id, decode(raw)) for item_id, raw in pairs]
+
+    async def snapshot(self) -> Snapshot:
+        """``await feed.snapshot()``: :meth:`items` as a :class:`Snapshot` (``seq`` None)."""
+        return await self.thoonk.run(self.snapshot_call())
+
+    def snapshot_call(self) -> Call[Snapshot]:
+        """The contract call :meth:`snapshot` runs (actors read many in one pipeline)."""
+        call = contract.feed_items(self.keys)
+        decode_pairs, decode = call.decode, self.codec.decode
+
+        def decode_snapshot(reply: Reply) -> Snapshot:
+            return Snapshot([(i, decode(raw)) for i, raw in decode_pairs(reply)], None)
+
+        return Call(call.script, call.keys, call.args, decode_snapshot, call.after)
 
     async def length(self) -> int:
         """``await feed.length()``: the number of items."""

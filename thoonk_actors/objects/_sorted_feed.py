@@ -14,7 +14,10 @@ Synopsis::
             print(deck.decode_event(event))             # SortedFeedEvent(...)
 
 Position events say where an item went: ``begin``, ``end``, ``before`` an
-anchor or ``after`` it (on the wire ``begin:``, ``:end``, ``:X``, ``X:``).
+anchor or ``after`` it. Every event carries ``seq``, the feed's change
+sequence; ``snapshot()`` returns the items with the sequence they were read
+at, so a reader that subscribed first skips events with ``seq <= snapshot.seq``
+(that is what feed actors do).
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from typing import Any, ClassVar, Literal
 
 from .. import contract
 from .._errors import NotFoundError, UnexpectedReplyError
-from ..contract import SortedFeedKeys, Where
+from ..contract import Call, Reply, SortedFeedKeys, Where
 from ._base import ObjectEvent, ThoonkObject
-from ._feed import decode_event_item, known_event
+from ._feed import Snapshot, known_event
 
 SortedFeedEventName = Literal["publish", "edit", "retract", "position", "config", "delete"]
 _EVENTS: dict[str, SortedFeedEventName] = {
@@ -46,6 +49,8 @@ class SortedFeedEvent:
         item: the decoded item for ``publish`` and ``edit``; None otherwise.
         where: for ``position``: ``begin``, ``end``, ``before`` or ``after``.
         anchor: for ``position`` ``before`` / ``after``: the id it was placed next to.
+        seq: the feed's change sequence after this change (None for ``config`` and
+            ``delete``); a ``publish`` and its ``position`` share one.
     """
 
     event: SortedFeedEventName
@@ -53,30 +58,27 @@ class SortedFeedEvent:
     item: Any = None
     where: Where | None = None
     anchor: str | None = None
+    seq: int | None = None
 
 
-def parse_position(data: bytes) -> tuple[Where, str | None]:
-    """``parse_position(b":7")`` -> ``("before", "7")``; ``b"begin:"`` -> ``("begin", None)``.
+def parse_position(data: bytes | None) -> tuple[Where, str | None]:
+    """``parse_position(b"before\\x007")`` -> ``("before", "7")``; ``b"end"`` -> ``("end", None)``.
 
-    The wire format (the original's) cannot tell "after an item whose id is
-    ``begin``" from "at the beginning", nor "before ``end``" from "at the end";
-    the literal ``begin:`` / ``:end`` win. An anchor both starting and ending
-    with ``:`` reads as ``before``.
+    ``data`` is what follows the sequence: ``begin``, ``end``, ``before NUL X``
+    or ``after NUL X``. Ids hold no NUL, so every id (``end``, ``:x``, ...)
+    reads back as itself.
 
     Raises:
         UnexpectedReplyError: none of the four shapes.
     """
-    text = contract.id_text(data)
-    if text == "begin:":
-        return "begin", None
-    if text == ":end":
-        return "end", None
-    if len(text) > 1 and text.startswith(":"):
-        return "before", text[1:]
-    if len(text) > 1 and text.endswith(":"):
-        return "after", text[:-1]
+    raw, sep, anchor = (data or b"").partition(b"\0")
+    where = contract.id_text(raw)
+    if where in ("begin", "end") and not sep:
+        return ("begin" if where == "begin" else "end"), None
+    if where in ("before", "after") and anchor:
+        return ("before" if where == "before" else "after"), contract.id_text(anchor)
     raise UnexpectedReplyError(
-        f"position {text!r} is none of 'begin:', ':end', ':<id>', '<id>:'; "
+        f"position {data!r} is none of 'begin', 'end', 'before NUL <id>', 'after NUL <id>'; "
         "another program published it"
     )
 
@@ -211,6 +213,25 @@ class SortedFeed(ThoonkObject[SortedFeedKeys]):
         decode = self.codec.decode
         return [(item_id, decode(raw)) for item_id, raw in pairs]
 
+    async def snapshot(self) -> Snapshot:
+        """``snap = await deck.snapshot()``: the items and the change sequence, in one read.
+
+        Subscribe first, then read the snapshot, then apply only events with
+        ``event.seq > snap.seq`` (the others are already in ``snap.items``).
+        """
+        return await self.thoonk.run(self.snapshot_call())
+
+    def snapshot_call(self) -> Call[Snapshot]:
+        """The contract call :meth:`snapshot` runs (actors read many in one pipeline)."""
+        call = contract.sorted_feed_snapshot(self.keys)
+        decode_read, decode = call.decode, self.codec.decode
+
+        def decode_snapshot(reply: Reply) -> Snapshot:
+            read = decode_read(reply)
+            return Snapshot([(i, decode(raw)) for i, raw in read.items], read.seq)
+
+        return Call(call.script, call.keys, call.args, decode_snapshot, call.after)
+
     async def length(self) -> int:
         """``await deck.length()``: the number of items."""
         return await self.thoonk.read(contract.sorted_feed_length(self.keys))
@@ -226,16 +247,19 @@ class SortedFeed(ThoonkObject[SortedFeedKeys]):
             PayloadError: the item cannot be decoded with this feed's codec.
         """
         name = known_event(self, event, _EVENTS)
-        if name in ("publish", "edit"):
-            return SortedFeedEvent(name, event.id, decode_event_item(self, event))
+        if name in ("config", "delete"):
+            return SortedFeedEvent(name, "")
+        seq, rest = contract.parse_sequenced(
+            event.data, what=f"the {name} event of item {event.id!r} in {self.keys.label}"
+        )
         if name == "retract":
-            return SortedFeedEvent("retract", event.id)
+            return SortedFeedEvent("retract", event.id, seq=seq)
         if name == "position":
-            if event.data is None:
-                raise UnexpectedReplyError(
-                    f"the position event of item {event.id!r} in {self.keys.label} carries "
-                    "no position; another program published it"
-                )
-            where, anchor = parse_position(event.data)
-            return SortedFeedEvent("position", event.id, where=where, anchor=anchor)
-        return SortedFeedEvent(name, "")
+            where, anchor = parse_position(rest)
+            return SortedFeedEvent("position", event.id, where=where, anchor=anchor, seq=seq)
+        if rest is None:
+            raise UnexpectedReplyError(
+                f"the {name} event of item {event.id!r} in {self.keys.label} carries no "
+                "item; another program published it: read the item with get(id)"
+            )
+        return SortedFeedEvent(name, event.id, self.codec.decode(rest), seq=seq)

@@ -41,11 +41,16 @@ from ._registry import FeedKind, FeedRegistration, JobRegistration
 from ._router import EventRouter
 from ._running import RunningApp
 from ._signals import stop_on_signals
+from ._snapshots import SnapshotReader
 from ._worker import JobWorker, UpkeepSettings
 
 F = TypeVar("F", bound=Callable[..., object])
 
 DEFAULT_GRACE = 10.0
+
+#: From this many actors of one object type on, the event listener subscribes
+#: to the type's pattern (``event.feed.*``) instead of each of their channels.
+PATTERN_FROM = 1000
 
 
 def _seconds(value: float, what: str) -> float:
@@ -222,6 +227,13 @@ class App:
                     raise
                 await running.stop()
 
+    def _patterns(self) -> tuple[str, ...]:
+        """``event.<kind>.*`` for each object type with at least :data:`PATTERN_FROM` actors."""
+        kinds = [registration.kind for registration in self.feeds.values()]
+        return tuple(
+            f"event.{kind}.*" for kind in sorted(set(kinds)) if kinds.count(kind) >= PATTERN_FROM
+        )
+
     async def _serve(
         self, thoonk: Thoonk, burst: bool, task_status: trio.TaskStatus[RunningApp]
     ) -> None:
@@ -231,10 +243,11 @@ class App:
         ]
         routes: dict[str, Mailbox] = {}
         actors: list[FeedActor] = []
+        snapshots = SnapshotReader(thoonk)
         for registration in self.feeds.values():
             obj = watched_object(thoonk, registration)
             mailbox = Mailbox(registration.buffer)
-            actors.append(FeedActor(registration, obj, mailbox))
+            actors.append(FeedActor(registration, obj, mailbox, snapshots))
             routes.update(dict.fromkeys(channels_of(obj), mailbox))
         running = RunningApp(
             worker_id=thoonk.worker_id, workers=workers, actors=actors, grace=self.grace
@@ -244,7 +257,9 @@ class App:
                 running._cancel_scope = nursery.cancel_scope
                 if routes:
                     # Subscribed (acknowledged) before any actor reads its snapshot.
-                    await nursery.start(EventRouter(thoonk, routes).serve)
+                    router = EventRouter(thoonk, routes, self._patterns())
+                    await nursery.start(router.serve)
+                    nursery.start_soon(snapshots.serve)
                 for actor in actors:
                     nursery.start_soon(actor.serve)
                 nursery.start_soon(running._refresh_live)

@@ -39,6 +39,9 @@ class Mailbox:
         self._send, self._receive = trio.open_memory_channel[Message | Missed](capacity)
         self._missed: ResyncReason | None = None
         self.dropped = 0
+        #: Bumped by every offer, gap and receive: statistics are rebuilt only
+        #: when it moved (see FeedActor.statistics).
+        self.changes = 0
 
     @property
     def buffered(self) -> int:
@@ -46,6 +49,7 @@ class Mailbox:
 
     def offer(self, message: Message) -> None:
         """Queue ``message``, or drop it (and remember to resync) when full."""
+        self.changes += 1
         if self._missed is not None:
             self.dropped += 1
             return
@@ -57,6 +61,7 @@ class Mailbox:
 
     def gap(self, reason: ResyncReason) -> None:
         """Events may have been lost before now: the actor resyncs after what it has."""
+        self.changes += 1
         if self._missed is not None:
             return
         try:
@@ -70,8 +75,11 @@ class Mailbox:
             # Cleared before the resync reads the stored state: whatever is
             # published from here on is queued and applied after the snapshot.
             reason, self._missed = self._missed, None
+            self.changes += 1
             await trio.lowlevel.checkpoint()
             return Missed(reason)
         # A flag is only ever set while the box holds messages, so blocking
         # here (box empty, flag checked above, no checkpoint since) is safe.
-        return await self._receive.receive()
+        message = await self._receive.receive()
+        self.changes += 1
+        return message

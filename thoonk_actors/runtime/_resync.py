@@ -17,9 +17,14 @@ registration says ``snapshot=False``), when it fell behind and events for it
 were dropped (``"overflow"``), when the pub/sub connection was restored
 (``"reconnected"``) and after it crashed and was restarted (``"restart"``).
 The items were read *after* the point where events may have been lost, and
-every event that follows is delivered, so applying them on top of the
-snapshot converges to the stored state (an event may repeat what the
-snapshot already shows: apply events idempotently, as above).
+every event that follows is delivered. For a sorted feed the actor drops the
+events the snapshot already holds (each carries the feed's change sequence;
+``Resync.seq`` is the one the items were read at), so applying what follows
+converges to the stored order. A plain feed's events carry no sequence (their
+payloads are the original's): one may repeat what the snapshot already shows,
+which is harmless when they are applied as the feed does — publish/edit put the
+id at the newest place with its item, retract removes it (see
+docs/contract.md, "Snapshots and events").
 """
 
 from __future__ import annotations
@@ -38,8 +43,11 @@ class Resync:
         name: the feed.
         items: its current items in feed order (for a sorted feed: its order).
         reason: why (``start``, ``overflow``, ``reconnected`` or ``restart``).
+        seq: for a sorted feed, the change sequence the items were read at (the
+            actor only passes on events above it); None for a plain feed.
     """
 
     name: str
     items: tuple[tuple[str, Any], ...]
     reason: ResyncReason
+    seq: int | None = None

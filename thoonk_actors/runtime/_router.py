@@ -11,6 +11,11 @@ per message (a dict lookup and a non-blocking put), so one slow actor never
 slows the listener or the other actors. A :class:`~thoonk_actors.transport.Gap`
 (reconnected, or the listener's own buffer overflowed) tells every actor to
 resync.
+
+With ``patterns`` (the app passes ``event.feed.*`` when it watches many
+feeds) those replace the exact channels they cover: one PSUBSCRIBE instead
+of thousands of SUBSCRIBEs (start-up time, and memory per channel in the
+client); events of objects nobody here watches are then received and dropped.
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ LISTENER_BUFFER = 1 << 16
 class EventRouter:
     """Route messages of ``routes`` (channel -> mailbox) from one subscription."""
 
-    def __init__(self, thoonk: Thoonk, routes: dict[str, Mailbox]) -> None:
+    def __init__(
+        self, thoonk: Thoonk, routes: dict[str, Mailbox], patterns: tuple[str, ...] = ()
+    ) -> None:
         self._thoonk = thoonk
+        self._patterns = patterns
         self._routes = {channel.encode(): box for channel, box in routes.items()}
         self._boxes = list(dict.fromkeys(routes.values(), None))
         self.gaps = 0
@@ -44,9 +52,16 @@ class EventRouter:
         The subscription lives on the client's pub/sub connection, which
         reconnects by itself and reports the gap; this loop does not fail.
         """
-        channels = [channel.decode() for channel in self._routes]
+        covered = [p.removesuffix("*") for p in self._patterns]
+        channels = [
+            text
+            for text in (channel.decode() for channel in self._routes)
+            if not any(text.startswith(prefix) for prefix in covered)
+        ]
         routes = self._routes
-        async with self._thoonk.subscribe(channels, buffer=LISTENER_BUFFER) as sub:
+        async with self._thoonk.subscribe(
+            channels, self._patterns, buffer=LISTENER_BUFFER
+        ) as sub:
             task_status.started()
             async for message in sub:
                 if isinstance(message, Gap):

@@ -18,20 +18,31 @@ local config, ids, items, publishes, registry = KEYS[1], KEYS[2], KEYS[3], KEYS[
 local id, item = ARGV[1], ARGV[2]
 local publish_channel, edit_channel, retract_channel, name = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 
-local spec = {config, 'hash', ids, 'zset', items, 'hash', publishes, 'string'}
-if registry then
-  spec[#spec + 1] = registry
-  spec[#spec + 1] = 'set'
+-- Every refusal: all types, then the counter, then `reply` (what checking
+-- everything first would answer). The reads below double as the type checks of
+-- their keys, and the counter's INCRBY is the first write (see the prelude).
+local function refuse(reply)
+  return check_types({config, 'hash', ids, 'zset', items, 'hash', publishes, 'string'})
+    or check_counters({publishes})
+    or (registry and check_types({registry, 'set'}))
+    or reply
 end
-local bad = check_types(spec)
-if bad then return bad end
-bad = check_counters({publishes})
-if bad then return bad end
-local max_length, err = config_int(config, 'max_length')
-if err then return err end
-if max_length == 0 then return {'bad_config', config, 'max_length', '0'} end
 
-local is_new = not redis.call('ZSCORE', ids, id)
+local max_length, bad = config_int(config, 'max_length')
+if bad then return refuse(bad) end
+if max_length == 0 then return refuse({'bad_config', config, 'max_length', '0'}) end
+local old_score
+old_score, bad = read('zset', 'ZSCORE', ids, id)
+if bad then return refuse(bad) end
+bad = check_type(items, 'hash')
+if bad then return refuse(bad) end
+local registered = 1
+if registry then
+  registered, bad = read('set', 'SISMEMBER', registry, name)
+  if bad then return refuse(bad) end
+end
+
+local is_new = not old_score
 local evicted = {}
 if is_new and max_length then
   local excess = redis.call('ZCARD', ids) + 1 - max_length
@@ -46,17 +57,20 @@ if newest[2] and tonumber(newest[2]) >= score then
   score = tonumber(newest[2]) + 1
 end
 
-redis.call('INCR', publishes)
+local _, refused = incr_first(publishes, 1)
+if refused then return refuse(refused) end
 local reply = {'ok', is_new and 'publish' or 'edit', score}
-for _, old in ipairs(evicted) do
-  redis.call('ZREM', ids, old)
-  redis.call('HDEL', items, old)
-  redis.call('PUBLISH', retract_channel, old)
-  reply[#reply + 1] = old
+if #evicted > 0 then
+  call_many('ZREM', ids, evicted)
+  call_many('HDEL', items, evicted)
+  for _, old in ipairs(evicted) do
+    redis.call('PUBLISH', retract_channel, old)
+    reply[#reply + 1] = old
+  end
 end
 redis.call('ZADD', ids, score, id)
 redis.call('HSET', items, id, item)
-if registry then
+if registered == 0 then
   redis.call('SADD', registry, name)
 end
 if is_new then
