@@ -121,9 +121,53 @@ for n in range(8):
 assert news.length() == 5
 news.ids()
 """),
+    md("""
+## Thousands of items
+
+The view pages: 25 rows of a fixed height, newest first, the total in the
+header, **Newer** / **Older** to move. Its rows are made once and reused, and
+it redraws at most five times a second however fast items arrive — so a
+feed of thousands costs the browser the same as a feed of five.
+"""),
     code("""
-view.close()
-t.close()
+big = t.feed("notebook-big")
+big.delete()
+for n in range(2000):
+    big.publish({"reading": n}, id=f"r{n}")
+big_view = big.view()
+big_view
+"""),
+    code("""
+deadline = time.monotonic() + 10
+while big_view.total != 2000 and time.monotonic() < deadline:
+    time.sleep(0.05)
+assert big_view.total == 2000 and big_view.ids()[:2] == ["r1999", "r1998"]
+big_view.show_page(1)                  # what the "Older" button does
+assert big_view.ids()[0] == "r1974"
+big_view.show_page(0)
+big_view.page_label.value
+"""),
+    md("""
+## `await` in a cell
+
+A cell may `await` the async API directly (Jupyter runs it on its asyncio
+loop; the call runs in the connection's trio loop):
+"""),
+    code("""
+length = await news.aio.length()
+assert length == 5
+length
+"""),
+    md("""
+## Clean-up (not run by *Run All*)
+
+The views above stay live as long as the connection is open. To close them
+and the connection, uncomment and run the cell below; closing the kernel
+does the same.
+"""),
+    code("""
+# view.close(); big_view.close()
+# t.close()
 """),
 ]
 
@@ -233,8 +277,17 @@ answers
 """),
     code("""
 emails.retract(flaky)
-board.close()
-t.close()
+"""),
+    md("""
+## Clean-up (not run by *Run All*)
+
+The views above stay live as long as the connection is open. To close them
+and the connection, uncomment and run the cell below; closing the kernel
+does the same.
+"""),
+    code("""
+# board.close()
+# t.close()
 """),
 ]
 
@@ -396,7 +449,6 @@ async def send(item):
     return {"sent": item["to"]}
 
 
-mailer_panel.close()
 mailer = t.process("notebook-flaky-emails", send, concurrency=2, max_cancels=2)
 board.retry(bad)
 assert emails.wait_result(bad, timeout=10) == {"skipped": "nobody@invalid"}
@@ -440,10 +492,16 @@ assert thumbs.statistics().claimed == 0 and emails.statistics().claimed == 0
 settle(lambda: panel.stop_button.disabled and not panel.start_button.disabled)
 worker.statistics()
 """),
+    md("""
+## Clean-up (not run by *Run All*)
+
+The views above stay live as long as the connection is open. To close them
+and the connection, uncomment and run the cell below; closing the kernel
+does the same.
+"""),
     code("""
-panel.close()
-board.close()
-t.close()
+# panel.close(); mailer_panel.close(); board.close()
+# t.close()
 """),
 ]
 

@@ -10,4 +10,5 @@ from ._common import WarningSummary as WarningSummary
 from ._feed_view import FeedView as FeedView
 from ._job_board import JobBoard as JobBoard
 from ._job_board import JobRow as JobRow
+from ._throughput import ThroughputPlot as ThroughputPlot
 from ._worker_panel import WorkerPanel as WorkerPanel

@@ -241,26 +241,34 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self._portal.cancel(scope)
         self._scopes.clear()
         WarningSummary.detach(self)
-        for widget in _with_parts([*self._owned, *self.children]):
-            widget.close()
+        made = _with_parts([self, *self._owned])
         self._owned.clear()
-        super().close()
-        for part in _parts(self):
-            part.close()
+        for widget in made:
+            if widget is self:
+                super().close()  # not self.close(): that returns at once now
+            else:
+                widget.close()
 
 
 def _parts(widget: widgets.Widget) -> list[widgets.Widget]:
-    """The widgets a widget made for itself: its layout and style models."""
-    found = []
-    for name in ("layout", "style"):
-        part = getattr(widget, name, None)
-        if isinstance(part, widgets.Widget):
-            found.append(part)
+    """The widgets a widget refers to in its synced state: layout, style, children,
+    a figure's marks, axes and scales..."""
+    found: list[widgets.Widget] = []
+    for name in getattr(widget, "keys", ()) or ():
+        try:
+            value = getattr(widget, name)
+        except Exception:  # a trait that cannot be read is not a part
+            continue
+        values = value.values() if isinstance(value, dict) else value
+        if isinstance(values, list | tuple):
+            found.extend(v for v in values if isinstance(v, widgets.Widget))
+        elif isinstance(value, widgets.Widget):
+            found.append(value)
     return found
 
 
 def _with_parts(roots: Sequence[widgets.Widget]) -> list[widgets.Widget]:
-    """``roots``, their children (recursively), and all their layouts and styles."""
+    """``roots`` and every widget they refer to, recursively."""
     seen: dict[int, widgets.Widget] = {}
     stack = list(roots)
     while stack:
@@ -268,6 +276,5 @@ def _with_parts(roots: Sequence[widgets.Widget]) -> list[widgets.Widget]:
         if id(widget) in seen:
             continue
         seen[id(widget)] = widget
-        stack.extend(getattr(widget, "children", ()) or ())
         stack.extend(_parts(widget))
     return list(seen.values())

@@ -60,8 +60,8 @@ class FeedView(LiveWidget):
         self.page_size = page_size
         self.page = 0
         self.renders = 0
-        self._drawn_total = 0
-        self._drawn: list[tuple[str, Any]] = []  # (id, item) of the rows as last drawn
+        # (total, [(id, item) of the rows]) as last drawn
+        self._drawn: tuple[int, list[tuple[str, Any]]] = (0, [])
         self._items: dict[str, Any] = {}  # id -> item, oldest first (feed order)
         self._stale = False  # a sorted feed changed: re-read it before the next redraw
         self._dirty: trio.Event | None = None
@@ -175,7 +175,7 @@ class FeedView(LiveWidget):
     @property
     def total(self) -> int:
         """How many items the feed has (as last drawn)."""
-        return self._drawn_total
+        return self._drawn[0]
 
     @property
     def pages(self) -> int:
@@ -184,7 +184,7 @@ class FeedView(LiveWidget):
 
     def ids(self) -> list[str]:
         """The ids on the page shown, newest first (as last drawn)."""
-        return [item_id for item_id, _ in self._drawn]
+        return [item_id for item_id, _ in self._drawn[1]]
 
     def _page_ids(self) -> list[str]:
         start = self.page * self.page_size
@@ -247,7 +247,7 @@ class FeedView(LiveWidget):
 
     def _render(self) -> None:
         self.renders += 1
-        total = self._drawn_total = len(self._items)
+        total = len(self._items)
         self.page = min(self.page, self.pages - 1)
         shown = self._page_ids()
         start = self.page * self.page_size
@@ -271,7 +271,7 @@ class FeedView(LiveWidget):
                 label = self._labels[index]
                 if label.value != text:
                     label.value = text
-            self._drawn = [(item_id, self._items[item_id]) for item_id in shown]
+            drawn = [(item_id, self._items[item_id]) for item_id in shown]
             if len(self.list.children) != len(shown):
                 self.list.children = self._rows[: len(shown)]
             page_text = (
@@ -283,15 +283,16 @@ class FeedView(LiveWidget):
                 self.page_label.value = page_text
             self.newer_button.disabled = self.page == 0
             self.older_button.disabled = self.page >= self.pages - 1
+        self._drawn = (total, drawn)  # one assignment: readers see one consistent drawing
 
     def state(self) -> dict[str, Any]:
         """What the view shows, as plain data (for tests and debugging)."""
-        drawn = list(self._drawn)
+        total, drawn = self._drawn
         return {
             "header": self.header.value,
             "ids": [item_id for item_id, _ in drawn],
             "items": dict(drawn),
-            "total": self.total,
+            "total": total,
             "page": self.page,
             "pages": self.pages,
             "status": self.status.value,

@@ -21,12 +21,15 @@ from typing import Any
 import ipywidgets as widgets
 import trio
 
+from .._errors import NotFoundError, ThoonkError
 from ..objects import Job
 from ..sync import SyncJob, register_view
-from ._common import LiveWidget, describe_error
+from ._common import LiveWidget, describe_error, short_json
+from ._throughput import ThroughputPlot
 
 _REFRESH_EVERY = 0.25  # seconds between refreshes while events keep coming
 _RATE_WINDOW = 10.0  # seconds the finish rate is averaged over
+_PLOT_EVERY = 2.0  # seconds between two samples of a quiet queue, for the plot
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +43,29 @@ class JobRow:
 
 
 class JobBoard(LiveWidget):
-    """A live board of one job queue with retry / stall / retract actions."""
+    """A live board of one job queue with retry / stall / retract actions.
 
-    def __init__(self, job: SyncJob, *, limit: int = 20) -> None:
+    Beyond the counts: a throughput plot (finished/s and queue depth over the
+    last five minutes, with bqplot), a filter on job ids, pages of stalled
+    jobs, bulk Retry / Retract of the stalled jobs that match the filter
+    (Retract asks for a second click), and a search box that shows one job's
+    item, failures and last error.
+    """
+
+    def __init__(self, job: SyncJob, *, limit: int = 20, plot: bool = True) -> None:
         self.job = job
         self.limit = limit
         self.counts: dict[str, int] = {}
         self.rate = 0.0
         self.stalled: list[JobRow] = []
         self.claimed: list[JobRow] = []
+        self.stalled_page = 0
+        self.stalled_matching = 0  # stalled jobs that match the filter
+        self._stalled_all: tuple[str, ...] = ()
+        self._id_filter = ""
+        self._confirm_retract = False
         self._finish_history: list[tuple[float, int]] = []
+        self._claimed_matching = 0
         self.header = widgets.HTML()
         self.counts_html = widgets.HTML()
         self.status = widgets.HTML()
@@ -60,13 +76,41 @@ class JobBoard(LiveWidget):
         self._own(*self._stalled_rows.made, *self._claimed_rows.made)
         self.refresh_button = widgets.Button(description="Refresh")
         self.refresh_button.on_click(lambda _: self._wake())
+        self.filter = widgets.Text(
+            placeholder="filter: part of a job id", layout=widgets.Layout(width="16em")
+        )
+        self.filter.observe(lambda change: self.set_filter(change["new"]), names="value")
+        self.newer_button = widgets.Button(description="◀", layout=widgets.Layout(width="3em"))
+        self.older_button = widgets.Button(description="▶", layout=widgets.Layout(width="3em"))
+        self.newer_button.on_click(lambda _: self.show_stalled_page(self.stalled_page - 1))
+        self.older_button.on_click(lambda _: self.show_stalled_page(self.stalled_page + 1))
+        self.page_label = widgets.HTML()
+        self.retry_all_button = widgets.Button(description="Retry all", icon="redo")
+        self.retract_all_button = widgets.Button(description="Retract all", icon="trash")
+        self.retry_all_button.on_click(lambda _: self.retry_all())
+        self.retract_all_button.on_click(lambda _: self.retract_all())
+        self.search = widgets.Text(placeholder="job id", layout=widgets.Layout(width="16em"))
+        self.search_button = widgets.Button(description="Show job")
+        self.search_button.on_click(lambda _: self.show_job(self.search.value.strip()))
+        self.detail = widgets.HTML()
+        self.plot = ThroughputPlot() if plot else None
+        if self.plot is not None:
+            self._own(*self.plot.made)
         self._dirty: trio.Event | None = None
         super().__init__(
             [
                 widgets.HBox([self.header, self.refresh_button]),
                 self.counts_html,
+                *([self.plot.widget] if self.plot is not None else []),
                 self.status,
+                widgets.HBox([self.search, self.search_button]),
+                self.detail,
                 widgets.HTML("<b>Stalled</b> (waiting for a person)"),
+                widgets.HBox(
+                    [self.filter, self.newer_button, self.older_button, self.page_label,
+                     self.retry_all_button, self.retract_all_button],
+                    layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
+                ),
                 self.stalled_box,
                 widgets.HTML("<b>Claimed</b> (being worked on)"),
                 self.claimed_box,
@@ -97,6 +141,98 @@ class JobBoard(LiveWidget):
             return
         self._say(f"{verb} {html.escape(job_id)}.")
 
+    def set_filter(self, text: str) -> None:
+        """Show only the stalled and claimed jobs whose id contains ``text``."""
+        self._id_filter = text.strip()
+        self.stalled_page = 0
+        self._wake()
+
+    def show_stalled_page(self, page: int) -> None:
+        """Show page ``page`` of the stalled jobs (0: the first ``limit``)."""
+        pages = max(1, -(-self.stalled_matching // self.limit))
+        self.stalled_page = max(0, min(page, pages - 1))
+        self._wake()
+
+    def matching_stalled(self) -> list[str]:
+        """The stalled job ids that match the filter (all pages), as last read."""
+        return [i for i in self._stalled_all if self._id_filter in i]
+
+    def retry_all(self) -> int:
+        """Retry every stalled job that matches the filter; how many were queued again."""
+        return self._bulk("Retried", self.job.retry, self.matching_stalled())
+
+    def retract_all(self) -> int:
+        """Retract the stalled jobs that match the filter; the first call only asks to confirm."""
+        ids = self.matching_stalled()
+        if not self._confirm_retract:
+            self._confirm_retract = True
+            self.retract_all_button.description = f"Confirm: retract {len(ids):,}"
+            self.retract_all_button.button_style = "danger"
+            self._say(f"Click again to retract {len(ids):,} stalled jobs.")
+            return 0
+        self._confirm_retract = False
+        self.retract_all_button.description = "Retract all"
+        self.retract_all_button.button_style = ""
+        return self._bulk("Retracted", self.job.retract, ids)
+
+    def _bulk(self, verb: str, action: Any, ids: list[str]) -> int:
+        done = 0
+        failed: list[str] = []
+        for job_id in ids:
+            try:
+                action(job_id)
+                done += 1
+            except ThoonkError as exc:  # e.g. retried elsewhere meanwhile
+                failed.append(f"{job_id}: {type(exc).__name__}")
+        message = f"{verb} {done:,} stalled job{'' if done == 1 else 's'}."
+        if failed:
+            message += " Not done: " + html.escape(", ".join(failed[:5]))
+        self._say(message, error=bool(failed))
+        self._wake()
+        return done
+
+    def show_job(self, job_id: str) -> dict[str, Any] | None:
+        """Show one job's state, item, failures and last error (what the search box does)."""
+        if not job_id:
+            self.detail.value = ""
+            return None
+        try:
+            found = self._portal.run(self._describe_job, job_id)
+        except Exception as exc:
+            self.detail.value = describe_error(exc)
+            return None
+        if found is None:
+            self.detail.value = f"No job <code>{html.escape(job_id)}</code> in this queue."
+            return None
+        error = found["error"]
+        self.detail.value = (
+            f"<code>{html.escape(job_id)}</code> · <b>{found['state']}</b> · failures: "
+            f"{found['failures']} · item: <code>{html.escape(short_json(found['item']))}</code>"
+            + (f' · <span style="color:#b00020">{html.escape(error)}</span>' if error else "")
+        )
+        return found
+
+    async def _describe_job(self, job_id: str) -> dict[str, Any] | None:
+        job: Job = self.job._obj  # type: ignore[assignment]
+        try:
+            item = await job.item(job_id)
+        except NotFoundError:
+            return None
+        if job_id in await job.stalled_ids():
+            state = "stalled"
+        elif job_id in dict(await job.claimed()):
+            state = "claimed"
+        elif job_id in await job.available_ids():
+            state = "queued"
+        else:
+            state = "finished"
+        return {
+            "state": state,
+            "item": item,
+            "failures": await job.failure_count(job_id),
+            "error": await job.last_error(job_id),
+        }
+
     def _wake(self) -> None:
         dirty = self._dirty
         if dirty is not None:
@@ -109,10 +245,19 @@ class JobBoard(LiveWidget):
         self._dirty = trio.Event()
         async with job.events() as events, trio.open_nursery() as nursery:
             nursery.start_soon(self._refresher, job)
+            if self.plot is not None and self.plot.available:
+                nursery.start_soon(self._tick)
             async for event in events:
                 # every event (and a gap) means: look again soon
                 del event
                 self._dirty.set()
+
+    async def _tick(self) -> None:
+        # The plot moves on while the queue is quiet: a refresh every few seconds.
+        while True:
+            await trio.sleep(_PLOT_EVERY)
+            assert self._dirty is not None
+            self._dirty.set()
 
     async def _refresher(self, job: Job) -> None:
         while True:
@@ -140,10 +285,22 @@ class JobBoard(LiveWidget):
         ] + [(now, stats.finishes)]
         first_t, first_n = self._finish_history[0]
         self.rate = (stats.finishes - first_n) / (now - first_t) if now > first_t else 0.0
-        self.stalled = [await self._row(job, i) for i in stalled_ids[: self.limit]]
+        if self.plot is not None:
+            self.plot.sample(finishes=stats.finishes, depth=stats.available, at=now)
+        self._stalled_all = stalled_ids
+        wanted = self._id_filter
+        matching = [i for i in stalled_ids if wanted in i]
+        self.stalled_matching = len(matching)
+        pages = max(1, -(-len(matching) // self.limit))
+        self.stalled_page = min(self.stalled_page, pages - 1)
+        first = self.stalled_page * self.limit
+        self.stalled = [await self._row(job, i) for i in matching[first : first + self.limit]]
+        claimed_matching = [(i, ms) for i, ms in claimed if wanted in i]
         self.claimed = [
-            await self._row(job, i, claimed_ms) for i, claimed_ms in claimed[: self.limit]
+            await self._row(job, i, claimed_ms)
+            for i, claimed_ms in claimed_matching[: self.limit]
         ]
+        self._claimed_matching = len(claimed_matching)
         self._healthy()
         self._render()
 
@@ -167,8 +324,21 @@ class JobBoard(LiveWidget):
                 f"<table><tr>{cells}<td style='padding:0 1em'><div style='font-size:1.6em'>"
                 f"{self.rate:,.1f}</div><div style='color:#666'>finished/s</div></td></tr></table>"
             )
-            self._stalled_rows.show(self.stalled, c.get("stalled", 0))
-            self._claimed_rows.show(self.claimed, c.get("claimed", 0))
+            first = self.stalled_page * self.limit
+            shown = len(self.stalled)
+            self._stalled_rows.show(self.stalled, self.stalled_matching - first)
+            self._claimed_rows.show(self.claimed, self._claimed_matching)
+            pages = max(1, -(-self.stalled_matching // self.limit))
+            self.page_label.value = (
+                f"&nbsp;{first + 1:,}&ndash;{first + shown:,} of {self.stalled_matching:,}"
+                if shown
+                else "&nbsp;none"
+            ) + (" matching" if self._id_filter else "")
+            self.newer_button.disabled = self.stalled_page == 0
+            self.older_button.disabled = self.stalled_page >= pages - 1
+            self.retry_all_button.disabled = self.retract_all_button.disabled = not shown
+        if self.plot is not None:
+            self.plot.draw()
 
     def state(self) -> dict[str, Any]:
         """What the board shows, as plain data (for tests and debugging)."""

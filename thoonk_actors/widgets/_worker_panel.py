@@ -40,6 +40,7 @@ from ..objects import Job
 from ..runtime import QueueStatistics
 from ..sync import HandlerError, WorkerHandle, register_view
 from ._common import LiveWidget, describe_error
+from ._throughput import ThroughputPlot
 
 #: Seconds between two refreshes, at most (a busy worker changes all the time).
 REFRESH_EVERY = 0.25
@@ -49,7 +50,12 @@ class WorkerPanel(LiveWidget):
     """A live panel of one in-kernel worker (see the module doc)."""
 
     def __init__(
-        self, worker: WorkerHandle, *, errors_shown: int = 5, max_concurrency: int = 64
+        self,
+        worker: WorkerHandle,
+        *,
+        errors_shown: int = 5,
+        max_concurrency: int = 64,
+        plot: bool = True,
     ) -> None:
         self.worker = worker
         self.errors_shown = errors_shown
@@ -85,6 +91,9 @@ class WorkerPanel(LiveWidget):
         self.stats_html = widgets.HTML()
         self.status = widgets.HTML()
         self.errors_header = widgets.HTML()
+        self.plot = ThroughputPlot() if plot else None
+        if self.plot is not None:
+            self._own(*self.plot.made)
         self.errors = widgets.Output(
             layout=widgets.Layout(max_height="16em", overflow="auto", border="1px solid #ddd")
         )
@@ -94,6 +103,7 @@ class WorkerPanel(LiveWidget):
                 widgets.HBox([self.start_button, self.stop_button, self.concurrency]),
                 widgets.HBox([self.progress, self.progress_label]),
                 self.stats_html,
+                *([self.plot.widget] if self.plot is not None else []),
                 self.status,
                 self.errors_header,
                 self.errors,
@@ -175,6 +185,8 @@ class WorkerPanel(LiveWidget):
             "claimed": stats.claimed,
             "stalled": stats.stalled,
         }
+        if self.plot is not None:
+            self.plot.sample(finishes=stats.finishes, depth=stats.available)
         self._healthy()
         self._render()
 
@@ -219,6 +231,8 @@ class WorkerPanel(LiveWidget):
             )
             if errors_changed:
                 self._render_errors()
+        if self.plot is not None:
+            self.plot.draw()
 
     def _stats_table(self, stats: QueueStatistics) -> str:
         mine = [

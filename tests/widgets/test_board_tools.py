@@ -1,0 +1,115 @@
+"""JobBoard tools for a busy queue: filter, stalled pages, bulk retry/retract, one job's
+details, and the throughput plot. Real jobs, model state; waits poll with a deadline."""
+
+from __future__ import annotations
+
+import pytest
+
+from thoonk_actors.sync import SyncJob, SyncThoonk
+from thoonk_actors.widgets import JobBoard, ThroughputPlot
+
+from ..polling import eventually
+
+pytest.importorskip("ipywidgets")
+
+
+def stall_jobs(jobs: SyncJob, items: list[str]) -> list[str]:
+    """Publish ``items`` and stall each one (``max_cancels`` 1: one cancel stalls)."""
+    ids = jobs.publish_many(items)
+    for job in jobs.claim_many(len(items)):
+        jobs.cancel(job, error=f"ValueError: {job.item}")
+    return list(ids)
+
+
+def test_filter_pages_and_bulk_retry_of_stalled_jobs(t: SyncThoonk) -> None:
+    jobs = t.job("tools")
+    jobs.create({"max_cancels": 1})
+    ids = stall_jobs(jobs, [f"item-{n}" for n in range(25)])
+    board = JobBoard(jobs, limit=10)
+    try:
+        eventually(lambda: board.stalled_matching == 25, "25 stalled jobs")
+        eventually(lambda: "1&ndash;10 of 25" in board.page_label.value, "the first page")
+        board.older_button.click()
+        eventually(lambda: "11&ndash;20 of 25" in board.page_label.value, "the second page")
+        assert len(board.state()["stalled"]) == 10
+        board.show_stalled_page(99)
+        eventually(lambda: "21&ndash;25 of 25" in board.page_label.value, "the last page")
+        assert board.older_button.disabled
+
+        wanted = ids[3]
+        board.filter.value = wanted  # the filter box: only ids that contain the text
+        eventually(
+            lambda: [r[0] for r in board.state()["stalled"]] == [wanted], "the filtered row"
+        )
+        assert "matching" in board.page_label.value
+        assert board.retry_all() == 1  # only what matches the filter
+        eventually(lambda: board.counts.get("stalled") == 24, "one retried")
+        assert jobs.available_ids() == (wanted,)
+        assert "Retried 1 stalled job." in board.status_text()
+
+        board.filter.value = ""
+        eventually(lambda: board.stalled_matching == 24, "all stalled jobs again")
+        assert board.retract_all() == 0  # the first click only asks
+        assert board.retract_all_button.description == "Confirm: retract 24"
+        assert jobs.statistics().stalled == 24
+        board.retract_all_button.click()  # the second click retracts
+        eventually(lambda: board.counts.get("stalled") == 0, "all retracted")
+        assert jobs.stalled_ids() == ()
+        assert board.retract_all_button.description == "Retract all"
+    finally:
+        board.close()
+
+
+def test_show_job_gives_state_item_failures_and_last_error(t: SyncThoonk) -> None:
+    jobs = t.job("tools-search")
+    jobs.create({"max_cancels": 1})
+    (stalled,) = stall_jobs(jobs, ["broken"])
+    queued = jobs.publish({"n": 1})
+    board = JobBoard(jobs, plot=False)
+    try:
+        found = board.show_job(stalled)
+        assert found == {
+            "state": "stalled", "item": "broken", "failures": jobs.failure_count(stalled),
+            "error": "ValueError: broken",
+        }  # fmt: skip
+        assert "ValueError: broken" in board.detail.value and "stalled" in board.detail.value
+        board.search.value = queued
+        board.search_button.click()
+        assert "queued" in board.detail.value and '{&quot;n&quot;: 1}' in board.detail.value
+        assert board.show_job("nope") is None
+        assert "No job" in board.detail.value
+    finally:
+        board.close()
+
+
+def test_throughput_plot_rates_and_depth() -> None:
+    plot = ThroughputPlot(window=60)
+    try:
+        plot.sample(finishes=0, depth=100, at=1000.0)
+        plot.sample(finishes=20, depth=80, at=1002.0)
+        plot.sample(finishes=50, depth=50, at=1004.0)
+        assert plot.points(now=1004.0) == [(-2.0, 10.0, 80), (0.0, 15.0, 50)]
+        plot.sample(finishes=50, depth=50, at=1100.0)  # older samples fall out of the window
+        assert plot.points(now=1100.0) == [(0.0, 0.0, 50)]
+        if plot.available:  # bqplot installed (the plots extra): the figure's lines follow
+            assert plot.draw(force=True, now=1100.0)
+            assert list(plot._rate.y) == [0.0] and list(plot._depth.y) == [50]
+    finally:
+        plot.close()
+
+
+def test_board_plot_follows_finishes(t: SyncThoonk) -> None:
+    jobs = t.job("tools-plot")
+    board = JobBoard(jobs)
+    try:
+        assert board.plot is not None
+        jobs.publish_many(range(30))
+        for job in jobs.claim_many(30):
+            jobs.finish(job)
+        eventually(lambda: board.counts.get("finished") == 30, "30 finished")
+        eventually(
+            lambda: any(rate > 0 for _, rate, _ in board.plot.points())  # type: ignore[union-attr]
+            , "a positive finish rate in the plot",
+        )  # fmt: skip
+    finally:
+        board.close()
