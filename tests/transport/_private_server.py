@@ -17,7 +17,7 @@ import tempfile
 import time
 from types import TracebackType
 
-from thoonk_actors.transport import find_redis_server
+from thoonk_actors.embedded import find_redis_server
 
 
 class PrivateRedis:
