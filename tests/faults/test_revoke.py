@@ -120,7 +120,7 @@ async def test_a_reaped_claim_cancels_the_running_handler_naming_the_reaper(
             await wait_until(lambda: len(started) == 2, what="a claimed and run again")
             running.cancel()
     assert any(
-        "job a of 'held' was reaped (reaped: claim older than the timeout" in r.getMessage()
+        "job a of 'held' was reaped (reaped: claim not renewed within its lease" in r.getMessage()
         for r in caplog.records
     )
 

@@ -102,6 +102,7 @@ class JobWorker:
         self._active = 0  # claimed and not yet handled: buffered + running
         self._slots_freed = trio.Event()
         self._idle_scope: trio.CancelScope | None = None
+        self._awaiting_work = False  # the claimer is blocked in wait_for_work
         self._handler_scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
         self._lease: float | None = None
@@ -229,7 +230,11 @@ class JobWorker:
                 raise
             if not jobs:
                 with self._idle_wait():
-                    await job.wait_for_work(trio.current_time() + WAIT_FOR_WORK)
+                    self._awaiting_work = True
+                    try:
+                        await job.wait_for_work(trio.current_time() + WAIT_FOR_WORK)
+                    finally:
+                        self._awaiting_work = False
                 continue
             counters.claimed += len(jobs)
             handed = 0
@@ -386,12 +391,25 @@ class JobWorker:
 
     # ------------------------------------------------------------ revocation
 
+    def _wake_claimer(self) -> None:
+        """A job was cancelled somewhere (scheduled for a retry after its backoff).
+
+        A claimer blocked in ``wait_for_work`` learnt the next due time before
+        that job was scheduled: cut the wait so it looks again (the claim
+        promotes what is due, the next wait stops at the new due time), rather
+        than leaving the retry to the next reaper sweep.
+        """
+        if self._awaiting_work and self._idle_scope is not None:
+            self._idle_scope.cancel()
+
     async def check_claims(self, events: dict[str, str] | None) -> None:
         """Drop or cancel the jobs whose claim went away (see the module doc).
 
         ``events``: id -> the event that named it (``retract``, ``cancel``,
         ``stall``, ``touch``); None checks every job held (after a gap).
         """
+        if events is not None and "cancel" in events.values():
+            self._wake_claimer()
         handlers = self._handlers
         suspects = [
             claimed
