@@ -14,6 +14,10 @@ One root, :class:`ThoonkError`, split three ways the way trio and h11 split them
   already catches ``redis.exceptions.ConnectionError`` keeps working; they live
   in the transport so that this module (and the sans-IO contract layer that
   uses it) does not import redis-py, which imports sockets and hiredis.
+* **server** (:class:`ServerError`): the server answered with an error reply
+  of its own (out of memory, read-only replica, no ACL permission, ...). The
+  transport types every error reply where it reads it, with the matching
+  redis-py class as a second base.
 
 Messages are one plain sentence that says what happened and what to do.
 """

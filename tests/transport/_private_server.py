@@ -2,9 +2,12 @@
 
 Synopsis::
 
-    with PrivateRedis(tmp_path) as server:      # unix socket in a short tmp dir
+    with PrivateRedis() as server:               # unix socket in a short tmp dir
         url = server.url
         server.stop(); server.start("--key-load-delay", "300")
+
+The bundled redis-server by default (CI guarantees only that one);
+``THOONK_TEST_REDIS_SERVER=/usr/bin/redis-server`` picks another binary.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from types import TracebackType
 
 from thoonk_actors.embedded import find_redis_server
 
+SERVER_ENV = "THOONK_TEST_REDIS_SERVER"
+
 
 class PrivateRedis:
     """One redis-server process on a unix socket, AOF on, in its own directory."""
@@ -28,6 +33,8 @@ class PrivateRedis:
         self.dir = tempfile.mkdtemp(prefix="thp-", dir="/tmp" if os.path.isdir("/tmp") else None)
         self.socket = os.path.join(self.dir, "r.sock")
         self.args = args
+        # THOONK_TEST_REDIS_SERVER runs these tests on another redis-server binary.
+        self.binary = os.environ.get(SERVER_ENV) or find_redis_server()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -36,7 +43,7 @@ class PrivateRedis:
 
     def start(self, *extra: str, wait: bool = True) -> None:
         """Start the server (``wait``: until its socket accepts connections)."""
-        argv = [find_redis_server(), "--port", "0", "--unixsocket", self.socket]
+        argv = [self.binary, "--port", "0", "--unixsocket", self.socket]
         argv += ["--dir", self.dir, "--save", "", "--appendonly", "yes"]
         argv += ["--appendfsync", "always", *self.args, *extra]
         self.proc = subprocess.Popen(
