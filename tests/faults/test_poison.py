@@ -19,7 +19,7 @@ import redis
 import trio
 
 from tests.polling import wait_until
-from thoonk_actors import PayloadError
+from thoonk_actors import JsonCodec, PayloadError
 from thoonk_actors.contract import JobKeys
 from thoonk_actors.objects import Thoonk
 from thoonk_actors.runtime import App
@@ -140,3 +140,12 @@ def test_worker_process_finishes_a_batch_around_a_poison_job(
     assert sync_redis.zcard(keys.claimed) == 0
     assert b"not valid JSON" in (sync_redis.hget(keys.errors, "bad") or b"")
     assert "job bad of 'poison' stalled without running" in proc.stderr_text
+
+
+def test_the_json_codec_turns_deep_nesting_into_a_payload_error() -> None:
+    with pytest.raises(PayloadError, match="nested too deeply"):
+        JsonCodec().decode(DEEP)
+    with pytest.raises(PayloadError, match="nested too deeply"):
+        JsonCodec().decode_result(DEEP)
+    with pytest.raises(PayloadError, match="not valid JSON"):
+        JsonCodec().decode(b"{nope")

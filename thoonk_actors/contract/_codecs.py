@@ -88,7 +88,9 @@ class JsonCodec:
                 "str, int, float, bool and None, or use RawCodec for bytes"
             ) from None
         except RecursionError:
-            raise PayloadError("cannot encode a self-referencing value as JSON") from None
+            raise PayloadError(
+                "cannot encode a self-referencing or too deeply nested value as JSON"
+            ) from None
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError:
