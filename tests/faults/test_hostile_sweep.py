@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import redis
-from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from thoonk_actors import ThoonkError
@@ -39,11 +39,6 @@ QUEUE, OTHER = "sweep", "bystander"
 KEYS = JobKeys.of(QUEUE)
 
 pytestmark = pytest.mark.slow
-
-#: Issue 9.2 (ids that are not UTF-8 break the result key, built as text) is
-#: fixed on another branch; until it is merged, examples that hit exactly that
-#: bug are discarded (not passed). Set to False once the fix is in.
-KNOWN_9_2 = True
 
 _deep: list[Any] = []
 DEEP_LIST: Any = _deep
@@ -186,9 +181,6 @@ def test_job_operations_raise_typed_errors_and_change_nothing_when_refused(
     except ThoonkError as exc:
         event(f"{op}: {type(exc).__name__}")
         assert snapshot(sync_redis) == before, f"{op} was refused but changed the keyspace"
-    except UnicodeEncodeError as exc:
-        assume(not (KNOWN_9_2 and "job.result:" in str(exc.object)))
-        pytest.fail(f"{op} raised {type(exc).__name__}: {exc!r} (not a ThoonkError)")
     except Exception as exc:  # anything else escaping is the bug this sweep looks for
         pytest.fail(f"{op} raised {type(exc).__name__}: {exc!r} (not a ThoonkError)")
     assert _bystander(sync_redis) == bystander, f"{op} changed another queue"
