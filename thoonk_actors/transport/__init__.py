@@ -3,6 +3,7 @@
 It knows nothing of Thoonk; the objects layer builds on its public names.
 """
 
+from ._client import LinkState as LinkState
 from ._client import RedisClient as RedisClient
 from ._client import ScriptLike as ScriptLike
 from ._client import open_redis as open_redis

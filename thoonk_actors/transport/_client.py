@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
@@ -62,6 +63,22 @@ class ScriptLike(Protocol):
     def sha1(self) -> str: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """Whether the client's shared connection is up (for status lines).
+
+    Attributes:
+        connected: the last attempt to use or open the shared connection worked.
+        down_since: trio time at which it was found broken (None while connected).
+        error: why the last reconnect attempt failed (None while connected, or
+            before the first failed attempt).
+    """
+
+    connected: bool
+    down_since: float | None = None
+    error: str | None = None
+
+
 class RedisClient:
     """A reconnecting Redis client on trio. Make one with :func:`open_redis`."""
 
@@ -76,6 +93,23 @@ class RedisClient:
         self._lent: set[Connection] = set()  # dedicated connections in use
         self._max_idle = max_idle_dedicated
         self._closed = False
+        self._link = LinkState(connected=True)
+
+    def link_state(self) -> LinkState:
+        """Is the shared connection up? Cheap; for status lines that show the current state."""
+        conn = self._shared
+        if self._link.connected and conn is not None and not conn.usable:
+            # Broken, and nobody has needed it since: it is down until reopened.
+            self._link = LinkState(connected=False, down_since=trio.current_time())
+        return self._link
+
+    def _link_failed(self, exc: BaseException) -> None:
+        since = self._link.down_since
+        self._link = LinkState(
+            connected=False,
+            down_since=trio.current_time() if since is None else since,
+            error=f"{type(exc).__name__}: {exc}",
+        )
 
     @property
     def where(self) -> str:
@@ -94,7 +128,7 @@ class RedisClient:
     # -------------------------------------------------------------- connecting
 
     async def _open_with_backoff(
-        self, config: RedisConfig, *, blocking: bool = False
+        self, config: RedisConfig, *, blocking: bool = False, shared: bool = False
     ) -> Connection:
         deadline = trio.current_time() + config.reconnect_timeout
         delay = _BACKOFF_FIRST
@@ -119,6 +153,8 @@ class RedisClient:
                         f"{exc} (gave up after {attempts} attempt"
                         f"{'s' if attempts > 1 else ''} in {config.reconnect_timeout:g} s)"
                     ) from exc
+                if shared:
+                    self._link_failed(exc)  # shown at once, not after reconnect_timeout
                 log.debug("connect to %s failed (%s); retrying in %.2fs", self.where, exc, delay)
             except redis.exceptions.ResponseError as exc:
                 # e.g. SELECT of a database the server does not have
@@ -138,8 +174,15 @@ class RedisClient:
             if conn is None or not conn.usable:
                 if conn is not None:
                     log.warning("connection to %s lost; reconnecting", self.where)
-                conn = await self._open_with_backoff(self.config)
+                    self.link_state()  # marks it down (since now) if not yet
+                try:
+                    conn = await self._open_with_backoff(self.config, shared=True)
+                except BaseException as exc:
+                    if not isinstance(exc, trio.Cancelled):
+                        self._link_failed(exc)
+                    raise
                 self._shared = conn
+                self._link = LinkState(connected=True)
             return conn
 
     # ------------------------------------------------------------------ calls
