@@ -8,6 +8,7 @@ import trio
 
 from thoonk_actors.transport import ThoonkConnectionError, open_redis
 
+from ..polling import wait_until
 from ._private_server import PrivateRedis
 
 
@@ -29,9 +30,9 @@ async def test_link_state_goes_down_at_the_first_failed_attempt_and_up_when_back
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(call_while_down)
-                with trio.fail_after(10):
-                    while redis.link_state().error is None:
-                        await trio.sleep(0.01)  # polling interval
+                await wait_until(
+                    lambda: redis.link_state().error is not None, what="the outage", deadline=10
+                )
                 state = redis.link_state()
                 assert not state.connected
                 assert state.down_since is not None
