@@ -82,7 +82,7 @@ class ThroughputPlot:
             axes=axes,
             fig_margin={"top": 10, "bottom": 35, "left": 55, "right": 55},
             legend_location="top-left",
-            layout=widgets.Layout(width="100%", height=height),
+            layout=widgets.Layout(width="auto", height=height),
         )
         self.widget = figure
         self.made.extend([figure, x, y_rate, y_depth, self._rate, self._depth, *axes])
