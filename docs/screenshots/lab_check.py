@@ -8,9 +8,10 @@ folder, opens it in a real JupyterLab (a private server on a loopback port)
 in headless Chromium driven by Selenium, runs *Run All Cells*, waits until
 every cell has run, then checks the page as a person would see it — no
 "Error displaying widget", no error output, no stderr poured into a widget's
-cell — and photographs the widgets' outputs into ``docs/screenshots/lab/``
-(``<notebook>-<n>.png``) and a few of them under the names docs/notebooks.md
-uses. Prints one line per notebook; exits 1 if a check failed.
+cell — and photographs the widgets' outputs into ``$TMPDIR/thoonk-lab-check/``
+(``<notebook>-<n>.png``, with ``-page.png`` the whole window), and a few of them
+into ``docs/screenshots/`` under the names docs/notebooks.md uses. Prints one
+line per notebook; exits 1 if a check failed.
 
 Needs (dev only, not project dependencies): ``apt-get install chromium
 chromium-driver`` and ``pip install jupyterlab selenium`` in this venv, plus the
@@ -38,7 +39,7 @@ from selenium.webdriver.common.by import By
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent
-LAB_OUT = OUT / "lab"
+LAB_OUT = Path(tempfile.gettempdir()) / "thoonk-lab-check"  # every shot; not kept in git
 RUN_TIMEOUT = 300.0
 
 #: (notebook, index of the widget output among the notebook's widget outputs) -> doc image
@@ -112,6 +113,7 @@ def _listening(port: int) -> bool:
     return True
 
 
+STDERR = "application/vnd.jupyter.stderr"
 NODE = "jupyterapp.shell.currentWidget.node"  # the notebook shown (other tabs stay in the DOM)
 WIDGET_OUTPUTS = (
     f"return [...{NODE}.querySelectorAll('.jp-OutputArea-output')]"
@@ -192,7 +194,7 @@ def check(driver: webdriver.Chrome, address: str, name: str) -> list[str]:
     # stderr printed into a widget's cell (not the stderr a widget shows on purpose,
     # like the WorkerPanel's tracebacks inside its own Output)
     widget_stderr = driver.execute_script(
-        f"return [...{NODE}.querySelectorAll('[data-mime-type=\"application/vnd.jupyter.stderr\"]')]"
+        f"return [...{NODE}.querySelectorAll('[data-mime-type=\"{STDERR}\"]')]"
         ".filter(e => !e.closest('.jupyter-widgets')"
         " && e.closest('.jp-Cell').querySelector('.jupyter-widgets'))"
         ".map(e => e.textContent.slice(0, 120))"
