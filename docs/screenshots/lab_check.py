@@ -47,6 +47,7 @@ DOC_SHOTS = {
     ("01-feeds", 1): "feed-view.png",
     ("02-jobs", 0): "job-board.png",
     ("03-workers-and-widgets", 1): "worker-panel.png",
+    ("03-workers-and-widgets", 4): "dashboard.png",
 }
 
 
@@ -79,6 +80,11 @@ def jupyter_lab(workdir: Path, url: str) -> Iterator[str]:
     settings.mkdir(parents=True)
     # Render every cell (Lab 4 only renders the visible ones by default).
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    news = workdir / "_settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )  # no "get notified about news?" toast over the screenshots
     env = {**os.environ, "THOONK_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
     log = (workdir / "_lab.log").open("w")
     lab = subprocess.Popen(
