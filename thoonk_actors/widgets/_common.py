@@ -150,7 +150,7 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._note = ""  # the last action's outcome (html)
         self._note_error = False
         self._delay = _RETRY_FIRST
-        self._warnings_since = 0.0
+        self._warnings_since = time.monotonic()  # a view sums up what came after it opened
         self._closed = False
         self._warnings = WarningSummary.attach(self)
         # No horizontal scrollbar under the view: the output area scrolls
