@@ -275,6 +275,16 @@ answers = [squares.publish_and_wait(n, timeout=10) for n in (2, 3, 4)]
 assert answers == [4, 9, 16]
 answers
 """),
+    md("""
+For a busy queue the board has a job id **search** (state, item, failures,
+last error), a **filter** over the stalled and claimed lists, pages of stalled
+jobs, and **Retry all** / **Retract all** for the stalled jobs that match.
+"""),
+    code("""
+details = board.show_job(flaky)      # what the "Show job" button does
+assert details["state"] == "queued" and details["item"] == {"to": "nobody@invalid"}
+details
+"""),
     code("""
 emails.retract(flaky)
 """),
@@ -484,6 +494,23 @@ assert headlines == [("publish", "workers"), ("retract", "workers")]
 finish, anything left is released back to the queue — nothing stays claimed.
 Closing the connection stops its workers too.
 """),
+    md("""
+## A dashboard
+
+`Dashboard` lays out the views of several queues and feeds (by name, or the
+objects themselves) in a grid.
+"""),
+    code("""
+from thoonk_actors.widgets import Dashboard
+
+dashboard = Dashboard("notebook-thumbnails", "notebook-flaky-emails", news, t=t, columns=2)
+dashboard
+"""),
+    code("""
+thumbs_board, emails_board, news_view = dashboard.views
+settle(lambda: thumbs_board.counts.get("finished") == 1000 and news_view.total == 0)
+[type(view).__name__ for view in dashboard.views]
+"""),
     code("""
 worker.stop()
 mailer.stop()
@@ -500,7 +527,7 @@ and the connection, uncomment and run the cell below; closing the kernel
 does the same.
 """),
     code("""
-# panel.close(); mailer_panel.close(); board.close()
+# panel.close(); mailer_panel.close(); board.close(); dashboard.close()
 # t.close()
 """),
 ]

@@ -113,3 +113,27 @@ def test_board_plot_follows_finishes(t: SyncThoonk) -> None:
         )  # fmt: skip
     finally:
         board.close()
+
+
+def test_dashboard_lays_out_boards_by_name_and_object(t: SyncThoonk) -> None:
+    from tests.widgets.test_scale import live_widgets
+    from thoonk_actors import UsageError
+    from thoonk_actors.widgets import Dashboard, FeedView
+
+    t.job("dash-jobs").publish("x")  # registered by its first publish
+    t.feed("dash-news").publish({"title": "hello"})
+    before = live_widgets()
+    dashboard = Dashboard("dash-jobs", t.feed("dash-news"), t=t, columns=2)
+    try:
+        board, view = dashboard.views
+        assert isinstance(board, JobBoard) and isinstance(view, FeedView)
+        assert dashboard.layout.grid_template_columns == "repeat(2, minmax(0, 1fr))"
+        eventually(lambda: board.counts.get("available") == 1, "the board")
+        eventually(lambda: view.total == 1, "the feed")
+    finally:
+        dashboard.close()
+    assert live_widgets() == before
+    with pytest.raises(UsageError, match="no job queue or feed named 'nope'"):
+        Dashboard("nope", t=t)
+    with pytest.raises(UsageError, match="give the connection"):
+        Dashboard("dash-jobs")

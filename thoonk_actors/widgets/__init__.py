@@ -7,6 +7,7 @@ registers the widgets with the facade (``thoonk_actors.sync.register_view``), so
 """
 
 from ._common import WarningSummary as WarningSummary
+from ._dashboard import Dashboard as Dashboard
 from ._feed_view import FeedView as FeedView
 from ._job_board import JobBoard as JobBoard
 from ._job_board import JobRow as JobRow

@@ -150,9 +150,12 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._note = ""  # the last action's outcome (html)
         self._note_error = False
         self._delay = _RETRY_FIRST
-        self._warnings_since = 0.0
+        self._warnings_since = time.monotonic()  # a view sums up what came after it opened
         self._closed = False
         self._warnings = WarningSummary.attach(self)
+        # No horizontal scrollbar under the view: the output area scrolls
+        # sideways for a box even a margin wider than the cell.
+        self.layout.overflow = "hidden visible"
         self._show_status()
         self._scopes.append(self._portal.spawn(self._keep_status))
 
@@ -208,10 +211,18 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.status.value = value
 
     async def _keep_status(self) -> None:
-        # The warnings summary ages: re-draw once a second (sent only if it changed).
+        # The warnings summary ages, and so does a plot: re-draw once a second
+        # (a value is sent only if it changed).
         while True:
             await trio.sleep(STATUS_EVERY)
             self._show_status()
+            self._every_second()
+
+    def _every_second(self) -> None:
+        """Once a second in the loop: what a view redraws as time passes (its plot)."""
+        plot = getattr(self, "plot", None)
+        if plot is not None:
+            plot.draw()
 
     def problems(self) -> list[str]:
         """What is wrong now (the follower's failure, a stopped worker...), as text."""

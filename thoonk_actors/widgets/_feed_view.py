@@ -127,7 +127,6 @@ class FeedView(LiveWidget):
             ],
             portal=feed._portal,
         )
-        self.layout.overflow = "hidden visible"  # never a horizontal scrollbar
         self._start(self._follow)
 
     # --------------------------------------------------------------- actions

@@ -311,19 +311,20 @@ class JobBoard(LiveWidget):
 
     def _render(self) -> None:
         c = self.counts
-        cells = "".join(
-            f'<td style="padding:0 1em"><div style="font-size:1.6em">{c[k]:,}</div>'
-            f'<div style="color:#666">{k}</div></td>'
-            for k in ("available", "claimed", "stalled", "finished", "published", "workers")
+        cell = (
+            '<div style="padding:0 1em 0.3em 0"><div style="font-size:1.6em">{}</div>'
+            '<div style="color:#666">{}</div></div>'
         )
+        cells = "".join(
+            cell.format(f"{c[k]:,}", k)
+            for k in ("available", "claimed", "stalled", "finished", "published", "workers")
+        ) + cell.format(f"{self.rate:,.1f}", "finished/s")
         with self.hold_sync():
             header = f"<b>{html.escape(self.job.name)}</b> — job queue"
             if self.header.value != header:
                 self.header.value = header
-            self.counts_html.value = (
-                f"<table><tr>{cells}<td style='padding:0 1em'><div style='font-size:1.6em'>"
-                f"{self.rate:,.1f}</div><div style='color:#666'>finished/s</div></td></tr></table>"
-            )
+            # a wrapping row, not a table: a narrow column (a Dashboard) shows it all
+            self.counts_html.value = f'<div style="display:flex;flex-wrap:wrap">{cells}</div>'
             first = self.stalled_page * self.limit
             shown = len(self.stalled)
             self._stalled_rows.show(self.stalled, self.stalled_matching - first)

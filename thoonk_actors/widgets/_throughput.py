@@ -27,6 +27,8 @@ import ipywidgets as widgets
 
 #: Seconds of history shown.
 WINDOW = 300.0
+#: Seconds shown at least, while the history is shorter than the window.
+MIN_SPAN = 30.0
 #: Seconds between two redraws of the figure, at most.
 DRAW_EVERY = 1.0
 
@@ -59,7 +61,7 @@ class ThroughputPlot:
             )
             self.made.append(self.widget)
             return
-        x = bq.LinearScale(min=-window, max=0.0)
+        x = self._x = bq.LinearScale(min=-window, max=0.0)
         y_rate = bq.LinearScale(min=0.0)
         y_depth = bq.LinearScale(min=0.0)
         self._rate = bq.Lines(
@@ -82,7 +84,8 @@ class ThroughputPlot:
             axes=axes,
             fig_margin={"top": 10, "bottom": 35, "left": 55, "right": 55},
             legend_location="top-left",
-            layout=widgets.Layout(width="100%", height=height),
+            padding_y=0.0,
+            layout=widgets.Layout(width="auto", height=height),
         )
         self.widget = figure
         self.made.extend([figure, x, y_rate, y_depth, self._rate, self._depth, *axes])
@@ -119,6 +122,8 @@ class ThroughputPlot:
         now = clock if now is None else now
         points = self.points(now)
         xs = [p[0] for p in points]
+        # a short history fills the plot (at least the last 30 s are shown)
+        self._x.min = max(-self.window, min([*xs, -MIN_SPAN]))
         with self._rate.hold_sync(), self._depth.hold_sync():
             self._rate.x, self._rate.y = xs, [p[1] for p in points]
             self._depth.x, self._depth.y = xs, [p[2] for p in points]

@@ -29,6 +29,7 @@ kernel: a graceful stop may take the worker's grace period.
 from __future__ import annotations
 
 import html
+import math
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -44,6 +45,8 @@ from ._throughput import ThroughputPlot
 
 #: Seconds between two refreshes, at most (a busy worker changes all the time).
 REFRESH_EVERY = 0.25
+#: Seconds between two samples of a quiet worker's queue, for the plot.
+PLOT_EVERY = 2.0
 
 
 class WorkerPanel(LiveWidget):
@@ -172,7 +175,9 @@ class WorkerPanel(LiveWidget):
         while True:
             seen = worker._changes.value
             await self._refresh(job)
-            await worker._wait_changed(seen)
+            # a plot samples a quiet queue too, every few seconds
+            with trio.move_on_after(PLOT_EVERY if self.plot is not None else math.inf):
+                await worker._wait_changed(seen)
             await trio.sleep(REFRESH_EVERY)  # the bound on the refresh rate
 
     async def _refresh(self, job: Job) -> None:
