@@ -215,8 +215,32 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         # (a value is sent only if it changed).
         while True:
             await trio.sleep(STATUS_EVERY)
+            self._check_link()
             self._show_status()
             self._every_second()
+
+    def _check_link(self) -> None:
+        """Show an outage as soon as the client's connection is down, clear it when back.
+
+        The client's own reconnect attempts tell (``RedisClient.link_state``):
+        the view does not wait for one of its reads to give up after the
+        client's ``reconnect_timeout``.
+        """
+        redis = getattr(self._portal.resource, "redis", None)
+        link_state = getattr(redis, "link_state", None)
+        if link_state is None:
+            return
+        state = link_state()
+        if state.connected:
+            if "link" in self._problems:
+                self._set_problem("link", None)
+                if "follow" not in self._problems:
+                    self._warnings_since = time.monotonic()  # the outage's warnings are over
+                    self._say(f"Connected again at {time.strftime('%H:%M:%S')}.")
+        elif state.error is not None:
+            self._set_problem(
+                "link", f"Connection to Redis lost ({html.escape(state.error)}) — retrying"
+            )
 
     def _every_second(self) -> None:
         """Once a second in the loop: what a view redraws as time passes (its plot)."""
