@@ -73,9 +73,7 @@ class Proxy:
 async def open_proxy(backend: str) -> AsyncIterator[Proxy]:
     proxy = Proxy(backend)
     async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(
-            partial(trio.serve_tcp, proxy._serve, 0, host="127.0.0.1")
-        )
+        listeners = await nursery.start(partial(trio.serve_tcp, proxy._serve, 0, host="127.0.0.1"))
         proxy.port = listeners[0].socket.getsockname()[1]
         yield proxy
         nursery.cancel_scope.cancel()

@@ -50,7 +50,7 @@ async def test_workers_waiters_and_subscribers_recover_from_a_black_hole() -> No
 
                 def ready() -> bool:
                     blocked = any(c.get("cmd") == "blmove" for c in witness.client_list())
-                    (_channel, subscribers), = witness.pubsub_numsub("event.job.finish:w")
+                    ((_channel, subscribers),) = witness.pubsub_numsub("event.job.finish:w")
                     return blocked and subscribers >= 1
 
                 await wait_until(ready, what="the worker and the waiter to wait")

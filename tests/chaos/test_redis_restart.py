@@ -55,7 +55,6 @@ async def test_workers_and_producer_recover_from_a_redis_sigkill_and_restart(
                     job_id: await job.wait_result(job_id, timeout=60) for job_id in acknowledged
                 }
 
-
                 async def settled() -> bool:
                     stats = await job.statistics()
                     return stats.finishes == stats.publishes and stats.claimed == 0

@@ -57,8 +57,6 @@ def thoonk(
     )
 
 
-
-
 def ok(*args: str, url: str | None = None, input: str | None = None) -> str:
     """``thoonk ARGS`` that must succeed with nothing on stderr; its stdout."""
     done = thoonk(*args, url=url, input=input)

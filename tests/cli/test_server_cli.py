@@ -37,8 +37,6 @@ def thoonk(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     )
 
 
-
-
 @pytest.fixture
 def data_dir() -> Iterator[str]:
     root = tempfile.mkdtemp(prefix="th-", dir="/tmp" if os.path.isdir("/tmp") else None)

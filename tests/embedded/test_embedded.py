@@ -49,8 +49,6 @@ DEADLINE = 15.0
 # ------------------------------------------------------------------------- helpers
 
 
-
-
 def is_running(pid: int) -> bool:
     """Alive and not a zombie (reaping it first if it is our own child)."""
     with contextlib.suppress(ChildProcessError):

@@ -168,9 +168,7 @@ def test_a_planted_aof_cannot_load_a_module(data_dir: str, planted_module: tuple
     "command",
     [("CONFIG", "SET", "dir", "/tmp"), ("DEBUG", "SLEEP", "0"), ("MODULE", "LIST")],
 )
-def test_a_planted_aof_cannot_run_admin_commands(
-    data_dir: str, command: tuple[str, ...]
-) -> None:
+def test_a_planted_aof_cannot_run_admin_commands(data_dir: str, command: tuple[str, ...]) -> None:
     with open(os.path.join(data_dir, "appendonly.aof"), "wb") as f:
         f.write(aof_command(*command))
     with pytest.raises(EmbeddedServerError, match=f"Unknown command.*{command[0]}"):

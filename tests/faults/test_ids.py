@@ -76,8 +76,10 @@ async def test_a_member_that_refuses_the_batch_is_stalled_and_the_others_finish(
         client.set(KEYS.result_key(poison), "not a hash")
         async with workers(redis_url, L_QUEUE=QUEUE, L_CONCURRENCY="16"):
             await wait_until(
-                lambda: int(client.get(KEYS.finishes) or 0) >= 30
-                and client.sismember(KEYS.stalled, poison),
+                lambda: (
+                    int(client.get(KEYS.finishes) or 0) >= 30
+                    and client.sismember(KEYS.stalled, poison)
+                ),
                 what="30 finishes and the poison job stalled",
                 deadline=30,
             )

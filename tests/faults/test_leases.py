@@ -45,9 +45,7 @@ async def test_a_second_deployment_does_not_shorten_a_running_claim(redis_url: s
                 # B works the queue (so it configured itself): A holds at most one of these.
                 probes = await job.publish_many([{"n": n} for n in range(3)])
                 await wait_until(
-                    lambda: any(
-                        pid not in (None, a_pid) for pid in client.hmget("pids", probes)
-                    ),
+                    lambda: any(pid not in (None, a_pid) for pid in client.hmget("pids", probes)),
                     what="B to run a job",
                     deadline=30,
                 )

@@ -257,9 +257,7 @@ async def test_wrong_key_type_left_by_someone_else(thoonk: Thoonk, sync_redis: r
     assert snapshot(sync_redis) == before
 
 
-async def test_blocking_get_is_woken_by_a_publish(
-    thoonk: Thoonk, sync_redis: redis.Redis
-) -> None:
+async def test_blocking_get_is_woken_by_a_publish(thoonk: Thoonk, sync_redis: redis.Redis) -> None:
     jobs = thoonk.job("wake")
     got: list[str] = []
 

@@ -31,8 +31,6 @@ from ..polling import eventually
 N = 1_000
 
 
-
-
 def test_a_plain_def_handles_1000_jobs_in_threads_while_other_threads_use_the_facade(
     t: SyncThoonk,
 ) -> None:

@@ -157,7 +157,13 @@ async def test_bad_arguments_are_refused_before_sending(redis_url: str) -> None:
 def test_url_grammar() -> None:
     c = RedisConfig.from_url("redis://user:secret@example.org:6380/4?client_name=w1")
     assert (c.host, c.port, c.db, c.username, c.password, c.client_name, c.tls) == (
-        "example.org", 6380, 4, "user", "secret", "w1", False,
+        "example.org",
+        6380,
+        4,
+        "user",
+        "secret",
+        "w1",
+        False,
     )
     assert "secret" not in c.describe() and "secret" not in repr(c)
     t = RedisConfig.from_url("rediss://h:7000/0?ssl_cert_reqs=none")

@@ -50,9 +50,7 @@ def witness(server: PrivateRedis) -> Iterator[redis.Redis]:
 
 def _blocked(witness: redis.Redis, *, exclude: set[int] = frozenset()) -> set[int]:  # type: ignore[assignment]
     """Ids of the clients blocked in BLMOVE right now (minus ``exclude``)."""
-    return {
-        int(c["id"]) for c in witness.client_list() if c.get("cmd") == "blmove"
-    } - exclude
+    return {int(c["id"]) for c in witness.client_list() if c.get("cmd") == "blmove"} - exclude
 
 
 async def test_get_with_a_timeout_survives_client_kill(
@@ -108,9 +106,7 @@ async def test_a_blocking_command_not_declared_idempotent_is_not_resent(
 
                 nursery.start_soon(killer)
                 with pytest.raises(ThoonkConnectionError, match="may or may not have run"):
-                    await client.execute_blocking(
-                        "BLMOVE", "a", "b", "RIGHT", "LEFT", 5, block_s=5
-                    )
+                    await client.execute_blocking("BLMOVE", "a", "b", "RIGHT", "LEFT", 5, block_s=5)
 
 
 async def test_waiters_and_reads_survive_client_kill_normal_and_pubsub(

@@ -38,9 +38,7 @@ def test_filter_pages_and_bulk_retry_of_stalled_jobs(t: SyncThoonk) -> None:
 
         wanted = ids[3]
         board.filter.value = wanted  # the filter box: only ids that contain the text
-        eventually(
-            lambda: [r[0] for r in board.state()["stalled"]] == [wanted], "the filtered row"
-        )
+        eventually(lambda: [r[0] for r in board.state()["stalled"]] == [wanted], "the filtered row")
         assert "matching" in board.page_label.value
         assert board.retry_all() == 1  # only what matches the filter
         eventually(lambda: board.counts.get("stalled") == 24, "one retried")
@@ -75,7 +73,7 @@ def test_show_job_gives_state_item_failures_and_last_error(t: SyncThoonk) -> Non
         assert "ValueError: broken" in board.detail.value and "stalled" in board.detail.value
         board.search.value = queued
         board.search_button.click()
-        assert "queued" in board.detail.value and '{&quot;n&quot;: 1}' in board.detail.value
+        assert "queued" in board.detail.value and "{&quot;n&quot;: 1}" in board.detail.value
         assert board.show_job("nope") is None
         assert "No job" in board.detail.value
     finally:

@@ -120,8 +120,9 @@ def test_job_board_widget_count_is_bounded_with_2000_jobs(t: SyncThoonk) -> None
         assert len(board.stalled_box.children) == 11 and len(board.state()["stalled"]) == 10
         jobs.finish_many([(job, None) for job in claimed[150:]])
         eventually(
-            lambda: [getattr(w, "value", "") for w in board.claimed_box.children]
-            == ["<i>none</i>"],
+            lambda: (
+                [getattr(w, "value", "") for w in board.claimed_box.children] == ["<i>none</i>"]
+            ),
             "the claimed jobs finished",
         )
         assert live_widgets() - before == made

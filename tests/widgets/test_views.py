@@ -16,8 +16,6 @@ from ..polling import eventually
 pytest.importorskip("ipywidgets")
 
 
-
-
 def test_feed_view_follows_publish_edit_retract(t: SyncThoonk) -> None:
     news = t.feed("news")
     news.publish({"title": "before"}, id="old")
@@ -83,8 +81,10 @@ def test_job_board_counts_and_actions(t: SyncThoonk) -> None:
         assert failing is not None and failing.id == second
         jobs.cancel(failing, error="ValueError: no")  # max_cancels 1: stalled at once
         eventually(
-            lambda: board.state()["stalled"] == [(second, 0, "ValueError: no")]
-            or board.state()["stalled"] == [(second, 1, "ValueError: no")],
+            lambda: (
+                board.state()["stalled"] == [(second, 0, "ValueError: no")]
+                or board.state()["stalled"] == [(second, 1, "ValueError: no")]
+            ),
             "a stalled job with its error",
         )
         board.retry(second)  # what the Retry button does

@@ -21,8 +21,6 @@ pytest.importorskip("ipywidgets")
 N = 1_000
 
 
-
-
 def test_progress_reaches_100_percent_for_1000_jobs(t: SyncThoonk) -> None:
     def square(n: int) -> int:
         return n * n

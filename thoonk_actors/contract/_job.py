@@ -526,9 +526,7 @@ def job_cancel(
     )
 
 
-layout(
-    "job/stall", ("claimed", "owners", "cancelled", "stalled", "published", "errors", "leases")
-)
+layout("job/stall", ("claimed", "owners", "cancelled", "stalled", "published", "errors", "leases"))
 
 
 def job_stall(

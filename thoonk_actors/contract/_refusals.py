@@ -111,8 +111,7 @@ _REFUSALS: dict[str, tuple[type[ThoonkError], Callable[[_Say], str | None]]] = {
     "duplicate": (
         DuplicateIdError,
         lambda say: (
-            f"{say.subject} already exists; publish under another id, or retract the old "
-            "one first"
+            f"{say.subject} already exists; publish under another id, or retract the old one first"
         ),
     ),
     "exists": (

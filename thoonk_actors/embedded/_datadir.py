@@ -283,9 +283,7 @@ def conf_quote(value: str) -> str:
     return "".join(out)
 
 
-def write_config(
-    paths: Paths, version: str | None, *, admin_commands: bool = False
-) -> None:
+def write_config(paths: Paths, version: str | None, *, admin_commands: bool = False) -> None:
     """Write redis.conf through a fresh ``redis.conf.tmp`` (a stale one, or a link, is removed)."""
     tmp = paths.conf + ".tmp"
     with contextlib.suppress(FileNotFoundError):

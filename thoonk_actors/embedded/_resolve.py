@@ -29,6 +29,7 @@ from ._process import is_our_server, read_pidfile
 
 log = logging.getLogger(__name__)
 
+
 async def resolve_url(url: str | None) -> str:
     """The URL to connect to: ``url``, else ``$THOONK_REDIS_URL``, else the embedded server."""
     if url:

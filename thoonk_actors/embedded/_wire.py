@@ -27,7 +27,8 @@ _MAX_REPLY = 1 << 20
 
 # redis-py packs the command (bulk strings, UTF-8); hiredis parses the reply.
 _serializer = PythonRespSerializer(
-    6000, Encoder("utf-8", "strict", False).encode  # type: ignore[no-untyped-call]
+    6000,
+    Encoder("utf-8", "strict", False).encode,  # type: ignore[no-untyped-call]
 )
 
 

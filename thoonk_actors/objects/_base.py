@@ -97,9 +97,7 @@ class ThoonkObject(Generic[K]):
 
     # ------------------------------------------------------------- lifecycle
 
-    async def create(
-        self, config: dict[str, Any] | None = None, *, exist_ok: bool = False
-    ) -> bool:
+    async def create(self, config: dict[str, Any] | None = None, *, exist_ok: bool = False) -> bool:
         """Register the object with a validated config; True if it was created.
 
         Raises:
@@ -155,7 +153,5 @@ class ThoonkObject(Generic[K]):
         and ``delete``.
         """
         wanted = tuple(events) if events is not None else (*self.EVENTS, "config", "delete")
-        async with self.thoonk.subscribe(
-            [self.channel(e) for e in wanted], buffer=buffer
-        ) as sub:
+        async with self.thoonk.subscribe([self.channel(e) for e in wanted], buffer=buffer) as sub:
             yield Events(sub)

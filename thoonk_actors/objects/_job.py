@@ -289,9 +289,7 @@ class Job(ThoonkObject[JobKeys]):
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + GIVE_BACK_TIMEOUT
                 with contextlib.suppress(ThoonkError):
-                    await self.thoonk.run(
-                        contract.job_release_many(self.keys, back, claimed_ms=at)
-                    )
+                    await self.thoonk.run(contract.job_release_many(self.keys, back, claimed_ms=at))
             raise
         return jobs
 
@@ -332,8 +330,10 @@ class Job(ThoonkObject[JobKeys]):
         is a pure read). It returns at most one block margin after
         ``deadline``, even when the wait had to be sent again.
         """
-        if isinstance(deadline, bool) or not isinstance(deadline, int | float) or (
-            math.isnan(deadline)
+        if (
+            isinstance(deadline, bool)
+            or not isinstance(deadline, int | float)
+            or (math.isnan(deadline))
         ):
             raise UsageError(f"deadline must be a trio time or math.inf, not {deadline!r}")
         if deadline - trio.current_time() <= 0:

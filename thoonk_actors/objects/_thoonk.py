@@ -199,9 +199,7 @@ class Thoonk:
                     self._routers[job.name] = router
         return router
 
-    async def _serve_router(
-        self, router: ResultRouter, task_status: trio.TaskStatus[None]
-    ) -> None:
+    async def _serve_router(self, router: ResultRouter, task_status: trio.TaskStatus[None]) -> None:
         async with self.subscribe(
             [router.finish_channel.decode(), router.retract_channel.decode()], buffer=1 << 16
         ) as sub:
@@ -265,4 +263,3 @@ async def open_thoonk(
                 )
         finally:
             nursery.cancel_scope.cancel()
-

@@ -59,9 +59,7 @@ class EventRouter:
             if not any(text.startswith(prefix) for prefix in covered)
         ]
         routes = self._routes
-        async with self._thoonk.subscribe(
-            channels, self._patterns, buffer=LISTENER_BUFFER
-        ) as sub:
+        async with self._thoonk.subscribe(channels, self._patterns, buffer=LISTENER_BUFFER) as sub:
             task_status.started()
             async for message in sub:
                 if isinstance(message, Gap):

@@ -127,6 +127,7 @@ class EventStream:
 
 _END = object()
 
+
 class AsyncView:
     """``q.aio``: an object's async methods, for asyncio (a notebook's ``await``) and trio.
 
@@ -258,7 +259,10 @@ class SyncObject:
         return sorted({*super().__dir__(), *(n for n in dir(self._obj) if not n.startswith("_"))})
 
     def events(
-        self, events: Iterable[str] | None = None, *, timeout: float | None = None,
+        self,
+        events: Iterable[str] | None = None,
+        *,
+        timeout: float | None = None,
         buffer: int = 1024,
     ) -> EventStream:
         """A blocking iterator of this object's events (subscribed on return)."""
@@ -282,7 +286,6 @@ class SyncObject:
 
     def __repr__(self) -> str:
         return f"<sync {type(self._obj).__name__} {self._obj.name!r}>"
-
 
     # ---------------------------------------------------- notebook display
 

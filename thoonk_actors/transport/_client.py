@@ -393,8 +393,10 @@ async def open_redis(url: str | RedisConfig, **options: Any) -> AsyncIterator[Re
     ``reconnect_timeout``, ``client_name``, ...). The first connection is made
     here, so a wrong address or password fails at once with a clear error.
     """
-    config = url.replace(**options) if isinstance(url, RedisConfig) else RedisConfig.from_url(
-        url, **options
+    config = (
+        url.replace(**options)
+        if isinstance(url, RedisConfig)
+        else RedisConfig.from_url(url, **options)
     )
     async with open_service_nursery() as nursery:
         client = RedisClient(config, nursery)

@@ -37,9 +37,7 @@ async def open_stream(config: RedisConfig) -> trio.abc.Stream:
                 if config.health_timeout is not None:
                     enable_keepalive(stream.socket, config.health_timeout)
                 if config.tls:
-                    tls = trio.SSLStream(
-                        stream, config.ssl_context(), server_hostname=config.host
-                    )
+                    tls = trio.SSLStream(stream, config.ssl_context(), server_hostname=config.host)
                     try:
                         await tls.do_handshake()
                     except BaseException:

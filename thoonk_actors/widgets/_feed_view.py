@@ -252,8 +252,7 @@ class FeedView(LiveWidget):
         start = self.page * self.page_size
         with self.hold_sync():
             header = (
-                f"<b>{html.escape(self.feed.name)}</b> — {total:,} item"
-                f"{'' if total == 1 else 's'}"
+                f"<b>{html.escape(self.feed.name)}</b> — {total:,} item{'' if total == 1 else 's'}"
             )
             if self.header.value != header:
                 self.header.value = header

@@ -107,8 +107,14 @@ class JobBoard(LiveWidget):
                 self.detail,
                 widgets.HTML("<b>Stalled</b> (waiting for a person)"),
                 widgets.HBox(
-                    [self.filter, self.newer_button, self.older_button, self.page_label,
-                     self.retry_all_button, self.retract_all_button],
+                    [
+                        self.filter,
+                        self.newer_button,
+                        self.older_button,
+                        self.page_label,
+                        self.retry_all_button,
+                        self.retract_all_button,
+                    ],
                     layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
                 ),
                 self.stalled_box,
@@ -297,8 +303,7 @@ class JobBoard(LiveWidget):
         self.stalled = [await self._row(job, i) for i in matching[first : first + self.limit]]
         claimed_matching = [(i, ms) for i, ms in claimed if wanted in i]
         self.claimed = [
-            await self._row(job, i, claimed_ms)
-            for i, claimed_ms in claimed_matching[: self.limit]
+            await self._row(job, i, claimed_ms) for i, claimed_ms in claimed_matching[: self.limit]
         ]
         self._claimed_matching = len(claimed_matching)
         self._healthy()
@@ -397,9 +402,7 @@ class _Rows:
             if row is None:
                 continue
             error = (
-                f' <span style="color:#b00020">{html.escape(row.error)}</span>'
-                if row.error
-                else ""
+                f' <span style="color:#b00020">{html.escape(row.error)}</span>' if row.error else ""
             )
             text = f"<code>{html.escape(row.id)}</code> failures: {row.failures}{error}"
             if label.value != text:

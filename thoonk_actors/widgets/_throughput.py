@@ -75,9 +75,7 @@ class ThroughputPlot:
         axes = [
             bq.Axis(scale=x, label="seconds ago", num_ticks=6),
             bq.Axis(scale=y_rate, side="left", label="finished/s", num_ticks=4),
-            bq.Axis(
-                scale=y_depth, side="right", label="queued", num_ticks=4
-            ),
+            bq.Axis(scale=y_depth, side="right", label="queued", num_ticks=4),
         ]
         figure = bq.Figure(
             marks=[self._rate, self._depth],

@@ -231,8 +231,7 @@ class WorkerPanel(LiveWidget):
                 "worker",
                 None
                 if failure is None
-                else "The worker stopped: "
-                + html.escape(f"{type(failure).__name__}: {failure}"),
+                else "The worker stopped: " + html.escape(f"{type(failure).__name__}: {failure}"),
             )
             if errors_changed:
                 self._render_errors()
