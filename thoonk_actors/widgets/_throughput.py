@@ -62,8 +62,9 @@ class ThroughputPlot:
             self.made.append(self.widget)
             return
         x = self._x = bq.LinearScale(min=-window, max=0.0)
-        y_rate = bq.LinearScale(min=0.0)
-        y_depth = bq.LinearScale(min=0.0)
+        # No padding: the axes start at 0 (padding showed "-29 finished/s").
+        y_rate = bq.LinearScale(min=0.0, allow_padding=False)
+        y_depth = bq.LinearScale(min=0.0, allow_padding=False)
         self._rate = bq.Lines(
             x=[], y=[], scales={"x": x, "y": y_rate}, colors=["#1f77b4"],
             labels=["finished/s"], display_legend=True,
