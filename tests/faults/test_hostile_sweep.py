@@ -87,7 +87,9 @@ def _call(job: Any, op: str, draw: st.DrawFn, held: dict[str, ClaimedJob]) -> An
     if op == "publish":
         return job.publish(draw(items), id=draw(st.one_of(st.none(), ids)))
     if op == "publish_many":
-        return job.publish_many(draw(st.lists(items, max_size=3)))
+        return job.publish_many(
+            draw(st.one_of(st.lists(items, max_size=3), st.none(), st.integers()))
+        )
     if op == "get":
         return job.get(timeout=0)
     if op == "claim_many":

@@ -189,7 +189,7 @@ class Job(ThoonkObject[JobKeys]):
                 f"batch must be an int from 1 to {_MAX_BATCH} (jobs per script), not {batch!r}"
             )
         encode = self.codec.encode
-        encoded = [encode(item) for item in items]
+        encoded = [encode(item) for item in self._items_of(items, "publish_many")]
         jobs = list(
             map(contract.NewJob, _new_job_ids(len(encoded)), encoded, [priority] * len(encoded))
         )

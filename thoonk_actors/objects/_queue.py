@@ -69,7 +69,7 @@ class Queue(ThoonkObject[QueueKeys]):
         Every item is encoded before anything is sent (a bad one refuses the
         lot); then each put is atomic, the batch as a whole is not.
         """
-        encoded = [self.codec.encode(item) for item in items]
+        encoded = [self.codec.encode(item) for item in self._items_of(items, "put_many")]
         calls = [
             contract.queue_put(self.keys, str(uuid.uuid4()), data, priority=priority)
             for data in encoded
