@@ -32,7 +32,7 @@ from thoonk_actors.objects import ClaimedJob, Job
 from thoonk_actors.sync import SyncThoonk
 
 from ..contract._redis import snapshot
-from ._hostile import SOAK, items, names
+from ._hostile import DEEP_LIST, SOAK, items, names
 from ._hostile import ids as hostile_ids
 
 EXAMPLES = 2000 if SOAK else 300
@@ -73,12 +73,12 @@ NOT_SWEPT = {"create", "configure", "config", "delete", "exists", "publish_and_w
 #: Millisecond arguments (stale_ms, orphan_grace_ms): sane, edge and hostile.
 milliseconds = st.one_of(
     st.integers(0, 100_000), st.just(-1), st.just(2**63), st.floats(allow_nan=True),
-    st.none(), st.booleans(), st.text(max_size=3),
+    st.none(), st.booleans(), st.text(max_size=3), st.just(DEEP_LIST),
 )  # fmt: skip
 #: trio deadlines for wait_for_work that never block the sweep (now or past) or are bad.
 deadlines = st.one_of(
     st.just(0), st.just(-1.5), st.just(-math.inf), st.just(math.nan), st.none(),
-    st.booleans(), st.text(max_size=3),
+    st.booleans(), st.text(max_size=3), st.just(DEEP_LIST),
 )  # fmt: skip
 
 
@@ -91,7 +91,7 @@ def _call(job: Any, op: str, draw: st.DrawFn, held: dict[str, ClaimedJob]) -> An
             draw(st.one_of(st.lists(items, max_size=3), st.none(), st.integers()))
         )
     if op == "get":
-        return job.get(timeout=0)
+        return job.get(timeout=draw(st.sampled_from([0, -1, math.nan, "0", DEEP_LIST])))
     if op == "claim_many":
         return job.claim_many(draw(st.one_of(st.integers(-2, 12), st.just(10**6), ids)))
     if op == "finish":

@@ -31,6 +31,7 @@ from thoonk_actors.contract import FeedKeys, SortedFeedKeys
 from thoonk_actors.sync import SyncThoonk
 
 from ._hostile import (
+    DEEP_LIST,
     attempt,
     changes,
     configs,
@@ -194,7 +195,7 @@ DECK_OPERATIONS = (
 )  # fmt: skip
 wheres = st.one_of(
     st.sampled_from(["begin", "end", "before", "after"]),
-    st.just(""), st.just("BEGIN"), st.just("middle"), st.none(), st.integers(),
+    st.just(""), st.just("BEGIN"), st.just("middle"), st.none(), st.integers(), st.just(DEEP_LIST),
 )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ never takes an item with it. No events: a queue is point-to-point.
 from __future__ import annotations
 
 import math
+import reprlib
 import uuid
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -171,5 +172,7 @@ def _deadline(timeout: float | None) -> float:
         or math.isnan(timeout)
         or timeout < 0
     ):
-        raise UsageError(f"timeout must be None or a number of seconds >= 0, not {timeout!r}")
+        raise UsageError(
+            f"timeout must be None or a number of seconds >= 0, not {reprlib.repr(timeout)}"
+        )
     return trio.current_time() + timeout
