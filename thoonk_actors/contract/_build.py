@@ -7,6 +7,7 @@ in the order of the script's KEYS header (a test checks the two agree).
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -166,5 +167,5 @@ def ok_values(
 def check_count(value: object, *, what: str, low: int = 1, high: int = 10_000) -> int:
     """``check_count(n, what="max_jobs")``: an int in [low, high], or UsageError."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise UsageError(f"{what} must be an int from {low} to {high}, not {value!r}")
+        raise UsageError(f"{what} must be an int from {low} to {high}, not {reprlib.repr(value)}")
     return value

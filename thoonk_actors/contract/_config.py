@@ -21,6 +21,7 @@ anything is sent (``result_ttl=2**63`` would wrap negative in Lua, and
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -137,7 +138,7 @@ def validate_config(kind: Kind, changes: Mapping[str, object]) -> dict[str, str 
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise InvalidConfigError(
                 f"{KIND_LABELS[kind]} setting {field!r} must be an int from {low} to {high} "
-                f"({_MEANING[field]}), not {value!r}"
+                f"({_MEANING[field]}), not {reprlib.repr(value)}"
             )
         fields[field] = str(value)
     return fields

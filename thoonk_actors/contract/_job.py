@@ -18,6 +18,7 @@ need no script in ``_job_reads``; result types in ``_job_results``.
 from __future__ import annotations
 
 import random
+import reprlib
 from collections.abc import Sequence
 
 from .._errors import UsageError
@@ -456,7 +457,9 @@ def jitter_arg(jitter: float | None) -> bytes:
     if jitter is None:
         jitter = random.random()
     if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter < 1:
-        raise UsageError(f"jitter must be a number from 0 to 1 (excluded), not {jitter!r}")
+        raise UsageError(
+            f"jitter must be a number from 0 to 1 (excluded), not {reprlib.repr(jitter)}"
+        )
     return str(int(jitter * 1000)).encode()
 
 

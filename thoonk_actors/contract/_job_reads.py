@@ -12,6 +12,7 @@ cluster routing) and ``decode``.
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -192,7 +193,9 @@ def job_wait_for_work(keys: JobKeys, *, timeout_s: float) -> Command[bool]:
     Run it on a dedicated (blocking) connection.
     """
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s < 0:
-        raise UsageError(f"timeout_s must be a number of seconds >= 0, not {timeout_s!r}")
+        raise UsageError(
+            f"timeout_s must be a number of seconds >= 0, not {reprlib.repr(timeout_s)}"
+        )
 
     def decode(reply: Reply) -> bool:
         return reply is not None

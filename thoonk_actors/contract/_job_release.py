@@ -159,5 +159,5 @@ def job_held(keys: JobKeys, jobs: Sequence[tuple[str, str]]) -> Call[tuple[HeldS
         return tuple(states)
 
     return encoded_call(
-        "job/held", keys, tuple(args), decode, extra_keys=[keys.result(i) for i, _ in jobs]
+        "job/held", keys, tuple(args), decode, extra_keys=[keys.result_key(i) for i, _ in jobs]
     )

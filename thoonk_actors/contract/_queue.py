@@ -15,6 +15,8 @@ caller waits again.
 
 from __future__ import annotations
 
+import reprlib
+
 from .._errors import UsageError
 from ._build import check_count, layout, make_call, ok_values
 from ._call import Call, Command, Reply, as_int, as_text
@@ -79,7 +81,9 @@ def queue_wait_for_item(keys: QueueKeys, *, timeout_s: float) -> Command[bool]:
     0 waits for ever. Run it on a dedicated (blocking) connection.
     """
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s < 0:
-        raise UsageError(f"timeout_s must be a number of seconds >= 0, not {timeout_s!r}")
+        raise UsageError(
+            f"timeout_s must be a number of seconds >= 0, not {reprlib.repr(timeout_s)}"
+        )
     return Command(
         args=("BLMOVE", keys.ids, keys.ids, "RIGHT", "RIGHT", f"{timeout_s:g}"),
         keys=(keys.ids,),

@@ -21,6 +21,7 @@ number it was read at, so a reader skips the events it already holds (see
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -164,7 +165,9 @@ def sorted_feed_move(
     """
     validate_id(id)
     if where not in WHERES:
-        raise UsageError(f"where must be 'begin', 'end', 'before' or 'after', not {where!r}")
+        raise UsageError(
+            f"where must be 'begin', 'end', 'before' or 'after', not {reprlib.repr(where)}"
+        )
     if where in ("before", "after"):
         if anchor is None:
             raise UsageError(f"moving {where} another item needs that item's id as anchor")
@@ -172,7 +175,9 @@ def sorted_feed_move(
         if anchor == id:
             raise InvalidIdError(f"item {id!r} cannot be moved before or after itself")
     elif anchor is not None:
-        raise UsageError(f"an anchor only makes sense with 'before' or 'after', not {where!r}")
+        raise UsageError(
+            f"an anchor only makes sense with 'before' or 'after', not {reprlib.repr(where)}"
+        )
     return make_call(
         "sorted_feed/move",
         keys,

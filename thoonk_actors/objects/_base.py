@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import trio
 
 from .. import contract
-from .._errors import InvalidConfigError, UnexpectedReplyError
+from .._errors import InvalidConfigError, UnexpectedReplyError, UsageError
 from ..contract import Codec, Kind
 from ..transport import Gap, Subscription
 
@@ -136,6 +136,15 @@ class ThoonkObject(Generic[K]):
         if registry:
             return True
         return bool(await self.thoonk.execute("EXISTS", self.keys.config))
+
+    def _items_of(self, items: Iterable[Any], method: str) -> Iterable[Any]:
+        """``items`` if it can be iterated, else UsageError (not a bare TypeError)."""
+        if not isinstance(items, Iterable):
+            raise UsageError(
+                f"{method}() of {self.keys.label} takes an iterable of items (a list, say), "
+                f"not a {type(items).__name__}; for one item use the single-item call"
+            )
+        return items
 
     # ----------------------------------------------------------------- events
 

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import math
 import os
+import reprlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -120,7 +121,7 @@ def _check_timeout(timeout: object) -> None:
         or math.isnan(timeout)
         or timeout < 0
     ):
-        raise UsageError(f"timeout must be None or seconds >= 0, not {timeout!r}")
+        raise UsageError(f"timeout must be None or seconds >= 0, not {reprlib.repr(timeout)}")
 
 
 JobRef = str | ClaimedJob
@@ -186,10 +187,11 @@ class Job(ThoonkObject[JobKeys]):
         """Queue many jobs, ``batch`` per script (all-or-nothing per batch); their ids."""
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= _MAX_BATCH:
             raise InvalidConfigError(
-                f"batch must be an int from 1 to {_MAX_BATCH} (jobs per script), not {batch!r}"
+                f"batch must be an int from 1 to {_MAX_BATCH} (jobs per script), "
+                f"not {reprlib.repr(batch)}"
             )
         encode = self.codec.encode
-        encoded = [encode(item) for item in items]
+        encoded = [encode(item) for item in self._items_of(items, "publish_many")]
         jobs = list(
             map(contract.NewJob, _new_job_ids(len(encoded)), encoded, [priority] * len(encoded))
         )
@@ -215,8 +217,7 @@ class Job(ThoonkObject[JobKeys]):
                 stalled with the error as its last error (see ``last_error``),
                 so it is not left claimed and the next ``get()`` moves on.
         """
-        if timeout is not None and (math.isnan(timeout) or timeout < 0):
-            raise UsageError(f"timeout must be None or seconds >= 0, not {timeout!r}")
+        _check_timeout(timeout)
         deadline = math.inf if timeout is None else trio.current_time() + timeout
         poisoned: list[tuple[str, str]] = []
         while True:
@@ -335,7 +336,9 @@ class Job(ThoonkObject[JobKeys]):
             or not isinstance(deadline, int | float)
             or (math.isnan(deadline))
         ):
-            raise UsageError(f"deadline must be a trio time or math.inf, not {deadline!r}")
+            raise UsageError(
+                f"deadline must be a trio time or math.inf, not {reprlib.repr(deadline)}"
+            )
         if deadline - trio.current_time() <= 0:
             await trio.lowlevel.checkpoint()
             return False

@@ -21,6 +21,7 @@ never takes an item with it. No events: a queue is point-to-point.
 from __future__ import annotations
 
 import math
+import reprlib
 import uuid
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -69,7 +70,7 @@ class Queue(ThoonkObject[QueueKeys]):
         Every item is encoded before anything is sent (a bad one refuses the
         lot); then each put is atomic, the batch as a whole is not.
         """
-        encoded = [self.codec.encode(item) for item in items]
+        encoded = [self.codec.encode(item) for item in self._items_of(items, "put_many")]
         calls = [
             contract.queue_put(self.keys, str(uuid.uuid4()), data, priority=priority)
             for data in encoded
@@ -171,5 +172,7 @@ def _deadline(timeout: float | None) -> float:
         or math.isnan(timeout)
         or timeout < 0
     ):
-        raise UsageError(f"timeout must be None or a number of seconds >= 0, not {timeout!r}")
+        raise UsageError(
+            f"timeout must be None or a number of seconds >= 0, not {reprlib.repr(timeout)}"
+        )
     return trio.current_time() + timeout

@@ -14,6 +14,7 @@ often as you like; they share the client's connections.
 from __future__ import annotations
 
 import os
+import reprlib
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -96,10 +97,11 @@ class Thoonk:
 
     async def names(self, kind: contract.Kind) -> list[str]:
         """The names in the registry of one object type, sorted."""
-        registry = contract.REGISTRIES.get(kind)
+        registry = contract.REGISTRIES.get(kind) if isinstance(kind, str) else None
         if registry is None:
             raise UsageError(
-                f"unknown object type {kind!r}; use one of {sorted(contract.REGISTRIES)}"
+                f"unknown object type {reprlib.repr(kind)}; "
+                f"use one of {sorted(contract.REGISTRIES)}"
             )
         members = await self.execute("SMEMBERS", registry, idempotent=True)
         return sorted(contract.id_text(m) for m in members)
