@@ -73,3 +73,43 @@ async def test_workers_waiters_and_subscribers_recover_from_a_black_hole() -> No
                 # Recovery went through new connections, not the dead ones.
                 assert proxy.accepted > accepted
         witness.close()
+
+
+async def test_blocked_queue_gets_recover_from_a_black_hole() -> None:
+    """``Queue.get`` waits in blocks of ``max_block``: a dead wait is noticed and resent.
+
+    One get waits for ever, one with a long timeout (its single server-side
+    block used to last the whole timeout, up to 600 s). Both must see the
+    black hole within the detection time and wait again on new connections.
+    """
+    with PrivateRedis() as server:
+        witness = redis.Redis(unix_socket_path=server.socket)
+        async with open_proxy(server.socket) as proxy, open_thoonk(server.url) as direct:
+            async with open_thoonk(f"{proxy.url}?health_timeout={HEALTH}") as thoonk:
+                queue = thoonk.queue("tasks")
+                got: list[Any] = []
+
+                async def getter(seconds: float | None) -> None:
+                    got.append(await queue.get(timeout=seconds))
+
+                def blocked() -> set[int]:
+                    return {int(c["id"]) for c in witness.client_list() if c["cmd"] == "blmove"}
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(getter, None)
+                    nursery.start_soon(getter, 300)
+                    await wait_until(lambda: len(blocked()) == 2, what="both gets to block")
+                    first = blocked()
+                    shared = await thoonk.redis.connection()
+                    proxy.blackhole()
+                    with trio.fail_after(HEALTH * 10):
+                        # Both waits are sent again on new connections, and the
+                        # dead shared connection is noticed (the take uses it).
+                        await wait_until(
+                            lambda: len(blocked() - first) >= 2 and not shared.usable,
+                            what="the waits to be resent on new connections",
+                        )
+                        await direct.queue("tasks").put_many(["a", "b"])
+                        await wait_until(lambda: len(got) == 2, what="both gets")
+                assert sorted(got) == ["a", "b"]
+        witness.close()
