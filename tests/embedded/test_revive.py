@@ -16,16 +16,21 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+import redis
+import trio
 
 from thoonk_actors import ThoonkConnectionError, sync
 from thoonk_actors.embedded import (
     embedded_server_status,
     ensure_embedded_server,
+    resolve_url,
     revive_embedded_server,
+    reviver_for,
     stop_embedded_server,
 )
+from thoonk_actors.transport import Gap, Message, RedisConfig, open_pubsub
 
-from ..polling import eventually
+from ..polling import eventually, wait_until
 
 
 def gone(pid: int) -> bool:
@@ -126,3 +131,30 @@ def test_a_server_that_cannot_be_restarted_says_why(data_dir: str) -> None:
         assert message.startswith(f"the embedded Redis server of {data_dir} died and could not")
         assert "writable by other users" in message
         assert embedded_server_status(data_dir) is None
+
+
+async def test_a_pubsub_only_client_restarts_the_killed_server(data_dir: str) -> None:
+    """A client that only listens (no command connection to notice) revives the server too.
+
+    Its pub/sub connection's reconnect loop restarts the server, subscribes
+    again and reports the ``Gap``; messages published afterwards arrive.
+    """
+    url = await resolve_url(None)  # starts the embedded server of THOONK_DATA_DIR
+    config = RedisConfig.from_url(url, revive=reviver_for(url))
+    first = embedded_server_status(data_dir)
+    assert first is not None
+    with trio.fail_after(30):
+        async with open_pubsub(config) as pubsub, pubsub.subscribe(channels=["news"]) as sub:
+            os.kill(first.pid, signal.SIGKILL)
+            assert isinstance(await sub.receive(), Gap)  # back, and subscribed again
+            second = embedded_server_status(data_dir)
+            assert second is not None
+            assert second.pid != first.pid
+            publisher = redis.Redis(unix_socket_path=second.socket_path)
+            try:
+                await wait_until(lambda: publisher.publish("news", "back") == 1, what="a listener")
+            finally:
+                publisher.close()
+            message = await sub.receive()
+            assert isinstance(message, Message)
+            assert message.data == b"back"
