@@ -1,18 +1,16 @@
 """An embedded server that dies under a live client is restarted by that client (issue 10.4).
 
-The server is really SIGKILLed; the client is a real ``thoonk_actors.sync``
-connection that found the server through ``THOONK_DATA_DIR``. AOF with
-``appendfsync always`` (``THOONK_APPENDFSYNC``), so every acknowledged write
-is on disk when the kill lands.
+The server is really SIGKILLed; the clients are real (``thoonk_actors.sync``,
+a pub/sub connection) and found the server through ``THOONK_DATA_DIR``. AOF
+with ``appendfsync always`` (``THOONK_APPENDFSYNC``), so every acknowledged
+write is on disk when the kill lands. The repeated-kill form under a live
+sync client is tests/chaos/test_embedded_kill.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -30,64 +28,14 @@ from thoonk_actors.embedded import (
 )
 from thoonk_actors.transport import Gap, Message, RedisConfig, open_pubsub
 
+from ..chaos._embedded import embedded_data_dir, gone, noticed_the_loss
 from ..polling import eventually, wait_until
-
-
-def gone(pid: int) -> bool:
-    """Exited: no such process, or a zombie (its sockets are closed)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rpartition(b")")[2].split()[:1] == [b"Z"]
-    except FileNotFoundError:
-        return True
-
-
-def noticed_the_loss(t: sync.SyncThoonk) -> bool:
-    """Whether the client's shared connection has seen the server go (EOF read).
-
-    A call racing with the kill may be written to the dead socket before the
-    client reads the EOF; such a call fails (it may or may not have run, and the
-    transport never re-sends those). The promise is about the calls after that.
-    """
-    shared = t.portal.resource.redis._shared
-    return shared is None or not shared.usable
 
 
 @pytest.fixture
 def data_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    root = tempfile.mkdtemp(prefix="th-", dir="/tmp" if os.path.isdir("/tmp") else None)
-    path = os.path.join(root, "data")
-    monkeypatch.delenv("THOONK_REDIS_URL", raising=False)
-    monkeypatch.setenv("THOONK_DATA_DIR", path)
-    monkeypatch.setenv("THOONK_APPENDFSYNC", "always")
-    try:
+    with embedded_data_dir(monkeypatch) as path:
         yield path
-    finally:
-        with contextlib.suppress(Exception):
-            stop_embedded_server(path)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def test_a_killed_embedded_server_is_restarted_and_the_data_kept(data_dir: str) -> None:
-    with sync.connect() as t:
-        jobs = t.job("emails")
-        published = [jobs.publish({"n": n}) for n in range(20)]
-        first = embedded_server_status(data_dir)
-        assert first is not None
-        os.kill(first.pid, signal.SIGKILL)
-        eventually(lambda: gone(first.pid), "the killed server to be gone")
-        eventually(lambda: noticed_the_loss(t), "the client to read the EOF")
-
-        late = jobs.publish({"n": 20})  # the next call: no error, no reconnect by hand
-
-        second = embedded_server_status(data_dir)
-        assert second is not None
-        assert second.pid != first.pid
-        assert jobs.available_ids() == (*published, late)
-        assert [jobs.item(job_id) for job_id in published] == [{"n": n} for n in range(20)]
-        claimed = jobs.get(timeout=1)
-        assert claimed is not None
-        jobs.finish(claimed, "ok")
 
 
 def test_a_server_stopped_on_purpose_stays_stopped(data_dir: str) -> None:

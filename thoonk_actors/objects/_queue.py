@@ -127,10 +127,11 @@ class Queue(ThoonkObject[QueueKeys]):
     async def _take(self) -> tuple[str, bytes] | None:
         call = contract.queue_get(self.keys)
         # The script takes the item off the queue; a cancel landing after it was
-        # sent would drop the reply, and the item with it. So it always finishes:
-        # one non-blocking round trip, bounded by the client's response timeout.
-        with trio.CancelScope(shield=True):
-            taken = await self.thoonk.run(call)
+        # sent would drop the reply, and the item with it. So once sent it is
+        # shielded (one non-blocking round trip, bounded by the client's response
+        # timeout); connecting and retry pauses stay cancellable (nothing sent
+        # yet), so a cancelled get never waits behind a reconnect loop.
+        taken = await self.thoonk.run(call, shield=True)
         return taken[0] if taken else None
 
     async def _wait_for_item(self, deadline: float) -> bool:
