@@ -76,12 +76,16 @@ async def test_a_run_completes_while_every_client_is_killed_again_and_again(
 
         @app.job("q", concurrency=CONCURRENCY)
         async def double(item: int) -> int:
-            nonlocal running
+            nonlocal running, idle_since, longest_idle
+            if running == 0 and idle_since is not None and queued:
+                longest_idle = max(longest_idle, trio.current_time() - idle_since)
             running += 1
             try:
                 await trio.sleep(WORK_S)
             finally:
                 running -= 1
+                if running == 0:
+                    idle_since = trio.current_time()
             return item * 2
 
         # Feed actors, built the way a handler would: replace on Resync, apply each event.
@@ -96,8 +100,13 @@ async def test_a_run_completes_while_every_client_is_killed_again_and_again(
             deck_mirror.apply(event)
 
         results: dict[str, Any] = {}
-        running = 0  # handlers running now
-        longest_idle = 0.0  # a figure, not asserted (a timing)
+        # The longest time no handler ran while jobs were queued: a figure, not
+        # asserted (a timing). ``queued``: the last sample of the queue's length.
+        running = 0
+        idle_since: float | None = None
+        queued = 0
+        longest_idle = 0.0
+        longest_stall = 0.0  # of this process's event loop (waiters, app, writer share it)
         kills = 0
         broken_writes = 0
         rng = random.Random(10)
@@ -127,21 +136,22 @@ async def test_a_run_completes_while_every_client_is_killed_again_and_again(
 
                     nursery.start_soon(feed_writer)
 
-                    async def watch_idle() -> None:
-                        # Sampled: a free handler slot while jobs wait in the queue.
-                        nonlocal longest_idle
-                        since: float | None = None
+                    async def sample_queue() -> None:
+                        nonlocal queued
                         while len(results) < JOBS:
-                            available = (await job.statistics()).available
-                            now = trio.current_time()
-                            if available and running < CONCURRENCY:
-                                since = now if since is None else since
-                                longest_idle = max(longest_idle, now - since)
-                            else:
-                                since = None
+                            queued = (await job.statistics()).available
                             await trio.sleep(0.05)  # the sampling interval
 
-                    nursery.start_soon(watch_idle)
+                    nursery.start_soon(sample_queue)
+
+                    async def watch_loop() -> None:
+                        nonlocal longest_stall
+                        while len(results) < JOBS:
+                            before = trio.current_time()
+                            await trio.sleep(0.01)
+                            longest_stall = max(longest_stall, trio.current_time() - before - 0.01)
+
+                    nursery.start_soon(watch_loop)
                     while len(results) < JOBS:
                         # The fault schedule, not a wait for an effect.
                         with trio.move_on_after(KILL_EVERY):
@@ -176,7 +186,8 @@ async def test_a_run_completes_while_every_client_is_killed_again_and_again(
         f"a result, finishes {stats.finishes} / publishes {stats.publishes}; feed actors "
         f"resynced {len(news_mirror.resyncs)} and {len(deck_mirror.resyncs)} times "
         f"({broken_writes} feed writes broke in flight); {len(restarts)} loop restarts; "
-        f"longest stretch with a free handler slot while jobs were queued {longest_idle:.2f} s"
+        f"longest stretch with no handler running while jobs were queued {longest_idle:.2f} s "
+        f"(longest stall of the test process's event loop {longest_stall:.2f} s)"
     )
     assert kills >= 3, "the run should have lived through several kills"
     assert results == {job_id: 2 * i for i, job_id in enumerate(ids)}
