@@ -65,3 +65,20 @@ async def test_connection_errors_restart_a_loop_quickly_crashes_back_off(
     await supervise(crashing, what="loop", logger=logging.getLogger("test"))
     crash_pauses = [b - a for a, b in itertools.pairwise(crash_starts)]
     assert max(crash_pauses) == 5.0
+
+
+async def test_a_cancelled_queue_get_returns_promptly_while_the_server_is_down() -> None:
+    with PrivateRedis() as server:
+        async with open_thoonk(server.url, reconnect_timeout=RECONNECT) as thoonk:
+            queue = thoonk.queue("tasks")
+            await queue.put("warm the connection")
+            assert await queue.get(timeout=0) == "warm the connection"
+            conn = await thoonk.redis.connection()
+            server.kill()
+            await wait_until(lambda: not conn.usable, what="the dead server to be noticed")
+            started = trio.current_time()
+            with trio.move_on_after(0.5) as scope:
+                await queue.get()  # the take waits for a reconnect first
+            assert scope.cancelled_caught
+            # Loose bound: far below the reconnect timeout the take would wait for.
+            assert trio.current_time() - started < RECONNECT / 4

@@ -1,88 +1,41 @@
 """An embedded server that dies under a live client is restarted by that client (issue 10.4).
 
-The server is really SIGKILLed; the client is a real ``thoonk_actors.sync``
-connection that found the server through ``THOONK_DATA_DIR``. AOF with
-``appendfsync always`` (``THOONK_APPENDFSYNC``), so every acknowledged write
-is on disk when the kill lands.
+The server is really SIGKILLed; the clients are real (``thoonk_actors.sync``,
+a pub/sub connection) and found the server through ``THOONK_DATA_DIR``. AOF
+with ``appendfsync always`` (``THOONK_APPENDFSYNC``), so every acknowledged
+write is on disk when the kill lands. The repeated-kill form under a live
+sync client is tests/chaos/test_embedded_kill.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 
 import pytest
+import redis
+import trio
 
 from thoonk_actors import ThoonkConnectionError, sync
 from thoonk_actors.embedded import (
     embedded_server_status,
     ensure_embedded_server,
+    resolve_url,
     revive_embedded_server,
+    reviver_for,
     stop_embedded_server,
 )
+from thoonk_actors.transport import Gap, Message, RedisConfig, open_pubsub
 
-from ..polling import eventually
-
-
-def gone(pid: int) -> bool:
-    """Exited: no such process, or a zombie (its sockets are closed)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rpartition(b")")[2].split()[:1] == [b"Z"]
-    except FileNotFoundError:
-        return True
-
-
-def noticed_the_loss(t: sync.SyncThoonk) -> bool:
-    """Whether the client's shared connection has seen the server go (EOF read).
-
-    A call racing with the kill may be written to the dead socket before the
-    client reads the EOF; such a call fails (it may or may not have run, and the
-    transport never re-sends those). The promise is about the calls after that.
-    """
-    shared = t.portal.resource.redis._shared
-    return shared is None or not shared.usable
+from ..chaos._embedded import embedded_data_dir, gone, noticed_the_loss
+from ..polling import eventually, wait_until
 
 
 @pytest.fixture
 def data_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    root = tempfile.mkdtemp(prefix="th-", dir="/tmp" if os.path.isdir("/tmp") else None)
-    path = os.path.join(root, "data")
-    monkeypatch.delenv("THOONK_REDIS_URL", raising=False)
-    monkeypatch.setenv("THOONK_DATA_DIR", path)
-    monkeypatch.setenv("THOONK_APPENDFSYNC", "always")
-    try:
+    with embedded_data_dir(monkeypatch) as path:
         yield path
-    finally:
-        with contextlib.suppress(Exception):
-            stop_embedded_server(path)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def test_a_killed_embedded_server_is_restarted_and_the_data_kept(data_dir: str) -> None:
-    with sync.connect() as t:
-        jobs = t.job("emails")
-        published = [jobs.publish({"n": n}) for n in range(20)]
-        first = embedded_server_status(data_dir)
-        assert first is not None
-        os.kill(first.pid, signal.SIGKILL)
-        eventually(lambda: gone(first.pid), "the killed server to be gone")
-        eventually(lambda: noticed_the_loss(t), "the client to read the EOF")
-
-        late = jobs.publish({"n": 20})  # the next call: no error, no reconnect by hand
-
-        second = embedded_server_status(data_dir)
-        assert second is not None
-        assert second.pid != first.pid
-        assert jobs.available_ids() == (*published, late)
-        assert [jobs.item(job_id) for job_id in published] == [{"n": n} for n in range(20)]
-        claimed = jobs.get(timeout=1)
-        assert claimed is not None
-        jobs.finish(claimed, "ok")
 
 
 def test_a_server_stopped_on_purpose_stays_stopped(data_dir: str) -> None:
@@ -126,3 +79,30 @@ def test_a_server_that_cannot_be_restarted_says_why(data_dir: str) -> None:
         assert message.startswith(f"the embedded Redis server of {data_dir} died and could not")
         assert "writable by other users" in message
         assert embedded_server_status(data_dir) is None
+
+
+async def test_a_pubsub_only_client_restarts_the_killed_server(data_dir: str) -> None:
+    """A client that only listens (no command connection to notice) revives the server too.
+
+    Its pub/sub connection's reconnect loop restarts the server, subscribes
+    again and reports the ``Gap``; messages published afterwards arrive.
+    """
+    url = await resolve_url(None)  # starts the embedded server of THOONK_DATA_DIR
+    config = RedisConfig.from_url(url, revive=reviver_for(url))
+    first = embedded_server_status(data_dir)
+    assert first is not None
+    with trio.fail_after(30):
+        async with open_pubsub(config) as pubsub, pubsub.subscribe(channels=["news"]) as sub:
+            os.kill(first.pid, signal.SIGKILL)
+            assert isinstance(await sub.receive(), Gap)  # back, and subscribed again
+            second = embedded_server_status(data_dir)
+            assert second is not None
+            assert second.pid != first.pid
+            publisher = redis.Redis(unix_socket_path=second.socket_path)
+            try:
+                await wait_until(lambda: publisher.publish("news", "back") == 1, what="a listener")
+            finally:
+                publisher.close()
+            message = await sub.receive()
+            assert isinstance(message, Message)
+            assert message.data == b"back"

@@ -36,8 +36,8 @@ from ._base import ThoonkObject
 # Server-side timeouts are sent as "%g" text (6 significant digits): waiting at
 # most this long per BLMOVE keeps them exact to the millisecond.
 _MAX_WAIT_S = 600.0
-# Bound on how late a timed wait may end if the server stops answering
-# (the dedicated connection has no response timeout, as it must block).
+# Bound on how late a timed wait may end if the server stops answering and
+# the client has no health checks (``health_timeout=None``).
 _WAIT_GRACE_S = 2.0
 
 
@@ -128,30 +128,43 @@ class Queue(ThoonkObject[QueueKeys]):
     async def _take(self) -> tuple[str, bytes] | None:
         call = contract.queue_get(self.keys)
         # The script takes the item off the queue; a cancel landing after it was
-        # sent would drop the reply, and the item with it. So it always finishes:
-        # one non-blocking round trip, bounded by the client's response timeout.
-        with trio.CancelScope(shield=True):
-            taken = await self.thoonk.run(call)
+        # sent would drop the reply, and the item with it. So once sent it is
+        # shielded (one non-blocking round trip, bounded by the client's response
+        # timeout); connecting and retry pauses stay cancellable (nothing sent
+        # yet), so a cancelled get never waits behind a reconnect loop.
+        taken = await self.thoonk.run(call, shield=True)
         return taken[0] if taken else None
 
     async def _wait_for_item(self, deadline: float) -> bool:
-        """Block until something is queued (True) or the trio ``deadline`` passed (False)."""
-        remaining = deadline - trio.current_time()
-        if remaining <= 0:
-            return False
-        if math.isinf(remaining):
-            seconds, guard = 0.0, math.inf  # 0: BLMOVE waits for ever
-        else:
-            seconds = min(max(remaining, 0.001), _MAX_WAIT_S)
-            guard = seconds + _WAIT_GRACE_S
-        command = contract.queue_wait_for_item(self.keys, timeout_s=seconds)
-        with trio.move_on_after(guard):
-            try:
-                return await self.thoonk.read(command)
-            except WrongTypeError:
-                # The next take checks every key and raises the contract's WrongTypeError.
-                return True
-        return True  # the server went quiet: look again (the take reports a broken link)
+        """Block until something is queued (True) or the trio ``deadline`` passed (False).
+
+        The wait is cut into server-side blocks of at most the client's
+        ``max_block`` (as ``Job.wait_for_work`` does), so a silently dead
+        connection is noticed within ``health_timeout`` and the wait goes on
+        on a new one (it is a pure read). Without health checks a timed wait
+        still ends at most a grace period after ``deadline``.
+        """
+        redis = self.thoonk.redis
+        margin = redis.config.block_margin or _WAIT_GRACE_S
+        with trio.move_on_at(deadline + margin):
+            while True:
+                remaining = deadline - trio.current_time()
+                if remaining <= 0:
+                    return False
+                if math.isinf(remaining):
+                    seconds = min(redis.max_block, _MAX_WAIT_S)  # 0 (no health checks): for ever
+                else:
+                    seconds = min(max(remaining, 0.001), _MAX_WAIT_S)
+                    if redis.max_block:
+                        seconds = min(seconds, redis.max_block)
+                command = contract.queue_wait_for_item(self.keys, timeout_s=seconds)
+                try:
+                    if await self.thoonk.read(command):
+                        return True
+                except WrongTypeError:
+                    # The next take checks every key and raises the contract's WrongTypeError.
+                    return True
+        return True  # the server went quiet past the deadline: look once more
 
     def _decode(self, item_id: str, raw: bytes) -> Any:
         try:

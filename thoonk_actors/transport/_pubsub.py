@@ -24,6 +24,10 @@ A connection can also die without a word (a NAT table or load balancer that
 drops the flow): the connection PINGs every third of the config's
 ``health_timeout``, and one that stays silent for the whole of it is
 replaced the same way (resubscribe, then a :class:`Gap`).
+
+When a reconnect cannot open a connection, the config's ``revive`` callback
+is awaited once per outage (an embedded server that died is started again),
+as the command connections do: a client that only listens heals too.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from .._errors import ThoonkError, UsageError
 from .._nursery import open_service_nursery
 from ._config import RedisConfig
 from ._connect import connect_stream
-from ._errors import ThoonkTimeoutError
+from ._errors import ThoonkLoadingError, ThoonkTimeoutError
 from ._protocol import error_from_reply, pack_command
 from ._subscription import Gap, Message, Subscription
 
@@ -177,17 +181,30 @@ class PubSub:
         """Connect, (re)subscribe, read; reconnect with backoff for ever."""
         first = True
         delay = 0.02
+        revived = False  # once per outage, as the command connections do
         while True:
             try:
                 stream, reader = await connect_stream(self.config)
             except ThoonkError as exc:
                 if first:
                     raise
+                if (
+                    self.config.revive is not None
+                    and not revived
+                    and not isinstance(exc, ThoonkLoadingError)  # a loading server is alive
+                ):
+                    revived = True  # e.g. restart an embedded server that died
+                    try:
+                        await self.config.revive()
+                    except ThoonkError as failed:
+                        log.warning("pub/sub of %s: %s", self.where, failed)
+                    continue
                 log.warning("pub/sub reconnect to %s failed (%s); retrying", self.where, exc)
                 await trio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
             delay = 0.02
+            revived = False
             self._connections += 1
             reconnected = not first
             if first:
