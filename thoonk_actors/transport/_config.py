@@ -19,6 +19,7 @@ from urllib.parse import quote
 from redis.connection import parse_url
 
 from .._errors import UsageError
+from .._redact import redact_url, url_has_secret
 
 #: Environment variable holding the Redis URL to use when a caller gives none.
 URL_ENV = "THOONK_REDIS_URL"
@@ -84,8 +85,11 @@ class RedisConfig:
         try:
             parsed: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
         except ValueError as exc:
+            # The parser's own words may quote a piece of the password (a raw
+            # '/' in it makes the rest look like a port): hide them then.
+            reason = "it holds a password, so details are hidden" if url_has_secret(url) else exc
             raise UsageError(
-                f"{url!r} is not a Redis URL ({exc}); use redis://host:port/db, "
+                f"{redact_url(url)!r} is not a Redis URL ({reason}); use redis://host:port/db, "
                 "rediss://host:port/db (TLS) or unix:///path/to/redis.sock?db=0"
             ) from None
         kwargs: dict[str, Any] = {}
