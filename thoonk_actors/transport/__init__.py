@@ -33,6 +33,7 @@ from ._protocol import Command as Command
 from ._protocol import pack_command as pack_command
 from ._pubsub import PubSub as PubSub
 from ._pubsub import open_pubsub as open_pubsub
+from ._subscription import DEFAULT_BUFFER_BYTES as DEFAULT_BUFFER_BYTES
 from ._subscription import Gap as Gap
 from ._subscription import Message as Message
 from ._subscription import Subscription as Subscription
