@@ -14,6 +14,8 @@ from pathlib import Path
 
 from ..cli._cli import environment
 
+THOONK_SAFE = [sys.executable, "-P", "-m", "thoonk_actors"]  # as the installed script runs
+
 
 def test_a_trio_py_in_the_cwd_is_not_imported_by_the_demo(redis_url: str, tmp_path: Path) -> None:
     marker = tmp_path / "imported"
@@ -22,8 +24,7 @@ def test_a_trio_py_in_the_cwd_is_not_imported_by_the_demo(redis_url: str, tmp_pa
             f"open({str(marker)!r}, 'a').write({name!r} + ' ')\nraise ImportError('planted')\n"
         )
     done = subprocess.run(
-        [sys.executable, "-P", "-m", "thoonk_actors", "demo", "--jobs", "20"]
-        + ["--processes", "2", "--url", redis_url],
+        [*THOONK_SAFE, "demo", "--jobs", "20", "--processes", "2", "--url", redis_url],
         cwd=tmp_path,
         capture_output=True,
         text=True,

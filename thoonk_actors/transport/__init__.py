@@ -26,6 +26,7 @@ from ._errors import ThoonkOutOfMemoryError as ThoonkOutOfMemoryError
 from ._errors import ThoonkReadOnlyError as ThoonkReadOnlyError
 from ._errors import ThoonkResponseError as ThoonkResponseError
 from ._errors import ThoonkTimeoutError as ThoonkTimeoutError
+from ._errors import ThoonkTLSError as ThoonkTLSError
 from ._errors import ThoonkTryAgainError as ThoonkTryAgainError
 from ._errors import ThoonkWrongTypeError as ThoonkWrongTypeError
 from ._protocol import Arg as Arg
