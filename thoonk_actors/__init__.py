@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from .transport import ThoonkAuthenticationError as ThoonkAuthenticationError
     from .transport import ThoonkConnectionError as ThoonkConnectionError
     from .transport import ThoonkTimeoutError as ThoonkTimeoutError
+    from .transport import ThoonkTLSError as ThoonkTLSError
 
 __version__ = "0.1.0"
 
@@ -84,6 +85,7 @@ _LAZY: dict[str, str] = {
     "ThoonkAuthenticationError": "thoonk_actors.transport",
     "ThoonkConnectionError": "thoonk_actors.transport",
     "ThoonkTimeoutError": "thoonk_actors.transport",
+    "ThoonkTLSError": "thoonk_actors.transport",
 }
 
 

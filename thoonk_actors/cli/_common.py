@@ -176,6 +176,28 @@ def object_type(text: str) -> Kind:
     return kind
 
 
+# Characters that move the cursor, end a field or a line, or reorder what a
+# terminal shows: C0 and C1 controls, DEL, and the bidirectional overrides.
+_UNSAFE = {
+    **{c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]},
+    **{c: f"\\u{c:04x}" for c in [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]},
+    0x09: "\\t",
+    0x0A: "\\n",
+    0x0D: "\\r",
+}
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with control characters escaped (``\\t``, ``\\n``, ``\\x1b``...), for human output.
+
+    Ids and names come from Redis, where any client may store a TAB (which
+    would forge a field of ``IFS=$'\\t' read``), a LF (which would forge a
+    whole line of ``feed tail``) or an ESC sequence (which the terminal would
+    run). ``--json`` output is not passed through this: it is exact.
+    """
+    return text.translate(_UNSAFE)
+
+
 def emit(text: str) -> None:
     """Print one line of output at once (a reader on a pipe sees it immediately)."""
     print(text, flush=True)
@@ -188,11 +210,15 @@ def emit_json(value: Any) -> None:
 
 def warn(message: str) -> None:
     """One line on stderr that is not an error (the command goes on)."""
-    print(f"thoonk: {message}", file=sys.stderr, flush=True)
+    print(f"thoonk: {terminal_safe(message)}", file=sys.stderr, flush=True)
 
 
 def table(rows: list[list[str]], *, right: int = 1) -> str:
-    """Rows as aligned columns (two spaces apart); columns from ``right`` on right-aligned."""
+    """Rows as aligned columns (two spaces apart); columns from ``right`` on right-aligned.
+
+    Cells are made :func:`terminal_safe` (names come from Redis).
+    """
+    rows = [[terminal_safe(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:

@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -203,7 +204,14 @@ class _Demo:
         process, which forwards it once (the supervisor then stops its workers
         gracefully; a second Ctrl-C stops them at once).
         """
-        argv = [sys.executable, "-m", "thoonk_actors", "worker", DEMO_APP]
+        # -P and an empty private working directory: the demo's code is all in
+        # the installed package, so a `trio.py` (or any module) lying in the
+        # user's current directory must not be imported by its processes.
+        # (`thoonk worker module:app` does import from the current directory
+        # on purpose -- that is where the user's app is -- and its worker
+        # processes inherit the supervisor's cwd, which is why the demo
+        # changes the cwd rather than the supervisor's sys.path handling.)
+        argv = [sys.executable, "-P", "-m", "thoonk_actors", "worker", DEMO_APP]
         argv += ["--processes", str(self.run.processes), "--burst"]
         argv += ["--connect-timeout", repr(self.args.connect_timeout)]
         env = {**os.environ, URL_ENV: url}  # not on the command line: it may hold a password
@@ -211,9 +219,12 @@ class _Demo:
             argv.append("--debug")
         else:
             env[LEVEL_ENV] = "WARNING"  # their warnings and errors only, on stderr
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with (
+            tempfile.TemporaryDirectory(prefix="thoonk-demo-") as empty,
+            trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+        ):
             proc = await trio.lowlevel.open_process(
-                argv, env=env, start_new_session=True, stdin=subprocess.DEVNULL
+                argv, env=env, start_new_session=True, stdin=subprocess.DEVNULL, cwd=empty
             )
             try:
                 async with trio.open_nursery() as nursery:

@@ -29,6 +29,7 @@ from ._common import (
     add_redis_options,
     emit,
     emit_json,
+    terminal_safe,
     warn,
 )
 from ._items import decode_item, show
@@ -127,9 +128,10 @@ class _Printer:
         elif event == "delete":
             emit(event)
         elif data is None:
-            emit(f"{event}\t{item_id}")
+            emit(f"{event}\t{terminal_safe(item_id)}")
         else:
-            emit(f"{event}\t{item_id}\t{show(decode_item(data))}")
+            item = terminal_safe(show(decode_item(data)))
+            emit(f"{event}\t{terminal_safe(item_id)}\t{item}")
 
 
 async def _follow(feed: Feed, first: int, out: _Printer) -> None:

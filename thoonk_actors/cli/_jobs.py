@@ -42,6 +42,7 @@ from ._common import (
     emit_json,
     object_type,
     seconds,
+    terminal_safe,
     warn,
 )
 from ._items import decode_item, parse_item, show
@@ -176,7 +177,10 @@ def _get(args: argparse.Namespace) -> int:
                 }
             )
         else:
-            emit(f"{job.id}\t{job.token}\t{show(item)}")
+            # Human output: an id or item another client stored must not forge
+            # a field (TAB), a line (LF) or a terminal sequence (ESC).
+            shown = terminal_safe(show(item))
+            emit(f"{terminal_safe(job.id)}\t{terminal_safe(job.token)}\t{shown}")
         return EXIT_OK
 
     return run_with_thoonk(args, command)
@@ -228,7 +232,7 @@ def _settle(args: argparse.Namespace, action: Action) -> int:
         if args.json:
             emit_json({"queue": args.name, "id": args.id, **fields})
         else:
-            emit(_sentence(args.name, args.id, fields))
+            emit(terminal_safe(_sentence(args.name, args.id, fields)))
         return EXIT_OK
 
     return run_with_thoonk(args, command)
@@ -354,7 +358,7 @@ def _retract(args: argparse.Namespace) -> int:
         if args.json:
             emit_json({**fields, "outcome": "retracted"})
         else:
-            emit(sentence)
+            emit(terminal_safe(sentence))
         return EXIT_OK
 
     return run_with_thoonk(args, command)

@@ -24,6 +24,7 @@ from ._common import (
     emit,
     emit_json,
     object_type,
+    terminal_safe,
 )
 from ._items import read_item
 from ._run import run_with_thoonk
@@ -93,7 +94,7 @@ def _publish(args: argparse.Namespace) -> int:
         if args.json:
             emit_json({"type": TYPE_NAMES[kind], "name": args.name, "id": item_id})
         else:
-            emit(item_id)
+            emit(terminal_safe(item_id))
         return EXIT_OK
 
     return run_with_thoonk(args, command)

@@ -27,7 +27,14 @@ from .._errors import EmbeddedServerError, ThoonkError, UsageError
 from .._nursery import single_leaf
 from ..objects import Thoonk, default_worker_id, open_thoonk
 from ..transport import ThoonkConnectionError, ThoonkTimeoutError
-from ._common import EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE
+from ._common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_SERVER,
+    EXIT_USAGE,
+    terminal_safe,
+)
 
 #: CLIENT SETNAME of the command line's connections (``CLIENT LIST`` shows who is who).
 CLIENT_NAME = "thoonk-cli"
@@ -113,4 +120,4 @@ def report(exc: BaseException, debug: bool) -> None:
         message = f"unexpected {type(exc).__name__}: {message}"
         if not debug:
             message += " (run with --debug for the traceback)"
-    print(f"thoonk: error: {' '.join(message.split())}", file=sys.stderr)
+    print(f"thoonk: error: {terminal_safe(' '.join(message.split()))}", file=sys.stderr)

@@ -53,6 +53,18 @@ def _check_size(data: bytes, limit: int) -> bytes:
     return data
 
 
+def _check_stored_size(data: bytes, limit: int, what: str) -> bytes:
+    # Another client of the same Redis may store anything: a 100 MiB item
+    # decoded as JSON would cost several times that in Python objects.
+    if len(data) > limit:
+        raise PayloadTooLargeError(
+            f"the stored {what} is {len(data)} bytes, over the codec's limit of {limit}; "
+            "it was not decoded. Read it with a codec whose max_size is larger if you "
+            "trust whoever stored it"
+        )
+    return data
+
+
 def _text(data: bytes, what: str) -> str:
     try:
         return data.decode("utf-8")
@@ -67,7 +79,8 @@ def _text(data: bytes, what: str) -> str:
 class JsonCodec:
     """Compact JSON in UTF-8, as ``JSON.stringify`` writes it (the original's format).
 
-    ``max_size`` bounds an encoded payload in bytes (default 16 MiB).
+    ``max_size`` bounds a payload in bytes (default 16 MiB), when encoded
+    and when a stored one is decoded.
     """
 
     max_size: int = DEFAULT_MAX_SIZE
@@ -105,8 +118,9 @@ class JsonCodec:
 
         Raises:
             PayloadError: not UTF-8, not JSON, or nested too deeply for Python.
+            PayloadTooLargeError: over ``max_size``.
         """
-        text = _text(data, "item")
+        text = _text(_check_stored_size(data, self.max_size, "item"), "item")
         try:
             return _DECODE(text)
         except ValueError:
@@ -129,8 +143,9 @@ class JsonCodec:
 
         Raises:
             PayloadError: not UTF-8, or JSON nested too deeply for Python.
+            PayloadTooLargeError: over ``max_size``.
         """
-        text = _text(data, "result")
+        text = _text(_check_stored_size(data, self.max_size, "result"), "result")
         try:
             return _DECODE(text)
         except ValueError:
@@ -147,6 +162,7 @@ class RawCodec:
     """Bytes in, bytes out (``text=True``: str out, decoded as UTF-8).
 
     ``encode`` accepts bytes-like objects and str (stored as UTF-8).
+    ``max_size`` bounds a payload both ways, like :class:`JsonCodec`'s.
     """
 
     text: bool = False
@@ -176,9 +192,14 @@ class RawCodec:
         return _check_size(data, self.max_size)
 
     def decode(self, data: bytes) -> Any:
-        """The stored bytes (or text with ``text=True``; PayloadError if not UTF-8)."""
+        """The stored bytes (or text with ``text=True``; PayloadError if not UTF-8).
+
+        Raises PayloadTooLargeError over ``max_size``.
+        """
+        _check_stored_size(data, self.max_size, "item")
         return _text(data, "item") if self.text else data
 
     def decode_result(self, data: bytes) -> Any:
         """Same as :meth:`decode`."""
+        _check_stored_size(data, self.max_size, "result")
         return _text(data, "result") if self.text else data

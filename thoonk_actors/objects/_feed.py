@@ -17,19 +17,43 @@ Wire-compatible with the Lua-era thoonk.js feeds (same keys, same events).
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
 from .. import contract
-from .._errors import NotFoundError, UnexpectedReplyError, UsageError
+from .._errors import NotFoundError, PayloadError, UnexpectedReplyError, UsageError
 from ..contract import Call, FeedKeys, FeedPublished, Reply
 from ._base import ObjectEvent, ThoonkObject
 
 E = TypeVar("E", bound=str)
 
 FeedEventName = Literal["publish", "edit", "retract", "config", "delete"]
+log = logging.getLogger(__name__)
+
+
+def decode_items(
+    pairs: Iterable[tuple[str, bytes]],
+    decode: Callable[[bytes], Any],
+    skip_undecodable: bool,
+    label: str,
+) -> list[tuple[str, Any]]:
+    """``[(id, decode(raw))]``; with ``skip_undecodable``, unreadable items are left out."""
+    if not skip_undecodable:
+        return [(item_id, decode(raw)) for item_id, raw in pairs]
+    items: list[tuple[str, Any]] = []
+    for item_id, raw in pairs:
+        try:
+            items.append((item_id, decode(raw)))
+        except PayloadError as exc:
+            log.warning(
+                "feed %s: skipped stored item %r, it cannot be decoded (%s)", label, item_id, exc
+            )
+    return items
+
+
 _FEED_EVENTS: dict[str, FeedEventName] = {
     name: name for name in ("publish", "edit", "retract", "config", "delete")
 }
@@ -138,13 +162,20 @@ class Feed(ThoonkObject[FeedKeys]):
         """``await feed.snapshot()``: :meth:`items` as a :class:`Snapshot` (``seq`` None)."""
         return await self.thoonk.run(self.snapshot_call())
 
-    def snapshot_call(self) -> Call[Snapshot]:
-        """The contract call :meth:`snapshot` runs (actors read many in one pipeline)."""
+    def snapshot_call(self, *, skip_undecodable: bool = False) -> Call[Snapshot]:
+        """The contract call :meth:`snapshot` runs (actors read many in one pipeline).
+
+        ``skip_undecodable``: leave out (with a warning) stored items this
+        feed's codec cannot decode, instead of raising PayloadError -- an actor
+        must not crash-loop on one item another client stored.
+        """
         call = contract.feed_items(self.keys)
-        decode_pairs, decode = call.decode, self.codec.decode
+        decode_pairs, decode, label = call.decode, self.codec.decode, repr(self.name)
 
         def decode_snapshot(reply: Reply) -> Snapshot:
-            return Snapshot([(i, decode(raw)) for i, raw in decode_pairs(reply)], None)
+            return Snapshot(
+                decode_items(decode_pairs(reply), decode, skip_undecodable, label), None
+            )
 
         return Call(call.script, call.keys, call.args, decode_snapshot, call.after)
 

@@ -29,7 +29,7 @@ from .. import contract
 from .._errors import NotFoundError, UnexpectedReplyError
 from ..contract import Call, Reply, SortedFeedKeys, Where
 from ._base import ObjectEvent, ThoonkObject
-from ._feed import Snapshot, known_event
+from ._feed import Snapshot, decode_items, known_event
 
 SortedFeedEventName = Literal["publish", "edit", "retract", "position", "config", "delete"]
 _EVENTS: dict[str, SortedFeedEventName] = {
@@ -221,14 +221,17 @@ class SortedFeed(ThoonkObject[SortedFeedKeys]):
         """
         return await self.thoonk.run(self.snapshot_call())
 
-    def snapshot_call(self) -> Call[Snapshot]:
-        """The contract call :meth:`snapshot` runs (actors read many in one pipeline)."""
+    def snapshot_call(self, *, skip_undecodable: bool = False) -> Call[Snapshot]:
+        """The contract call :meth:`snapshot` runs (actors read many in one pipeline).
+
+        ``skip_undecodable``: as :meth:`Feed.snapshot_call`.
+        """
         call = contract.sorted_feed_snapshot(self.keys)
-        decode_read, decode = call.decode, self.codec.decode
+        decode_read, decode, label = call.decode, self.codec.decode, repr(self.name)
 
         def decode_snapshot(reply: Reply) -> Snapshot:
             read = decode_read(reply)
-            return Snapshot([(i, decode(raw)) for i, raw in read.items], read.seq)
+            return Snapshot(decode_items(read.items, decode, skip_undecodable, label), read.seq)
 
         return Call(call.script, call.keys, call.args, decode_snapshot, call.after)
 

@@ -42,7 +42,7 @@ class Watchable(Protocol):
 
     async def snapshot(self) -> Snapshot: ...
 
-    def snapshot_call(self) -> Call[Snapshot]: ...
+    def snapshot_call(self, *, skip_undecodable: bool = False) -> Call[Snapshot]: ...
 
     def decode_event(self, event: ObjectEvent) -> Any: ...
 
@@ -158,8 +158,12 @@ class FeedActor:
     async def _resync(self, reason: ResyncReason) -> None:
         # Until the handler has had this resync, a crash must bring it again.
         self._pending = reason
+        # A stored item another client wrote that we cannot decode is left
+        # out with a warning: raising would restart the actor into the same
+        # item for ever, and later publishes would never be handled.
         if self._snapshots is not None:
-            snapshot = await self._snapshots.read(self._obj.snapshot_call())
+            call = self._obj.snapshot_call(skip_undecodable=True)
+            snapshot = await self._snapshots.read(call)
         else:
             snapshot = await self._obj.snapshot()
         self._floor = snapshot.seq

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import trio
 
-from ..transport import Message
+from ..transport import DEFAULT_BUFFER_BYTES, Message
 from ._resync import ResyncReason
 
 
@@ -35,8 +35,12 @@ class Missed:
 class Mailbox:
     """A bounded trio memory channel with overflow bookkeeping (see the module doc)."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_bytes: int = DEFAULT_BUFFER_BYTES) -> None:
         self._send, self._receive = trio.open_memory_channel[Message | Missed](capacity)
+        # Payload bytes held: a count of messages alone does not bound memory
+        # when another client publishes 5 MB events (issue 17).
+        self._max_bytes = max_bytes
+        self.buffered_bytes = 0
         self._missed: ResyncReason | None = None
         self.dropped = 0
         #: Bumped by every offer, gap and receive: statistics are rebuilt only
@@ -53,11 +57,16 @@ class Mailbox:
         if self._missed is not None:
             self.dropped += 1
             return
+        size = len(message.data)
         try:
+            if self.buffered_bytes and self.buffered_bytes + size > self._max_bytes:
+                raise trio.WouldBlock  # one message always fits in an empty box
             self._send.send_nowait(message)
         except trio.WouldBlock:
             self._missed = "overflow"
             self.dropped += 1
+        else:
+            self.buffered_bytes += size
 
     def gap(self, reason: ResyncReason) -> None:
         """Events may have been lost before now: the actor resyncs after what it has."""
@@ -82,4 +91,6 @@ class Mailbox:
         # here (box empty, flag checked above, no checkpoint since) is safe.
         message = await self._receive.receive()
         self.changes += 1
+        if isinstance(message, Message):
+            self.buffered_bytes -= len(message.data)
         return message

@@ -39,6 +39,7 @@ from typing import Any
 import outcome
 import trio
 
+from .._redact import redact_url
 from ..contract import Codec
 from ..objects import Thoonk, ThoonkObject, open_thoonk
 from ..transport import Gap
@@ -453,7 +454,8 @@ class SyncThoonk:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else self.url
+        # Never the password: a repr ends up in saved notebooks and logs.
+        state = "closed" if self.closed else redact_url(self.url)
         return f"<thoonk sync connection {state}>"
 
 

@@ -26,6 +26,7 @@ from ._errors import ThoonkOutOfMemoryError as ThoonkOutOfMemoryError
 from ._errors import ThoonkReadOnlyError as ThoonkReadOnlyError
 from ._errors import ThoonkResponseError as ThoonkResponseError
 from ._errors import ThoonkTimeoutError as ThoonkTimeoutError
+from ._errors import ThoonkTLSError as ThoonkTLSError
 from ._errors import ThoonkTryAgainError as ThoonkTryAgainError
 from ._errors import ThoonkWrongTypeError as ThoonkWrongTypeError
 from ._protocol import Arg as Arg
@@ -33,6 +34,7 @@ from ._protocol import Command as Command
 from ._protocol import pack_command as pack_command
 from ._pubsub import PubSub as PubSub
 from ._pubsub import open_pubsub as open_pubsub
+from ._subscription import DEFAULT_BUFFER_BYTES as DEFAULT_BUFFER_BYTES
 from ._subscription import Gap as Gap
 from ._subscription import Message as Message
 from ._subscription import Subscription as Subscription

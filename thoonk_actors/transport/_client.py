@@ -43,6 +43,7 @@ from ._errors import (
     ThoonkConnectionError,
     ThoonkLoadingError,
     ThoonkTimeoutError,
+    ThoonkTLSError,
 )
 from ._protocol import Arg, Command
 from ._retry import RESENDABLE, RETRY_FIRST, RETRY_MAX, may_resend, resend_while_safe
@@ -140,8 +141,8 @@ class RedisClient:
             attempts += 1
             try:
                 return await Connection.open(config, self._nursery, blocking=blocking)
-            except ThoonkAuthenticationError:
-                raise
+            except (ThoonkAuthenticationError, ThoonkTLSError):
+                raise  # retrying cannot fix a password or a certificate
             except (ThoonkConnectionError, ThoonkTimeoutError, ThoonkLoadingError) as exc:
                 dead = not isinstance(exc, ThoonkLoadingError)  # a loading server is alive
                 if dead and config.revive is not None and not revived:

@@ -10,6 +10,7 @@ query options) means the same thing here.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,9 +20,22 @@ from urllib.parse import quote
 from redis.connection import parse_url
 
 from .._errors import UsageError
+from .._redact import redact_url, url_has_secret
 
 #: Environment variable holding the Redis URL to use when a caller gives none.
 URL_ENV = "THOONK_REDIS_URL"
+
+log = logging.getLogger(__name__)
+
+#: The TLS options a ``rediss://`` URL (or ``open_redis`` keyword) may carry.
+_TLS_OPTIONS = (
+    "ssl_ca_certs",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_cert_reqs",
+    "ssl_check_hostname",
+)
+_warned_unverified = False
 
 _CERT_REQS = {
     "none": ssl.CERT_NONE,
@@ -84,14 +98,20 @@ class RedisConfig:
         try:
             parsed: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
         except ValueError as exc:
+            # The parser's own words may quote a piece of the password (a raw
+            # '/' in it makes the rest look like a port): hide them then.
+            reason = "it holds a password, so details are hidden" if url_has_secret(url) else exc
             raise UsageError(
-                f"{url!r} is not a Redis URL ({exc}); use redis://host:port/db, "
+                f"{redact_url(url)!r} is not a Redis URL ({reason}); use redis://host:port/db, "
                 "rediss://host:port/db (TLS) or unix:///path/to/redis.sock?db=0"
             ) from None
         kwargs: dict[str, Any] = {}
         conn_class = parsed.pop("connection_class", None)
         if conn_class is not None and conn_class.__name__ == "SSLConnection":
             kwargs["tls"] = True
+        tls_given = sorted({key for key in (*parsed, *overrides) if key.startswith("ssl")})
+        if tls_given and not overrides.get("tls", kwargs.get("tls", False)):
+            raise _plaintext_refusal(tls_given)
         for key, value in parsed.items():
             if key in ("host", "port", "path", "username", "password", "db", "client_name"):
                 kwargs[key] = value
@@ -105,6 +125,12 @@ class RedisConfig:
                 kwargs[key] = bool(value)
             elif key in ("health_timeout", "reconnect_timeout", "connect_timeout"):
                 kwargs[key] = _seconds(key, value)
+            elif key.startswith("ssl"):
+                # An ignored TLS option would be a silent downgrade (a minimum
+                # version, a CRL...): refuse what we do not implement.
+                raise UsageError(
+                    f"the TLS option {key} is not supported; supported: {', '.join(_TLS_OPTIONS)}"
+                )
             # Other redis-py options (health_check_interval, ...) do not apply here.
         kwargs.update(overrides)
         try:
@@ -115,9 +141,22 @@ class RedisConfig:
         return config
 
     def _validate(self) -> None:
+        global _warned_unverified
         if self.ssl_cert_reqs not in _CERT_REQS:
             raise UsageError(
                 f"ssl_cert_reqs must be one of {sorted(_CERT_REQS)}, not {self.ssl_cert_reqs!r}"
+            )
+        if not self.tls:
+            given = [name for name in _TLS_OPTIONS if getattr(self, name) != _TLS_DEFAULTS[name]]
+            if given:
+                raise _plaintext_refusal(given)
+        elif self.ssl_cert_reqs == "none" and not _warned_unverified:
+            _warned_unverified = True
+            log.warning(
+                "TLS to %s with ssl_cert_reqs=none: the server's certificate is not "
+                "checked, so anyone on the network path can impersonate it; give "
+                "ssl_ca_certs instead",
+                self.describe(),
             )
         if not isinstance(self.db, int) or self.db < 0:
             raise UsageError(f"the database number must be an integer ≥ 0, not {self.db!r}")
@@ -176,8 +215,20 @@ class RedisConfig:
         return f"RedisConfig({self.describe()!r})"
 
 
+def _plaintext_refusal(given: list[str]) -> UsageError:
+    # Accepting TLS options on a plaintext URL would connect in clear text
+    # while the user believes the connection is verified TLS.
+    return UsageError(
+        f"{', '.join(given)} given for a plaintext connection; use a rediss:// URL for TLS "
+        "(a unix:// or redis:// URL never encrypts)"
+    )
+
+
 def _seconds(key: str, value: Any) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
         raise UsageError(f"URL option {key} must be a number of seconds, not {value!r}") from None
+
+
+_TLS_DEFAULTS = {name: getattr(RedisConfig(), name) for name in _TLS_OPTIONS}

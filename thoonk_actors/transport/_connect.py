@@ -11,13 +11,14 @@ TCP connections get keepalive probes that follow the config's
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import hiredis
 import trio
 
 from ._config import RedisConfig
-from ._errors import ThoonkConnectionError, ThoonkTimeoutError
+from ._errors import ThoonkConnectionError, ThoonkTimeoutError, ThoonkTLSError
 from ._protocol import Command, error_from_reply, pack_command
 from ._socket import PlainSocketStream, enable_keepalive
 
@@ -27,6 +28,7 @@ _READ_SIZE = 1 << 18
 async def open_stream(config: RedisConfig) -> trio.abc.Stream:
     """A connected byte stream to the server (unix, TCP or TLS), not yet greeted."""
     where = config.describe()
+    context = tls_context(config) if config.tls and config.path is None else None
     try:
         with trio.fail_after(config.connect_timeout):
             stream: trio.abc.Stream
@@ -36,10 +38,21 @@ async def open_stream(config: RedisConfig) -> trio.abc.Stream:
                 stream = await trio.open_tcp_stream(config.host, config.port)
                 if config.health_timeout is not None:
                     enable_keepalive(stream.socket, config.health_timeout)
-                if config.tls:
-                    tls = trio.SSLStream(stream, config.ssl_context(), server_hostname=config.host)
+                if context is not None:
+                    tls = trio.SSLStream(stream, context, server_hostname=config.host)
                     try:
                         await tls.do_handshake()
+                    except trio.BrokenResourceError as exc:
+                        await trio.aclose_forcefully(stream)
+                        refused = _tls_refusal(exc.__cause__)
+                        if refused is None:
+                            raise
+                        raise ThoonkTLSError(
+                            f"cannot connect to Redis at {where}: the TLS handshake failed "
+                            f"({refused}); check ssl_ca_certs (the CA that signed the "
+                            "server's certificate), the host name in the URL, and that the "
+                            "server speaks TLS on this port"
+                        ) from exc.__cause__
                     except BaseException:
                         await trio.aclose_forcefully(stream)
                         raise
@@ -58,6 +71,34 @@ async def open_stream(config: RedisConfig) -> trio.abc.Stream:
             "or point THOONK_REDIS_URL / url= at one that is running"
         ) from exc
     return stream
+
+
+def tls_context(config: RedisConfig) -> ssl.SSLContext:
+    """The client TLS context, or ThoonkTLSError saying which file is wrong."""
+    try:
+        return config.ssl_context()
+    except (OSError, ValueError) as exc:
+        files = {
+            "ssl_ca_certs": config.ssl_ca_certs,
+            "ssl_certfile": config.ssl_certfile,
+            "ssl_keyfile": config.ssl_keyfile,
+        }
+        named = ", ".join(f"{k}={v}" for k, v in files.items() if v) or "the system CA store"
+        raise ThoonkTLSError(
+            f"cannot set up TLS for Redis at {config.describe()}: {reason(exc)} (with {named}); "
+            "check that these files exist, are readable and hold PEM certificates / keys"
+        ) from exc
+
+
+def _tls_refusal(cause: BaseException | None) -> str | None:
+    """Why the handshake was refused, if retrying cannot help (None: maybe transient)."""
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {cause.verify_message}"
+    if isinstance(cause, ssl.SSLEOFError | ssl.SSLZeroReturnError | ssl.SSLSyscallError):
+        return None  # the peer went away mid-handshake: like a refused connection
+    if isinstance(cause, ssl.SSLError):
+        return cause.reason or str(cause)
+    return None
 
 
 def reason(exc: BaseException) -> str:

@@ -30,6 +30,11 @@ class ThoonkAuthenticationError(ThoonkConnectionError, redis.exceptions.Authenti
     """AUTH was refused, or the server wants a password we did not send."""
 
 
+class ThoonkTLSError(ThoonkConnectionError):
+    """TLS cannot be set up: a certificate or key file is missing or unreadable, or
+    the server's certificate was refused. Retrying cannot help, so it is not retried."""
+
+
 # ------------------------------------------------------------- error replies
 
 

@@ -5,9 +5,12 @@ Synopsis::
     async for event in subscription:       # Message or Gap
         ...
 
-A subscription never slows its connection down: past its capacity it drops
-messages and hands its reader one :class:`Gap` (``reason="overflow"``) once
-the buffer is drained. :class:`~thoonk_actors.transport.PubSub` feeds it.
+A subscription never slows its connection down: past its capacity -- a
+number of messages, and a number of bytes (:data:`DEFAULT_BUFFER_BYTES`) -- it
+drops messages and hands its reader one :class:`Gap` (``reason="overflow"``)
+once the buffer is drained. The byte budget is what bounds memory: another
+client of the same Redis can publish 400 events of 5 MB each.
+:class:`~thoonk_actors.transport.PubSub` feeds it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import trio
+
+#: The bytes of message payloads one buffer may hold before it overflows.
+DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +57,17 @@ class SubscriptionStatistics:
     delivered: int
     dropped: int
     gaps: int
+    buffered_bytes: int = 0
 
 
 class Subscription:
     """The receiving end of :meth:`PubSub.subscribe`; iterate it or call :meth:`receive`."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_bytes: int = DEFAULT_BUFFER_BYTES) -> None:
         self._queue: collections.deque[Event] = collections.deque()
         self._capacity = capacity
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._overflowed = False
         self._wakeup = trio.Event()
         self._closed = False
@@ -69,12 +78,18 @@ class Subscription:
     def _put(self, event: Event) -> None:
         if isinstance(event, Gap):
             self._queue.append(event)
-        elif self._overflowed or len(self._queue) >= self._capacity:
+        elif (
+            self._overflowed
+            or len(self._queue) >= self._capacity
+            # One message always fits in an empty buffer, whatever its size.
+            or (self._bytes and self._bytes + len(event.data) > self._max_bytes)
+        ):
             self._overflowed = True
             self._dropped += 1
             return
         else:
             self._queue.append(event)
+            self._bytes += len(event.data)
         self._wakeup.set()
 
     def receive_nowait(self) -> Event:
@@ -92,6 +107,7 @@ class Subscription:
             self._gaps += 1
         else:
             self._delivered += 1
+            self._bytes -= len(event.data)
         return event
 
     async def receive(self) -> Event:
@@ -122,6 +138,7 @@ class Subscription:
             delivered=self._delivered,
             dropped=self._dropped,
             gaps=self._gaps,
+            buffered_bytes=self._bytes,
         )
 
     def _close(self) -> None:

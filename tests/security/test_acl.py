@@ -1,0 +1,138 @@
+"""The least-privilege ACL line of docs/security.md is enough, and no more (issue 17.4).
+
+The line is read from the page itself, so the page and the proof cannot
+drift apart. As that user, the main flows run (jobs with results, feeds,
+sorted feeds, queues, an App with a job worker and a feed actor, the CLI);
+FLUSHALL, KEYS and the like are refused.
+"""
+
+from __future__ import annotations
+
+import shlex
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import trio
+
+from tests.polling import wait_until
+from thoonk_actors.objects import FeedEvent, open_thoonk
+from thoonk_actors.runtime import App, Resync
+
+from ..cli._cli import thoonk
+
+DOC = Path(__file__).parents[2] / "docs" / "security.md"
+USER, PASSWORD = "thoonk_least", "least-Privilege-pw"
+DEADLINE = 30
+
+
+def documented_acl_line() -> list[str]:
+    text = DOC.read_text()
+    block = text.split("<!-- acl-line -->", 1)[1].split("```", 2)[1]
+    words = shlex.split(block.strip())
+    assert words[:3] == ["ACL", "SETUSER", "thoonk"], words[:3]
+    return words
+
+
+@pytest.fixture
+def least_url(redis_url: str, sync_redis: redis.Redis) -> Iterator[str]:
+    words = documented_acl_line()
+    words[2] = USER
+    words = [f">{PASSWORD}" if w == ">CHANGE-ME" else w for w in words]
+    sync_redis.execute_command(*words, "+select")  # the tests use a database other than 0
+    parts = urllib.parse.urlsplit(redis_url)
+    try:
+        yield f"unix://{USER}:{PASSWORD}@{parts.path}?{parts.query}"
+    finally:
+        sync_redis.execute_command("ACL", "DELUSER", USER)
+
+
+def test_main_flows_run_as_the_documented_acl_user(least_url: str, sync_redis: redis.Redis) -> None:
+    sync_redis.set("other-app:data", "keep")
+    seen: list[Any] = []
+    app = App(least_url)
+
+    @app.job("work")
+    async def work(item: dict[str, int]) -> int:
+        return item["n"] * 2
+
+    @app.feed("news")
+    async def on_news(event: FeedEvent | Resync) -> None:
+        seen.append(event)
+
+    async def flows() -> None:
+        async with open_thoonk(least_url) as t:
+            jobs = t.job("mail")
+            job_id = await jobs.publish({"to": "a"})
+            claimed = await jobs.get(timeout=5)
+            assert claimed is not None and claimed.id == job_id
+            await jobs.finish(claimed, {"sent": True})
+            assert await jobs.wait_result(job_id, timeout=5) == {"sent": True}
+            other = await jobs.publish({"to": "b"})
+            claimed = await jobs.get(timeout=5)
+            assert claimed is not None
+            await jobs.cancel(claimed)
+            claimed = await jobs.get(timeout=5)
+            assert claimed is not None
+            await jobs.stall(claimed)
+            await jobs.retry(other)
+            await jobs.retract(other)
+            await jobs.statistics()
+
+            feed = t.feed("notes")
+            await feed.publish({"a": 1}, id="x")
+            await feed.publish({"a": 2}, id="x")
+            await feed.retract("x")
+            await feed.items()
+            deck = t.sorted_feed("deck")
+            first = await deck.append("one")
+            await deck.prepend("zero")
+            await deck.edit(first, "uno")
+            await deck.move_to_begin(first)
+            assert [item for _, item in await deck.items()] == ["uno", "zero"]
+            queue = t.queue("tasks")
+            await queue.put("t1")
+            assert await queue.get(timeout=5) == "t1"
+
+            async with app.open():
+                news = t.feed("news")
+                await wait_until(lambda: seen, what="the actor's first snapshot")
+                await news.publish({"title": "hi"}, id="n1")
+                assert await t.job("work").publish_and_wait({"n": 21}, timeout=10) == 42
+                await wait_until(
+                    lambda: any(isinstance(e, FeedEvent) and e.id == "n1" for e in seen),
+                    what="the feed actor's event",
+                )
+
+    async def bounded() -> None:
+        with trio.fail_after(DEADLINE):
+            await flows()
+
+    trio.run(bounded)
+    done = thoonk("stats", url=least_url)
+    assert done.returncode == 0, done
+    assert "mail" in done.stdout
+
+    # What the user may not do.
+    as_user = redis.Redis.from_url(least_url)
+    try:
+        for command in (
+            ["FLUSHALL"],
+            ["FLUSHDB"],
+            ["KEYS", "*"],
+            ["SCRIPT", "FLUSH"],
+            ["CONFIG", "GET", "dir"],
+            ["CLIENT", "KILL", "TYPE", "normal"],
+            ["SWAPDB", "0", "1"],
+            ["DEL", "other-app:data"],
+            ["SET", "other-app:data", "gone"],
+            ["PUBLISH", "other-app-channel", "x"],
+        ):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                as_user.execute_command(*command)
+    finally:
+        as_user.close()
+    assert sync_redis.get("other-app:data") == b"keep"
