@@ -58,10 +58,19 @@ def test_job_publish_call() -> None:
         "job.errors:emails",
         "job.orphans:emails",
         "job.publishes:emails",
+        "job.scheduled:emails",
         b"job.result:{emails}:j1",
         "jobs",
     )
-    assert call.args == (b"j1", b'{"n":1}', b"1", b"event.job.publish:emails", b"emails")
+    assert call.args == (
+        b"j1",
+        b'{"n":1}',
+        b"1",
+        b"event.job.publish:emails",
+        b"emails",
+        b"",
+        b"event.job.schedule:emails",
+    )
     assert call.after == ()
 
 
@@ -155,7 +164,11 @@ def test_publish_many_arguments() -> None:
         b"2",
         *(b"a", b"1", b"0"),
         *(b"b", b"2", b"1"),
+        b"",
+        b"event.job.schedule:emails",
     )
+    delayed = job_publish_many(JOB, [NewJob("a", b"1")], delay_ms=1500)
+    assert delayed.args[-2:] == (b"d1500", b"event.job.schedule:emails")
     assert call.keys[-3:] == (b"job.result:{emails}:a", b"job.result:{emails}:b", "jobs")
 
 
