@@ -59,6 +59,7 @@ def test_job_publish_call() -> None:
         "job.orphans:emails",
         "job.publishes:emails",
         "job.scheduled:emails",
+        "job.ticks:emails",
         b"job.result:{emails}:j1",
         "jobs",
     )
@@ -70,6 +71,7 @@ def test_job_publish_call() -> None:
         b"emails",
         b"",
         b"event.job.schedule:emails",
+        *(b"", b"", b""),  # not a tick of a recurring job
     )
     assert call.after == ()
 

@@ -30,6 +30,7 @@ from thoonk_actors.contract import (
     JobKeys,
     NewJob,
     ReleaseRequest,
+    ScheduleTick,
     job_cancel,
     job_claim,
     job_finish,
@@ -103,7 +104,10 @@ def promote_setup(r: redis.Redis) -> Call[Any]:
 # Per case: put the queue in a state where the call succeeds; return the call.
 SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
     # Delayed, so that every key is used (an undelayed publish leaves job.scheduled alone).
-    "publish": lambda r: job_publish(JOB, "N", b"1", delay_ms=60_000),
+    # (and a tick of a recurring job, so that job.ticks is used too).
+    "publish": lambda r: job_publish(
+        JOB, "N", b"1", delay_ms=60_000, tick=ScheduleTick("s", 1000, "every 1s")
+    ),
     "publish_many": lambda r: job_publish_many(
         JOB, [NewJob("N", b"1"), NewJob("M", b"2")], delay_ms=60_000
     ),
@@ -129,7 +133,7 @@ SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
 
 # How many KEYS each case's call has (the test checks the built call agrees).
 KEY_COUNTS = {
-    "publish": 13, "publish_many": 14, "claim": 9, "finish": 11, "finish_many": 12,
+    "publish": 14, "publish_many": 14, "claim": 9, "finish": 11, "finish_many": 12,
     "cancel": 10, "cancel_override": 10, "stall": 7, "retry": 3, "retract": 13, "release": 3,
     "touch": 2, "heartbeat": 1, "reap": 13, "stats": 8, "promote": 3, "release_many": 4,
     "held": 7,

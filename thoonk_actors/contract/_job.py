@@ -45,6 +45,7 @@ from ._job_results import (
     JobPublished,
     NewJob,
 )
+from ._job_ticks import ScheduleTick, _tick_args
 from ._keys import JobKeys
 from ._names import existing_id_arg, id_arg, id_text, validate_id
 from ._refusals import refusal
@@ -105,7 +106,7 @@ def _payload(value: object, what: str) -> bytes:
 # --------------------------------------------------------------------- publish
 
 _PUBLISH_KEYS = layout(
-    "job/publish",
+    "job/publish_many",
     (
         "ids",
         "items",
@@ -120,7 +121,7 @@ _PUBLISH_KEYS = layout(
         "scheduled",
     ),
 )
-layout("job/publish_many", _PUBLISH_KEYS)
+layout("job/publish", (*_PUBLISH_KEYS, "ticks"))
 
 
 def _when_arg(*, delay_ms: int | None, at_ms: int | None, priority: object) -> bytes:
@@ -157,6 +158,7 @@ def job_publish(
     priority: bool = False,
     delay_ms: int | None = None,
     at_ms: int | None = None,
+    tick: ScheduleTick | None = None,
 ) -> Call[JobPublished]:
     """``job_publish(keys, "job-1", b'{"n":1}')``: queue one job.
 
@@ -164,12 +166,15 @@ def job_publish(
     the original. A result stored for an earlier job with this id is dropped.
     With ``delay_ms`` (from the server's now) or ``at_ms`` (server clock, ms
     since the epoch) the job waits in ``job.scheduled`` and the promote step
-    queues it when due (a time not in the future queues it at once).
+    queues it when due (a time not in the future queues it at once). With
+    ``tick`` (a recurring job's tick), a tick not newer than the schedule's
+    last published one is refused as a duplicate, even once its job is gone.
 
     Raises:
         InvalidIdError, UsageError: (now) bad id, an item that is not bytes, or
             a bad delay (see :func:`_when_arg`).
-        DuplicateIdError: (decode) the id is queued, scheduled, claimed or stalled.
+        DuplicateIdError: (decode) the id is queued, scheduled, claimed or
+            stalled, or the tick was published already.
     """
     raw_id = id_arg(id)
     if type(item) is not bytes:
@@ -197,6 +202,7 @@ def job_publish(
             name_arg(keys),
             when,
             channel_arg(keys, "schedule"),
+            *_tick_args(tick),
         ),
         decode,
         extra_keys=(keys.result_key(id),),
