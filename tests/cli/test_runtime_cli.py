@@ -303,11 +303,11 @@ def test_top_once_json_shows_every_object_with_its_counts(
     assert snapshot["objects"] == [
         {
             "type": "job", "name": "emails", "available": 1, "claimed": 1, "stalled": 0,
-            "publishes": 3, "finishes": 1, "rate": 0.0, "workers": workers,
+            "scheduled": 0, "publishes": 3, "finishes": 1, "rate": 0.0, "workers": workers,
         },
         {
             "type": "job", "name": "reports", "available": 1, "claimed": 0, "stalled": 0,
-            "publishes": 1, "finishes": 0, "rate": 0.0, "workers": 0,
+            "scheduled": 0, "publishes": 1, "finishes": 0, "rate": 0.0, "workers": 0,
         },
         {"type": "feed", "name": "news", "length": 1},
         {"type": "queue", "name": "tasks", "length": 1},
@@ -319,9 +319,9 @@ def test_top_once_json_shows_every_object_with_its_counts(
     lines = table.stdout.splitlines()
     assert lines[0].startswith(f"thoonk top  {redis_url}  ")
     assert lines[2:] == [
-        "JOB      AVAILABLE  CLAIMED  STALLED  PUBLISHES  FINISHES  RATE/S  WORKERS",
-        "emails           1        1        0          3         1     0.0        2",
-        "reports          1        0        0          1         0     0.0        0",
+        "JOB      AVAILABLE  CLAIMED  STALLED  SCHEDULED  PUBLISHES  FINISHES  RATE/S  WORKERS",
+        "emails           1        1        0          0          3         1     0.0        2",
+        "reports          1        0        0          0          1         0     0.0        0",
         "",
         "FEED  LENGTH",
         "news       1",
@@ -358,7 +358,8 @@ def test_top_on_a_terminal_redraws_in_place(redis_url: str) -> None:
     assert output.startswith("\x1b[?25l\x1b[2J\x1b[Hthoonk top  ")
     second = output[output.index("\x1b[H", 4) :]  # drawn again from the top left
     assert second.startswith("\x1b[Hthoonk top  ")
-    assert "\x1b[K\r\nemails          1        0        0          1         0     0.0" in second
+    row = "emails          1        0        0          0          1         0     0.0"
+    assert "\x1b[K\r\n" + row in second
     assert output.endswith("\x1b[?25h")  # the cursor is shown again
 
 
@@ -382,13 +383,13 @@ def test_top_tables() -> None:
     assert render([]) == ["No Thoonk objects."]
     row = {
         "type": "job", "name": "q", "available": 1, "claimed": 2, "stalled": 3,
-        "publishes": 4, "finishes": 5, "rate": 12345.6, "workers": 6,
+        "scheduled": 0, "publishes": 4, "finishes": 5, "rate": 12345.6, "workers": 6,
     }  # fmt: skip
     assert render([row, {**row, "name": "slow", "rate": 0.25}, {**row, "rate": None}]) == [
-        "JOB   AVAILABLE  CLAIMED  STALLED  PUBLISHES  FINISHES  RATE/S  WORKERS",
-        "q             1        2        3          4         5  12,346        6",
-        "slow          1        2        3          4         5     0.2        6",
-        "q             1        2        3          4         5       -        6",
+        "JOB   AVAILABLE  CLAIMED  STALLED  SCHEDULED  PUBLISHES  FINISHES  RATE/S  WORKERS",
+        "q             1        2        3          0          4         5  12,346        6",
+        "slow          1        2        3          0          4         5     0.2        6",
+        "q             1        2        3          0          4         5       -        6",
     ]
 
 

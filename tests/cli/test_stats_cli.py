@@ -38,11 +38,11 @@ def test_every_type_with_its_counts(redis_url: str, sync_redis: redis.Redis) -> 
     assert rows == [
         {
             "type": "job", "name": "emails", "available": 1, "claimed": 0, "stalled": 1,
-            "publishes": 3, "finishes": 1, "workers": workers,
+            "scheduled": 0, "publishes": 3, "finishes": 1, "workers": workers,
         },
         {
             "type": "job", "name": "reports", "available": 1, "claimed": 0, "stalled": 0,
-            "publishes": 1, "finishes": 0, "workers": 0,
+            "scheduled": 0, "publishes": 1, "finishes": 0, "workers": 0,
         },
         {"type": "feed", "name": "news", "length": 2},
         {"type": "sorted-feed", "name": "deck", "length": 1},
@@ -52,9 +52,9 @@ def test_every_type_with_its_counts(redis_url: str, sync_redis: redis.Redis) -> 
     assert workers == 3
 
     assert ok("stats", url=redis_url) == (
-        "JOB      AVAILABLE  CLAIMED  STALLED  PUBLISHES  FINISHES  WORKERS\n"
-        "emails           1        0        1          3         1        3\n"
-        "reports          1        0        0          1         0        0\n"
+        "JOB      AVAILABLE  CLAIMED  STALLED  SCHEDULED  PUBLISHES  FINISHES  WORKERS\n"
+        "emails           1        0        1          0          3         1        3\n"
+        "reports          1        0        0          0          1         0        0\n"
         "\n"
         "FEED  LENGTH\n"
         "news       2\n"

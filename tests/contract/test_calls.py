@@ -58,10 +58,21 @@ def test_job_publish_call() -> None:
         "job.errors:emails",
         "job.orphans:emails",
         "job.publishes:emails",
+        "job.scheduled:emails",
+        "job.ticks:emails",
         b"job.result:{emails}:j1",
         "jobs",
     )
-    assert call.args == (b"j1", b'{"n":1}', b"1", b"event.job.publish:emails", b"emails")
+    assert call.args == (
+        b"j1",
+        b'{"n":1}',
+        b"1",
+        b"event.job.publish:emails",
+        b"emails",
+        b"",
+        b"event.job.schedule:emails",
+        *(b"", b"", b""),  # not a tick of a recurring job
+    )
     assert call.after == ()
 
 
@@ -155,7 +166,11 @@ def test_publish_many_arguments() -> None:
         b"2",
         *(b"a", b"1", b"0"),
         *(b"b", b"2", b"1"),
+        b"",
+        b"event.job.schedule:emails",
     )
+    delayed = job_publish_many(JOB, [NewJob("a", b"1")], delay_ms=1500)
+    assert delayed.args[-2:] == (b"d1500", b"event.job.schedule:emails")
     assert call.keys[-3:] == (b"job.result:{emails}:a", b"job.result:{emails}:b", "jobs")
 
 

@@ -30,6 +30,7 @@ from thoonk_actors.contract import (
     JobKeys,
     NewJob,
     ReleaseRequest,
+    ScheduleTick,
     job_cancel,
     job_claim,
     job_finish,
@@ -102,8 +103,14 @@ def promote_setup(r: redis.Redis) -> Call[Any]:
 
 # Per case: put the queue in a state where the call succeeds; return the call.
 SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
-    "publish": lambda r: job_publish(JOB, "N", b"1"),
-    "publish_many": lambda r: job_publish_many(JOB, [NewJob("N", b"1"), NewJob("M", b"2", True)]),
+    # Delayed, so that every key is used (an undelayed publish leaves job.scheduled alone).
+    # (and a tick of a recurring job, so that job.ticks is used too).
+    "publish": lambda r: job_publish(
+        JOB, "N", b"1", delay_ms=60_000, tick=ScheduleTick("s", 1000, "every 1s")
+    ),
+    "publish_many": lambda r: job_publish_many(
+        JOB, [NewJob("N", b"1"), NewJob("M", b"2")], delay_ms=60_000
+    ),
     "claim": lambda r: publish(r, "A", "B") or job_claim(JOB, "w", max_jobs=2),
     "finish": lambda r: job_finish(JOB, "A", token=claimed(r, "A")["A"], result=b"r"),
     "finish_many": finish_many_setup,
@@ -126,7 +133,7 @@ SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
 
 # How many KEYS each case's call has (the test checks the built call agrees).
 KEY_COUNTS = {
-    "publish": 12, "publish_many": 13, "claim": 9, "finish": 11, "finish_many": 12,
+    "publish": 14, "publish_many": 14, "claim": 9, "finish": 11, "finish_many": 12,
     "cancel": 10, "cancel_override": 10, "stall": 7, "retry": 3, "retract": 13, "release": 3,
     "touch": 2, "heartbeat": 1, "reap": 13, "stats": 8, "promote": 3, "release_many": 4,
     "held": 7,

@@ -36,6 +36,7 @@ EXTENSION_JOB_KEYS = {
     "tokens": "job.tokens:emails",
     "leases": "job.leases:emails",
     "scheduled": "job.scheduled:emails",
+    "ticks": "job.ticks:emails",
 }
 
 
@@ -61,6 +62,7 @@ def test_job_keys_standalone_are_the_originals() -> None:
         "job.tokens:emails",
         "job.leases:emails",
         "job.scheduled:emails",
+        "job.ticks:emails",
     )
 
 

@@ -32,7 +32,7 @@ def test_states() -> None:
 
 
 def test_the_main_paths() -> None:
-    assert targets(None, "publish") == {A}
+    assert targets(None, "publish") == {A, JobState.SCHEDULED}  # delayed: scheduled
     assert targets(A, "claim") == {C}
     assert targets(C, "finish") == {F}
     assert targets(C, "cancel") == {JobState.SCHEDULED, A, S}

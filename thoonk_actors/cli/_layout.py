@@ -78,7 +78,9 @@ KEYS: dict[Kind, tuple[KeyInfo, ...]] = {
         KeyInfo("leases", "hash", "id -> lease (ms) chosen by the worker that claimed it; "
                 "reaped at claim time + lease (else the config timeout)", "ext"),
         KeyInfo("scheduled", "zset", "id -> when it goes back to ids (ms, server clock): "
-                "failed jobs waiting out their retry backoff", "ext"),
+                "failed jobs waiting out their retry backoff, delayed jobs", "ext"),
+        KeyInfo("ticks", "hash", "schedule name -> '<last tick ms> <spec>' of a recurring "
+                "job (@app.every / @app.cron): each tick is published once", "ext"),
         KeyInfo(RESULT, "hash", "one per finished or retracted job: state (finished / "
                 "retracted), at (ms), result; expires after result_ttl", "ext"),
     ),

@@ -18,7 +18,18 @@ import signal
 import sys
 from collections.abc import Iterable, Sequence
 
-from . import _contract, _demo, _feed, _jobs, _publish, _server, _stats, _top, _worker
+from . import (
+    _contract,
+    _demo,
+    _feed,
+    _jobs,
+    _publish,
+    _schedules,
+    _server,
+    _stats,
+    _top,
+    _worker,
+)
 from ._common import EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE, Handler, HelpFormatter, Parser
 from ._run import exit_code, report
 
@@ -56,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _feed.add_parser(commands, common)
     _stats.add_parser(commands, common)
     _top.add_parser(commands, common)
+    _schedules.add_parser(commands, common)
     _worker.add_parser(commands, common)
     _contract.add_parser(commands, common)
     _server.add_parser(commands, common)

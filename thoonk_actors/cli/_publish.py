@@ -9,6 +9,7 @@ Synopsis::
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from .._errors import UsageError
@@ -32,6 +33,7 @@ from ._run import run_with_thoonk
 EXAMPLES = """\
   thoonk publish job emails '{"to": "a@example.org"}'      # prints the job id
   thoonk publish job emails '{"to": "b@example.org"}' --priority
+  thoonk publish job emails '{"to": "c@example.org"}' --delay 300   # claimable in 5 min
   thoonk publish feed news 'hello world' --id greeting    # a string item
   thoonk publish queue tasks 42 --raw                     # the string "42", not a number
   jq -c . order.json | thoonk publish sorted-feed orders  # ITEM from stdin
@@ -72,13 +74,35 @@ def add_parser(
         action="store_true",
         help="jobs and queues: put it at the head, ahead of everything queued",
     )
+    publish.add_argument(
+        "--delay",
+        metavar="SECONDS",
+        type=_delay,
+        help="jobs: claimable only after this many seconds (by the Redis server's clock)",
+    )
     add_redis_options(publish)
     add_json(publish, "the type, name and id")
     publish.set_defaults(handler=_publish)
 
 
+def _delay(text: str) -> float:
+    """``--delay 2.5``: seconds >= 0 (argparse reports a bad value as a usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"the delay must be seconds >= 0, not {text!r}")
+    return value
+
+
 def _publish(args: argparse.Namespace) -> int:
     kind: Kind = args.type
+    delay: float | None = getattr(args, "delay", None)
+    if delay is not None and kind != "job":
+        raise UsageError(f"--delay applies to jobs; a {TYPE_NAMES[kind]} has no scheduled items")
+    if delay is not None and args.priority:
+        raise UsageError("--delay and --priority do not combine: a delayed job joins the back")
     if args.priority and kind not in ("job", "queue"):
         raise UsageError(
             f"--priority applies to jobs and queues; a {TYPE_NAMES[kind]} keeps its own order"
@@ -90,7 +114,9 @@ def _publish(args: argparse.Namespace) -> int:
     item = read_item(args)
 
     async def command(thoonk: Thoonk) -> int:
-        item_id = await publish(thoonk, kind, args.name, item, id=args.id, priority=args.priority)
+        item_id = await publish(
+            thoonk, kind, args.name, item, id=args.id, priority=args.priority, delay=delay
+        )
         if args.json:
             emit_json({"type": TYPE_NAMES[kind], "name": args.name, "id": item_id})
         else:
@@ -101,11 +127,18 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 async def publish(
-    thoonk: Thoonk, kind: Kind, name: str, item: Any, *, id: str | None, priority: bool
+    thoonk: Thoonk,
+    kind: Kind,
+    name: str,
+    item: Any,
+    *,
+    id: str | None,
+    priority: bool,
+    delay: float | None = None,
 ) -> str:
     """Publish ``item`` to the object ``kind``/``name``; its id."""
     if kind == "job":
-        return await thoonk.job(name).publish(item, id=id, priority=priority)
+        return await thoonk.job(name).publish(item, id=id, priority=priority, delay=delay)
     if kind == "queue":
         return await thoonk.queue(name).put(item, priority=priority, id=id)
     if kind == "feed":

@@ -35,7 +35,7 @@ from ._run import run_with_thoonk
 
 #: The count columns of each type, in table order (JSON uses the same names).
 COLUMNS: dict[Kind, tuple[str, ...]] = {
-    "job": ("available", "claimed", "stalled", "publishes", "finishes", "workers"),
+    "job": ("available", "claimed", "stalled", "scheduled", "publishes", "finishes", "workers"),
     "feed": ("length",),
     "sorted_feed": ("length",),
     "queue": ("length",),
@@ -58,8 +58,8 @@ def add_parser(
         help="list every job queue, feed, sorted feed and queue with its counts",
         description=(
             "List every registered object with its counts: job queues (available, claimed, "
-            "stalled, publishes, finishes, live workers), feeds, sorted feeds and queues "
-            "(length). With --json: a list of objects, each with its type, name and counts."
+            "stalled, scheduled, publishes, finishes, live workers), feeds, sorted feeds and "
+            "queues (length). With --json: a list of objects, each with its type, name and counts."
         ),
         examples="""\
   thoonk stats
@@ -112,6 +112,7 @@ async def _counts(thoonk: Thoonk, kind: Kind, name: str) -> dict[str, int]:
             "available": stats.available,
             "claimed": stats.claimed,
             "stalled": stats.stalled,
+            "scheduled": stats.scheduled,
             "publishes": stats.publishes,
             "finishes": stats.finishes,
             "workers": stats.workers_alive,

@@ -47,6 +47,7 @@ JOB_COLUMNS = (
     ("available", "AVAILABLE"),
     ("claimed", "CLAIMED"),
     ("stalled", "STALLED"),
+    ("scheduled", "SCHEDULED"),
     ("publishes", "PUBLISHES"),
     ("finishes", "FINISHES"),
     ("rate", "RATE/S"),
@@ -69,7 +70,7 @@ def add_parser(
         common,
         help="watch every job queue (with its rate), feed and queue, refreshed live",
         description=(
-            "A live table of every job queue (available, claimed, stalled, publishes, "
+            "A live table of every job queue (available, claimed, stalled, scheduled, publishes, "
             "finishes, finishes per second between two snapshots, live workers) and of every "
             "feed, sorted feed and queue (length), refreshed every --interval seconds until "
             "Ctrl-C (exit 0). On a terminal it redraws in place; otherwise each snapshot is "
@@ -170,7 +171,8 @@ def rows(new: Snapshot, old: Snapshot | None) -> list[dict[str, Any]]:
     for name, stats in new.jobs.items():
         out.append({
             "type": "job", "name": name, "available": stats.available,
-            "claimed": stats.claimed, "stalled": stats.stalled, "publishes": stats.publishes,
+            "claimed": stats.claimed, "stalled": stats.stalled, "scheduled": stats.scheduled,
+            "publishes": stats.publishes,
             "finishes": stats.finishes,
             "rate": rate(stats, None if old is None else old.jobs.get(name)),
             "workers": stats.workers_alive,

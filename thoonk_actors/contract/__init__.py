@@ -112,6 +112,7 @@ from ._job_results import (
     ReapReason,
     ReapReport,
 )
+from ._job_ticks import ScheduleTick, TickRecord, job_ticks
 from ._keys import (
     KEYS_BY_KIND,
     REGISTRIES,
@@ -232,10 +233,12 @@ __all__ = [
     "ReleaseRequest",
     "Reply",
     "ResultState",
+    "ScheduleTick",
     "Script",
     "SortedFeedConfig",
     "SortedFeedKeys",
     "SortedFeedSnapshot",
+    "TickRecord",
     "Transition",
     "Where",
     "all_scripts",
@@ -277,6 +280,7 @@ __all__ = [
     "job_stall",
     "job_stalled_ids",
     "job_stats",
+    "job_ticks",
     "job_touch",
     "job_wait_for_work",
     "job_workers",

@@ -46,6 +46,7 @@ from ._job_results import (
     JobPublished,
     NewJob,
 )
+from ._job_ticks import ScheduleTick, _tick_args
 from ._keys import JobKeys
 from ._names import existing_id_arg, id_arg, id_text, validate_id
 from ._refusals import refusal
@@ -106,7 +107,7 @@ def _payload(value: object, what: str) -> bytes:
 # --------------------------------------------------------------------- publish
 
 _PUBLISH_KEYS = layout(
-    "job/publish",
+    "job/publish_many",
     (
         "ids",
         "items",
@@ -118,26 +119,68 @@ _PUBLISH_KEYS = layout(
         "errors",
         "orphans",
         "publishes",
+        "scheduled",
     ),
 )
-layout("job/publish_many", _PUBLISH_KEYS)
+layout("job/publish", (*_PUBLISH_KEYS, "ticks"))
+
+
+def _when_arg(*, delay_ms: int | None, at_ms: int | None, priority: object) -> bytes:
+    """The ``when`` ARGV of the publish scripts: ``b""``, ``b"d<ms>"`` or ``b"a<ms>"``.
+
+    ``delay_ms`` counts from the server's clock when the script runs (so a
+    client whose clock is off still delays by the right amount); ``at_ms`` is
+    an absolute time (ms since the epoch), compared with the server's clock.
+
+    Raises:
+        UsageError: both given, a value that is not an int in range, or a
+            delay combined with ``priority`` (a delayed job joins the back of
+            the queue when it is due, as a retry does).
+    """
+    if delay_ms is None and at_ms is None:
+        return b""
+    if delay_ms is not None and at_ms is not None:
+        raise UsageError("give a delay or an absolute time for a job, not both")
+    if priority is True:
+        raise UsageError(
+            "a delayed job cannot be a priority job: when due it joins the back of the "
+            "queue (publish it with priority=True when it is due instead)"
+        )
+    if delay_ms is not None:
+        return b"d%d" % check_count(delay_ms, what="delay_ms", low=0, high=MAX_MS)
+    return b"a%d" % check_count(at_ms, what="at_ms", low=0, high=2**53)
 
 
 def job_publish(
-    keys: JobKeys, id: str, item: bytes, *, priority: bool = False
+    keys: JobKeys,
+    id: str,
+    item: bytes,
+    *,
+    priority: bool = False,
+    delay_ms: int | None = None,
+    at_ms: int | None = None,
+    tick: ScheduleTick | None = None,
 ) -> Call[JobPublished]:
     """``job_publish(keys, "job-1", b'{"n":1}')``: queue one job.
 
     Normal jobs go to the back (LPUSH), priority jobs to the head (RPUSH), as
     the original. A result stored for an earlier job with this id is dropped.
+    With ``delay_ms`` (from the server's now) or ``at_ms`` (server clock, ms
+    since the epoch) the job waits in ``job.scheduled`` and the promote step
+    queues it when due (a time not in the future queues it at once). With
+    ``tick`` (a recurring job's tick), a tick not newer than the schedule's
+    last published one is refused as a duplicate, even once its job is gone.
 
     Raises:
-        InvalidIdError, UsageError: (now) bad id or an item that is not bytes.
-        DuplicateIdError: (decode) the id is queued, claimed or stalled.
+        InvalidIdError, UsageError: (now) bad id, an item that is not bytes, or
+            a bad delay (see :func:`_when_arg`).
+        DuplicateIdError: (decode) the id is queued, scheduled, claimed or
+            stalled, or the tick was published already.
     """
     raw_id = id_arg(id)
     if type(item) is not bytes:
         item = _payload(item, "a job item")
+    when = _when_arg(delay_ms=delay_ms, at_ms=at_ms, priority=priority)
 
     def decode(reply: Reply) -> JobPublished:
         # The common reply, read without the general path: ['ok', id, ms].
@@ -146,12 +189,22 @@ def job_publish(
             if type(at) is int:
                 return JobPublished(id=id, at_ms=at)
         values = ok_values(reply, script="job/publish", obj=keys.label, item=item_label(keys, id))
-        return JobPublished(id=id, at_ms=as_int(values[1], "job/publish"))
+        due = as_int(values[2], "job/publish") if len(values) > 2 else None
+        return JobPublished(id=id, at_ms=as_int(values[1], "job/publish"), due_ms=due)
 
     return encoded_call(
         "job/publish",
         keys,
-        (raw_id, item, arg(priority), channel_arg(keys, "publish"), name_arg(keys)),
+        (
+            raw_id,
+            item,
+            arg(priority),
+            channel_arg(keys, "publish"),
+            name_arg(keys),
+            when,
+            channel_arg(keys, "schedule"),
+            *_tick_args(tick),
+        ),
         decode,
         extra_keys=(keys.result_key(id),),
         registry=True,
@@ -159,16 +212,28 @@ def job_publish(
     )
 
 
-def job_publish_many(keys: JobKeys, jobs: Sequence[NewJob]) -> Call[tuple[JobPublished, ...]]:
+def job_publish_many(
+    keys: JobKeys,
+    jobs: Sequence[NewJob],
+    *,
+    delay_ms: int | None = None,
+    at_ms: int | None = None,
+) -> Call[tuple[JobPublished, ...]]:
     """``job_publish_many(keys, [NewJob("a", b"1"), NewJob("b", b"2", priority=True)])``.
 
     All or nothing: one duplicate (stored, or twice in ``jobs``) refuses the batch.
+    ``delay_ms`` / ``at_ms`` delay every job of the batch to one due time (as
+    in :func:`job_publish`).
 
     Raises:
-        InvalidIdError, UsageError: (now) a bad id or item, or more than 10000 jobs.
+        InvalidIdError, UsageError: (now) a bad id or item, more than 10000
+            jobs, or a bad delay (a delayed batch may hold no priority job).
         DuplicateIdError: (decode) naming the first duplicate id.
     """
     check_count(len(jobs), what="the number of jobs", low=0, high=MAX_BATCH)
+    when = _when_arg(
+        delay_ms=delay_ms, at_ms=at_ms, priority=any(job.priority is True for job in jobs)
+    )
     args = [channel_arg(keys, "publish"), name_arg(keys), str(len(jobs)).encode()]
     results = []
     result_key = keys.result_key
@@ -183,9 +248,11 @@ def job_publish_many(keys: JobKeys, jobs: Sequence[NewJob]) -> Call[tuple[JobPub
             b"1" if priority is True else b"0" if priority is False else arg(priority),
         )
         results.append(result_key(job.id))
+    args += (when, channel_arg(keys, "schedule"))
+    queued_len = 2 + len(jobs)
 
     def decode(reply: Reply) -> tuple[JobPublished, ...]:
-        if type(reply) is list and reply and reply[0] == b"ok" and len(reply) >= 2:
+        if type(reply) is list and len(reply) == queued_len and reply[0] == b"ok":
             at = reply[1]
             if type(at) is int:
                 return tuple([JobPublished(job.id, at) for job in jobs])
@@ -194,7 +261,8 @@ def job_publish_many(keys: JobKeys, jobs: Sequence[NewJob]) -> Call[tuple[JobPub
             dup = as_text(values[0], "job/publish_many") if values else "?"
             raise refusal(code, values, obj=keys.label, item=item_label(keys, dup), op="publish")
         at = as_int(values[0], "job/publish_many")
-        return tuple(JobPublished(id=job.id, at_ms=at) for job in jobs)
+        due = as_int(values[-1], "job/publish_many") if len(values) > 1 + len(jobs) else None
+        return tuple(JobPublished(id=job.id, at_ms=at, due_ms=due) for job in jobs)
 
     return encoded_call(
         "job/publish_many",

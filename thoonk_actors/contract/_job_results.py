@@ -14,10 +14,15 @@ from .._errors import ThoonkError
 
 @dataclass(frozen=True, slots=True)
 class JobPublished:
-    """A job was queued: its id and the server time of the publish (ms)."""
+    """A job was queued: its id and the server time of the publish (ms).
+
+    ``due_ms`` is the server time (ms) a delayed job becomes claimable (it
+    waits in ``job.scheduled`` until then), None when it was queued at once.
+    """
 
     id: str
     at_ms: int
+    due_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,7 +106,9 @@ class JobKeys(ObjectKeys):
     the claimer chose for that claim (the reaper's deadline is claim time +
     lease; claims without one fall back to the config ``timeout``);
     ``scheduled`` zset id -> ms (server clock) when the job goes back to
-    ``ids`` (retry backoff; delayed publish later). Per job, :meth:`result_key`
+    ``ids`` (retry backoff, delayed publish); ``ticks`` hash schedule name ->
+    ``"<last tick ms> <spec>"`` (recurring jobs: a tick is published once). Per
+    job, :meth:`result_key`
     (a hash that expires after ``result_ttl``).
     """
 
@@ -126,6 +128,7 @@ class JobKeys(ObjectKeys):
     tokens: str
     leases: str
     scheduled: str
+    ticks: str
 
     def result(self, id: str) -> str:
         """``job.result:{<name>}:<id>``: the stored outcome of one job (ext).

@@ -58,6 +58,7 @@ _W = JobState.SCHEDULED
 #: The whole lifecycle. Scripts: job/<op>.lua (pop and claim_gap are original workers' steps).
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("publish", None, _A, "publish"),
+    Transition("publish", None, _W, "publish", "delayed: due later by the server clock"),
     Transition("claim", _A, _C, "claim"),
     Transition("pop", _A, _L, None, "original worker: BRPOP"),
     Transition("claim_gap", _L, _C, None, "original worker: get.lua after its BRPOP"),

@@ -24,6 +24,7 @@ import os
 import reprlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import trio
@@ -150,6 +151,42 @@ def _held(job: object, op: str) -> ClaimedJob:
     return job
 
 
+def delay_args(delay: float | None, at: datetime | None) -> tuple[int | None, int | None]:
+    """``delay_args(5, None)`` -> ``(5000, None)``: a publish's delay in ms for the contract.
+
+    Checked before anything is sent, so a bad value changes nothing.
+
+    Raises:
+        UsageError: a delay that is not a finite number >= 0, an ``at`` that is
+            not an aware datetime (a naive one has no time zone to compare
+            with the server's clock), or both given.
+    """
+    if delay is not None and at is not None:
+        raise UsageError("give publish a delay (seconds) or an at (datetime), not both")
+    if delay is not None:
+        if (
+            isinstance(delay, bool)
+            or not isinstance(delay, int | float)
+            or not math.isfinite(delay)
+            or delay < 0
+        ):
+            raise UsageError(f"delay must be seconds >= 0 (int or float), not {delay!r}")
+        if delay * 1000 >= contract.MAX_MS:
+            raise UsageError(f"delay must be under {contract.MAX_MS // 1000} seconds, not {delay}")
+        return math.ceil(delay * 1000), None
+    if at is not None:
+        if not isinstance(at, datetime):
+            raise UsageError(f"at must be a datetime with a time zone, not {at!r}")
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise UsageError(
+                f"at={at!r} is a naive datetime: give it a time zone (e.g. "
+                "datetime.now(timezone.utc) + timedelta(minutes=5)), as it is compared "
+                "with the server's clock"
+            )
+        return None, max(math.ceil(at.timestamp() * 1000), 0)
+    return None, None
+
+
 def _error_text(exc: BaseException) -> str:
     """``"PayloadError: the stored item ..."``: how an error reads as a job's last error."""
     return f"{type(exc).__name__}: {exc}"
@@ -162,41 +199,80 @@ class Job(ThoonkObject[JobKeys]):
     KEYS = contract.JobKeys
     EVENTS: ClassVar[tuple[str, ...]] = (
         "publish", "claim", "finish", "cancel", "stall", "retry", "retract", "release",
+        "schedule",
     )  # fmt: skip
 
     # ---------------------------------------------------------------- publish
 
-    async def publish(self, item: Any, *, id: str | None = None, priority: bool = False) -> str:
+    async def publish(
+        self,
+        item: Any,
+        *,
+        id: str | None = None,
+        priority: bool = False,
+        delay: float | None = None,
+        at: datetime | None = None,
+    ) -> str:
         """Queue a job; returns its id (a UUID v4 unless you give one).
 
         A priority job jumps ahead of every queued job (several priority jobs
         come out newest first, as in the original).
 
+        ``delay`` (seconds, counted by the server's clock) or ``at`` (an aware
+        datetime, compared with the server's clock) makes it a delayed job: it
+        waits in ``scheduled()`` and is queued (at the back) when due by the
+        same promote step as a retry backoff, never earlier. Waiting workers
+        are woken by its ``schedule`` event. A time not in the future queues
+        it at once.
+
         Raises:
-            DuplicateIdError: a job with that id is queued, claimed or stalled.
+            DuplicateIdError: a job with that id is queued, scheduled, claimed or stalled.
             PayloadError / PayloadTooLargeError: the item cannot be encoded.
+            UsageError: a negative / non-finite delay, a naive datetime, both
+                ``delay`` and ``at``, or a delay with ``priority``.
         """
         job_id = id if id is not None else _uuid4(os.urandom(16))
-        call = contract.job_publish(self.keys, job_id, self.codec.encode(item), priority=priority)
+        delay_ms, at_ms = delay_args(delay, at)
+        call = contract.job_publish(
+            self.keys,
+            job_id,
+            self.codec.encode(item),
+            priority=priority,
+            delay_ms=delay_ms,
+            at_ms=at_ms,
+        )
         await self.thoonk.run(call)
         return job_id
 
     async def publish_many(
-        self, items: Iterable[Any], *, priority: bool = False, batch: int = 1000
+        self,
+        items: Iterable[Any],
+        *,
+        priority: bool = False,
+        batch: int = 1000,
+        delay: float | None = None,
+        at: datetime | None = None,
     ) -> list[str]:
-        """Queue many jobs, ``batch`` per script (all-or-nothing per batch); their ids."""
+        """Queue many jobs, ``batch`` per script (all-or-nothing per batch); their ids.
+
+        ``delay`` / ``at`` delay every job as in :meth:`publish` (each batch's
+        due time is worked out by the server when its script runs).
+        """
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= _MAX_BATCH:
             raise InvalidConfigError(
                 f"batch must be an int from 1 to {_MAX_BATCH} (jobs per script), "
                 f"not {reprlib.repr(batch)}"
             )
+        delay_ms, at_ms = delay_args(delay, at)
         encode = self.codec.encode
         encoded = [encode(item) for item in self._items_of(items, "publish_many")]
         jobs = list(
             map(contract.NewJob, _new_job_ids(len(encoded)), encoded, [priority] * len(encoded))
         )
         calls = [
-            contract.job_publish_many(self.keys, jobs[i : i + batch])
+            contract.job_publish_many(
+                self.keys, jobs[i : i + batch], delay_ms=delay_ms, at_ms=at_ms
+            )
             for i in range(0, len(jobs), batch)
         ]
         if calls:

@@ -12,6 +12,11 @@ Synopsis::
     async def on_news(event):                       # FeedEvent, or Resync(items=...)
         ...
 
+    @app.every(60)                                  # recurring: one run per tick in
+    async def cleanup(tick): ...                    # any number of processes
+    @app.cron("*/5 * * * *", tz="Europe/Paris")     # (see _schedules)
+    async def report(tick): ...
+
     await app.run()                                 # until cancelled (or stopped)
     async with app.open() as running:               # or embedded in your own service
         running.statistics(); await running.stop(grace=5)
@@ -40,6 +45,7 @@ from ._mailbox import Mailbox
 from ._registry import FeedKind, FeedRegistration, JobRegistration
 from ._router import EventRouter
 from ._running import RunningApp
+from ._schedules import Cron, Every, ScheduleRegistration, ticker
 from ._signals import stop_on_signals
 from ._snapshots import SnapshotReader
 from ._worker import JobWorker, UpkeepSettings
@@ -99,6 +105,7 @@ class App:
         )
         self.jobs: dict[str, JobRegistration] = {}
         self.feeds: dict[tuple[FeedKind, str], FeedRegistration] = {}
+        self.schedules: dict[str, ScheduleRegistration] = {}
 
     def __repr__(self) -> str:
         return f"<App jobs={sorted(self.jobs)} feeds={sorted(n for _, n in self.feeds)}>"
@@ -143,6 +150,78 @@ class App:
                 max_cancels=max_cancels,
                 prefetch=prefetch,
             )
+            return fn
+
+        return register
+
+    def every(
+        self,
+        seconds: float,
+        *,
+        name: str | None = None,
+        catch_up: bool = False,
+        concurrency: int = 1,
+        timeout: float | None = 300.0,
+        max_cancels: int | None = None,
+    ) -> Callable[[F], F]:
+        """``@app.every(60)``: a recurring job, one run per tick across every process.
+
+        Ticks fall on the multiples of ``seconds`` since the epoch, by the
+        Redis server's clock. The handler is registered as the job handler of
+        the queue ``name`` (default: the function's name) and gets
+        ``{"schedule": name, "tick_ms": ms, "tick": "2026-...Z"}``. After
+        downtime only the most recent missed tick runs, unless ``catch_up``
+        (every missed tick, at most 1000). The other arguments are
+        :meth:`job`'s. See ``thoonk_actors.runtime._schedules``.
+        """
+        rule = Every.of(seconds)
+        return self._register_schedule(
+            rule, name, catch_up, concurrency=concurrency, timeout=timeout, max_cancels=max_cancels
+        )
+
+    def cron(
+        self,
+        expression: str,
+        *,
+        tz: str | None = None,
+        name: str | None = None,
+        catch_up: bool = False,
+        concurrency: int = 1,
+        timeout: float | None = 300.0,
+        max_cancels: int | None = None,
+    ) -> Callable[[F], F]:
+        """``@app.cron("*/5 * * * *", tz="Europe/Paris")``: as :meth:`every`, on a cron rule.
+
+        Five fields (minute hour day-of-month month day-of-week), read by
+        ``cronsim`` (the ``cron`` extra) in the IANA time zone ``tz`` (UTC by
+        default). An invalid expression or unknown zone is a UsageError here.
+        """
+        rule = Cron.of(expression, tz)
+        return self._register_schedule(
+            rule, name, catch_up, concurrency=concurrency, timeout=timeout, max_cancels=max_cancels
+        )
+
+    def _register_schedule(
+        self,
+        rule: Every | Cron,
+        name: str | None,
+        catch_up: bool,
+        *,
+        concurrency: int,
+        timeout: float | None,
+        max_cancels: int | None,
+    ) -> Callable[[F], F]:
+        if not isinstance(catch_up, bool):
+            raise UsageError(f"catch_up must be True or False, not {catch_up!r}")
+
+        def register(fn: F) -> F:
+            queue = name if name is not None else getattr(fn, "__name__", None)
+            if not isinstance(queue, str) or not queue:
+                raise UsageError("give the schedule a name=: the function has no __name__")
+            if queue in self.schedules:
+                raise UsageError(f"schedule {queue!r} is already registered in this app")
+            self.job(queue, concurrency=concurrency, timeout=timeout, max_cancels=max_cancels)(fn)
+            self.schedules[queue] = ScheduleRegistration(queue, queue, rule, catch_up)
             return fn
 
         return register
@@ -263,6 +342,8 @@ class App:
                 for actor in actors:
                     nursery.start_soon(actor.serve)
                 nursery.start_soon(running._refresh_live)
+                for schedule in self.schedules.values():
+                    nursery.start_soon(ticker, thoonk, schedule)
                 workers_done = trio.Event()
                 nursery.start_soon(_run_workers, workers, workers_done)
                 if burst:

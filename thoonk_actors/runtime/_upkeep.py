@@ -72,8 +72,9 @@ async def reaper_loop(job: Job, interval: float, stale_ms: int) -> None:
 ClaimCheck = Callable[[dict[str, str] | None], Awaitable[None]]
 """``await check({id: event, ...})`` (None: every held job): drop or cancel lost claims."""
 
-#: Events that may mean a claim this worker holds went away.
-CLAIM_EVENTS = ("retract", "cancel", "stall")
+#: Events that may mean a claim this worker holds went away (``schedule``: a
+#: delayed publish, which only wakes a waiting claimer; it names no held job).
+CLAIM_EVENTS = ("retract", "cancel", "stall", "schedule")
 
 
 async def lease_loop(

@@ -392,7 +392,7 @@ class JobWorker:
     # ------------------------------------------------------------ revocation
 
     def _wake_claimer(self) -> None:
-        """A job was cancelled somewhere (scheduled for a retry after its backoff).
+        """A job was scheduled somewhere (a retry after its backoff, a delayed publish).
 
         A claimer blocked in ``wait_for_work`` learnt the next due time before
         that job was scheduled: cut the wait so it looks again (the claim
@@ -408,7 +408,7 @@ class JobWorker:
         ``events``: id -> the event that named it (``retract``, ``cancel``,
         ``stall``, ``touch``); None checks every job held (after a gap).
         """
-        if events is not None and "cancel" in events.values():
+        if events is not None and not {"cancel", "schedule"}.isdisjoint(events.values()):
             self._wake_claimer()
         handlers = self._handlers
         suspects = [

@@ -281,6 +281,7 @@ class JobBoard(LiveWidget):
             "available": stats.available,
             "claimed": stats.claimed,
             "stalled": stats.stalled,
+            "scheduled": stats.scheduled,
             "finished": stats.finishes,
             "published": stats.publishes,
             "workers": stats.workers_alive,
@@ -322,7 +323,15 @@ class JobBoard(LiveWidget):
         )
         cells = "".join(
             cell.format(f"{c[k]:,}", k)
-            for k in ("available", "claimed", "stalled", "finished", "published", "workers")
+            for k in (
+                "available",
+                "claimed",
+                "stalled",
+                "scheduled",
+                "finished",
+                "published",
+                "workers",
+            )
         ) + cell.format(f"{self.rate:,.1f}", "finished/s")
         with self.hold_sync():
             header = f"<b>{html.escape(self.job.name)}</b> — job queue"

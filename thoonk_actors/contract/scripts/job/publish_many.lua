@@ -9,27 +9,35 @@
 -- KEYS[8]  errors      hash
 -- KEYS[9]  orphans     hash
 -- KEYS[10] publishes   string counter
--- KEYS[11 .. 10+n]     result key of each job, in ARGV order
--- KEYS[11+n] registry  set, optional; left out in cluster mode
+-- KEYS[11] scheduled   zset   id -> due ms (delayed publish; written only then)
+-- KEYS[12 .. 11+n]     result key of each job, in ARGV order
+-- KEYS[12+n] registry  set, optional; left out in cluster mode
 -- ARGV[1] publish channel   ARGV[2] object name   ARGV[3] n
 -- ARGV[4 + 3*(i-1) ..] id, item, priority ('1' | '0') for job i = 1..n
--- Reply: {'ok', publish_ms, id1, ..., idn} | {'duplicate', id} | {'wrongtype', key, expected, actual}
--- Event: publish channel, payload id, once per job in order.
+-- ARGV[4 + 3n] when: '' = now | 'd<ms>' = after ms (server clock) | 'a<ms>' = at epoch ms
+-- ARGV[5 + 3n] schedule channel
+-- Reply: {'ok', publish_ms, id1, ..., idn} (queued)
+--        | {'ok', publish_ms, id1, ..., idn, due_ms} (scheduled: one due time for all)
+--        | {'duplicate', id} | {'wrongtype', key, expected, actual}
+-- Event: publish channel, payload id, once per job in order; scheduled jobs also
+-- schedule channel, payload id NUL due_ms, once per job after the publish events.
+-- A due time not after the server's now queues the jobs at once (as '' does).
 -- Each step is one variadic call for the whole batch (HMGET / ZMSCORE / SMISMEMBER
 -- for the duplicate check, one LPUSH, RPUSH, HSET, ZADD), not one call per job.
 local ids, items, published, claimed, stalled = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local cancelled, owners, errors, orphans = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local publishes = KEYS[10]
+local publishes, scheduled = KEYS[10], KEYS[11]
 local channel, name, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local registry = KEYS[11 + n]
+local when, schedule_channel = ARGV[4 + 3 * n] or '', ARGV[5 + 3 * n]
+local registry = KEYS[12 + n]
 
 -- Every refusal: all types (result keys and registry included), then the counter.
 local function refuse(reply)
   local spec = {ids, 'list', items, 'hash', published, 'zset', claimed, 'zset',
     stalled, 'set', cancelled, 'hash', owners, 'hash', errors, 'hash', orphans, 'hash',
-    publishes, 'string'}
+    publishes, 'string', scheduled, 'zset'}
   for i = 1, n do
-    spec[#spec + 1] = KEYS[10 + i]
+    spec[#spec + 1] = KEYS[11 + i]
     spec[#spec + 1] = 'hash'
   end
   return check_types_reg(spec, registry) or check_counters({publishes}) or reply
@@ -38,7 +46,7 @@ end
 local list, results = {}, {}
 for i = 1, n do
   list[i] = ARGV[4 + 3 * (i - 1)]
-  results[i] = KEYS[10 + i]
+  results[i] = KEYS[11 + i]
 end
 if n == 0 then
   local bad = refuse(nil)
@@ -85,6 +93,17 @@ bad = check_types({ids, 'list', published, 'zset'})
 if bad then return refuse(bad) end
 
 local now = now_ms()
+local due = nil
+if when ~= '' then
+  local kind, ms = string.sub(when, 1, 1), tonumber(string.sub(when, 2))
+  if kind == 'd' then due = now + ms else due = ms end
+  if due <= now then
+    due = nil
+  else
+    bad = check_type(scheduled, 'zset')
+    if bad then return refuse(bad) end
+  end
+end
 -- The counter first: a refused INCRBY changes nothing.
 local counted
 counted, bad = incr_first(publishes, n)
@@ -105,8 +124,18 @@ for i, id in ipairs(list) do
   scores[2 * i - 1] = at
   scores[2 * i] = id
 end
-call_many('LPUSH', ids, left)
-call_many('RPUSH', ids, right)
+if due then
+  -- Delayed: every job of the batch waits in job.scheduled; promote LPUSHes them.
+  local entries, at_due = {}, int_str(due)
+  for i, id in ipairs(list) do
+    entries[2 * i - 1] = at_due
+    entries[2 * i] = id
+  end
+  call_many('ZADD', scheduled, entries)
+else
+  call_many('LPUSH', ids, left)
+  call_many('RPUSH', ids, right)
+end
 call_many('HSET', items, fields)
 call_many('ZADD', published, scores)
 for _, key in ipairs({cancelled, owners, errors, orphans}) do
@@ -126,5 +155,12 @@ local reply = {'ok', now}
 for i, id in ipairs(list) do
   redis.call('PUBLISH', channel, id)
   reply[i + 2] = id
+end
+if due then
+  local payload_due = '\0' .. int_str(due)
+  for _, id in ipairs(list) do
+    redis.call('PUBLISH', schedule_channel, id .. payload_due)
+  end
+  reply[#reply + 1] = due
 end
 return reply

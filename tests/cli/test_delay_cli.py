@@ -1,0 +1,39 @@
+"""``thoonk publish job NAME --delay SECONDS``: a delayed job, and its refusals.
+
+Policy as in every file of tests/cli: real subprocesses, state checked with redis-py.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from ._cli import ok, thoonk
+
+
+def test_delay_puts_the_job_in_scheduled_by_the_server_clock(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    job_id = ok("publish", "job", "emails", '"hi"', "--delay", "300", url=redis_url).strip()
+    published = sync_redis.zscore("job.published:emails", job_id)
+    assert sync_redis.zscore("job.scheduled:emails", job_id) == (published or 0) + 300_000
+    assert sync_redis.llen("job.ids:emails") == 0
+    assert sync_redis.hget("job.items:emails", job_id) == b'"hi"'
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (("job", "q", "x", "--delay", "-1"), "seconds >= 0"),
+        (("job", "q", "x", "--delay", "soon"), "not a number"),
+        (("feed", "q", "x", "--delay", "5"), "--delay applies to jobs"),
+        (("job", "q", "x", "--delay", "5", "--priority"), "do not combine"),
+    ],
+)
+def test_bad_delays_are_usage_errors_that_store_nothing(
+    redis_url: str, sync_redis: redis.Redis, argv: tuple[str, ...], needle: str
+) -> None:
+    done = thoonk("publish", *argv, url=redis_url)
+    assert done.returncode == 2, done
+    assert needle in done.stderr
+    assert sync_redis.dbsize() == 0

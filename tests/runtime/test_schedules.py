@@ -1,0 +1,188 @@
+"""Delayed jobs in a running app, and recurring jobs (``@app.every`` / ``@app.cron``).
+
+Assertions are on ids, counts and the server's clock, never on timing.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis
+import trio
+
+from tests.polling import wait_until
+from thoonk_actors import UsageError, contract
+from thoonk_actors.objects import open_thoonk
+from thoonk_actors.runtime import App
+from thoonk_actors.runtime._schedules import (
+    MAX_CATCH_UP,
+    Cron,
+    Every,
+    ScheduleRegistration,
+    publish_tick,
+)
+
+DEADLINE = 15
+
+
+def server_ms(r: redis.Redis) -> int:
+    seconds, micros = r.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+async def test_a_delayed_publish_wakes_a_waiting_worker(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    # Long blocks (health_timeout 120 s: 60 s server-side waits) and a slow reaper:
+    # only the schedule event can get the job to the worker within the deadline.
+    url = redis_url + ("&" if "?" in redis_url else "?") + "health_timeout=120"
+    app = App(url, reap_interval=600, heartbeat_interval=5, stale_after=60)
+    ran: list[tuple[str, int]] = []
+    done = trio.Event()
+
+    @app.job("delayed")
+    async def handle(item: str) -> None:
+        ran.append((item, server_ms(sync_redis)))
+        done.set()
+
+    with trio.fail_after(DEADLINE):
+        async with open_thoonk(redis_url) as thoonk, app.open() as running:
+            jobs = thoonk.job("delayed")
+            await wait_until(lambda: running.workers[0]._awaiting_work, what="the claimer to block")
+            job_id = await jobs.publish("later", delay=0.2)
+            [(_, due_ms)] = await jobs.scheduled()
+            await done.wait()
+            assert await jobs.scheduled() == ()
+    [(item, ran_ms)] = ran
+    assert item == "later" and job_id
+    assert ran_ms >= due_ms  # never early
+
+
+# ------------------------------------------------------------- recurring jobs
+
+
+def test_every_ticks_on_multiples_of_the_period_since_the_epoch() -> None:
+    rule = Every.of(0.25)
+    assert (rule.latest(1_000_249), rule.latest(1_000_250), rule.after(1_000_250)) == (
+        1_000_000,
+        1_000_250,
+        1_000_500,
+    )
+    assert rule.spec == "every 0.25s"
+
+
+def test_cron_reads_the_expression_in_its_time_zone() -> None:
+    rule = Cron.of("0 3 * * *", tz="Europe/Paris")
+    # 2026-03-29 is the spring DST change in Paris: 03:00 local is 01:00 UTC.
+    noon = int(datetime(2026, 3, 28, 12, tzinfo=UTC).timestamp() * 1000)
+    tick = rule.after(noon)
+    assert datetime.fromtimestamp(tick / 1000, UTC) == datetime(2026, 3, 29, 1, tzinfo=UTC)
+    assert rule.latest(tick) == tick and rule.latest(tick - 1) < tick
+    assert rule.spec == "cron 0 3 * * * Europe/Paris"
+
+
+def test_missed_ticks_one_without_catch_up_all_with_it() -> None:
+    lazy = ScheduleRegistration("s", "s", Every(1000), catch_up=False)
+    eager = ScheduleRegistration("s", "s", Every(1000), catch_up=True)
+    assert lazy.ticks(10_000, 15_500) == [15_000]
+    assert eager.ticks(10_000, 15_500) == [11_000, 12_000, 13_000, 14_000, 15_000]
+    assert lazy.ticks(15_000, 15_999) == eager.ticks(15_000, 15_999) == []
+    assert len(eager.ticks(0, 10**9)) == MAX_CATCH_UP
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda app: app.every(-1),
+        lambda app: app.every(0),
+        lambda app: app.every(math.nan),
+        lambda app: app.every("5"),
+        lambda app: app.every(5, catch_up="yes"),
+        lambda app: app.cron("not cron"),
+        lambda app: app.cron("61 * * * *"),
+        lambda app: app.cron("* * * * *", tz="Mars/Olympus"),
+    ],
+)
+def test_bad_schedules_are_usage_errors_that_register_nothing(make: Any) -> None:
+    app = App("redis://127.0.0.1:1")
+    with pytest.raises(UsageError):
+        make(app)(lambda tick: None)
+    assert app.schedules == {} and app.jobs == {}
+
+
+async def test_a_tick_is_published_once_even_after_its_job_finished(redis_url: str) -> None:
+    registration = ScheduleRegistration("beat", "beat", Every(1000), catch_up=False)
+    async with open_thoonk(redis_url) as thoonk:
+        jobs = thoonk.job("beat")
+        assert await publish_tick(thoonk, registration, 5000)
+        assert not await publish_tick(thoonk, registration, 5000)  # queued: taken
+        claimed = await jobs.get(timeout=5)
+        assert claimed is not None and claimed.id == "tick:beat:5000"
+        assert claimed.item == {"schedule": "beat", "tick_ms": 5000, "tick": "1970-01-01T00:00:05Z"}
+        await jobs.finish(claimed)
+        assert not await publish_tick(thoonk, registration, 5000)  # finished: still once
+        assert not await publish_tick(thoonk, registration, 4000)  # older
+        assert await publish_tick(thoonk, registration, 6000)
+        records = await thoonk.read(contract.job_ticks(jobs.keys))
+        assert records == {"beat": contract.TickRecord(6000, "every 1s")}
+        assert (await jobs.statistics()).publishes == 2
+
+
+async def test_two_apps_on_one_queue_run_each_tick_once(redis_url: str) -> None:
+    runs: list[int] = []
+
+    def make_app() -> App:
+        app = App(redis_url, reap_interval=0.1, heartbeat_interval=0.5, stale_after=2.0)
+
+        @app.every(0.05, name="pulse", concurrency=4)
+        async def pulse(tick: dict[str, Any]) -> None:
+            runs.append(tick["tick_ms"])
+
+        return app
+
+    with trio.fail_after(30):
+        async with open_thoonk(redis_url) as thoonk:
+            async with make_app().open(), make_app().open():
+                await wait_until(lambda: len(set(runs)) >= 10, what="ten ticks to run")
+            stats = await thoonk.job("pulse").statistics()
+            left = stats.available + stats.scheduled + stats.claimed + stats.stalled
+    assert len(runs) == len(set(runs))  # no tick twice
+    assert all(tick % 50 == 0 for tick in runs)
+    assert stats.publishes == len(runs) + left  # one publish per tick, each run once
+
+
+@pytest.mark.parametrize("catch_up", [False, True])
+async def test_downtime_runs_one_missed_tick_or_all_with_catch_up(
+    redis_url: str, catch_up: bool
+) -> None:
+    name = f"downtime-{catch_up}".lower()
+    every = Every(200)
+    runs: list[int] = []
+    async with open_thoonk(redis_url) as thoonk:
+        jobs = thoonk.job(name)
+        start = (await thoonk.run(contract.job_promote(jobs.keys))).at_ms
+        old = every.latest(start) - 10 * every.period_ms
+        earlier = ScheduleRegistration(name, name, every, catch_up=catch_up)
+        assert await publish_tick(thoonk, earlier, old)  # the last tick before the downtime
+        job = await jobs.get(timeout=5)
+        assert job is not None
+        await jobs.finish(job)
+        app = App(redis_url, reap_interval=0.1, heartbeat_interval=0.5, stale_after=2.0)
+
+        @app.every(0.2, name=name, catch_up=catch_up, concurrency=16)
+        async def handle(tick: dict[str, Any]) -> None:
+            runs.append(tick["tick_ms"])
+
+        with trio.fail_after(30):
+            async with app.open():
+                await wait_until(lambda: any(t > start for t in runs), what="a new tick")
+    missed = sorted(t for t in runs if old < t <= start)
+    if catch_up:
+        assert missed == list(range(old + 200, every.latest(start) + 1, 200))
+    else:
+        # One missed tick (the latest; none if the app started after the next one).
+        assert missed in ([every.latest(start)], [])
+    assert len(runs) == len(set(runs))
