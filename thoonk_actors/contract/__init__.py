@@ -112,6 +112,7 @@ from ._job_results import (
     ReapReason,
     ReapReport,
 )
+from ._job_wait import WaitState, job_wait_state
 from ._keys import (
     KEYS_BY_KIND,
     REGISTRIES,
@@ -237,6 +238,7 @@ __all__ = [
     "SortedFeedKeys",
     "SortedFeedSnapshot",
     "Transition",
+    "WaitState",
     "Where",
     "all_scripts",
     "allowed",
@@ -279,6 +281,7 @@ __all__ = [
     "job_stats",
     "job_touch",
     "job_wait_for_work",
+    "job_wait_state",
     "job_workers",
     "load_script",
     "mermaid",

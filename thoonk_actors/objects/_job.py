@@ -177,6 +177,7 @@ class Job(ThoonkObject[JobKeys]):
         """
         job_id = id if id is not None else _uuid4(os.urandom(16))
         call = contract.job_publish(self.keys, job_id, self.codec.encode(item), priority=priority)
+        await self._expect((job_id,))  # its finish is caught from now on (wait_result)
         await self.thoonk.run(call)
         return job_id
 
@@ -198,6 +199,7 @@ class Job(ThoonkObject[JobKeys]):
             for i in range(0, len(jobs), batch)
         ]
         if calls:
+            await self._expect([job.id for job in jobs])  # their finishes are caught from now on
             await self.thoonk.run_many(calls)
         return [job.id for job in jobs]
 
@@ -596,9 +598,18 @@ class Job(ThoonkObject[JobKeys]):
         Race-free: the waiter is subscribed before it looks at the stored
         result, and a finished job's result stays readable for the queue's
         ``result_ttl`` (default 10 minutes), so a late waiter still gets it.
+        The finish of a job THIS client published is caught from the moment
+        of publishing (even one by the original JavaScript client, which
+        stores no result) and kept for ``result_ttl`` until asked for. A
+        result stored by an older run of a reused id is never returned while
+        the id is published again.
 
         Raises:
-            NotFoundError: the job was retracted.
+            NotFoundError: the job was retracted, or there is nothing to wait
+                for: the id is neither queued, claimed, scheduled nor stalled
+                and has no result (never published, retracted by a client that
+                sends no event, or its result expired). Checked when the wait
+                starts and every :attr:`result_recheck_s` seconds while waiting.
             ResultTimeoutError: ``timeout`` seconds passed first.
         """
         _check_timeout(timeout)
@@ -607,23 +618,55 @@ class Job(ThoonkObject[JobKeys]):
         with router.waiting(job_id) as waiter:
             return await self._wait(job_id, waiter, timeout)
 
+    #: While waiting for a result, how often the job's state is looked at again
+    #: (a job retracted by the original client, or one whose finish left no
+    #: event, is noticed within this time).
+    result_recheck_s: float = 2.0
+
     async def _wait(self, job_id: str, waiter: Waiter, timeout: float | None) -> Any:  # noqa: ASYNC109
+        router = await self._router()
         with trio.move_on_after(math.inf if timeout is None else timeout):
             while True:
-                stored = await self.thoonk.read(contract.job_result(self.keys, job_id))
-                if stored is not None:
-                    if stored.state == "retracted":
+                before = len(waiter)  # outcomes that reached us before the read was sent
+                kept_before = router.kept(job_id)
+                state = await self.thoonk.run(contract.job_wait_state(self.keys, job_id))
+                router.result_ttl = state.result_ttl_ms / 1000
+                if state.pending:
+                    # A publication is pending: whatever finished before it is an older run.
+                    waiter.drop(before)
+                    if kept_before is not None and router.kept(job_id) is kept_before:
+                        router.drop_kept(job_id)
+                else:
+                    outcome = waiter.take_finish()
+                    if outcome is None:
+                        outcome = router.kept(job_id)
+                    if outcome is not None:
+                        router.forget(job_id)
+                        if outcome.event == "retract":
+                            raise self._retracted(job_id)
+                        return self._decode_result(outcome.data)
+                    stored = state.result
+                    if stored is not None:
+                        router.forget(job_id)
+                        if stored.state == "retracted":
+                            raise self._retracted(job_id)
+                        return self._decode_result(stored.result)
+                    raise NotFoundError(
+                        f"no job {job_id!r} in job queue {self.name!r}: never published, "
+                        f"retracted, or its result expired after {state.result_ttl_ms / 1000:g} s"
+                    )
+                with trio.move_on_after(self.result_recheck_s):
+                    outcome = await waiter.next()
+                    if outcome.event == "finish":
+                        router.forget(job_id)
+                        return self._decode_result(outcome.data)
+                    if outcome.event == "retract":
+                        router.forget(job_id)
                         raise self._retracted(job_id)
-                    return self._decode_result(stored.result)
-                outcome = await waiter.next()
-                if outcome.event == "finish":
-                    return self._decode_result(outcome.data)
-                if outcome.event == "retract":
-                    raise self._retracted(job_id)
-                # a gap: look at the stored result again
+                # a gap or the recheck interval: look at the job again
         raise ResultTimeoutError(
             f"job {job_id!r} of queue {self.name!r} did not finish within {timeout:g} s; "
-            "it may still be queued or claimed (see statistics())"
+            "it is still queued, claimed, scheduled or stalled (see statistics())"
         )
 
     async def publish_and_wait(
@@ -654,3 +697,9 @@ class Job(ThoonkObject[JobKeys]):
 
     async def _router(self) -> ResultRouter:
         return await self.thoonk.result_router(self)
+
+    async def _expect(self, job_ids: Iterable[str]) -> None:
+        """Catch (and keep) the finishes of jobs about to be published by this client."""
+        router = await self._router()
+        for job_id in job_ids:
+            router.expect(job_id)
