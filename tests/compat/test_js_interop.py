@@ -17,7 +17,7 @@ import pytest
 import redis
 import trio
 
-from thoonk_actors import NotClaimedError, NotFoundError, ResultTimeoutError
+from thoonk_actors import NotClaimedError, NotFoundError
 from thoonk_actors.objects import Job, ObjectEvent, Thoonk, open_thoonk
 
 from ..polling import wait_until
