@@ -622,12 +622,19 @@ class Job(ThoonkObject[JobKeys]):
     #: (a job retracted by the original client, or one whose finish left no
     #: event, is noticed within this time).
     result_recheck_s: float = 2.0
+    #: Before a wait raises NotFoundError, how long it still listens for a
+    #: finish event that may be on its way (it travels on another connection).
+    result_settle_s: float = 1.0
 
     async def _wait(self, job_id: str, waiter: Waiter, timeout: float | None) -> Any:  # noqa: ASYNC109
         router = await self._router()
+        settled = False
         with trio.move_on_after(math.inf if timeout is None else timeout):
             while True:
-                before = len(waiter)  # outcomes that reached us before the read was sent
+                # Every event published before now reaches the router first, so the
+                # outcomes counted here are all older than the read below.
+                await self.thoonk.result_barrier(router)
+                before = len(waiter)
                 kept_before = router.kept(job_id)
                 state = await self.thoonk.run(contract.job_wait_state(self.keys, job_id))
                 router.result_ttl = state.result_ttl_ms / 1000
@@ -637,9 +644,15 @@ class Job(ThoonkObject[JobKeys]):
                     if kept_before is not None and router.kept(job_id) is kept_before:
                         router.drop_kept(job_id)
                 else:
-                    outcome = waiter.take_finish()
-                    if outcome is None:
-                        outcome = router.kept(job_id)
+                    outcome = waiter.take_finish() or router.kept(job_id)
+                    if outcome is None and state.result is None and not settled:
+                        # Its finish event may still be on its way (another connection):
+                        # listen a little longer, then look again before giving up.
+                        settled = True
+                        with trio.move_on_after(self.result_settle_s):
+                            outcome = await waiter.next()
+                        if outcome is None or outcome.event == "gap":
+                            continue  # look again (a gap: the stored result may be there)
                     if outcome is not None:
                         router.forget(job_id)
                         if outcome.event == "retract":

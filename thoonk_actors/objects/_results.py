@@ -25,6 +25,7 @@ queue (the oldest go first).
 from __future__ import annotations
 
 import collections
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ class ResultRouter:
         self._kept: dict[str, tuple[Outcome, float]] = {}
         #: How long a kept result lives (s); updated from the queue's result_ttl.
         self.result_ttl = 600.0
+        self._subscription: Subscription | None = None
 
     def expect(self, job_id: str) -> None:
         """Keep the finish of ``job_id`` (published by this client) until asked for."""
@@ -179,8 +181,28 @@ class ResultRouter:
             for waiter in waiters:
                 waiter.push(Outcome("gap"))
 
+    def barrier_channel(self) -> str:
+        """A fresh channel nobody publishes to, for :meth:`drain`'s barrier."""
+        return f"{self.finish_channel.decode()}\0barrier\0{uuid.uuid4()}"
+
+    def drain(self) -> None:
+        """Dispatch every event received so far, now (after a subscribe barrier)."""
+        sub = self._subscription
+        if sub is None:
+            return
+        while True:
+            try:
+                message = sub.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+            if isinstance(message, Gap):
+                self.gap()
+            else:
+                self.dispatch(message.channel, message.data)
+
     async def serve(self, subscription: Subscription) -> None:
         """Dispatch until cancelled."""
+        self._subscription = subscription
         async for message in subscription:
             if isinstance(message, Gap):
                 self.gap()

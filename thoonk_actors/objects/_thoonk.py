@@ -199,6 +199,17 @@ class Thoonk:
                     self._routers[job.name] = router
         return router
 
+    async def result_barrier(self, router: ResultRouter) -> None:
+        """Hand the router every finish/retract event published before this call.
+
+        A read on the command connection can see a finish whose event is still
+        on its way on the pub/sub connection; the acknowledgement of a fresh
+        SUBSCRIBE comes after every message published before it was sent.
+        """
+        async with self.subscribe([router.barrier_channel()], buffer=1):
+            pass
+        router.drain()
+
     async def _serve_router(self, router: ResultRouter, task_status: trio.TaskStatus[None]) -> None:
         async with self.subscribe(
             [router.finish_channel.decode(), router.retract_channel.decode()], buffer=1 << 16
