@@ -14,10 +14,11 @@ import redis
 import trio
 
 from thoonk_actors import NotFoundError
-from thoonk_actors.contract import JobKeys
+from thoonk_actors.contract import JobKeys, RawCodec
 from thoonk_actors.objects import Thoonk, open_thoonk
+from thoonk_actors.runtime import App
 
-from ..compat.js_client import JsJob
+from ..compat.js_client import JsFinishListener, JsJob
 from ..polling import wait_until
 
 
@@ -158,3 +159,27 @@ async def test_an_id_published_again_by_js_never_answers_with_the_older_run(
                 js_worker, redis_url_db0, "reused", 1, lambda item: "second"
             )
     assert results == ["second"]
+
+
+@pytest.mark.parametrize(("result_codec", "js_sees"), [(None, '"ok"'), (RawCodec(text=True), "ok")])
+async def test_a_result_codec_gives_js_publishers_the_text_they_expect(
+    redis_url_db0: str, js_job: Callable[[str], JsJob], result_codec: RawCodec | None, js_sees: str
+) -> None:
+    """JSON by default (JS gets JSON text); a text result codec: JS gets the plain string."""
+    codecs = {} if result_codec is None else {"facing": result_codec}
+    app = App(redis_url_db0, reap_interval=0.5, heartbeat_interval=0.5, stale_after=5.0)
+
+    @app.job("facing")
+    async def answer(item: object) -> str:
+        return "ok"
+
+    js = js_job("facing")
+    with JsFinishListener(redis_url_db0, "facing") as listener:
+        job_id = js.publish({"q": 1})
+        with trio.fail_after(30):
+            async with open_thoonk(redis_url_db0, result_codecs=codecs) as thoonk:
+                async with app.open(thoonk=thoonk):
+                    payload = await trio.to_thread.run_sync(listener.payload, 20.0)
+                    # Our own waiters decode with the same codec.
+                    assert await thoonk.job("facing").wait_result(job_id, timeout=10) == "ok"
+    assert JsFinishListener.on_finish_args(payload) == (job_id, js_sees)

@@ -52,7 +52,8 @@ from ._base import ThoonkObject
 from ._results import ResultRouter, Waiter
 
 if TYPE_CHECKING:
-    pass
+    from ..contract import Codec
+    from ._thoonk import Thoonk
 
 #: How long a worker's heartbeat stays fresh; the reaper takes back the claims
 #: of a worker silent for longer (the runtime beats every third of it).
@@ -162,6 +163,19 @@ class Job(ThoonkObject[JobKeys]):
     EVENTS: ClassVar[tuple[str, ...]] = (
         "publish", "claim", "finish", "cancel", "stall", "retry", "retract", "release",
     )  # fmt: skip
+
+    def __init__(
+        self,
+        thoonk: Thoonk,
+        name: str,
+        *,
+        codec: Codec | None = None,
+        result_codec: Codec | None = None,
+    ) -> None:
+        super().__init__(thoonk, name, codec=codec)
+        #: How results are encoded (finish, the runtime) and decoded (wait_result):
+        #: JSON by default; ``RawCodec(text=True)`` for JavaScript-facing queues.
+        self.result_codec: Codec = result_codec or thoonk.result_codecs.get(name) or self.codec
 
     # ---------------------------------------------------------------- publish
 
@@ -384,14 +398,14 @@ class Job(ThoonkObject[JobKeys]):
             ClaimLostError: it is claimed, but not with your token any more.
         """
         job_id, token = _ref(job, token)
-        encoded = None if result is None else self.codec.encode(result)
+        encoded = None if result is None else self.result_codec.encode(result)
         await self.thoonk.run(contract.job_finish(self.keys, job_id, token=token, result=encoded))
 
     async def finish_many(
         self, outcomes: Sequence[tuple[JobRef, Any]]
     ) -> tuple[FinishOutcome, ...]:
         """Finish several jobs in one script: ``[(job, result), ...]``; one outcome each."""
-        encode = self.codec.encode
+        encode = self.result_codec.encode
         requests = []
         token: str | None
         for job, result in outcomes:
@@ -701,7 +715,7 @@ class Job(ThoonkObject[JobKeys]):
             return await self._wait(job_id, waiter, timeout)
 
     def _decode_result(self, data: bytes | None) -> Any:
-        return None if data is None else self.codec.decode_result(data)
+        return None if data is None else self.result_codec.decode_result(data)
 
     def _retracted(self, job_id: str) -> NotFoundError:
         return NotFoundError(
