@@ -15,7 +15,7 @@ import trio
 
 from thoonk_actors import NotFoundError
 from thoonk_actors.contract import JobKeys, RawCodec
-from thoonk_actors.objects import Thoonk, open_thoonk
+from thoonk_actors.objects import Thoonk, _results, open_thoonk
 from thoonk_actors.runtime import App
 
 from ..compat.js_client import JsFinishListener, JsJob
@@ -183,3 +183,17 @@ async def test_a_result_codec_gives_js_publishers_the_text_they_expect(
                     # Our own waiters decode with the same codec.
                     assert await thoonk.job("facing").wait_result(job_id, timeout=10) == "ok"
     assert JsFinishListener.on_finish_args(payload) == (job_id, js_sees)
+
+
+async def test_kept_results_are_bounded_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A publisher that never waits cannot grow the kept results without end."""
+    monkeypatch.setattr(_results, "MAX_EXPECTED", 4)
+    monkeypatch.setattr(_results, "MAX_KEPT", 2)
+    router = _results.ResultRouter("fin", "ret")
+    for n in range(6):
+        router.expect(f"j{n}")
+    for n in range(6):
+        router.dispatch(b"fin", f"j{n}\0r{n}".encode())
+    # j0, j1 were no longer marked; of j2..j5 only the two newest finishes are kept.
+    assert [n for n in range(6) if router.kept(f"j{n}") is not None] == [4, 5]
+    assert router.kept("j5") == _results.Outcome("finish", b"r5")

@@ -37,9 +37,9 @@ from ..contract import id_text
 from ..transport import Gap, Subscription
 
 #: Most ids marked by ``expect`` per queue (marks of jobs never finished go first).
-MAX_EXPECTED = 1_000_000
+MAX_EXPECTED = 250_000
 #: Most finish events kept for marked ids per queue (the oldest go first).
-MAX_KEPT = 200_000
+MAX_KEPT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
