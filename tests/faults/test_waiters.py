@@ -197,3 +197,34 @@ async def test_kept_results_are_bounded_oldest_first(monkeypatch: pytest.MonkeyP
     # j0, j1 were no longer marked; of j2..j5 only the two newest finishes are kept.
     assert [n for n in range(6) if router.kept(f"j{n}") is not None] == [4, 5]
     assert router.kept("j5") == _results.Outcome("finish", b"r5")
+
+
+async def test_reap_stalls_a_job_the_original_cancelled_max_cancels_times(
+    thoonk: Thoonk, js_job: Callable[[str], JsJob], witness: redis.Redis
+) -> None:
+    """The original's cancel ignores max_cancels and queues the job again; our sweep stalls it."""
+    jobs, js = thoonk.job("cancelled"), js_job("cancelled")
+    await jobs.create({"max_cancels": 3})
+    job_id = js.publish({"n": 1})
+    other = js.publish({"n": 2})
+    # Both ids take turns (cancel is HINCRBY and LPUSH back): 3 cancels of job_id,
+    # 2 of the other; the original queues job_id again after its third.
+    for expected in (job_id, other, job_id, other, job_id):
+        got = js.get(timeout=5)
+        assert got is not None and got[1] == expected
+        js.cancel(expected)
+    assert js.get_failure_count(job_id) == 3
+    assert set(await jobs.available_ids()) == {job_id, other}
+
+    report = await jobs.reap()
+    assert [(r.id, r.outcome, r.reason) for r in report.reaped] == [
+        (job_id, "stalled", "max_cancels")
+    ]
+    assert await jobs.stalled_ids() == (job_id,)
+    assert await jobs.available_ids() == (other,)
+    assert "max_cancels is 3" in (await jobs.last_error(job_id) or "")
+    stats = await jobs.statistics()
+    assert (stats.available, stats.stalled, stats.items) == (1, 1, 2)
+    assert not witness.zscore("job.published:cancelled", job_id)
+    # The next sweep has nothing more to do.
+    assert (await jobs.reap()).reaped == ()
