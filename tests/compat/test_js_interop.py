@@ -17,7 +17,7 @@ import pytest
 import redis
 import trio
 
-from thoonk_actors import NotClaimedError, ResultTimeoutError
+from thoonk_actors import NotClaimedError, NotFoundError
 from thoonk_actors.objects import Job, ObjectEvent, Thoonk, open_thoonk
 
 from ..polling import wait_until
@@ -241,17 +241,27 @@ async def test_js_finish_results_reach_publish_and_wait_and_wait_result(
     assert results == ["late but fine"]
 
 
-async def test_wait_result_after_a_js_finish_cannot_see_it(
-    thoonk: Thoonk, js_job: Callable[[str], JsJob]
+async def test_wait_result_after_a_js_finish_publisher_sees_it_others_get_not_found(
+    thoonk: Thoonk, js_job: Callable[[str], JsJob], redis_url_db0: str
 ) -> None:
-    """Documented limit: the original stores no result, so a *late* waiter times out."""
+    """The original stores no result: the publisher kept the finish; another client cannot."""
     jobs, js = thoonk.job("late"), js_job("late")
     job_id = await jobs.publish("x")
     got = js.get(timeout=1)
     assert got is not None
     js.finish(job_id, "gone by")
-    with pytest.raises(ResultTimeoutError):
-        await jobs.wait_result(job_id, timeout=0.2)
+    with trio.fail_after(10):
+        # kept by the router since the publish, though nobody waited yet
+        await wait_until(
+            lambda: thoonk._routers["late"].kept(job_id) is not None, what="the kept finish"
+        )
+    async with open_thoonk(redis_url_db0) as other:
+        with pytest.raises(NotFoundError, match="never published, retracted"):
+            await other.job("late").wait_result(job_id, timeout=10)
+    assert await jobs.wait_result(job_id, timeout=10) == "gone by"
+    # Taken: a second ask finds nothing stored either.
+    with pytest.raises(NotFoundError):
+        await jobs.wait_result(job_id, timeout=10)
 
 
 async def test_js_cancel_stall_retry_on_our_jobs_keep_our_reads_consistent(

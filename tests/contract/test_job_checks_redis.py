@@ -48,6 +48,7 @@ from thoonk_actors.contract import (
     job_stall,
     job_stats,
     job_touch,
+    job_wait_state,
     object_create,
 )
 from thoonk_actors.contract._build import KEY_LAYOUT
@@ -129,6 +130,7 @@ SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
         JOB, [ReleaseRequest(i, t) for i, t in claimed(r, "A", "B").items()]
     ),
     "held": lambda r: job_held(JOB, list(claimed(r, "A", "B").items())),
+    "wait_state": lambda r: publish(r, "A") or job_wait_state(JOB, "A"),
 }
 
 # How many KEYS each case's call has (the test checks the built call agrees).
@@ -136,7 +138,7 @@ KEY_COUNTS = {
     "publish": 14, "publish_many": 14, "claim": 9, "finish": 11, "finish_many": 12,
     "cancel": 10, "cancel_override": 10, "stall": 7, "retry": 3, "retract": 13, "release": 3,
     "touch": 2, "heartbeat": 1, "reap": 13, "stats": 8, "promote": 3, "release_many": 4,
-    "held": 7,
+    "held": 7, "wait_state": 4,
 }  # fmt: skip
 CASES = [(setup, i) for setup, count in KEY_COUNTS.items() for i in range(1, count + 1)]
 

@@ -113,6 +113,7 @@ from ._job_results import (
     ReapReport,
 )
 from ._job_ticks import ScheduleTick, TickRecord, job_ticks
+from ._job_wait import WaitState, job_wait_state
 from ._keys import (
     KEYS_BY_KIND,
     REGISTRIES,
@@ -240,6 +241,7 @@ __all__ = [
     "SortedFeedSnapshot",
     "TickRecord",
     "Transition",
+    "WaitState",
     "Where",
     "all_scripts",
     "allowed",
@@ -283,6 +285,7 @@ __all__ = [
     "job_ticks",
     "job_touch",
     "job_wait_for_work",
+    "job_wait_state",
     "job_workers",
     "load_script",
     "mermaid",

@@ -80,7 +80,7 @@ class FinishRequest:
 FinishStatus = Literal["ok", "not_claimed", "claim_lost", "wrongtype"]
 CancelOutcome = Literal["cancelled", "stalled"]
 ReapOutcome = Literal["cancelled", "stalled", "dropped"]
-ReapReason = Literal["timeout", "owner_gone", "ghost", "orphan"]
+ReapReason = Literal["timeout", "owner_gone", "ghost", "orphan", "max_cancels"]
 
 # Reply text -> the Literal value: a typed way to check a reply field.
 FINISH_STATUSES: dict[str, FinishStatus] = {
@@ -100,6 +100,7 @@ REAP_REASONS: dict[str, ReapReason] = {
     "owner_gone": "owner_gone",
     "ghost": "ghost",
     "orphan": "orphan",
+    "max_cancels": "max_cancels",
 }
 
 

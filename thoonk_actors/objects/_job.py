@@ -54,7 +54,8 @@ from ._base import ThoonkObject
 from ._results import ResultRouter, Waiter
 
 if TYPE_CHECKING:
-    pass
+    from ..contract import Codec
+    from ._thoonk import Thoonk
 
 #: How long a worker's heartbeat stays fresh; the reaper takes back the claims
 #: of a worker silent for longer (the runtime beats every third of it).
@@ -202,6 +203,19 @@ class Job(ThoonkObject[JobKeys]):
         "schedule",
     )  # fmt: skip
 
+    def __init__(
+        self,
+        thoonk: Thoonk,
+        name: str,
+        *,
+        codec: Codec | None = None,
+        result_codec: Codec | None = None,
+    ) -> None:
+        super().__init__(thoonk, name, codec=codec)
+        #: How results are encoded (finish, the runtime) and decoded (wait_result):
+        #: JSON by default; ``RawCodec(text=True)`` for JavaScript-facing queues.
+        self.result_codec: Codec = result_codec or thoonk.result_codecs.get(name) or self.codec
+
     # ---------------------------------------------------------------- publish
 
     async def publish(
@@ -241,6 +255,7 @@ class Job(ThoonkObject[JobKeys]):
             delay_ms=delay_ms,
             at_ms=at_ms,
         )
+        await self._expect((job_id,))  # its finish is caught from now on (wait_result)
         await self.thoonk.run(call)
         return job_id
 
@@ -276,6 +291,7 @@ class Job(ThoonkObject[JobKeys]):
             for i in range(0, len(jobs), batch)
         ]
         if calls:
+            await self._expect([job.id for job in jobs])  # their finishes are caught from now on
             await self.thoonk.run_many(calls)
         return [job.id for job in jobs]
 
@@ -461,14 +477,14 @@ class Job(ThoonkObject[JobKeys]):
             ClaimLostError: it is claimed, but not with your token any more.
         """
         job_id, token = _ref(job, token)
-        encoded = None if result is None else self.codec.encode(result)
+        encoded = None if result is None else self.result_codec.encode(result)
         await self.thoonk.run(contract.job_finish(self.keys, job_id, token=token, result=encoded))
 
     async def finish_many(
         self, outcomes: Sequence[tuple[JobRef, Any]]
     ) -> tuple[FinishOutcome, ...]:
         """Finish several jobs in one script: ``[(job, result), ...]``; one outcome each."""
-        encode = self.codec.encode
+        encode = self.result_codec.encode
         requests = []
         token: str | None
         for job, result in outcomes:
@@ -675,9 +691,18 @@ class Job(ThoonkObject[JobKeys]):
         Race-free: the waiter is subscribed before it looks at the stored
         result, and a finished job's result stays readable for the queue's
         ``result_ttl`` (default 10 minutes), so a late waiter still gets it.
+        The finish of a job THIS client published is caught from the moment
+        of publishing (even one by the original JavaScript client, which
+        stores no result) and kept for ``result_ttl`` until asked for. A
+        result stored by an older run of a reused id is never returned while
+        the id is published again.
 
         Raises:
-            NotFoundError: the job was retracted.
+            NotFoundError: the job was retracted, or there is nothing to wait
+                for: the id is neither queued, claimed, scheduled nor stalled
+                and has no result (never published, retracted by a client that
+                sends no event, or its result expired). Checked when the wait
+                starts and every :attr:`result_recheck_s` seconds while waiting.
             ResultTimeoutError: ``timeout`` seconds passed first.
         """
         _check_timeout(timeout)
@@ -686,23 +711,68 @@ class Job(ThoonkObject[JobKeys]):
         with router.waiting(job_id) as waiter:
             return await self._wait(job_id, waiter, timeout)
 
+    #: While waiting for a result, how often the job's state is looked at again
+    #: (a job retracted by the original client, or one whose finish left no
+    #: event, is noticed within this time).
+    result_recheck_s: float = 2.0
+    #: Before a wait raises NotFoundError, how long it still listens for a
+    #: finish event that may be on its way (it travels on another connection).
+    result_settle_s: float = 1.0
+
     async def _wait(self, job_id: str, waiter: Waiter, timeout: float | None) -> Any:  # noqa: ASYNC109
+        router = await self._router()
+        settled = False
         with trio.move_on_after(math.inf if timeout is None else timeout):
             while True:
-                stored = await self.thoonk.read(contract.job_result(self.keys, job_id))
-                if stored is not None:
-                    if stored.state == "retracted":
+                # Every event published before now reaches the router first, so the
+                # outcomes counted here are all older than the read below.
+                await self.thoonk.result_barrier(router)
+                before = len(waiter)
+                kept_before = router.kept(job_id)
+                state = await self.thoonk.run(contract.job_wait_state(self.keys, job_id))
+                router.result_ttl = state.result_ttl_ms / 1000
+                if state.pending:
+                    # A publication is pending: whatever finished before it is an older run.
+                    waiter.drop(before)
+                    if kept_before is not None and router.kept(job_id) is kept_before:
+                        router.drop_kept(job_id)
+                else:
+                    outcome = waiter.take_finish() or router.kept(job_id)
+                    if outcome is None and state.result is None and not settled:
+                        # Its finish event may still be on its way (another connection):
+                        # listen a little longer, then look again before giving up.
+                        settled = True
+                        with trio.move_on_after(self.result_settle_s):
+                            outcome = await waiter.next()
+                        if outcome is None or outcome.event == "gap":
+                            continue  # look again (a gap: the stored result may be there)
+                    if outcome is not None:
+                        router.forget(job_id)
+                        if outcome.event == "retract":
+                            raise self._retracted(job_id)
+                        return self._decode_result(outcome.data)
+                    stored = state.result
+                    if stored is not None:
+                        router.forget(job_id)
+                        if stored.state == "retracted":
+                            raise self._retracted(job_id)
+                        return self._decode_result(stored.result)
+                    raise NotFoundError(
+                        f"no job {job_id!r} in job queue {self.name!r}: never published, "
+                        f"retracted, or its result expired after {state.result_ttl_ms / 1000:g} s"
+                    )
+                with trio.move_on_after(self.result_recheck_s):
+                    outcome = await waiter.next()
+                    if outcome.event == "finish":
+                        router.forget(job_id)
+                        return self._decode_result(outcome.data)
+                    if outcome.event == "retract":
+                        router.forget(job_id)
                         raise self._retracted(job_id)
-                    return self._decode_result(stored.result)
-                outcome = await waiter.next()
-                if outcome.event == "finish":
-                    return self._decode_result(outcome.data)
-                if outcome.event == "retract":
-                    raise self._retracted(job_id)
-                # a gap: look at the stored result again
+                # a gap or the recheck interval: look at the job again
         raise ResultTimeoutError(
             f"job {job_id!r} of queue {self.name!r} did not finish within {timeout:g} s; "
-            "it may still be queued or claimed (see statistics())"
+            "it is still queued, claimed, scheduled or stalled (see statistics())"
         )
 
     async def publish_and_wait(
@@ -724,7 +794,7 @@ class Job(ThoonkObject[JobKeys]):
             return await self._wait(job_id, waiter, timeout)
 
     def _decode_result(self, data: bytes | None) -> Any:
-        return None if data is None else self.codec.decode_result(data)
+        return None if data is None else self.result_codec.decode_result(data)
 
     def _retracted(self, job_id: str) -> NotFoundError:
         return NotFoundError(
@@ -733,3 +803,9 @@ class Job(ThoonkObject[JobKeys]):
 
     async def _router(self) -> ResultRouter:
         return await self.thoonk.result_router(self)
+
+    async def _expect(self, job_ids: Iterable[str]) -> None:
+        """Catch (and keep) the finishes of jobs about to be published by this client."""
+        router = await self._router()
+        for job_id in job_ids:
+            router.expect(job_id)

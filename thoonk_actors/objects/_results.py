@@ -11,11 +11,21 @@ thousands of waiters cost one dictionary look-up per event rather than every
 waiter parsing every event. A :class:`~thoonk_actors.transport.Gap` is passed to
 every waiter: events may have been missed, so each looks at the stored result
 again.
+
+Results of jobs this client published are kept: :meth:`ResultRouter.expect`
+(called by ``publish`` after the router is subscribed and before the publish
+is sent) marks an id, and a finish event for a marked id is kept until a
+waiter takes it, the result_ttl passes, or the client closes. That is what
+catches a finish by the original JavaScript client (which stores no result
+key) of a job published long before anyone waits on it. Memory is bounded:
+at most :data:`MAX_EXPECTED` marked ids and :data:`MAX_KEPT` kept results per
+queue (the oldest go first).
 """
 
 from __future__ import annotations
 
 import collections
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +35,11 @@ import trio
 
 from ..contract import id_text
 from ..transport import Gap, Subscription
+
+#: Most ids marked by ``expect`` per queue (marks of jobs never finished go first).
+MAX_EXPECTED = 250_000
+#: Most finish events kept for marked ids per queue (the oldest go first).
+MAX_KEPT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +61,23 @@ class Waiter:
         self._queue.append(outcome)
         self._wakeup.set()
 
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def drop(self, n: int) -> None:
+        """Forget the ``n`` oldest outcomes (they are known to be about an older run)."""
+        for _ in range(min(n, len(self._queue))):
+            self._queue.popleft()
+
+    def take_finish(self) -> Outcome | None:
+        """The latest queued finish or retract, without waiting (the queue is emptied)."""
+        latest = None
+        while self._queue:
+            outcome = self._queue.popleft()
+            if outcome.event != "gap":
+                latest = outcome
+        return latest
+
     async def next(self) -> Outcome:
         """Wait for the next outcome."""
         while not self._queue:
@@ -61,6 +93,50 @@ class ResultRouter:
         self.finish_channel = finish_channel.encode()
         self.retract_channel = retract_channel.encode()
         self._waiters: dict[str, set[Waiter]] = {}
+        # id -> True: ids this client published (insertion order = age).
+        self._expected: dict[str, bool] = {}
+        # id -> (finish outcome, trio time it expires): finishes of expected ids.
+        self._kept: dict[str, tuple[Outcome, float]] = {}
+        #: How long a kept result lives (s); updated from the queue's result_ttl.
+        self.result_ttl = 600.0
+        self._subscription: Subscription | None = None
+
+    def expect(self, job_id: str) -> None:
+        """Keep the finish of ``job_id`` (published by this client) until asked for."""
+        self._kept.pop(job_id, None)  # a new publication: an older run's result is stale
+        self._expected.pop(job_id, None)
+        self._expected[job_id] = True
+        while len(self._expected) > MAX_EXPECTED:
+            del self._expected[next(iter(self._expected))]
+
+    def kept(self, job_id: str) -> Outcome | None:
+        """The kept finish of ``job_id``, if any (it stays until :meth:`forget`)."""
+        entry = self._kept.get(job_id)
+        if entry is None:
+            return None
+        if entry[1] <= trio.current_time():
+            del self._kept[job_id]
+            return None
+        return entry[0]
+
+    def forget(self, job_id: str) -> None:
+        """A waiter got its answer (or the kept one is stale): drop what is kept."""
+        self._kept.pop(job_id, None)
+        self._expected.pop(job_id, None)
+
+    def drop_kept(self, job_id: str) -> None:
+        """A kept result turned out to be an older run's (the id is published again)."""
+        self._kept.pop(job_id, None)
+
+    def _keep(self, job_id: str, outcome: Outcome) -> None:
+        now = trio.current_time()
+        self._kept.pop(job_id, None)
+        self._kept[job_id] = (outcome, now + self.result_ttl)
+        while self._kept:
+            oldest, (_, expires) = next(iter(self._kept.items()))
+            if len(self._kept) <= MAX_KEPT and expires > now:
+                break
+            del self._kept[oldest]
 
     @contextmanager
     def waiting(self, job_id: str, waiter: Waiter | None = None) -> Iterator[Waiter]:
@@ -86,13 +162,17 @@ class ResultRouter:
                 for waiter in self._waiters.get(id_text(payload[:at]), ()):
                     waiter.push(Outcome("gap"))
                 at = payload.find(b"\0", at + 1)
-        waiters = self._waiters.get(id_text(raw_id))
-        if not waiters:
-            return
+        job_id = id_text(raw_id)
         if channel == self.finish_channel:
             outcome = Outcome("finish", rest if sep else None)
+            if job_id in self._expected:
+                self._keep(job_id, outcome)
         else:
             outcome = Outcome("retract")
+            self._kept.pop(job_id, None)
+        waiters = self._waiters.get(job_id)
+        if not waiters:
+            return
         for waiter in waiters:
             waiter.push(outcome)
 
@@ -101,8 +181,28 @@ class ResultRouter:
             for waiter in waiters:
                 waiter.push(Outcome("gap"))
 
+    def barrier_channel(self) -> str:
+        """A fresh channel nobody publishes to, for :meth:`drain`'s barrier."""
+        return f"{self.finish_channel.decode()}\0barrier\0{uuid.uuid4()}"
+
+    def drain(self) -> None:
+        """Dispatch every event received so far, now (after a subscribe barrier)."""
+        sub = self._subscription
+        if sub is None:
+            return
+        while True:
+            try:
+                message = sub.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+            if isinstance(message, Gap):
+                self.gap()
+            else:
+                self.dispatch(message.channel, message.data)
+
     async def serve(self, subscription: Subscription) -> None:
         """Dispatch until cancelled."""
+        self._subscription = subscription
         async for message in subscription:
             if isinstance(message, Gap):
                 self.gap()

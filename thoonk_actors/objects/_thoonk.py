@@ -17,7 +17,7 @@ import os
 import reprlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -67,15 +67,26 @@ class Thoonk:
         self._pubsub: PubSub | None = None
         self._pubsub_lock = trio.Lock()
         self._routers: dict[str, ResultRouter] = {}
+        #: Per-queue result codecs (queue name -> codec) for the jobs this client
+        #: makes, the runtime's included; a queue not named uses ``codec``.
+        #: ``RawCodec(text=True)`` gives original JavaScript publishers the plain
+        #: text they expect (docs/contract.md, "Sharing a queue ...").
+        self.result_codecs: dict[str, Codec] = {}
         self._routers_lock = trio.Lock()
 
     # ---------------------------------------------------------------- objects
 
-    def job(self, name: str, *, codec: Codec | None = None) -> Job:
-        """The job queue ``name`` (created on first publish; see :meth:`Job.create`)."""
+    def job(
+        self, name: str, *, codec: Codec | None = None, result_codec: Codec | None = None
+    ) -> Job:
+        """The job queue ``name`` (created on first publish; see :meth:`Job.create`).
+
+        ``result_codec``: how its results are encoded and decoded (default: the
+        one in :attr:`result_codecs` for ``name``, else ``codec``).
+        """
         from ._job import Job
 
-        return Job(self, name, codec=codec)
+        return Job(self, name, codec=codec, result_codec=result_codec)
 
     def feed(self, name: str, *, codec: Codec | None = None) -> Feed:
         """The feed ``name``."""
@@ -201,6 +212,17 @@ class Thoonk:
                     self._routers[job.name] = router
         return router
 
+    async def result_barrier(self, router: ResultRouter) -> None:
+        """Hand the router every finish/retract event published before this call.
+
+        A read on the command connection can see a finish whose event is still
+        on its way on the pub/sub connection; the acknowledgement of a fresh
+        SUBSCRIBE comes after every message published before it was sent.
+        """
+        async with self.subscribe([router.barrier_channel()], buffer=1):
+            pass
+        router.drain()
+
     async def _serve_router(self, router: ResultRouter, task_status: trio.TaskStatus[None]) -> None:
         async with self.subscribe(
             [router.finish_channel.decode(), router.retract_channel.decode()], buffer=1 << 16
@@ -226,6 +248,7 @@ async def open_thoonk(
     codec: Codec | None = None,
     worker_id: str | None = None,
     client_name: str | None = None,
+    result_codecs: Mapping[str, Codec] | None = None,
     **redis_options: Any,
 ) -> AsyncIterator[Thoonk]:
     """Connect a :class:`Thoonk` client for the duration of the block.
@@ -238,6 +261,9 @@ async def open_thoonk(
             original JavaScript Thoonk Jobs reads and writes).
         worker_id: how this client's claims and heartbeats are labelled.
         client_name: CLIENT SETNAME for this client's connections.
+        result_codecs: per-queue result codecs (see :attr:`Thoonk.result_codecs`),
+            e.g. ``{"thumbnails": RawCodec(text=True)}`` for a queue whose
+            publishers are original JavaScript clients.
 
     Raises:
         ThoonkConnectionError: the server cannot be reached.
@@ -255,7 +281,7 @@ async def open_thoonk(
         # raised in the caller's block.
         try:
             async with open_redis(resolved, **options) as redis:
-                yield Thoonk(
+                thoonk = Thoonk(
                     redis,
                     nursery,
                     url=resolved,
@@ -263,5 +289,7 @@ async def open_thoonk(
                     codec=codec or JsonCodec(),
                     worker_id=worker_id or default_worker_id(),
                 )
+                thoonk.result_codecs.update(result_codecs or {})
+                yield thoonk
         finally:
             nursery.cancel_scope.cancel()

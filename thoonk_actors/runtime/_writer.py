@@ -194,7 +194,7 @@ class OutcomeWriter:
         self, finishes: list[tuple[ClaimedJob, Any]], *, retry: bool
     ) -> None:
         good: list[tuple[ClaimedJob, Any]] = []
-        encode = self._job.codec.encode
+        encode = self._job.result_codec.encode
         for job, result in finishes:
             try:
                 if result is not None:

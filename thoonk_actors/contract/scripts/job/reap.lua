@@ -11,7 +11,8 @@
 -- count reaches config `max_cancels` (default 10); a reaped claim whose item is gone
 -- is dropped. Scheduled jobs that are due are moved to job.ids (so original workers,
 -- which only BRPOP job.ids, get retried jobs too). Leases of ids no longer claimed
--- are removed.
+-- are removed. A queued job whose cancel count reached `max_cancels` (cancelled by an
+-- original client, which ignores max_cancels) is stalled (reason 'max_cancels').
 -- The reason is recorded in job.errors. Heartbeats older than the window are removed.
 -- A ghost claim (a claimed id whose item is gone: an original worker claims the id
 -- it popped even when the job was retracted meanwhile) is dropped by every sweep,
@@ -34,7 +35,7 @@
 -- ARGV[2] orphan grace ms (a mark must be at least this old to act on it)
 -- ARGV[3] cancel channel   ARGV[4] stall channel   ARGV[5] jitter seed (0..999)
 -- Reply: {'ok', now_ms, n, id1, outcome1, reason1, ...}; outcome 'cancelled' | 'stalled' | 'dropped',
---        reason 'timeout' | 'owner_gone' | 'ghost' | 'orphan'
+--        reason 'timeout' | 'owner_gone' | 'ghost' | 'orphan' | 'max_cancels'
 --        | {'bad_config', key, field, value} | {'wrongtype', key, expected, actual}
 -- Events: cancel channel 'id NUL count' or stall channel 'id' per reaped job.
 local config, ids, items, published, claimed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -188,8 +189,24 @@ if redis.call('HLEN', items) ~= total then
   end
 end
 
+-- Rule 5: queued jobs whose cancel count reached max_cancels. The original's cancel
+-- ignores max_cancels and queues the job again, so they are stalled here, whoever
+-- cancelled them. O(cancelled) per sweep (the ids with a count), LPOS per such id.
+local over = {}
+if max_cancels > 0 then
+  local counts = redis.call('HGETALL', cancelled)
+  for i = 1, #counts, 2 do
+    local id, count = counts[i], tonumber(counts[i + 1])
+    if count and count >= max_cancels and not picked[id] and not is_claimed[id]
+        and not is_stalled[id] and redis.call('HEXISTS', items, id) == 1
+        and redis.call('LPOS', ids, id) then
+      over[#over + 1] = {id, count}
+    end
+  end
+end
+
 -- Writes start here; everything above only read.
-local reply = {'ok', now, #victims}
+local reply = {'ok', now, #victims + #over}
 for n, v in ipairs(victims) do
   local id, reason, text = v[1], v[2], v[3]
   local outcome
@@ -230,6 +247,19 @@ for n, v in ipairs(victims) do
   reply[#reply + 1] = id
   reply[#reply + 1] = outcome
   reply[#reply + 1] = reason
+end
+for _, v in ipairs(over) do
+  local id = v[1]
+  redis.call('LREM', ids, 0, id)
+  redis.call('HDEL', cancelled, id)
+  redis.call('HSET', errors, id, 'reaped: cancelled ' .. int_str(v[2])
+    .. ' times (max_cancels is ' .. int_str(max_cancels) .. ')')
+  redis.call('SADD', stalled, id)
+  redis.call('ZREM', published, id)
+  redis.call('PUBLISH', stall_channel, id)
+  reply[#reply + 1] = id
+  reply[#reply + 1] = 'stalled'
+  reply[#reply + 1] = 'max_cancels'
 end
 for _, id in ipairs(leftover) do
   redis.call('HDEL', owners, id)
