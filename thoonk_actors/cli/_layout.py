@@ -122,6 +122,8 @@ CHANNELS: dict[Kind, tuple[ChannelInfo, ...]] = {
         ChannelInfo("retry", "id", "a stalled job was queued again", "ext"),
         ChannelInfo("retract", "id", "it was removed", "ext"),
         ChannelInfo("release", "id", "a worker gave it back without a failure", "ext"),
+        ChannelInfo("schedule", "id\\0due_ms", "a delayed job was published; it is "
+                    "queued at due_ms (server clock)", "ext"),
         *_CONFIG_EVENTS,
     ),
     "feed": (
