@@ -8,6 +8,11 @@ empty, huge, NUL, invalid UTF-8 (as surrogate escapes and raw bytes), braces,
 deep nesting, NaN and infinities, wrong Python types, and keys of the queue
 planted with the wrong Redis type by "another client".
 
+The other object types have their sweeps beside this one
+(test_hostile_sweep_feeds.py, _queues.py, _registry.py for the lifecycle
+calls of every type); the hostile values and the containment check are shared
+in _hostile.py.
+
 Bounded for CI (a few hundred examples, well under a minute);
 ``THOONK_SOAK=1`` runs many more.
 
