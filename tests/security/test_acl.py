@@ -9,7 +9,6 @@ FLUSHALL, KEYS and the like are refused.
 from __future__ import annotations
 
 import shlex
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from thoonk_actors.objects import FeedEvent, open_thoonk
 from thoonk_actors.runtime import App, Resync
 
 from ..cli._cli import thoonk
+from ._urls import url_with_user
 
 DOC = Path(__file__).parents[2] / "docs" / "security.md"
 USER, PASSWORD = "thoonk_least", "least-Privilege-pw"
@@ -43,9 +43,8 @@ def least_url(redis_url: str, sync_redis: redis.Redis) -> Iterator[str]:
     words[2] = USER
     words = [f">{PASSWORD}" if w == ">CHANGE-ME" else w for w in words]
     sync_redis.execute_command(*words, "+select")  # the tests use a database other than 0
-    parts = urllib.parse.urlsplit(redis_url)
     try:
-        yield f"unix://{USER}:{PASSWORD}@{parts.path}?{parts.query}"
+        yield url_with_user(redis_url, USER, PASSWORD)
     finally:
         sync_redis.execute_command("ACL", "DELUSER", USER)
 

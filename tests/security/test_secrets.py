@@ -21,6 +21,7 @@ from thoonk_actors.sync import connect
 from thoonk_actors.transport import URL_ENV, RedisConfig
 
 from ..cli._cli import thoonk
+from ._urls import url_with_user
 
 PASSWORD = "Pw-s3cret/xyzzy"  # a raw '/' makes the URL parser quote part of it
 QUOTED = urllib.parse.quote(PASSWORD, safe="")
@@ -43,10 +44,8 @@ def secret_url(redis_url: str, sync_redis: redis.Redis) -> Iterator[str]:
     sync_redis.execute_command(
         "ACL", "SETUSER", USER, "reset", "on", f">{PASSWORD}", "~*", "&*", "+@all"
     )
-    parts = urllib.parse.urlsplit(redis_url)
-    assert parts.scheme == "unix", redis_url
     try:
-        yield f"unix://{USER}:{QUOTED}@{parts.path}?{parts.query}"
+        yield url_with_user(redis_url, USER, QUOTED)
     finally:
         sync_redis.execute_command("ACL", "DELUSER", USER)
 
