@@ -33,6 +33,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+# The original JS client on database 0: used by tests/compat and tests/faults.
+from tests.compat._fixtures import js_job as js_job
+from tests.compat._fixtures import witness as witness
 from thoonk_actors.embedded import (
     ensure_embedded_server,
     find_redis_server,

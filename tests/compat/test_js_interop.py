@@ -33,32 +33,6 @@ async def thoonk(redis_url_db0: str) -> AsyncIterator[Thoonk]:
 
 
 @pytest.fixture
-def witness(redis_url_db0: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url_db0)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def js_job(redis_url_db0: str) -> Iterator[Callable[[str], JsJob]]:
-    """``js_job(name)``: an original JS ``Job`` object on database 0 (closed afterwards)."""
-    opened: list[JsJob] = []
-
-    def make(name: str) -> JsJob:
-        job = JsJob(redis_url_db0, name)
-        opened.append(job)
-        return job
-
-    try:
-        yield make
-    finally:
-        for job in opened:
-            job.close()
-
-
-@pytest.fixture
 def js_listener(redis_url_db0: str) -> Iterator[Callable[[str], JsFinishListener]]:
     """``js_listener(name)``: a JS publisher's finish subscription (acknowledged)."""
     opened: list[JsFinishListener] = []

@@ -7,7 +7,7 @@ The JS side is tests/compat/js_client.py: the original's exact command sequences
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis
@@ -26,31 +26,6 @@ from ..polling import wait_until
 async def thoonk(redis_url_db0: str) -> AsyncIterator[Thoonk]:
     async with open_thoonk(redis_url_db0, worker_id="py") as client:
         yield client
-
-
-@pytest.fixture
-def witness(redis_url_db0: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url_db0)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def js_job(redis_url_db0: str) -> Iterator[Callable[[str], JsJob]]:
-    opened: list[JsJob] = []
-
-    def make(name: str) -> JsJob:
-        job = JsJob(redis_url_db0, name)
-        opened.append(job)
-        return job
-
-    try:
-        yield make
-    finally:
-        for job in opened:
-            job.close()
 
 
 def js_worker(url: str, queue: str, count: int, reply: Callable[[object], str]) -> None:
