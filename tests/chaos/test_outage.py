@@ -67,6 +67,26 @@ async def test_connection_errors_restart_a_loop_quickly_crashes_back_off(
     assert max(crash_pauses) == 5.0
 
 
+async def test_a_loop_that_ran_is_restarted_at_once_after_each_connection_error(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The connection chaos cause: kills every ~0.4 s, so no run lasted the old
+    # 1-s "healed" mark, and the claimer sat out a 0.4-0.5 s pause after every
+    # kill while the buffered jobs ran out. A run that worked at all (its first
+    # command waited for the server in the client's reconnect loop) is followed
+    # by no pause of ours.
+    starts: list[float] = []
+
+    async def killed_every_400ms() -> None:
+        starts.append(trio.current_time())
+        await trio.sleep(0.4)
+        if len(starts) < 6:
+            raise ThoonkConnectionError("the connection broke")
+
+    await supervise(killed_every_400ms, what="loop", logger=logging.getLogger("test"))
+    assert starts == pytest.approx([0.0, 0.4, 0.8, 1.2, 1.6, 2.0])
+
+
 async def test_a_cancelled_queue_get_returns_promptly_while_the_server_is_down() -> None:
     with PrivateRedis() as server:
         async with open_thoonk(server.url, reconnect_timeout=RECONNECT) as thoonk:

@@ -14,13 +14,14 @@ Two kinds of failure, two delays:
   that double up to ``max_delay`` and start over once a run lasted
   ``healthy_after`` seconds, so a loop that fails at once does not spin;
 * a **connection error** (``CLIENT KILL``, a restart, a dead connection) is
-  not a crash: the loop is restarted after a short delay that doubles only
-  up to ``CONNECTION_MAX_DELAY`` (0.5 s), and starts over as soon as a run
-  lasted ``CONNECTION_HEALTHY_AFTER`` (the connection had healed). Waiting
+  not a crash: the loop is restarted at once (:class:`LinkBackoff`). Waiting
   for the server is the client's job: the restarted loop's first command
   waits in the client's reconnect loop (with its own backoff) and goes on
   the moment the server answers again, so a healed connection never leaves
-  a worker idle behind a long backoff.
+  a worker idle behind a backoff of ours. Only runs that fail again within
+  ``CONNECTION_HEALTHY_AFTER`` of their restart (a connection that breaks as
+  soon as it is made) are spaced out, by a delay doubling up to
+  ``CONNECTION_MAX_DELAY`` (0.5 s), so such a loop never spins.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ MAX_DELAY = 5.0
 HEALTHY_AFTER = 10.0
 #: The longest pause before restarting a loop after a connection error.
 CONNECTION_MAX_DELAY = 0.5
-#: A run this long after a connection error means the connection had healed.
-CONNECTION_HEALTHY_AFTER = 1.0
+#: A run (or an attempt) this long before its connection error means the
+#: connection had worked meanwhile: the next restart is immediate again.
+CONNECTION_HEALTHY_AFTER = 0.05
 
 #: Errors of a broken world: logged in one line, without a traceback.
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -51,6 +53,38 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 #: What a background loop survives: a broken world, or a refusal from Redis.
 RECOVERABLE: tuple[type[BaseException], ...] = (ThoonkError, *CONNECTION_ERRORS)
+
+
+class LinkBackoff:
+    """The pause before trying again after a connection error (see the module doc).
+
+    Synopsis::
+
+        backoff = LinkBackoff()
+        started = trio.current_time()
+        ... an attempt fails with a connection error ...
+        await trio.sleep(backoff.after_failure(trio.current_time() - started))
+
+    0 after an attempt that ran ``CONNECTION_HEALTHY_AFTER`` or longer (or
+    the first one): the next attempt waits for the server in the client's
+    reconnect loop, not here. Attempts that keep failing faster than that get
+    ``first``, then twice as long each time, up to ``CONNECTION_MAX_DELAY``.
+    """
+
+    __slots__ = ("_first", "_max", "_next")
+
+    def __init__(self, first: float = FIRST_DELAY) -> None:
+        self._first = first
+        self._max = max(first, CONNECTION_MAX_DELAY)
+        self._next = 0.0
+
+    def after_failure(self, ran_for: float) -> float:
+        """The pause to take now, after an attempt that failed ``ran_for`` seconds in."""
+        if ran_for >= CONNECTION_HEALTHY_AFTER:
+            self._next = 0.0
+        pause = self._next
+        self._next = min(max(pause * 2, self._first), self._max)
+        return pause
 
 
 async def sleep_or_stop(seconds: float, stopping: trio.Event | None) -> None:
@@ -75,18 +109,14 @@ async def supervise(
 ) -> None:
     """Run ``fn()`` until it returns or ``stopping`` is set; restart it when it raises."""
     delay = first_delay  # after crashes
-    link_delay = first_delay  # after connection errors
-    link_max = max(first_delay, CONNECTION_MAX_DELAY)
+    link = LinkBackoff(first_delay)  # after connection errors
     while stopping is None or not stopping.is_set():
         started = trio.current_time()
         try:
             await fn()
             return
         except CONNECTION_ERRORS as exc:
-            if trio.current_time() - started >= CONNECTION_HEALTHY_AFTER:
-                link_delay = first_delay
-            pause = link_delay
-            link_delay = min(link_delay * 2, link_max)
+            pause = link.after_failure(trio.current_time() - started)
             logger.warning("%s lost its connection (%s); restarting in %.2f s", what, exc, pause)
         except Exception:
             delay = _next(delay, started, first_delay, healthy_after)

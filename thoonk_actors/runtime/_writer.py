@@ -12,9 +12,13 @@ queued (up to :data:`MAX_FINISH_BATCH`) and writes it: the finishes in one
 big batches and an idle one writes at once. Several writer tasks share the
 channel, so a batch is collected while the previous one is on the wire.
 
-Connection errors are retried with backoff (a write that broke may or may not
+Connection errors are retried at once (a write that broke may or may not
 have run; running it again is safe: the claim tokens make a repeated finish or
-cancel a harmless refusal). An outcome leaves ``outstanding`` once written.
+cancel a harmless refusal): the retry waits for the server in the client's
+reconnect loop, and only writes that keep breaking at once are spaced out
+(``LinkBackoff``, at most 0.5 s). A longer pause would fill the outcome
+channel and stop every handler while the server answers. An outcome leaves
+``outstanding`` once written.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import trio
 from .._errors import NotClaimedError, PayloadError, ThoonkError
 from ..objects import ClaimedJob, Job
 from ._stats import QueueCounters
-from ._supervise import CONNECTION_ERRORS, FIRST_DELAY, MAX_DELAY
+from ._supervise import CONNECTION_ERRORS, LinkBackoff
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +91,16 @@ class OutcomeWriter:
                 return pending
 
     async def write(self, batch: list[Outcome]) -> None:
-        """Write ``batch``, retrying connection errors with backoff until it went through."""
-        delay = FIRST_DELAY
+        """Write ``batch``, retrying connection errors until it went through."""
+        backoff = LinkBackoff()
         retry = False
         while True:
+            started = trio.current_time()
             try:
                 await self._write(batch, retry=retry)
                 return
             except CONNECTION_ERRORS as exc:
+                delay = backoff.after_failure(trio.current_time() - started)
                 log.warning(
                     "could not write the outcomes of %d jobs of %r (%s); retrying in %.2f s",
                     len(batch), self._job.name, exc, delay,
@@ -116,7 +122,6 @@ class OutcomeWriter:
                 await self._give_up(batch[0], exc)
                 return
             await trio.sleep(delay)
-            delay = min(delay * 2, MAX_DELAY)
             retry = True
 
     async def _give_up(self, outcome: Outcome, exc: Exception) -> None:
