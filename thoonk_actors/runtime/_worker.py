@@ -397,7 +397,10 @@ class JobWorker:
         A claimer blocked in ``wait_for_work`` learnt the next due time before
         that job was scheduled: cut the wait so it looks again (the claim
         promotes what is due, the next wait stops at the new due time), rather
-        than leaving the retry to the next reaper sweep.
+        than leaving the retry to the next reaper sweep. A gap in the events
+        (the pub/sub connection was lost) may have swallowed such an event, so
+        a gap wakes it too: its wait, even re-sent on a new connection, would
+        otherwise stop at a due time that is stale.
         """
         if self._awaiting_work and self._idle_scope is not None:
             self._idle_scope.cancel()
@@ -406,9 +409,10 @@ class JobWorker:
         """Drop or cancel the jobs whose claim went away (see the module doc).
 
         ``events``: id -> the event that named it (``retract``, ``cancel``,
-        ``stall``, ``touch``); None checks every job held (after a gap).
+        ``stall``, ``touch``, ``schedule``); None checks every job held (after
+        a gap). A ``cancel`` or ``schedule``, or a gap, also wakes the claimer.
         """
-        if events is not None and not {"cancel", "schedule"}.isdisjoint(events.values()):
+        if events is None or not {"cancel", "schedule"}.isdisjoint(events.values()):
             self._wake_claimer()
         handlers = self._handlers
         suspects = [
