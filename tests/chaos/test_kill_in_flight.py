@@ -1,7 +1,8 @@
-"""A worker's connection killed at the exact moment it matters.
+"""A connection killed at the exact moment it matters.
 
-A claim or a finish in flight, or the pub/sub connection just as a job is
-scheduled (its event lost in the gap).
+A worker's claim, finish or lease renewal in flight, its pub/sub connection
+just as a job is scheduled (the event lost in the gap), or a read killed in
+flight again and again while the server answers every reconnect.
 
 Policy: a private redis-server (``CLIENT PAUSE`` stops the whole server, so
 never the shared one). ``CLIENT PAUSE ... WRITE`` holds the worker's script
@@ -23,6 +24,7 @@ import redis
 import trio
 
 from thoonk_actors import App, contract, open_thoonk
+from thoonk_actors.transport import open_redis
 
 from ..polling import wait_until
 from ..transport._private_server import PrivateRedis
@@ -146,3 +148,95 @@ async def test_a_job_scheduled_while_the_events_were_cut_runs_when_due(
             assert killed >= 1
             assert await job.wait_result("later", timeout=10) == 42
         witness.close()
+
+
+async def test_a_lease_renewal_killed_in_flight_is_done_again_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Renewals run every third of the lease (2 s here). One broken by a lost
+    # connection must be redone at once: waiting another third after each
+    # break lets two breaks in a row expire the claim of a running job. The
+    # pause starts after the first renewal, when nothing else writes (the
+    # worker's start-up scripts are done).
+    caplog.set_level(logging.WARNING, logger="thoonk_actors")
+    with PrivateRedis() as server:
+        witness = redis.Redis(unix_socket_path=server.socket)
+        app = App(server.url, **QUIET)
+        started, release = trio.Event(), trio.Event()
+
+        # No prefetch: holding its one job, the claimer has nothing to write.
+        @app.job("q", timeout=6, prefetch=0)
+        async def double(item: int) -> int:
+            started.set()
+            await release.wait()
+            return item * 2
+
+        async with open_thoonk(server.url) as client, app.open():
+            job = client.job("q")
+            job_id = await job.publish(21)
+            await started.wait()
+            claimed_at = witness.zscore(job.keys.claimed, job_id)
+            await wait_until(
+                lambda: witness.zscore(job.keys.claimed, job_id) != claimed_at,
+                what="the first renewal",
+            )
+            renewed_at = witness.zscore(job.keys.claimed, job_id)
+            witness.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+            try:
+                await wait_until(
+                    lambda: bool(paused_scripts(witness)), what="the second renewal to wait"
+                )
+            finally:
+                kill_paused(witness)
+            # Within half a renewal interval: the retry, not the next round.
+            await wait_until(
+                lambda: witness.zscore(job.keys.claimed, job_id) != renewed_at,
+                what="the renewal to be done again",
+                deadline=1.0,
+            )
+            release.set()
+            assert await job.wait_result(job_id, timeout=10) == 42
+        witness.close()
+
+    lost = [r.getMessage() for r in caplog.records if "lost its connection" in r.getMessage()]
+    assert lost and all("lease renewal of 'q'" in m for m in lost)
+
+
+async def test_a_read_killed_again_and_again_is_resent_while_the_server_answers() -> None:
+    # Connection chaos lost waiters this way: a read (here a blocking one) broken
+    # in flight, again and again, by kills the client recovered from each time.
+    # The server answered every reconnect, so the read is not given up after
+    # reconnect_timeout counted from its first failure.
+    patience = 0.3
+    with PrivateRedis() as server:
+        witness = redis.Redis(unix_socket_path=server.socket)
+        async with open_redis(server.url, reconnect_timeout=patience) as client:
+            result: list[Any] = []
+
+            async def read() -> None:
+                result.append(
+                    await client.execute_blocking(
+                        "BLMOVE", "src", "dst", "RIGHT", "LEFT", 5, block_s=5, idempotent=True
+                    )
+                )
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read)
+                started = trio.current_time()
+                kills = 0
+                while trio.current_time() - started < 3 * patience:
+                    await wait_until(lambda: bool(blocked_reads(witness)), what="the read")
+                    for client_id in blocked_reads(witness):
+                        witness.execute_command("CLIENT", "KILL", "ID", client_id)
+                    kills += 1
+                    await trio.sleep(patience / 3)  # the kill schedule, not a wait for an effect
+                await wait_until(lambda: bool(blocked_reads(witness)), what="the read")
+                witness.lpush("src", "item")
+            assert kills >= 3
+            assert result == [b"item"]
+        witness.close()
+
+
+def blocked_reads(witness: redis.Redis) -> list[int]:
+    clients: list[dict[str, Any]] = witness.client_list()
+    return [int(c["id"]) for c in clients if "b" in c["flags"] and c["cmd"] == "blmove"]
