@@ -95,6 +95,8 @@ class RedisClient:
         self._max_idle = max_idle_dedicated
         self._closed = False
         self._link = LinkState(connected=True)
+        #: Connections opened so far (the server answered): see ``resend_while_safe``.
+        self.connects = 0
 
     def link_state(self) -> LinkState:
         """Is the shared connection up? Cheap; for status lines that show the current state."""
@@ -111,6 +113,9 @@ class RedisClient:
             down_since=trio.current_time() if since is None else since,
             error=f"{type(exc).__name__}: {exc}",
         )
+
+    def _connects(self) -> int:
+        return self.connects
 
     @property
     def where(self) -> str:
@@ -140,7 +145,7 @@ class RedisClient:
                 raise ThoonkConnectionError(f"the client for {self.where} is closed")
             attempts += 1
             try:
-                return await Connection.open(config, self._nursery, blocking=blocking)
+                conn = await Connection.open(config, self._nursery, blocking=blocking)
             except (ThoonkAuthenticationError, ThoonkTLSError):
                 raise  # retrying cannot fix a password or a certificate
             except (ThoonkConnectionError, ThoonkTimeoutError, ThoonkLoadingError) as exc:
@@ -162,6 +167,9 @@ class RedisClient:
                 raise ThoonkConnectionError(
                     f"Redis at {self.where} refused the connection setup: {exc}"
                 ) from exc
+            else:
+                self.connects += 1
+                return conn
             await trio.sleep(delay)
             delay = min(delay * 2, _BACKOFF_MAX)
 
@@ -210,6 +218,7 @@ class RedisClient:
             idempotent=idempotent,
             patience=self.config.reconnect_timeout,
             where=self.where,
+            answered=self._connects,
         )
 
     async def _execute_once(self, args: tuple[Arg, ...], shield: bool) -> Any:
@@ -357,6 +366,7 @@ class RedisClient:
             idempotent=idempotent,
             patience=self.config.reconnect_timeout,
             where=self.where,
+            answered=self._connects,
         )
 
     async def _blocking_once(self, args: tuple[Arg, ...], block_s: float | None) -> Any:

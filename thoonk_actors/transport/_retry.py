@@ -2,7 +2,9 @@
 
 Synopsis::
 
-    reply = await resend_while_safe(attempt, idempotent=True, patience=10.0, where=url)
+    reply = await resend_while_safe(
+        attempt, idempotent=True, patience=10.0, where=url, answered=lambda: client.connects
+    )
 
 The rule, decided only from what the caller declares:
 
@@ -13,14 +15,21 @@ The rule, decided only from what the caller declares:
   ``idempotent`` (a read, a heartbeat) is sent again, on a new connection;
 * anything else (a refusal, a wrong password) is the caller's to handle.
 
-Retries stop ``patience`` seconds after the first failure (the client's
-``reconnect_timeout``), and the last error is raised. The pauses are
-cancellable: a cancelled caller never waits for a retry.
+Retries stop once the server has not answered for ``patience`` seconds (the
+client's ``reconnect_timeout``), and the last error is raised. "Answered" is
+a new connection opened since the last failure (``answered``, a counter): a
+command broken again and again by ``CLIENT KILL`` while every reconnect works
+is a server that answers, so its caller keeps its own timeout, not ours
+(up to :data:`PATIENCE_ROUNDS` times ``patience`` in all, so a command that
+breaks every connection it is sent on, a reply the client cannot read, still
+ends with its error).
+The pauses are cancellable: a cancelled caller never waits for a retry.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -40,6 +49,8 @@ T = TypeVar("T")
 #: First pause between two attempts; doubles up to RETRY_MAX.
 RETRY_FIRST = 0.01
 RETRY_MAX = 0.25
+#: How many ``patience`` windows a command may be resent in, at most, in all.
+PATIENCE_ROUNDS = 6
 
 #: The failures :func:`may_resend` looks at; any other exception passes through.
 RESENDABLE: tuple[type[Exception], ...] = (
@@ -66,15 +77,21 @@ async def resend_while_safe(
     idempotent: bool,
     patience: float,
     where: str,
+    answered: Callable[[], int] | None = None,
 ) -> T:
     """``await attempt()``, again after each failure :func:`may_resend` allows.
 
     Gives up ``patience`` seconds after the first failure (raising the last
-    error). A connection that cannot be reopened already waited its own
-    reconnect time inside ``attempt``, so a dead server is not waited for twice.
+    error), counted again from the latest failure after which ``answered()``
+    had changed (the server answered a new connection meanwhile), and at most
+    :data:`PATIENCE_ROUNDS` times ``patience`` after the first. A connection
+    that cannot be reopened already waited its own reconnect time inside
+    ``attempt``, so a dead server is not waited for twice.
     """
     deadline: float | None = None
+    limit = math.inf
     delay = RETRY_FIRST
+    seen = None if answered is None else answered()
     while True:
         try:
             return await attempt()
@@ -82,8 +99,14 @@ async def resend_while_safe(
             if not may_resend(exc, idempotent=idempotent):
                 raise
             now = trio.current_time()
+            if answered is not None and answered() != seen:
+                # The server is up (it took a new connection): start over.
+                seen = answered()
+                deadline, delay = None, RETRY_FIRST
+            if limit == math.inf:
+                limit = now + PATIENCE_ROUNDS * patience
             if deadline is None:
-                deadline = now + patience
+                deadline = min(now + patience, limit)
             if now + delay > deadline:
                 raise
             log.debug("sending again to %s after: %s", where, exc)
