@@ -5,6 +5,17 @@ actors mirroring a feed and a sorted feed), a separate client of waiters and
 a feed writer; a killer thread-hops ``CLIENT KILL TYPE normal`` and ``TYPE
 pubsub`` every ~0.4 s for the whole run. Bounded for CI; ``THOONK_SOAK=1``
 runs the long form.
+
+The idle rule (issue 10: no worker idle more than 0.5 s with jobs available
+while the server answers): ``idle`` is each stretch with no handler running
+while the queue had jobs available (from the first sample that found jobs
+after one that found none: the jobs of a claim whose reply was lost wait out
+a retry backoff, not counted as available). A stretch may exceed
+:data:`IDLE_LIMIT` only by the time this process's event loop was stalled
+during it (measured by a 10 ms ticker: the sum of its late wake-ups in the
+stretch), since the worker shares that loop with 5,000 waiters and a loaded
+CI machine delays every task alike. So the assertion is
+``max(idle - stall during it) <= IDLE_LIMIT``; both figures are printed.
 """
 
 from __future__ import annotations
@@ -32,6 +43,9 @@ JOBS = 5_000 if SOAK else 300
 CONCURRENCY = 16 if SOAK else 8
 WORK_S = 0.02 if SOAK else 0.08  # each handler's work: the run lasts several kill periods
 KILL_EVERY = 0.4
+#: The longest stretch without a handler running while jobs are available (issue 10).
+IDLE_LIMIT = 0.5
+TICK = 0.01  # the stall ticker's period
 IDS = ["a", "b", "c", "d", "e", "f"]
 
 
@@ -76,16 +90,20 @@ async def test_a_run_completes_while_every_client_is_killed_again_and_again(
 
         @app.job("q", concurrency=CONCURRENCY)
         async def double(item: int) -> int:
-            nonlocal running, idle_since, longest_idle
+            nonlocal running, idle_since, idle_stalled, longest_idle, longest_idle_net
             if running == 0 and idle_since is not None and queued:
-                longest_idle = max(longest_idle, trio.current_time() - idle_since)
+                # Idle with jobs available: since the later of the two.
+                start, base = max((idle_since, idle_stalled), (queued_since, queued_stalled))
+                idle = trio.current_time() - start
+                longest_idle = max(longest_idle, idle)
+                longest_idle_net = max(longest_idle_net, idle - (stalled() - base))
             running += 1
             try:
                 await trio.sleep(WORK_S)
             finally:
                 running -= 1
                 if running == 0:
-                    idle_since = trio.current_time()
+                    idle_since, idle_stalled = trio.current_time(), stalled()
             return item * 2
 
         # Feed actors, built the way a handler would: replace on Resync, apply each event.
@@ -100,13 +118,24 @@ async def test_a_run_completes_while_every_client_is_killed_again_and_again(
             deck_mirror.apply(event)
 
         results: dict[str, Any] = {}
-        # The longest time no handler ran while jobs were queued: a figure, not
-        # asserted (a timing). ``queued``: the last sample of the queue's length.
+        # The longest time no handler ran while jobs were queued (see the module
+        # doc). ``queued``: the last sample of the queue's length, taken since
+        # ``queued_since`` (when a sample first found jobs after one found none).
         running = 0
         idle_since: float | None = None
+        idle_stalled = 0.0  # stalled() when the current idle stretch began
         queued = 0
+        queued_since, queued_stalled = 0.0, 0.0
         longest_idle = 0.0
+        longest_idle_net = 0.0  # less the event-loop stall during the stretch
         longest_stall = 0.0  # of this process's event loop (waiters, app, writer share it)
+        stall_total = 0.0  # every late wake-up of the ticker, summed
+        last_tick = trio.current_time()
+
+        def stalled() -> float:
+            # Stall so far, including a stall still in progress (the ticker is late now).
+            return stall_total + max(0.0, trio.current_time() - last_tick - TICK)
+
         kills = 0
         broken_writes = 0
         rng = random.Random(10)
@@ -137,19 +166,25 @@ async def test_a_run_completes_while_every_client_is_killed_again_and_again(
                     nursery.start_soon(feed_writer)
 
                     async def sample_queue() -> None:
-                        nonlocal queued
+                        nonlocal queued, queued_since, queued_stalled
                         while len(results) < JOBS:
-                            queued = (await job.statistics()).available
+                            asked, asked_stalled = trio.current_time(), stalled()
+                            available = (await job.statistics()).available
+                            if available and not queued:
+                                queued_since, queued_stalled = asked, asked_stalled
+                            queued = available
                             await trio.sleep(0.05)  # the sampling interval
 
                     nursery.start_soon(sample_queue)
 
                     async def watch_loop() -> None:
-                        nonlocal longest_stall
+                        nonlocal longest_stall, stall_total, last_tick
                         while len(results) < JOBS:
-                            before = trio.current_time()
-                            await trio.sleep(0.01)
-                            longest_stall = max(longest_stall, trio.current_time() - before - 0.01)
+                            last_tick = trio.current_time()
+                            await trio.sleep(TICK)
+                            late = max(0.0, trio.current_time() - last_tick - TICK)
+                            stall_total += late
+                            longest_stall = max(longest_stall, late)
 
                     nursery.start_soon(watch_loop)
                     while len(results) < JOBS:
@@ -186,8 +221,9 @@ async def test_a_run_completes_while_every_client_is_killed_again_and_again(
         f"a result, finishes {stats.finishes} / publishes {stats.publishes}; feed actors "
         f"resynced {len(news_mirror.resyncs)} and {len(deck_mirror.resyncs)} times "
         f"({broken_writes} feed writes broke in flight); {len(restarts)} loop restarts; "
-        f"longest stretch with no handler running while jobs were queued {longest_idle:.2f} s "
-        f"(longest stall of the test process's event loop {longest_stall:.2f} s)"
+        f"longest stretch with no handler running while jobs were queued {longest_idle:.2f} s, "
+        f"{longest_idle_net:.2f} s less the event-loop stall during it (longest stall of the "
+        f"test process's event loop {longest_stall:.2f} s)"
     )
     assert kills >= 3, "the run should have lived through several kills"
     assert results == {job_id: 2 * i for i, job_id in enumerate(ids)}
@@ -200,3 +236,8 @@ async def test_a_run_completes_while_every_client_is_killed_again_and_again(
     # (at most CONNECTION_MAX_DELAY later), none as a crash with its long backoff.
     assert crashes == []
     assert max(pauses, default=0.0) <= CONNECTION_MAX_DELAY
+    # No worker idle longer than IDLE_LIMIT with jobs available (the module doc's rule).
+    assert longest_idle_net <= IDLE_LIMIT, (
+        f"no handler ran for {longest_idle:.2f} s while jobs were queued "
+        f"({longest_idle_net:.2f} s not explained by this process's event loop stalling)"
+    )

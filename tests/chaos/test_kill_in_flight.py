@@ -17,6 +17,9 @@ flight at the kill is the one under test.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -24,6 +27,7 @@ import redis
 import trio
 
 from thoonk_actors import App, contract, open_thoonk
+from thoonk_actors.objects import Job
 from thoonk_actors.transport import open_redis
 
 from ..polling import wait_until
@@ -32,10 +36,23 @@ from ..transport._private_server import PrivateRedis
 QUIET = {"heartbeat_interval": 60.0, "stale_after": 300.0, "reap_interval": 60.0}
 
 
-def paused_scripts(witness: redis.Redis) -> list[int]:
-    """Ids of the clients whose script waits in the pause (flag ``b``, not a BLMOVE)."""
+def blocked(witness: redis.Redis, *commands: str, behind: int = 0) -> list[int]:
+    """Ids of the clients blocked (flag ``b``: in a pause, or a blocking read) in ``commands``.
+
+    ``behind``: only those with more than that many bytes of commands queued
+    behind the blocked one (sent, not read yet).
+    """
     clients: list[dict[str, Any]] = witness.client_list()
-    return [int(c["id"]) for c in clients if "b" in c["flags"] and c["cmd"] in ("evalsha", "eval")]
+    return [
+        int(c["id"])
+        for c in clients
+        if "b" in c["flags"] and c["cmd"] in commands and int(c["qbuf"]) >= behind
+    ]
+
+
+def paused_scripts(witness: redis.Redis, behind: int = 0) -> list[int]:
+    """Ids of the clients whose script waits in the pause."""
+    return blocked(witness, "evalsha", "eval", behind=behind)
 
 
 def kill_paused(witness: redis.Redis) -> None:
@@ -45,38 +62,78 @@ def kill_paused(witness: redis.Redis) -> None:
     witness.execute_command("CLIENT", "UNPAUSE")
 
 
+async def pause_and_kill(
+    witness: redis.Redis, what: str, *, paused: bool = False, behind: int = 0
+) -> None:
+    """Pause writes (unless ``paused``), wait for ``what`` to be held, kill it, unpause."""
+    if not paused:
+        witness.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+    try:
+        await wait_until(lambda: bool(paused_scripts(witness, behind)), what=what)
+    finally:
+        kill_paused(witness)
+
+
+def eval_args(call: contract.Call[Any]) -> tuple[Any, ...]:
+    """A contract call as an ``EVAL`` the witness sends (in a pipeline of its own)."""
+    return ("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
+
+
+@dataclass
+class Scene:
+    witness: redis.Redis
+    job: Job  # the queue "q", seen from a client of the test
+    release: trio.Event  # lets a held handler return
+
+
+@asynccontextmanager
+async def idle_worker() -> AsyncIterator[Scene]:
+    """An app whose worker waits for work (BLMOVE) on an empty queue "q"."""
+    async with app_scene(hold=False) as scene:
+        await wait_until(
+            lambda: bool(blocked(scene.witness, "blmove")), what="the worker to wait for work"
+        )
+        yield scene
+
+
+@asynccontextmanager
+async def app_scene(*, hold: bool, **options: Any) -> AsyncIterator[Scene]:
+    """A private server, its witness, and an app whose handler doubles its item.
+
+    ``hold``: the handler waits for ``scene.release`` first.
+    """
+    with PrivateRedis() as server:
+        witness = redis.Redis(unix_socket_path=server.socket)
+        app = App(server.url, **QUIET)
+        release = trio.Event()
+        if not hold:
+            release.set()
+
+        @app.job("q", **options)
+        async def double(item: int) -> int:
+            await release.wait()
+            return item * 2
+
+        async with open_thoonk(server.url) as client, app.open():
+            yield Scene(witness, client.job("q"), release)
+        witness.close()
+
+
 async def test_a_claim_killed_in_flight_is_sent_again_at_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="thoonk_actors")
-    with PrivateRedis() as server:
-        witness = redis.Redis(unix_socket_path=server.socket)
-        app = App(server.url, **QUIET)
-
-        @app.job("q")
-        async def double(item: int) -> int:
-            return item * 2
-
-        async with open_thoonk(server.url) as client, app.open():
-            job = client.job("q")
-            await wait_until(
-                lambda: witness.info("clients")["blocked_clients"] == 1,
-                what="the worker to wait for work (BLMOVE)",
-            )
-            # One pipeline, so nothing else runs in between: the publish wakes the
-            # waiting worker (its BLMOVE is answered at once), the pause then holds
-            # the claim the worker sends next.
-            call = contract.job_publish(job.keys, "j1", job.codec.encode(21))
-            pipe = witness.pipeline(transaction=False)
-            pipe.execute_command("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
-            pipe.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
-            pipe.execute()
-            try:
-                await wait_until(lambda: bool(paused_scripts(witness)), what="the claim to wait")
-            finally:
-                kill_paused(witness)
-            assert await job.wait_result("j1", timeout=10) == 42
-        witness.close()
+    async with idle_worker() as scene:
+        # One pipeline, so nothing else runs in between: the publish wakes the
+        # waiting worker (its BLMOVE is answered at once), the pause then holds
+        # the claim the worker sends next.
+        job = scene.job
+        pipe = scene.witness.pipeline(transaction=False)
+        pipe.execute_command(*eval_args(contract.job_publish(job.keys, "j1", job.codec.encode(21))))
+        pipe.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+        pipe.execute()
+        await pause_and_kill(scene.witness, "the claim to wait", paused=True)
+        assert await job.wait_result("j1", timeout=10) == 42
 
     lost = [r.getMessage() for r in caplog.records if "claimer of 'q' lost" in r.getMessage()]
     assert len(lost) == 1
@@ -86,68 +143,48 @@ async def test_a_claim_killed_in_flight_is_sent_again_at_once(
 async def test_a_finish_killed_in_flight_is_written_again_at_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # One handler, no prefetch: the claimer waits for the slot (no command) until the
+    # handler returns; then it claims while the writer finishes, so two
+    # scripts are held, one behind the other on the worker's connection.
     caplog.set_level(logging.WARNING, logger="thoonk_actors")
-    with PrivateRedis() as server:
-        witness = redis.Redis(unix_socket_path=server.socket)
-        app = App(server.url, **QUIET)
-        started, release = trio.Event(), trio.Event()
-
-        @app.job("q")
-        async def double(item: int) -> int:
-            started.set()
-            await release.wait()
-            return item * 2
-
-        async with open_thoonk(server.url) as client, app.open():
-            job = client.job("q")
-            job_id = await job.publish(21)
-            await started.wait()
-            witness.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
-            try:
-                release.set()  # its outcome goes to the writer, whose finish waits
-                await wait_until(lambda: bool(paused_scripts(witness)), what="the finish to wait")
-            finally:
-                kill_paused(witness)
-            assert await job.wait_result(job_id, timeout=10) == 42
-        witness.close()
+    async with app_scene(hold=True, concurrency=1, prefetch=0) as scene:
+        job_id = await scene.job.publish(21)
+        await running(scene, job_id)
+        scene.witness.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+        scene.release.set()  # its outcome goes to the writer, whose finish waits
+        await pause_and_kill(scene.witness, "the finish and a claim", paused=True, behind=1)
+        assert await scene.job.wait_result(job_id, timeout=10) == 42
 
     retries = [r.getMessage() for r in caplog.records if "could not write" in r.getMessage()]
     assert len(retries) == 1
     assert retries[0].endswith("retrying in 0.00 s")
 
 
-async def test_a_job_scheduled_while_the_events_were_cut_runs_when_due(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+async def running(scene: Scene, job_id: str) -> float:
+    """Wait until ``job_id`` is claimed (its handler then holds it); its claim time."""
+    await wait_until(
+        lambda: scene.witness.zscore(scene.job.keys.claimed, job_id) is not None,
+        what="the job to be claimed",
+    )
+    return float(scene.witness.zscore(scene.job.keys.claimed, job_id))
+
+
+async def test_a_job_scheduled_while_the_events_were_cut_runs_when_due() -> None:
     # A waiting claimer stops its wait at the next due time it knows of; a job
     # scheduled later is announced by a ``schedule`` event. Lost in a pub/sub
     # gap, the claimer must look again after the gap, not sleep out its whole
     # wait (30 s) or wait for a reaper sweep (60 s here).
-    caplog.set_level(logging.WARNING, logger="thoonk_actors")
-    with PrivateRedis() as server:
-        witness = redis.Redis(unix_socket_path=server.socket)
-        app = App(server.url, **QUIET)
-
-        @app.job("q")
-        async def double(item: int) -> int:
-            return item * 2
-
-        async with open_thoonk(server.url) as client, app.open():
-            job = client.job("q")
-            await wait_until(
-                lambda: witness.info("clients")["blocked_clients"] == 1,
-                what="the worker to wait for work (BLMOVE)",
-            )
-            # One pipeline: the subscribers are gone when the publish announces
-            # the job, so nobody hears of it.
-            call = contract.job_publish(job.keys, "later", job.codec.encode(21), delay_ms=200)
-            pipe = witness.pipeline(transaction=False)
-            pipe.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
-            pipe.execute_command("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
-            killed, _ = pipe.execute()
-            assert killed >= 1
-            assert await job.wait_result("later", timeout=10) == 42
-        witness.close()
+    async with idle_worker() as scene:
+        # One pipeline: the subscribers are gone when the publish announces
+        # the job, so nobody hears of it.
+        job = scene.job
+        call = contract.job_publish(job.keys, "later", job.codec.encode(21), delay_ms=200)
+        pipe = scene.witness.pipeline(transaction=False)
+        pipe.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        pipe.execute_command(*eval_args(call))
+        killed, _ = pipe.execute()
+        assert killed >= 1
+        assert await job.wait_result("later", timeout=10) == 42
 
 
 async def test_a_lease_renewal_killed_in_flight_is_done_again_at_once(
@@ -157,46 +194,27 @@ async def test_a_lease_renewal_killed_in_flight_is_done_again_at_once(
     # connection must be redone at once: waiting another third after each
     # break lets two breaks in a row expire the claim of a running job. The
     # pause starts after the first renewal, when nothing else writes (the
-    # worker's start-up scripts are done).
+    # worker's start-up scripts are done). One handler, no prefetch: holding its one job,
+    # the claimer has nothing to write.
     caplog.set_level(logging.WARNING, logger="thoonk_actors")
-    with PrivateRedis() as server:
-        witness = redis.Redis(unix_socket_path=server.socket)
-        app = App(server.url, **QUIET)
-        started, release = trio.Event(), trio.Event()
-
-        # No prefetch: holding its one job, the claimer has nothing to write.
-        @app.job("q", timeout=6, prefetch=0)
-        async def double(item: int) -> int:
-            started.set()
-            await release.wait()
-            return item * 2
-
-        async with open_thoonk(server.url) as client, app.open():
-            job = client.job("q")
-            job_id = await job.publish(21)
-            await started.wait()
-            claimed_at = witness.zscore(job.keys.claimed, job_id)
-            await wait_until(
-                lambda: witness.zscore(job.keys.claimed, job_id) != claimed_at,
-                what="the first renewal",
-            )
-            renewed_at = witness.zscore(job.keys.claimed, job_id)
-            witness.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
-            try:
-                await wait_until(
-                    lambda: bool(paused_scripts(witness)), what="the second renewal to wait"
-                )
-            finally:
-                kill_paused(witness)
-            # Within half a renewal interval: the retry, not the next round.
-            await wait_until(
-                lambda: witness.zscore(job.keys.claimed, job_id) != renewed_at,
-                what="the renewal to be done again",
-                deadline=1.0,
-            )
-            release.set()
-            assert await job.wait_result(job_id, timeout=10) == 42
-        witness.close()
+    async with app_scene(hold=True, concurrency=1, prefetch=0, timeout=6) as scene:
+        witness, job = scene.witness, scene.job
+        job_id = await job.publish(21)
+        claimed_at = await running(scene, job_id)
+        await wait_until(
+            lambda: witness.zscore(job.keys.claimed, job_id) != claimed_at,
+            what="the first renewal",
+        )
+        renewed_at = witness.zscore(job.keys.claimed, job_id)
+        await pause_and_kill(witness, "the second renewal to wait")
+        # Within half a renewal interval: the retry, not the next round.
+        await wait_until(
+            lambda: witness.zscore(job.keys.claimed, job_id) != renewed_at,
+            what="the renewal to be done again",
+            deadline=1.0,
+        )
+        scene.release.set()
+        assert await job.wait_result(job_id, timeout=10) == 42
 
     lost = [r.getMessage() for r in caplog.records if "lost its connection" in r.getMessage()]
     assert lost and all("lease renewal of 'q'" in m for m in lost)
@@ -225,18 +243,13 @@ async def test_a_read_killed_again_and_again_is_resent_while_the_server_answers(
                 started = trio.current_time()
                 kills = 0
                 while trio.current_time() - started < 3 * patience:
-                    await wait_until(lambda: bool(blocked_reads(witness)), what="the read")
-                    for client_id in blocked_reads(witness):
+                    await wait_until(lambda: bool(blocked(witness, "blmove")), what="the read")
+                    for client_id in blocked(witness, "blmove"):
                         witness.execute_command("CLIENT", "KILL", "ID", client_id)
                     kills += 1
                     await trio.sleep(patience / 3)  # the kill schedule, not a wait for an effect
-                await wait_until(lambda: bool(blocked_reads(witness)), what="the read")
+                await wait_until(lambda: bool(blocked(witness, "blmove")), what="the read")
                 witness.lpush("src", "item")
             assert kills >= 3
             assert result == [b"item"]
         witness.close()
-
-
-def blocked_reads(witness: redis.Redis) -> list[int]:
-    clients: list[dict[str, Any]] = witness.client_list()
-    return [int(c["id"]) for c in clients if "b" in c["flags"] and c["cmd"] == "blmove"]
