@@ -29,6 +29,7 @@ from thoonk_actors.objects import Queue, Thoonk
 
 from ..contract._redis import snapshot, x
 from ..polling import wait_until
+from ._waits import in_line
 
 
 @pytest.fixture
@@ -215,7 +216,7 @@ async def test_eight_consumers_get_each_of_500_items_once(
         async with trio.open_nursery() as nursery:
             for mine in got:
                 nursery.start_soon(consume, mine)
-            await blocked(sync_redis, consumers)
+            await in_line(thoonk, sync_redis, consumers, name="work")
             nursery.start_soon(produce)
     everything = [n for mine in got for n in mine]
     assert sorted(everything) == list(range(count))  # each exactly once

@@ -14,8 +14,10 @@ The order is the original Thoonk's: ``put`` pushes on the left of
 ``queue.ids:<name>``, a priority ``put`` on the right, ``get`` pops from the
 right (so several priority items come out newest first). A get takes the id and
 its item in one atomic script; blocking is only *waiting* (``BLMOVE`` of the
-list onto itself, on a dedicated connection), so a cancelled or timed-out get
-never takes an item with it. No events: a queue is point-to-point.
+list onto itself, on a dedicated connection). The gets of one process waiting
+on one queue share that wait and line up first come, first served: an item
+wakes exactly one of them, and one that is cancelled never takes an item
+with it (see ``_queue_waits``). No events: a queue is point-to-point.
 """
 
 from __future__ import annotations
@@ -29,16 +31,10 @@ from typing import Any, ClassVar
 import trio
 
 from .. import contract
-from .._errors import PayloadError, UsageError, WrongTypeError
+from .._errors import PayloadError, UsageError
 from ..contract import QueueKeys
 from ._base import ThoonkObject
-
-# Server-side timeouts are sent as "%g" text (6 significant digits): waiting at
-# most this long per BLMOVE keeps them exact to the millisecond.
-_MAX_WAIT_S = 600.0
-# Bound on how late a timed wait may end if the server stops answering and
-# the client has no health checks (``health_timeout=None``).
-_WAIT_GRACE_S = 2.0
+from ._queue_waits import shared_waits, waiting
 
 
 class Queue(ThoonkObject[QueueKeys]):
@@ -98,12 +94,15 @@ class Queue(ThoonkObject[QueueKeys]):
         """
         deadline = _deadline(timeout)
         await trio.lowlevel.checkpoint_if_cancelled()
-        while True:
+        if timeout == 0 or not waiting(self.thoonk, self.keys):
+            # Nobody of ours is in line before us: take straight away.
             entry = await self._take()
             if entry is not None:
                 return self._decode(*entry)
-            if not await self._wait_for_item(deadline):
+            if trio.current_time() >= deadline:
                 return None
+        entry = await shared_waits(self.thoonk, self.keys).get(deadline)
+        return None if entry is None else self._decode(*entry)
 
     async def get_nowait(self) -> Any:
         """``item = await queue.get_nowait()``: take the next item if there is one.
@@ -134,37 +133,6 @@ class Queue(ThoonkObject[QueueKeys]):
         # yet), so a cancelled get never waits behind a reconnect loop.
         taken = await self.thoonk.run(call, shield=True)
         return taken[0] if taken else None
-
-    async def _wait_for_item(self, deadline: float) -> bool:
-        """Block until something is queued (True) or the trio ``deadline`` passed (False).
-
-        The wait is cut into server-side blocks of at most the client's
-        ``max_block`` (as ``Job.wait_for_work`` does), so a silently dead
-        connection is noticed within ``health_timeout`` and the wait goes on
-        on a new one (it is a pure read). Without health checks a timed wait
-        still ends at most a grace period after ``deadline``.
-        """
-        redis = self.thoonk.redis
-        margin = redis.config.block_margin or _WAIT_GRACE_S
-        with trio.move_on_at(deadline + margin):
-            while True:
-                remaining = deadline - trio.current_time()
-                if remaining <= 0:
-                    return False
-                if math.isinf(remaining):
-                    seconds = min(redis.max_block, _MAX_WAIT_S)  # 0 (no health checks): for ever
-                else:
-                    seconds = min(max(remaining, 0.001), _MAX_WAIT_S)
-                    if redis.max_block:
-                        seconds = min(seconds, redis.max_block)
-                command = contract.queue_wait_for_item(self.keys, timeout_s=seconds)
-                try:
-                    if await self.thoonk.read(command):
-                        return True
-                except WrongTypeError:
-                    # The next take checks every key and raises the contract's WrongTypeError.
-                    return True
-        return True  # the server went quiet past the deadline: look once more
 
     def _decode(self, item_id: str, raw: bytes) -> Any:
         try:

@@ -62,6 +62,21 @@ def channels_of(obj: Watchable) -> list[str]:
 class FeedActor:
     """Runs one feed registration's handler (see the module doc)."""
 
+    # Thousands per process: no per-instance dict.
+    __slots__ = (
+        "_busy",
+        "_counters",
+        "_floor",
+        "_mailbox",
+        "_obj",
+        "_pending",
+        "_snapshots",
+        "_stats",
+        "_stats_changes",
+        "registration",
+        "skipped",
+    )
+
     def __init__(
         self,
         registration: FeedRegistration,

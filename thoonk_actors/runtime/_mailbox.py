@@ -35,6 +35,17 @@ class Missed:
 class Mailbox:
     """A bounded trio memory channel with overflow bookkeeping (see the module doc)."""
 
+    # One per actor, thousands per process: no per-instance dict.
+    __slots__ = (
+        "_max_bytes",
+        "_missed",
+        "_receive",
+        "_send",
+        "buffered_bytes",
+        "changes",
+        "dropped",
+    )
+
     def __init__(self, capacity: int, max_bytes: int = DEFAULT_BUFFER_BYTES) -> None:
         self._send, self._receive = trio.open_memory_channel[Message | Missed](capacity)
         # Payload bytes held: a count of messages alone does not bound memory
