@@ -107,9 +107,11 @@ class JobKeys(ObjectKeys):
     lease; claims without one fall back to the config ``timeout``);
     ``scheduled`` zset id -> ms (server clock) when the job goes back to
     ``ids`` (retry backoff, delayed publish); ``ticks`` hash schedule name ->
-    ``"<last tick ms> <spec>"`` (recurring jobs: a tick is published once). Per
-    job, :meth:`result_key`
-    (a hash that expires after ``result_ttl``).
+    ``"<last tick ms> <spec>"`` (recurring jobs: a tick is published once);
+    ``seen`` hash id -> ``"<server ms> <claim score>"``: when a reap sweep first
+    saw that claim without an owner (an original client's claim, whose score is
+    the client's clock), so the reaper times such claims by the server clock.
+    Per job, :meth:`result_key` (a hash that expires after ``result_ttl``).
     """
 
     KIND: ClassVar[Kind] = "job"
@@ -129,6 +131,7 @@ class JobKeys(ObjectKeys):
     leases: str
     scheduled: str
     ticks: str
+    seen: str
 
     def result(self, id: str) -> str:
         """``job.result:{<name>}:<id>``: the stored outcome of one job (ext).
