@@ -167,6 +167,9 @@ def test_register_refuses_what_is_not_there(redis_url: str) -> None:
         "job queue 'typo' has no key in this database, so there is nothing to register; "
         "check the name, the type and the database"
     )
+    assert "braces are reserved" in one_line_error(
+        thoonk("register", "job", "a{b}", url=redis_url), 2
+    )
     assert "'jobs' is not an object type" in one_line_error(
         thoonk("register", "jobs", "x", url=redis_url), 2
     )

@@ -58,7 +58,9 @@ def object_register(keys: AnyKeys) -> Call[bool]:
     """``object_register(JobKeys.of("emails"))``: put an existing object in its registry.
 
     The decoded reply is True when it was added, False when it was registered
-    already. Idempotent.
+    already. Idempotent. In cluster mode the registry lives in another slot:
+    the script checks that the object exists and the client then sends
+    ``SADD`` (``Call.after``), so the reply is True whenever it exists.
 
     Raises:
         NoSuchObjectError: (decode) none of the object's keys exists.
