@@ -35,6 +35,7 @@ import redis
 
 # The original JS client on database 0: used by tests/compat and tests/faults.
 from tests.compat._fixtures import js_job as js_job
+from tests.compat._fixtures import js_job_here as js_job_here
 from tests.compat._fixtures import witness as witness
 from thoonk_actors.embedded import (
     ensure_embedded_server,

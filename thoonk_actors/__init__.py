@@ -44,8 +44,10 @@ if TYPE_CHECKING:
     from .contract import JsonCodec as JsonCodec
     from .contract import RawCodec as RawCodec
     from .objects import ClaimedJob as ClaimedJob
+    from .objects import Discovery as Discovery
     from .objects import Feed as Feed
     from .objects import FeedEvent as FeedEvent
+    from .objects import FoundObject as FoundObject
     from .objects import Job as Job
     from .objects import ObjectEvent as ObjectEvent
     from .objects import Queue as Queue
@@ -69,7 +71,9 @@ _LAZY: dict[str, str] = {
     "JsonCodec": "thoonk_actors.contract",
     "RawCodec": "thoonk_actors.contract",
     "ClaimedJob": "thoonk_actors.objects",
+    "Discovery": "thoonk_actors.objects",
     "Feed": "thoonk_actors.objects",
+    "FoundObject": "thoonk_actors.objects",
     "FeedEvent": "thoonk_actors.objects",
     "Queue": "thoonk_actors.objects",
     "SortedFeed": "thoonk_actors.objects",

@@ -302,15 +302,17 @@ def test_top_once_json_shows_every_object_with_its_counts(
     assert done.stdout.count("\n") == 1 and snapshot["time"].endswith("+00:00")
     assert snapshot["objects"] == [
         {
-            "type": "job", "name": "emails", "available": 1, "claimed": 1, "stalled": 0,
+            "type": "job", "name": "emails", "registered": True,
+            "available": 1, "claimed": 1, "stalled": 0,
             "scheduled": 0, "publishes": 3, "finishes": 1, "rate": 0.0, "workers": workers,
         },
         {
-            "type": "job", "name": "reports", "available": 1, "claimed": 0, "stalled": 0,
+            "type": "job", "name": "reports", "registered": True,
+            "available": 1, "claimed": 0, "stalled": 0,
             "scheduled": 0, "publishes": 1, "finishes": 0, "rate": 0.0, "workers": 0,
         },
-        {"type": "feed", "name": "news", "length": 1},
-        {"type": "queue", "name": "tasks", "length": 1},
+        {"type": "feed", "name": "news", "registered": True, "length": 1},
+        {"type": "queue", "name": "tasks", "registered": True, "length": 1},
     ]  # fmt: skip
     assert workers == 2
 
@@ -382,7 +384,7 @@ def test_top_rate_is_finishes_per_second_of_server_time() -> None:
 def test_top_tables() -> None:
     assert render([]) == ["No Thoonk objects."]
     row = {
-        "type": "job", "name": "q", "available": 1, "claimed": 2, "stalled": 3,
+        "type": "job", "name": "q", "registered": True, "available": 1, "claimed": 2, "stalled": 3,
         "scheduled": 0, "publishes": 4, "finishes": 5, "rate": 12345.6, "workers": 6,
     }  # fmt: skip
     assert render([row, {**row, "name": "slow", "rate": 0.25}, {**row, "rate": None}]) == [

@@ -37,17 +37,19 @@ def test_every_type_with_its_counts(redis_url: str, sync_redis: redis.Redis) -> 
     rows = json.loads(ok("stats", "--json", url=redis_url))
     assert rows == [
         {
-            "type": "job", "name": "emails", "available": 1, "claimed": 0, "stalled": 1,
+            "type": "job", "name": "emails", "registered": True,
+            "available": 1, "claimed": 0, "stalled": 1,
             "scheduled": 0, "publishes": 3, "finishes": 1, "workers": workers,
         },
         {
-            "type": "job", "name": "reports", "available": 1, "claimed": 0, "stalled": 0,
+            "type": "job", "name": "reports", "registered": True,
+            "available": 1, "claimed": 0, "stalled": 0,
             "scheduled": 0, "publishes": 1, "finishes": 0, "workers": 0,
         },
-        {"type": "feed", "name": "news", "length": 2},
-        {"type": "sorted-feed", "name": "deck", "length": 1},
-        {"type": "queue", "name": "a-queue", "length": 1},
-        {"type": "queue", "name": "tasks", "length": 4},
+        {"type": "feed", "name": "news", "registered": True, "length": 2},
+        {"type": "sorted-feed", "name": "deck", "registered": True, "length": 1},
+        {"type": "queue", "name": "a-queue", "registered": True, "length": 1},
+        {"type": "queue", "name": "tasks", "registered": True, "length": 4},
     ]  # fmt: skip
     assert workers == 3
 

@@ -22,7 +22,8 @@ so our tests can put a faithful original peer beside our client.
   blocking connection, then the ``get`` script on the command connection.
   :meth:`JsJob.pop` and :meth:`JsJob.claim` are those steps alone, to simulate a
   worker that dies in between.
-* Times are the client's clock in ms (``Date.now()``); items are
+* Times are the client's clock in ms (``Date.now()``; ``clock_skew_ms`` makes a
+  host whose clock is off); items are
   ``JSON.stringify(item)``; results are passed through as given (the original
   leaves a falsy result out).
 * The original never sends SELECT: give it a database-0 URL. redis-py sends no
@@ -154,8 +155,10 @@ def _text(value: bytes | None) -> str | None:
 class JsJob:
     """One original ``Job`` object: a command connection and a blocking (BRPOP) connection."""
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(self, url: str, name: str, *, clock_skew_ms: int = 0) -> None:
+        """``clock_skew_ms``: how far this host's clock is off (-400_000: 400 s behind)."""
         self.name = name
+        self.clock_skew_ms = clock_skew_ms
         self.redis = redis.Redis.from_url(url)
         self.blocking = redis.Redis.from_url(url)
         # registerObject: SCRIPT LOAD every script, then only EVALSHA.
@@ -171,6 +174,10 @@ class JsJob:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def now(self) -> int:
+        """This host's ``Date.now()``: the local clock plus its skew."""
+        return date_now() + self.clock_skew_ms
+
     def _run(self, op: str, *args: str | int) -> list[Any]:
         reply = self.redis.evalsha(self._shas[op], 0, self.name, *args)
         assert isinstance(reply, list), reply
@@ -183,7 +190,7 @@ class JsJob:
     def publish(self, item: Any, *, id: str | None = None, priority: bool = False) -> str:
         """``job.publish(item, {id, priority}, cb)``; returns the id."""
         job_id = id if id is not None else str(uuid.uuid4())
-        args: list[str | int] = [job_id, json_stringify(item), date_now()]
+        args: list[str | int] = [job_id, json_stringify(item), self.now()]
         if priority:
             args.append("true")
         reply = self._run("publish", *args)
@@ -201,7 +208,7 @@ class JsJob:
 
     def claim(self, job_id: str) -> str | None:
         """Step 2 of ``get``: the get script; the item's JSON text (None if it has none)."""
-        reply = self._run("get", job_id, date_now())
+        reply = self._run("get", job_id, self.now())
         return _text(reply[1])
 
     def get(self, timeout: float = 0) -> tuple[str | None, str] | None:
@@ -225,7 +232,7 @@ class JsJob:
         self._run("stall", job_id)
 
     def retry(self, job_id: str) -> None:
-        self._run("retry", job_id, date_now())
+        self._run("retry", job_id, self.now())
 
     def retract(self, job_id: str) -> None:
         self._run("retract", job_id)

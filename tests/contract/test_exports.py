@@ -18,7 +18,6 @@ INTERNAL = {
     "item_label", "token_arg", "text_arg", "jitter_arg",  # _job
     "FINISH_STATUSES", "CANCEL_OUTCOMES", "REAP_OUTCOMES", "REAP_REASONS",  # _job_results
     "PRELUDE", "prelude_for",  # _scripts
-    "KIND_LABELS",  # _keys
     "T",
 }  # fmt: skip
 

@@ -74,7 +74,14 @@ def test_a_lease_counts_only_while_its_claim_has_an_owner(r: redis.Redis) -> Non
     claim(r, "j", 300_000)
     x(r, "HDEL", JOB.owners, "j")  # as if an original worker held the claim
     age(r, "j", 5_000)
+    # Ownerless: its score is another client's clock, so the config timeout runs
+    # from the sweep that first saw it (server clock), not from the score.
+    assert reaped_ids(r) == []
+    at, score = x(r, "HGET", JOB.seen, "j").split()
+    assert score == x(r, "ZSCORE", JOB.claimed, "j")
+    x(r, "HSET", JOB.seen, "j", b"%d %s" % (int(at) - 1_000, score))
     assert reaped_ids(r) == ["j"]
+    assert x(r, "EXISTS", JOB.seen) == 0
 
 
 def test_every_settling_script_removes_the_lease(r: redis.Redis) -> None:

@@ -38,7 +38,7 @@ def test_every_operation_has_a_script() -> None:
             "retract", "items",
         )),
         "queue/put", "queue/get",
-        "object/create", "object/config", "object/delete",
+        "object/create", "object/config", "object/delete", "object/register",
     }  # fmt: skip
     assert set(NAMES) == expected
 

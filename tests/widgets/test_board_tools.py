@@ -3,11 +3,14 @@ details, and the throughput plot. Real jobs, model state; waits poll with a dead
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from thoonk_actors.sync import SyncJob, SyncThoonk
 from thoonk_actors.widgets import JobBoard, ThroughputPlot
 
+from ..compat.js_client import JsJob
 from ..polling import eventually
 
 pytest.importorskip("ipywidgets")
@@ -135,3 +138,29 @@ def test_dashboard_lays_out_boards_by_name_and_object(t: SyncThoonk) -> None:
         Dashboard("nope", t=t)
     with pytest.raises(UsageError, match="give the connection"):
         Dashboard("dash-jobs")
+
+
+def test_views_list_a_queue_only_original_js_clients_use(
+    t: SyncThoonk, js_job_here: Callable[..., JsJob]
+) -> None:
+    from thoonk_actors.widgets import Dashboard
+
+    js = js_job_here("js-only")  # the original never writes the `jobs` registry
+    js.publish({"n": 1})
+    assert t.names("job") == []
+    dashboard = Dashboard("js-only", t=t)  # found by its keys
+    everything = Dashboard.everything(t)
+    try:
+        (board,) = dashboard.views
+        (other,) = everything.views
+        assert isinstance(board, JobBoard) and isinstance(other, JobBoard)
+        eventually(lambda: "unregistered" in board.header.value, "the board's header")
+        assert board.state()["registered"] is False
+        eventually(lambda: board.counts.get("available") == 1, "the board's counts")
+        assert t.register("job", "js-only") is True
+        board.refresh_button.click()
+        eventually(lambda: "unregistered" not in board.header.value, "registered after register")
+        assert board.state()["registered"] is True
+    finally:
+        dashboard.close()
+        everything.close()

@@ -81,6 +81,9 @@ KEYS: dict[Kind, tuple[KeyInfo, ...]] = {
                 "failed jobs waiting out their retry backoff, delayed jobs", "ext"),
         KeyInfo("ticks", "hash", "schedule name -> '<last tick ms> <spec>' of a recurring "
                 "job (@app.every / @app.cron): each tick is published once", "ext"),
+        KeyInfo("seen", "hash", "id -> '<server ms> <claim score>': when a reap sweep first "
+                "saw that claim without an owner (an original client's); reaped at that "
+                "server time + the config timeout", "ext"),
         KeyInfo(RESULT, "hash", "one per finished or retracted job: state (finished / "
                 "retracted), at (ms), result; expires after result_ttl", "ext"),
     ),

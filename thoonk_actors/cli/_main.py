@@ -24,6 +24,7 @@ from . import (
     _feed,
     _jobs,
     _publish,
+    _register,
     _schedules,
     _server,
     _stats,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     _feed.add_parser(commands, common)
     _stats.add_parser(commands, common)
     _top.add_parser(commands, common)
+    _register.add_parser(commands, common)
     _schedules.add_parser(commands, common)
     _worker.add_parser(commands, common)
     _contract.add_parser(commands, common)

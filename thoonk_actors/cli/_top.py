@@ -9,12 +9,16 @@ A snapshot is one ``statistics()`` script per job queue (a consistent view of
 that queue, stamped with the server clock) and one length read per feed,
 sorted feed and queue. The rate of a job queue is its finishes counter's
 growth between two snapshots, over the server-clock time between them.
+Objects that no registry names (an original JavaScript client's) are found by
+a bounded SCAN (``Thoonk.discover``), repeated every ``RESCAN_S`` seconds (the
+registries are read at every snapshot), and marked "unregistered".
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import shutil
 import sys
 import time
@@ -23,9 +27,9 @@ from typing import Any, TextIO
 
 import trio
 
-from .._errors import InvalidNameError
+from .._errors import InvalidNameError, WrongTypeError
 from ..contract import REGISTRIES, JobStats, Kind
-from ..objects import Thoonk
+from ..objects import Discovery, FoundObject, Thoonk
 from ._common import (
     EXIT_OK,
     TYPE_NAMES,
@@ -40,7 +44,7 @@ from ._common import (
 )
 from ._run import run_with_thoonk
 from ._signals import cancel_on_sigint
-from ._stats import collect
+from ._stats import add_discovery_options, collect, find, name_cell, unregistered_note
 
 #: Job queue columns: (JSON key, table header).
 JOB_COLUMNS = (
@@ -55,6 +59,8 @@ JOB_COLUMNS = (
 )
 #: The kinds shown with their length, in table order.
 LENGTH_KINDS: tuple[Kind, ...] = ("feed", "sorted_feed", "queue")
+#: Seconds between two SCANs for unregistered objects (each is O(keyspace)).
+RESCAN_S = 30.0
 
 # ANSI: cursor home, clear to the end of the line / of the screen, hide / show the cursor.
 HOME, CLEAR_LINE, CLEAR_BELOW, CLEAR_SCREEN = "\x1b[H", "\x1b[K", "\x1b[J", "\x1b[2J"
@@ -94,6 +100,7 @@ def add_parser(
         help="seconds between snapshots (default: 1)",
     )
     top.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    add_discovery_options(top)
     add_redis_options(top)
     add_json(top, "each snapshot")
     top.set_defaults(handler=_top)
@@ -106,6 +113,34 @@ class Snapshot:
     taken: datetime.datetime
     jobs: dict[str, JobStats]
     others: list[dict[str, Any]]
+    #: Job queues that no registry names (found by their keys).
+    unregistered_jobs: frozenset[str] = frozenset()
+
+
+class Finder:
+    """The objects to show: the registries at every call, a SCAN every ``RESCAN_S`` s."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.scanned: Discovery | None = None
+        self.scanned_at = -math.inf
+
+    async def __call__(self, thoonk: Thoonk) -> Discovery:
+        kinds = list(REGISTRIES)
+        if self.args.scan and trio.current_time() - self.scanned_at >= RESCAN_S:
+            self.scanned = await find(thoonk, kinds, self.args)
+            self.scanned_at = trio.current_time()
+            return self.scanned
+        registered = await thoonk.discover(kinds, scan=False)
+        if self.scanned is None:
+            return registered
+        known = {(o.kind, o.name) for o in registered.objects}
+        extra = [o for o in self.scanned.unregistered if (o.kind, o.name) not in known]
+        order = {kind: i for i, kind in enumerate(REGISTRIES)}
+        objects: list[FoundObject] = sorted(
+            [*registered.objects, *extra], key=lambda o: (order[o.kind], o.name)
+        )
+        return Discovery(tuple(objects), self.scanned.complete)
 
 
 def _top(args: argparse.Namespace) -> int:
@@ -113,49 +148,65 @@ def _top(args: argparse.Namespace) -> int:
     live = out.isatty() and not args.json and not args.once
 
     async def command(thoonk: Thoonk) -> int:
-        where = thoonk.redis.where
+        where, finder = thoonk.redis.where, Finder(args)
         if args.once:
-            first = await take_snapshot(thoonk)
+            first = await take_snapshot(thoonk, await finder(thoonk))
             await trio.sleep(args.interval)
-            _show(out, args, where, await take_snapshot(thoonk), first, live=False)
+            _show(out, args, where, await take_snapshot(thoonk, await finder(thoonk)), first,
+                  live=False)  # fmt: skip
             return EXIT_OK
         async with trio.open_nursery() as nursery:
             await nursery.start(cancel_on_sigint, nursery.cancel_scope)
-            await _follow(thoonk, out, args, where, live=live)
+            await _follow(thoonk, out, args, where, finder, live=live)
         return EXIT_OK
 
     return run_with_thoonk(args, command)
 
 
 async def _follow(
-    thoonk: Thoonk, out: TextIO, args: argparse.Namespace, where: str, *, live: bool
+    thoonk: Thoonk,
+    out: TextIO,
+    args: argparse.Namespace,
+    where: str,
+    finder: Finder,
+    *,
+    live: bool,
 ) -> None:
     """Show a snapshot every ``args.interval`` seconds, until cancelled."""
     if live:
         out.write(HIDE_CURSOR + CLEAR_SCREEN)
     try:
-        current, before = await take_snapshot(thoonk), None
+        current, before = await take_snapshot(thoonk, await finder(thoonk)), None
         while True:
             _show(out, args, where, current, before, live=live)
             await trio.sleep(args.interval)
-            current, before = await take_snapshot(thoonk), current
+            current, before = await take_snapshot(thoonk, await finder(thoonk)), current
     finally:
         if live:
             out.write(SHOW_CURSOR)
             out.flush()
 
 
-async def take_snapshot(thoonk: Thoonk) -> Snapshot:
-    """Every registered object's counts, now."""
+async def take_snapshot(thoonk: Thoonk, found: Discovery) -> Snapshot:
+    """The counts of every object ``found``, now."""
     taken = datetime.datetime.now(datetime.UTC)
     jobs: dict[str, JobStats] = {}
-    for name in await thoonk.names("job"):
+    unregistered: set[str] = set()
+    for obj in found.objects:
+        if obj.kind != "job":
+            continue
         try:
-            jobs[name] = await thoonk.job(name).statistics()
+            jobs[obj.name] = await thoonk.job(obj.name).statistics()
         except InvalidNameError as exc:  # someone else wrote the registry
-            warn(f"skipped {name!r} in the {REGISTRIES['job']!r} registry: {exc}")
-    others = [row for kind in LENGTH_KINDS for row in await collect(thoonk, kind)]
-    return Snapshot(taken, jobs, others)
+            warn(f"skipped {obj.name!r} in the {REGISTRIES['job']!r} registry: {exc}")
+            continue
+        except WrongTypeError as exc:  # found by its keys, but they are not a job queue's
+            warn(f"skipped {obj.name!r}: its keys are not a job queue's ({exc})")
+            continue
+        if not obj.registered:
+            unregistered.add(obj.name)
+    others = await collect(thoonk, found, list(LENGTH_KINDS))
+    return Snapshot(taken, jobs, others, frozenset(unregistered))
 
 
 def rate(new: JobStats, old: JobStats | None) -> float | None:
@@ -170,7 +221,8 @@ def rows(new: Snapshot, old: Snapshot | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for name, stats in new.jobs.items():
         out.append({
-            "type": "job", "name": name, "available": stats.available,
+            "type": "job", "name": name, "registered": name not in new.unregistered_jobs,
+            "available": stats.available,
             "claimed": stats.claimed, "stalled": stats.stalled, "scheduled": stats.scheduled,
             "publishes": stats.publishes,
             "finishes": stats.finishes,
@@ -186,14 +238,15 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
     jobs = [row for row in rows if row["type"] == "job"]
     if jobs:
         header = ["JOB", *(title for _, title in JOB_COLUMNS)]
-        body = [[row["name"], *(_cell(row[key]) for key, _ in JOB_COLUMNS)] for row in jobs]
+        body = [[name_cell(row), *(_cell(row[key]) for key, _ in JOB_COLUMNS)] for row in jobs]
         tables.append(table([header, *body]))
     for kind in LENGTH_KINDS:
         mine = [row for row in rows if row["type"] == TYPE_NAMES[kind]]
         if mine:
             header = [TYPE_NAMES[kind].upper(), "LENGTH"]
-            tables.append(table([header, *([row["name"], str(row["length"])] for row in mine)]))
-    return "\n\n".join(tables or ["No Thoonk objects."]).splitlines()
+            tables.append(table([header, *([name_cell(row), str(row["length"])] for row in mine)]))
+    text = "\n\n".join(tables or ["No Thoonk objects."])
+    return [*text.splitlines(), *unregistered_note(rows)]
 
 
 def _cell(value: int | float | None) -> str:

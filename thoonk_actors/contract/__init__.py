@@ -38,6 +38,7 @@ from ._config import (
     parse_config,
     validate_config,
 )
+from ._discovery import MAX_SCAN_COUNT, object_register, scan_keys
 from ._events import ContractEvent, parse_channel, parse_event, parse_sequenced
 from ._feed import (
     FeedPublished,
@@ -115,7 +116,10 @@ from ._job_results import (
 from ._job_ticks import ScheduleTick, TickRecord, job_ticks
 from ._job_wait import WaitState, job_wait_state
 from ._keys import (
+    DISCOVERY_PATTERN_ALL,
+    DISCOVERY_PATTERNS,
     KEYS_BY_KIND,
+    KIND_LABELS,
     REGISTRIES,
     AnyKeys,
     FeedKeys,
@@ -125,6 +129,7 @@ from ._keys import (
     QueueKeys,
     SortedFeedKeys,
     channel,
+    discovered,
 )
 from ._lifecycle import (
     REFUSALS,
@@ -177,7 +182,10 @@ __all__ = [
     "DEFAULT_RETRY_DELAY_MAX_MS",
     "DEFAULT_RETRY_DELAY_MS",
     "DEFAULT_RETRY_FACTOR",
+    "DISCOVERY_PATTERNS",
+    "DISCOVERY_PATTERN_ALL",
     "KEYS_BY_KIND",
+    "KIND_LABELS",
     "MAX_BATCH",
     "MAX_COUNT",
     "MAX_ERROR_BYTES",
@@ -185,6 +193,7 @@ __all__ = [
     "MAX_ID_BYTES",
     "MAX_MS",
     "MAX_NAME_BYTES",
+    "MAX_SCAN_COUNT",
     "RANGES",
     "REFUSALS",
     "REGISTRIES",
@@ -246,6 +255,7 @@ __all__ = [
     "all_scripts",
     "allowed",
     "channel",
+    "discovered",
     "existing_id_arg",
     "feed_get",
     "feed_has",
@@ -293,6 +303,7 @@ __all__ = [
     "object_configure",
     "object_create",
     "object_delete",
+    "object_register",
     "ops",
     "parse_channel",
     "parse_config",
@@ -303,6 +314,7 @@ __all__ = [
     "queue_put",
     "queue_wait_for_item",
     "refusal_code",
+    "scan_keys",
     "script_names",
     "sorted_feed_append",
     "sorted_feed_edit",

@@ -392,6 +392,10 @@ _FINISH_KEYS = layout(
     ),
 )
 layout("job/finish_many", _FINISH_KEYS)
+# job/finish also removes the reaper's sighting of a claim without an owner;
+# job/finish_many (our workers' batches: claims with an owner) leaves stale
+# sightings to the next reap sweep.
+layout("job/finish", (*_FINISH_KEYS, "seen"))
 
 
 def job_finish(
@@ -516,6 +520,7 @@ layout(
         "errors",
         "leases",
         "scheduled",
+        "seen",
     ),
 )
 
@@ -597,7 +602,10 @@ def job_cancel(
     )
 
 
-layout("job/stall", ("claimed", "owners", "cancelled", "stalled", "published", "errors", "leases"))
+layout(
+    "job/stall",
+    ("claimed", "owners", "cancelled", "stalled", "published", "errors", "leases", "seen"),
+)
 
 
 def job_stall(
@@ -657,6 +665,7 @@ layout(
         "orphans",
         "leases",
         "scheduled",
+        "seen",
     ),
 )
 

@@ -95,6 +95,7 @@ layout(
         "orphans",
         "leases",
         "scheduled",
+        "seen",
     ),
 )
 
@@ -105,7 +106,9 @@ def job_reap(
     """``job_reap(keys, stale_ms=15_000, orphan_grace_ms=10_000)``: one maintenance sweep.
 
     Takes back claims not renewed within their lease (the lease the claimer
-    recorded; the queue's ``timeout`` config for claims without one), claims
+    recorded; the queue's ``timeout`` config for claims without one, counted
+    for a claim without an owner -- an original client's, stamped with that
+    client's clock -- from when a sweep first saw it, by the server clock), claims
     whose owner's heartbeat is older than ``stale_ms`` (0 = skip this rule) or
     absent, and jobs lost by original workers between pop and claim (seen lost
     by two sweeps at least ``orphan_grace_ms`` apart). Reaped jobs wait out the

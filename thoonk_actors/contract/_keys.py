@@ -39,6 +39,41 @@ KIND_LABELS: dict[Kind, str] = {
     "queue": "queue",
 }
 
+#: Discovery: the key that marks an object of each type when no registry names it.
+#: The ``publishes`` counter is written by every publish of every client (the
+#: original JavaScript Thoonk Jobs included, which never writes ``jobs``) and
+#: removed only by delete, so it outlives every job, item and claim. SCAN with
+#: this MATCH (and ``TYPE string``) finds them; see :func:`discovered`.
+DISCOVERY_PATTERNS: dict[Kind, str] = {kind: f"{kind}.publishes:*" for kind in REGISTRIES}
+#: One MATCH for every type at once: one SCAN pass instead of one per type.
+DISCOVERY_PATTERN_ALL = "*.publishes:*"
+
+
+def discovered(key: bytes, *, cluster: bool = False) -> tuple[Kind, str] | None:
+    """``discovered(b"job.publishes:emails")`` -> ``("job", "emails")``; None if no object's.
+
+    The inverse of the ``publishes`` key name: the type and the object name, or
+    None when ``key`` is not such a key (another program's key that the
+    pattern matched, a cluster-mode key in standalone mode or the other way
+    round, a name that is not UTF-8). The name is NOT validated here: the caller
+    reports a name that breaks the rule (:func:`validate_name`).
+    """
+    for kind in REGISTRIES:
+        prefix = f"{kind}.publishes:".encode()
+        if key.startswith(prefix):
+            raw = key[len(prefix) :]
+            if cluster:
+                if not (raw.startswith(b"{") and raw.endswith(b"}")):
+                    return None
+                raw = raw[1:-1]
+            try:
+                name = raw.decode()
+            except UnicodeDecodeError:
+                return None
+            return (kind, name) if name else None
+    return None
+
+
 # Fields of a keys object that are not per-object keys.
 _NOT_KEYS = frozenset({"name", "cluster", "registry"})
 
@@ -107,9 +142,11 @@ class JobKeys(ObjectKeys):
     lease; claims without one fall back to the config ``timeout``);
     ``scheduled`` zset id -> ms (server clock) when the job goes back to
     ``ids`` (retry backoff, delayed publish); ``ticks`` hash schedule name ->
-    ``"<last tick ms> <spec>"`` (recurring jobs: a tick is published once). Per
-    job, :meth:`result_key`
-    (a hash that expires after ``result_ttl``).
+    ``"<last tick ms> <spec>"`` (recurring jobs: a tick is published once);
+    ``seen`` hash id -> ``"<server ms> <claim score>"``: when a reap sweep first
+    saw that claim without an owner (an original client's claim, whose score is
+    the client's clock), so the reaper times such claims by the server clock.
+    Per job, :meth:`result_key` (a hash that expires after ``result_ttl``).
     """
 
     KIND: ClassVar[Kind] = "job"
@@ -129,6 +166,7 @@ class JobKeys(ObjectKeys):
     leases: str
     scheduled: str
     ticks: str
+    seen: str
 
     def result(self, id: str) -> str:
         """``job.result:{<name>}:<id>``: the stored outcome of one job (ext).

@@ -6,6 +6,9 @@ Each method is one contract operation (see ``thoonk_actors.contract``).
 from ._base import Events as Events
 from ._base import ObjectEvent as ObjectEvent
 from ._base import ThoonkObject as ThoonkObject
+from ._discovery import DISCOVERY_BUDGET_S as DISCOVERY_BUDGET_S
+from ._discovery import Discovery as Discovery
+from ._discovery import FoundObject as FoundObject
 from ._feed import Feed as Feed
 from ._feed import FeedEvent as FeedEvent
 from ._feed import Snapshot as Snapshot

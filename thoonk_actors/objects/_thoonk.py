@@ -29,6 +29,7 @@ from .._nursery import open_service_nursery
 from ..contract import Call, Codec, Command, JsonCodec
 from ..embedded import resolve_url, reviver_for
 from ..transport import PubSub, RedisClient, Subscription, open_pubsub, open_redis
+from ._discovery import DISCOVERY_BUDGET_S, SCAN_COUNT, Discovery, discover, register
 from ._results import ResultRouter
 
 if TYPE_CHECKING:
@@ -116,6 +117,41 @@ class Thoonk:
             )
         members = await self.execute("SMEMBERS", registry, idempotent=True)
         return sorted(contract.id_text(m) for m in members)
+
+    async def discover(
+        self,
+        kinds: Iterable[contract.Kind] | None = None,
+        *,
+        budget_s: float = DISCOVERY_BUDGET_S,
+        count: int = SCAN_COUNT,
+        scan: bool = True,
+    ) -> Discovery:
+        """Every object of ``kinds`` (default: all types), registered or not.
+
+        The registries, plus objects found by their keys with SCAN (the
+        original JavaScript client never registers its job queues); those are
+        marked ``registered=False``. O(keyspace): SCAN steps of ``count`` keys,
+        for at most ``budget_s`` seconds (then ``complete`` is False);
+        ``scan=False`` reads the registries only. See
+        :mod:`thoonk_actors.objects._discovery`.
+
+        Raises:
+            UsageError: an unknown type, a bad budget or count.
+        """
+        return await discover(self, kinds, budget_s=budget_s, count=count, scan=scan)
+
+    async def register(self, kind: contract.Kind, name: str) -> bool:
+        """Add an existing object that no registry names to its type's registry.
+
+        ``await thoonk.register("job", "thumbnails")``: True when it was added,
+        False when it was registered already (idempotent; one script).
+
+        Raises:
+            UsageError: an unknown type.
+            InvalidNameError: the name breaks the naming rule (nothing sent).
+            NoSuchObjectError: none of the object's keys exists.
+        """
+        return await register(self, kind, name)
 
     # ------------------------------------------------------------ running ops
 

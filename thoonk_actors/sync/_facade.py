@@ -40,8 +40,8 @@ import outcome
 import trio
 
 from .._redact import redact_url
-from ..contract import Codec
-from ..objects import Thoonk, ThoonkObject, open_thoonk
+from ..contract import Codec, Kind
+from ..objects import DISCOVERY_BUDGET_S, Discovery, Thoonk, ThoonkObject, open_thoonk
 from ..transport import Gap
 from ._portal import Portal, PortalClosedError
 from ._views import make_view
@@ -432,6 +432,24 @@ class SyncThoonk:
         """Registered names of one object type (``job``, ``feed``, ``sorted_feed``, ``queue``)."""
         thoonk = self._check()
         return self._portal.run(thoonk.names, kind)
+
+    def discover(
+        self,
+        kinds: Iterable[Kind] | None = None,
+        *,
+        budget_s: float = DISCOVERY_BUDGET_S,
+        scan: bool = True,
+    ) -> Discovery:
+        """Every object, registered or not (blocking :meth:`Thoonk.discover`: a bounded SCAN)."""
+        thoonk = self._check()
+        return self._portal.run(
+            functools.partial(thoonk.discover, kinds, budget_s=budget_s, scan=scan)
+        )
+
+    def register(self, kind: Kind, name: str) -> bool:
+        """Put an object that no registry names into its registry (:meth:`Thoonk.register`)."""
+        thoonk = self._check()
+        return self._portal.run(thoonk.register, kind, name)
 
     def execute(self, *args: Any) -> Any:
         """A raw Redis command on this connection."""

@@ -3,11 +3,15 @@
 Synopsis::
 
     t = thoonk_actors.sync.connect()
-    Dashboard("emails", "news", t=t)                 # by name: looked up in the registry
+    Dashboard("emails", "news", t=t)                 # by name: registered or found by its keys
     Dashboard(t.job("emails"), t.feed("news"), worker, columns=3)
+    Dashboard.everything(t)                          # every job queue, feed and sorted feed
 
 Each part is the object's own view (JobBoard, FeedView, WorkerPanel) with its
-own follower; ``close()`` closes them all.
+own follower; ``close()`` closes them all. Names are looked up with
+``t.discover()``: the registries, plus objects only other clients use (the
+original JavaScript Thoonk never registers its job queues; their boards say
+"unregistered").
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from typing import Any
 import ipywidgets as widgets
 
 from .._errors import UsageError
+from ..contract import Kind
 from ..sync import SyncThoonk
 
-_KINDS = ("job", "feed", "sorted_feed")
+_KINDS: tuple[Kind, ...] = ("job", "feed", "sorted_feed")
 
 
 class Dashboard(widgets.GridBox):  # type: ignore[misc]  # ipywidgets is untyped
@@ -45,6 +50,19 @@ class Dashboard(widgets.GridBox):  # type: ignore[misc]  # ipywidgets is untyped
             ),
         )
 
+    @classmethod
+    def everything(cls, t: SyncThoonk, *, columns: int = 2) -> Dashboard:
+        """Every job queue, feed and sorted feed, registered or not (``t.discover()``).
+
+        Raises:
+            UsageError: there is none.
+        """
+        found = t.discover(_KINDS)
+        views = [getattr(t, o.kind)(o.name) for o in found.objects]
+        if not views:
+            raise UsageError("there is no job queue, feed or sorted feed to show yet")
+        return cls(*views, columns=columns)
+
     @staticmethod
     def _resolve(item: Any, t: SyncThoonk | None) -> Any:
         if not isinstance(item, str):
@@ -55,11 +73,12 @@ class Dashboard(widgets.GridBox):  # type: ignore[misc]  # ipywidgets is untyped
             return item
         if t is None:
             raise UsageError(f"Dashboard({item!r}): give the connection too, t=connect()")
+        found = t.discover(_KINDS)
         for kind in _KINDS:
-            if item in t.names(kind):
+            if item in found.names(kind):
                 return getattr(t, kind)(item)
         raise UsageError(
-            f"no job queue or feed named {item!r} is registered; "
+            f"no job queue or feed named {item!r} was found (registered or by its keys); "
             "pass the object instead (t.job(name), t.feed(name))"
         )
 

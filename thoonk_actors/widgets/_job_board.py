@@ -56,6 +56,8 @@ class JobBoard(LiveWidget):
         self.job = job
         self.limit = limit
         self.counts: dict[str, int] = {}
+        #: False when no registry names the queue (only original JS clients use it).
+        self.registered: bool | None = None
         self.rate = 0.0
         self.stalled: list[JobRow] = []
         self.claimed: list[JobRow] = []
@@ -275,6 +277,9 @@ class JobBoard(LiveWidget):
 
     async def _refresh(self, job: Job) -> None:
         stats = await job.statistics()
+        self.registered = bool(
+            await job.thoonk.execute("SISMEMBER", job.keys.registry, job.name, idempotent=True)
+        )
         claimed = await job.claimed()
         stalled_ids = await job.stalled_ids()
         self.counts = {
@@ -334,7 +339,11 @@ class JobBoard(LiveWidget):
             )
         ) + cell.format(f"{self.rate:,.1f}", "finished/s")
         with self.hold_sync():
-            header = f"<b>{html.escape(self.job.name)}</b> — job queue"
+            header = f"<b>{html.escape(self.job.name)}</b> — job queue" + (
+                " (unregistered: only other clients use it; <code>t.register('job', name)</code>)"
+                if self.registered is False
+                else ""
+            )
             if self.header.value != header:
                 self.header.value = header
             # a wrapping row, not a table: a narrow column (a Dashboard) shows it all
@@ -359,6 +368,7 @@ class JobBoard(LiveWidget):
         """What the board shows, as plain data (for tests and debugging)."""
         return {
             "counts": dict(self.counts),
+            "registered": self.registered,
             "stalled": [(r.id, r.failures, r.error) for r in self.stalled],
             "claimed": [(r.id, r.failures) for r in self.claimed],
             "status": self.status.value,

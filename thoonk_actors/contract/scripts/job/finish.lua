@@ -9,7 +9,8 @@
 -- KEYS[8]  orphans    hash
 -- KEYS[9]  finishes   string counter
 -- KEYS[10] leases     hash   (the claim's lease is removed)
--- KEYS[11] result     hash   job.result:{<n>}:<id>: state, at, [result]; expires after result_ttl
+-- KEYS[11] seen       hash   (a claim without an owner: the reaper's sighting is removed)
+-- KEYS[12] result     hash   job.result:{<n>}:<id>: state, at, [result]; expires after result_ttl
 -- ARGV[1] id   ARGV[2] token ('' = none: original behaviour, for JS-claimed jobs)
 -- ARGV[3] has result '1' | '0'   ARGV[4] result bytes   ARGV[5] finish channel
 -- Reply: {'ok', id, finish_ms} | {'not_claimed', id} (no token) | {'claim_lost', id, owner_or_nil} (token)
@@ -17,14 +18,14 @@
 -- Event: finish channel, payload id, or id NUL result when a result is given (exactly the original).
 local config, claimed, owners, cancelled, published = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local items, errors, orphans, finishes, leases = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local result = KEYS[11]
+local seen, result = KEYS[11], KEYS[12]
 local id, token, has_result, value, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
 -- Every refusal: all types, then the counter, then `reply`.
 local function refuse(reply)
   return check_types({config, 'hash', claimed, 'zset', owners, 'hash', cancelled, 'hash',
       published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string',
-      leases, 'hash', result, 'hash'})
+      leases, 'hash', seen, 'hash', result, 'hash'})
     or check_counters({finishes})
     or reply
 end
@@ -47,16 +48,20 @@ end
 
 bad = check_type(published, 'zset') or check_type(items, 'hash') or check_type(leases, 'hash')
 if bad then return refuse(bad) end
--- A failure count or error text of this job (the keys often exist), an orphan mark
--- or an earlier result (the keys are usually missing): only what is there is cleared.
-local counted, noted, marked, old_result
+-- A failure count or error text of this job (the keys often exist), an orphan mark,
+-- an earlier result or a reaper's sighting (the keys are usually missing): only what
+-- is there is cleared.
+local counted, noted, marked, old_result, sighted
 counted, bad = read('hash', 'HEXISTS', cancelled, id)
 if bad then return refuse(bad) end
 noted, bad = read('hash', 'HEXISTS', errors, id)
 if bad then return refuse(bad) end
-marked, old_result = 0, false
-if redis.call('EXISTS', orphans, result) > 0 then
+marked, old_result, sighted = 0, false, 0
+if redis.call('EXISTS', orphans, result, seen) > 0 then
   marked, bad = read('hash', 'HEXISTS', orphans, id)
+  if bad then return refuse(bad) end
+  -- A claim without an owner (an original client's) may have a sighting of the reaper.
+  sighted, bad = read('hash', 'HEXISTS', seen, id)
   if bad then return refuse(bad) end
   local kind = redis.call('TYPE', result)['ok']
   if kind ~= 'none' and kind ~= 'hash' then
@@ -83,6 +88,9 @@ redis.call('HDEL', items, id)
 if owner then
   redis.call('HDEL', owners, id)
   redis.call('HDEL', leases, id)
+end
+if sighted == 1 then
+  redis.call('HDEL', seen, id)
 end
 if counted == 1 then
   redis.call('HDEL', cancelled, id)

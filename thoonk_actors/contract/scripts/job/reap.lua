@@ -16,7 +16,16 @@
 -- The reason is recorded in job.errors. Heartbeats older than the window are removed.
 -- A ghost claim (a claimed id whose item is gone: an original worker claims the id
 -- it popped even when the job was retracted meanwhile) is dropped by every sweep,
--- reason 'ghost' unless an earlier rule picked it. Cost: O(claimed + stalled + owners + leases)
+-- reason 'ghost' unless an earlier rule picked it.
+-- Server time only: a claim without an owner entry was made by another client (the
+-- original JS worker), whose claim score is ITS clock (Date.now()); such a claim is
+-- timed from when a sweep first saw it (job.seen: id -> '<server ms> <claim score>',
+-- written here with the server's TIME) and reaped once `timeout` passed since then.
+-- An entry counts only while the claim keeps the score it had when seen (a new claim
+-- of the id, or a touch, starts it again); entries of ids no longer claimed without an
+-- owner are removed. Duplicate entries of a queued id in job.ids (the original accepts
+-- publishing a queued id again) are removed when the count check below scans the list,
+-- keeping the entry nearest the right end (the one claimed first). Cost: O(claimed + stalled + owners + leases + seen)
 -- per sweep; O(items + ids) only when the counts say some job is lost.
 -- KEYS[1]  config     hash   (timeout, max_cancels)
 -- KEYS[2]  ids        list
@@ -31,6 +40,7 @@
 -- KEYS[11] orphans    hash   id -> ms when first seen lost
 -- KEYS[12] leases     hash   id -> lease ms of our claims
 -- KEYS[13] scheduled  zset   id -> due ms (retry backoff)
+-- KEYS[14] seen       hash   id -> '<server ms> <claim score>' of claims without an owner
 -- ARGV[1] staleness window ms (0 = skip the heartbeat rule)
 -- ARGV[2] orphan grace ms (a mark must be at least this old to act on it)
 -- ARGV[3] cancel channel   ARGV[4] stall channel   ARGV[5] jitter seed (0..999)
@@ -41,12 +51,13 @@
 local config, ids, items, published, claimed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local cancelled, stalled, owners, workers = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local errors, orphans, leases, scheduled = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local seen = KEYS[14]
 local stale, grace = tonumber(ARGV[1]), tonumber(ARGV[2])
 local cancel_channel, stall_channel, seed = ARGV[3], ARGV[4], tonumber(ARGV[5]) or 0
 
 local bad = check_types({config, 'hash', ids, 'list', items, 'hash', published, 'zset',
   claimed, 'zset', cancelled, 'hash', stalled, 'set', owners, 'hash', workers, 'zset',
-  errors, 'hash', orphans, 'hash', leases, 'hash', scheduled, 'zset'})
+  errors, 'hash', orphans, 'hash', leases, 'hash', scheduled, 'zset', seen, 'hash'})
 if bad then return bad end
 local timeout, err = config_int(config, 'timeout')
 if err then return err end
@@ -95,18 +106,47 @@ for i = 1, #lease_pairs, 2 do
   end
 end
 
+-- When a sweep first saw each claim without an owner (server ms), with its score then.
+local sighted, seen_ids = {}, {}
+do
+  local seen_pairs = redis.call('HGETALL', seen)
+  for i = 1, #seen_pairs, 2 do
+    local at, score = string.match(seen_pairs[i + 1], '^(%d+) (.*)$')
+    seen_ids[#seen_ids + 1] = seen_pairs[i]
+    if at then
+      sighted[seen_pairs[i]] = {tonumber(at), score}
+    end
+  end
+end
+local keep_seen, new_seen = {}, {}
+
 -- Rule 1: claims not renewed within their lease (oldest first, the claims' order).
+-- Our claims' scores are server time; a claim without an owner is timed by job.seen.
 for i = 1, #claims, 2 do
   local id = claims[i]
-  local lease = lease_of[id]
-  local whose = 'its lease'
-  if lease == nil then
-    lease, whose = timeout, 'the queue timeout'
-  end
-  local score = tonumber(claims[i + 1])
-  if lease and lease > 0 and score and score <= now - lease then
-    pick(id, 'timeout', 'reaped: claim not renewed within ' .. whose .. ' of '
-      .. int_str(lease) .. ' ms')
+  if owner_of[id] then
+    local lease = lease_of[id]
+    local whose = 'its lease'
+    if lease == nil then
+      lease, whose = timeout, 'the queue timeout'
+    end
+    local score = tonumber(claims[i + 1])
+    if lease and lease > 0 and score and score <= now - lease then
+      pick(id, 'timeout', 'reaped: claim not renewed within ' .. whose .. ' of '
+        .. int_str(lease) .. ' ms')
+    end
+  elseif timeout and timeout > 0 then
+    local mark = sighted[id]
+    if mark and mark[2] == claims[i + 1] then
+      keep_seen[id] = true
+      if mark[1] <= now - timeout then
+        pick(id, 'timeout', 'reaped: claim by a client without a lease not finished within '
+          .. 'the queue timeout of ' .. int_str(timeout) .. ' ms (server clock, from '
+          .. int_str(mark[1]) .. ')')
+      end
+    else
+      new_seen[id] = int_str(now) .. ' ' .. claims[i + 1]
+    end
   end
 end
 
@@ -152,6 +192,7 @@ end
 -- count only until a claim pops it -- a claim drops such entries (or claims the id),
 -- so the list heals on pop.
 local lost = {}
+local duplicates = {}  -- {id, extra entries}: written below, after every read
 local marks = {}
 local mark_pairs = redis.call('HGETALL', orphans)
 for i = 1, #mark_pairs, 2 do
@@ -177,7 +218,12 @@ if redis.call('HLEN', items) ~= total then
   end
   local queued = {}
   for _, id in ipairs(redis.call('LRANGE', ids, 0, -1)) do
-    queued[id] = true
+    queued[id] = (queued[id] or 0) + 1
+  end
+  for id, n in pairs(queued) do
+    if n > 1 then
+      duplicates[#duplicates + 1] = {id, n - 1}
+    end
   end
   for _, id in ipairs(redis.call('HKEYS', items)) do
     if not queued[id] and not is_claimed[id] and not is_stalled[id] and not is_scheduled[id] then
@@ -261,8 +307,34 @@ for _, v in ipairs(over) do
   reply[#reply + 1] = 'stalled'
   reply[#reply + 1] = 'max_cancels'
 end
+for _, v in ipairs(duplicates) do
+  -- From the left: the entry nearest the right end (next in line) stays.
+  redis.call('LREM', ids, v[2], v[1])
+end
 for _, id in ipairs(leftover) do
   redis.call('HDEL', owners, id)
+end
+-- job.seen: drop entries of claims that ended, got an owner, changed or were reaped.
+do
+  local drop = {}
+  for _, id in ipairs(seen_ids) do
+    if not keep_seen[id] or picked[id] then
+      drop[#drop + 1] = id
+    end
+  end
+  if #drop > 0 then
+    call_many('HDEL', seen, drop)
+  end
+  local fresh = {}
+  for id, value in pairs(new_seen) do
+    if not picked[id] then  -- a ghost claim was dropped above
+      fresh[#fresh + 1] = id
+      fresh[#fresh + 1] = value
+    end
+  end
+  if #fresh > 0 then
+    call_many('HSET', seen, fresh)
+  end
 end
 if #stale_leases > 0 then
   call_many('HDEL', leases, stale_leases)

@@ -8,7 +8,8 @@
 -- KEYS[7] workers    zset
 -- KEYS[8] scheduled  zset   (jobs waiting out their retry backoff)
 -- ARGV[1] staleness window ms: workers whose heartbeat is older are not counted as alive
--- Reply: {'ok', now_ms, available, claimed, stalled, items, publishes, finishes, workers_alive,
+-- Reply: {'ok', now_ms, available (distinct ids a claim would take), claimed, stalled,
+--         items, publishes, finishes, workers_alive,
 --         scheduled}
 --        | {'wrongtype', key, expected, actual}
 local ids, items, claimed, stalled = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -32,5 +33,28 @@ if bad then
   return check_types({ids, 'list', items, 'hash', claimed, 'zset', stalled, 'set',
     publishes, 'string', finishes, 'string', workers, 'zset', scheduled, 'zset'})
 end
-return {'ok', now, counts[1], counts[2], counts[3], counts[4],
+-- Available: the ids a claim would take, each once. Duplicate entries (the original
+-- accepts publishing a queued id again), entries whose item is gone and entries of
+-- claimed ids are in LLEN, but a claim drops them. When every job is in exactly one
+-- state, LLEN + claimed + stalled + scheduled = items and LLEN is the count (O(1));
+-- otherwise the list is read and each id that has an item and no claim counted once
+-- (O(ids): until a claim pops the odd entries or a reap sweep removes duplicates).
+local available = counts[1]
+if available > 0 and available + counts[2] + counts[3] + counts[7] ~= counts[4] then
+  local distinct, once = {}, {}
+  for _, id in ipairs(redis.call('LRANGE', ids, 0, -1)) do
+    if not once[id] then
+      once[id] = true
+      distinct[#distinct + 1] = id
+    end
+  end
+  local claims = read_many('zset', 'ZMSCORE', claimed, distinct)
+  available = 0
+  for i, id in ipairs(distinct) do
+    if not claims[i] and redis.call('HEXISTS', items, id) == 1 then
+      available = available + 1
+    end
+  end
+end
+return {'ok', now, available, counts[2], counts[3], counts[4],
   tonumber(counts[5]) or 0, tonumber(counts[6]) or 0, alive, counts[7]}
