@@ -63,6 +63,7 @@ def test_job_keys_standalone_are_the_originals() -> None:
         "job.leases:emails",
         "job.scheduled:emails",
         "job.ticks:emails",
+        "job.limits:emails",
     )
 
 

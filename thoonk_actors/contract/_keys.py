@@ -107,7 +107,10 @@ class JobKeys(ObjectKeys):
     lease; claims without one fall back to the config ``timeout``);
     ``scheduled`` zset id -> ms (server clock) when the job goes back to
     ``ids`` (retry backoff, delayed publish); ``ticks`` hash schedule name ->
-    ``"<last tick ms> <spec>"`` (recurring jobs: a tick is published once). Per
+    ``"<last tick ms> <spec>"`` (recurring jobs: a tick is published once);
+    ``limits`` hash of the claim limiter (``tat``: the rate limit's theoretical
+    arrival time in ms, ``held`` / ``held_ms``: why and when a claim was last
+    held back by ``max_per_second`` / ``max_concurrent``). Per
     job, :meth:`result_key`
     (a hash that expires after ``result_ttl``).
     """
@@ -129,6 +132,7 @@ class JobKeys(ObjectKeys):
     leases: str
     scheduled: str
     ticks: str
+    limits: str
 
     def result(self, id: str) -> str:
         """``job.result:{<name>}:<id>``: the stored outcome of one job (ext).
