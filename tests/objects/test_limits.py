@@ -6,6 +6,8 @@ wall clock. The multi-process forms are in tests/runtime/test_limits_processes.p
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import redis
 import trio
@@ -114,7 +116,7 @@ async def test_max_per_second_spaces_claims_by_the_server_clock(
             times += [claimed_ms(sync_redis, "paced", job.id) for job in got]
             if not got:
                 await jobs.wait_held(held[-1])
-    assert all(later - earlier >= 100 for earlier, later in zip(times, times[1:], strict=False))
+    assert all(later - earlier >= 100 for earlier, later in itertools.pairwise(times))
 
 
 async def test_get_waits_out_the_rate_limit(thoonk: Thoonk, sync_redis: redis.Redis) -> None:
