@@ -56,6 +56,7 @@ class JobBoard(LiveWidget):
         self.job = job
         self.limit = limit
         self.counts: dict[str, int] = {}
+        self.held_back: str | None = None  # "rate" / "concurrency": a queue limit holds jobs
         self.rate = 0.0
         self.stalled: list[JobRow] = []
         self.claimed: list[JobRow] = []
@@ -286,6 +287,7 @@ class JobBoard(LiveWidget):
             "published": stats.publishes,
             "workers": stats.workers_alive,
         }
+        self.held_back = stats.held_back
         now = time.monotonic()
         self._finish_history = [
             (t, n) for t, n in self._finish_history if now - t <= _RATE_WINDOW
@@ -333,6 +335,8 @@ class JobBoard(LiveWidget):
                 "workers",
             )
         ) + cell.format(f"{self.rate:,.1f}", "finished/s")
+        if self.held_back is not None:  # max_per_second / max_concurrent is holding jobs back
+            cells += cell.format(f'<span style="color:#c60">{self.held_back}</span>', "held back")
         with self.hold_sync():
             header = f"<b>{html.escape(self.job.name)}</b> — job queue"
             if self.header.value != header:
@@ -363,6 +367,7 @@ class JobBoard(LiveWidget):
             "claimed": [(r.id, r.failures) for r in self.claimed],
             "status": self.status.value,
             "rate": self.rate,
+            "held_back": self.held_back,
         }
 
 
