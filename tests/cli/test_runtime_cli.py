@@ -305,11 +305,13 @@ def test_top_once_json_shows_every_object_with_its_counts(
             "type": "job", "name": "emails", "registered": True,
             "available": 1, "claimed": 1, "stalled": 0,
             "scheduled": 0, "publishes": 3, "finishes": 1, "rate": 0.0, "workers": workers,
+            "held": None,
         },
         {
             "type": "job", "name": "reports", "registered": True,
             "available": 1, "claimed": 0, "stalled": 0,
             "scheduled": 0, "publishes": 1, "finishes": 0, "rate": 0.0, "workers": 0,
+            "held": None,
         },
         {"type": "feed", "name": "news", "registered": True, "length": 1},
         {"type": "queue", "name": "tasks", "registered": True, "length": 1},
@@ -321,9 +323,12 @@ def test_top_once_json_shows_every_object_with_its_counts(
     lines = table.stdout.splitlines()
     assert lines[0].startswith(f"thoonk top  {redis_url}  ")
     assert lines[2:] == [
-        "JOB      AVAILABLE  CLAIMED  STALLED  SCHEDULED  PUBLISHES  FINISHES  RATE/S  WORKERS",
-        "emails           1        1        0          0          3         1     0.0        2",
-        "reports          1        0        0          0          1         0     0.0        0",
+        "JOB      AVAILABLE  CLAIMED  STALLED  SCHEDULED  PUBLISHES  FINISHES  RATE/S  WORKERS"
+        "  HELD",
+        "emails           1        1        0          0          3         1     0.0        2"
+        "     -",
+        "reports          1        0        0          0          1         0     0.0        0"
+        "     -",
         "",
         "FEED  LENGTH",
         "news       1",
@@ -341,7 +346,7 @@ def test_top_follows_until_ctrl_c(redis_url: str) -> None:
             assert top.line() == ""
             assert top.line().startswith("JOB ")
             rate_column = "-" if snapshot == 0 else "0.0"  # no rate before a second snapshot
-            assert top.line().split()[-2] == rate_column
+            assert top.line().split()[-3] == rate_column
             assert top.line() == ""
         top.sigint()
         code, _, errors = top.finish()
@@ -386,12 +391,18 @@ def test_top_tables() -> None:
     row = {
         "type": "job", "name": "q", "registered": True, "available": 1, "claimed": 2, "stalled": 3,
         "scheduled": 0, "publishes": 4, "finishes": 5, "rate": 12345.6, "workers": 6,
+        "held": None,
     }  # fmt: skip
-    assert render([row, {**row, "name": "slow", "rate": 0.25}, {**row, "rate": None}]) == [
-        "JOB   AVAILABLE  CLAIMED  STALLED  SCHEDULED  PUBLISHES  FINISHES  RATE/S  WORKERS",
-        "q             1        2        3          0          4         5  12,346        6",
-        "slow          1        2        3          0          4         5     0.2        6",
-        "q             1        2        3          0          4         5       -        6",
+    slow = {**row, "name": "slow", "rate": 0.25, "held": "rate"}
+    assert render([row, slow, {**row, "rate": None, "held": "concurrency"}]) == [
+        "JOB   AVAILABLE  CLAIMED  STALLED  SCHEDULED  PUBLISHES  FINISHES  RATE/S  WORKERS"
+        "         HELD",
+        "q             1        2        3          0          4         5  12,346        6"
+        "            -",
+        "slow          1        2        3          0          4         5     0.2        6"
+        "         rate",
+        "q             1        2        3          0          4         5       -        6"
+        "  concurrency",
     ]
 
 

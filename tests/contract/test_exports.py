@@ -17,6 +17,7 @@ INTERNAL = {
     "check_item", "item_pairs",  # _feed
     "item_label", "token_arg", "text_arg", "jitter_arg",  # _job
     "FINISH_STATUSES", "CANCEL_OUTCOMES", "REAP_OUTCOMES", "REAP_REASONS",  # _job_results
+    "HOLD_REASONS",  # _job_results
     "PRELUDE", "prelude_for",  # _scripts
     "T",
 }  # fmt: skip

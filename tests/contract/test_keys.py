@@ -65,6 +65,7 @@ def test_job_keys_standalone_are_the_originals() -> None:
         "job.scheduled:emails",
         "job.ticks:emails",
         "job.seen:emails",
+        "job.limits:emails",
     )
 
 

@@ -29,6 +29,7 @@ from thoonk_actors.contract import (
     FeedKeys,
     FeedPublished,
     FinishRequest,
+    HeldBack,
     JobCancelled,
     JobFinished,
     JobKeys,
@@ -204,10 +205,29 @@ def test_reap_and_stats() -> None:
     )
     with pytest.raises(UnexpectedReplyError):
         call.decode([b"ok", 7, 1, b"a", b"cancelled", b"boredom"])
-    stats = job_stats(JOB, stale_ms=1000).decode([b"ok", 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    stats = job_stats(JOB, stale_ms=1000).decode([b"ok", 1, 2, 3, 4, 5, 6, 7, 8, 9, b""])
     assert stats == JobStats(1, 2, 3, 4, 5, 6, 7, 8, scheduled=9)
-    with pytest.raises(UnexpectedReplyError):
-        job_stats(JOB, stale_ms=1000).decode([b"ok", 1, 2, 3, 4, 5, 6, 7, 8])
+    held = job_stats(JOB, stale_ms=1000).decode([b"ok", 1, 2, 3, 4, 5, 6, 7, 8, 9, b"rate"])
+    assert held.held_back == "rate"
+    for bad in ([b"ok", 1, 2, 3, 4, 5, 6, 7, 8, 9], [b"ok", 1, 2, 3, 4, 5, 6, 7, 8, 9, b"mood"]):
+        with pytest.raises(UnexpectedReplyError):
+            job_stats(JOB, stale_ms=1000).decode(bad)
+
+
+def test_a_claim_held_back_by_a_limit_says_why_and_when() -> None:
+    call = job_claim(JOB, "w1", max_jobs=5)
+    assert call.decode([b"ok", 10, 0, 0, b"rate", 40]) == Claim(10, (), 0, HeldBack("rate", 40))
+    reply: Reply = [b"ok", 10, 1, 0, b"a", b"{}", b"7", 0, b"concurrency", 1000]
+    assert call.decode(reply) == Claim(
+        10, (ClaimedJob("a", b"{}", "7", 0),), 0, HeldBack("concurrency", 1000)
+    )
+    for bad in (
+        [b"ok", 10, 0, 0, b"mood", 40],
+        [b"ok", 10, 0, 0, b"rate", -1],
+        [b"ok", 10, 0, 0, 1],
+    ):
+        with pytest.raises(UnexpectedReplyError):
+            call.decode(bad)
 
 
 def test_job_reads() -> None:

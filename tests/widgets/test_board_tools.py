@@ -164,3 +164,22 @@ def test_views_list_a_queue_only_original_js_clients_use(
     finally:
         dashboard.close()
         everything.close()
+
+
+def test_board_shows_a_queue_held_back_by_its_concurrency_limit(t: SyncThoonk) -> None:
+    jobs = t.job("tools-held")
+    jobs.create()
+    jobs.configure(max_concurrent=1)  # the sync facade sets a limit like any setting
+    jobs.publish_many(["a", "b"])
+    board = JobBoard(jobs)
+    try:
+        eventually(lambda: board.counts.get("available") == 2, "the board")
+        assert board.state()["held_back"] is None
+        [job] = jobs.claim_many(2)  # the limit takes one of the two
+        eventually(lambda: board.state()["held_back"] == "concurrency", "held back")
+        assert "held back" in board.counts_html.value
+        jobs.finish(job)
+        eventually(lambda: board.state()["held_back"] is None, "no longer held")
+        assert "held back" not in board.counts_html.value
+    finally:
+        board.close()

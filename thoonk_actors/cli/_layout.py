@@ -58,6 +58,7 @@ KEYS: dict[Kind, tuple[KeyInfo, ...]] = {
         KeyInfo("config", "hash", "config: timeout (ms, 0 = claims never expire; the lease of "
                 "claims that carry none), max_cancels (default 10, 0 = no limit), result_ttl "
                 "(ms), retry_delay / retry_delay_max (ms) and retry_factor (backoff), "
+                "max_per_second / max_concurrent (limits of our claims, 0 = none), "
                 "created (ms)"),
         KeyInfo("ids", "list", "queued ids: publish, cancel and retry push left; priority "
                 "publish and release push right; claims pop from the right"),
@@ -84,6 +85,8 @@ KEYS: dict[Kind, tuple[KeyInfo, ...]] = {
         KeyInfo("seen", "hash", "id -> '<server ms> <claim score>': when a reap sweep first "
                 "saw that claim without an owner (an original client's); reaped at that "
                 "server time + the config timeout", "ext"),
+        KeyInfo("limits", "hash", "the claim limiter: tat (ms, the max_per_second "
+                "schedule), held / held_ms (why and when a claim was last held back)", "ext"),
         KeyInfo(RESULT, "hash", "one per finished or retracted job: state (finished / "
                 "retracted), at (ms), result; expires after result_ttl", "ext"),
     ),

@@ -56,6 +56,7 @@ JOB_COLUMNS = (
     ("finishes", "FINISHES"),
     ("rate", "RATE/S"),
     ("workers", "WORKERS"),
+    ("held", "HELD"),
 )
 #: The kinds shown with their length, in table order.
 LENGTH_KINDS: tuple[Kind, ...] = ("feed", "sorted_feed", "queue")
@@ -77,7 +78,9 @@ def add_parser(
         help="watch every job queue (with its rate), feed and queue, refreshed live",
         description=(
             "A live table of every job queue (available, claimed, stalled, scheduled, publishes, "
-            "finishes, finishes per second between two snapshots, live workers) and of every "
+            "finishes, finishes per second between two snapshots, live workers, and HELD: "
+            "'rate' or 'concurrency' while the queue's max_per_second / max_concurrent config "
+            "holds queued jobs back) and of every "
             "feed, sorted feed and queue (length), refreshed every --interval seconds until "
             "Ctrl-C (exit 0). On a terminal it redraws in place; otherwise each snapshot is "
             "printed after the previous one. --once prints one snapshot (after measuring the "
@@ -228,6 +231,7 @@ def rows(new: Snapshot, old: Snapshot | None) -> list[dict[str, Any]]:
             "finishes": stats.finishes,
             "rate": rate(stats, None if old is None else old.jobs.get(name)),
             "workers": stats.workers_alive,
+            "held": stats.held_back,
         })  # fmt: skip
     return out + new.others
 
@@ -249,9 +253,11 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
     return [*text.splitlines(), *unregistered_note(rows)]
 
 
-def _cell(value: int | float | None) -> str:
+def _cell(value: int | float | str | None) -> str:
     if value is None:
         return "-"
+    if isinstance(value, str):
+        return value
     if isinstance(value, float):
         return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
     return str(value)

@@ -43,6 +43,8 @@ DEFAULT_MAX_CANCELS = 10
 DEFAULT_RETRY_DELAY_MS = 1_000
 DEFAULT_RETRY_DELAY_MAX_MS = 300_000
 DEFAULT_RETRY_FACTOR = 2
+#: Largest max_per_second (claims started per second across every worker).
+MAX_RATE = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,11 @@ class JobConfig:
         retry_delay: ms a failed job waits before it is queued again (0 = at once).
         retry_delay_max: the longest wait, ms.
         retry_factor: each further failure waits this many times longer.
+        max_per_second: claims started per second across every worker, process
+            and machine (0 = unlimited); enforced by the claim script on the
+            server clock, with a burst of at most 100 ms worth of claims.
+        max_concurrent: jobs claimed at once across every worker (0 = unlimited);
+            the claim script compares it with the claimed count.
     """
 
     timeout: int = 0
@@ -68,6 +75,8 @@ class JobConfig:
     retry_delay: int = DEFAULT_RETRY_DELAY_MS
     retry_delay_max: int = DEFAULT_RETRY_DELAY_MAX_MS
     retry_factor: int = DEFAULT_RETRY_FACTOR
+    max_per_second: int = 0
+    max_concurrent: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +107,8 @@ RANGES: dict[Kind, dict[str, tuple[int, int]]] = {
         "retry_delay": (0, MAX_MS),
         "retry_delay_max": (0, MAX_MS),
         "retry_factor": (1, MAX_FACTOR),
+        "max_per_second": (0, MAX_RATE),
+        "max_concurrent": (0, MAX_COUNT),
     },
     "feed": {"max_length": (1, MAX_COUNT)},
     "sorted_feed": {},
@@ -112,6 +123,8 @@ _MEANING = {
     "retry_delay_max": "ms, the longest retry backoff",
     "retry_factor": "each retry waits this many times longer",
     "max_length": "items",
+    "max_per_second": "claims per second across all workers, 0 = unlimited",
+    "max_concurrent": "jobs claimed at once across all workers, 0 = unlimited",
 }
 
 

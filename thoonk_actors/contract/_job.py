@@ -37,10 +37,12 @@ from ._config import MAX_COUNT, MAX_MS
 from ._job_results import (
     CANCEL_OUTCOMES,
     FINISH_STATUSES,
+    HOLD_REASONS,
     Claim,
     ClaimedJob,
     FinishOutcome,
     FinishRequest,
+    HeldBack,
     JobCancelled,
     JobFinished,
     JobPublished,
@@ -289,8 +291,19 @@ layout(
         "cancelled",
         "leases",
         "scheduled",
+        "config",
+        "limits",
     ),
 )
+
+
+def _held_back(tail: list[Reply] | tuple[Reply, ...]) -> HeldBack | None:
+    """The ``[held, wait_ms]`` tail of a claim reply as a :class:`HeldBack`; None if malformed."""
+    reason, wait_ms = tail
+    if type(reason) is not bytes or type(wait_ms) is not int or wait_ms < 0:
+        return None
+    known = HOLD_REASONS.get(reason)
+    return None if known is None else HeldBack(known, wait_ms)
 
 
 def job_claim(
@@ -303,6 +316,10 @@ def job_claim(
     claim time, the owner ``worker_id:token``, the claim's lease and refreshes
     the worker's heartbeat. Returns at once; an empty :class:`Claim` when
     nothing is queued (wait with ``job_wait_for_work`` first).
+
+    The queue's ``max_per_second`` / ``max_concurrent`` config may take fewer
+    jobs than asked (maybe none); the claim's ``held_back`` then says why and
+    when to claim again (server clock, so it holds across processes).
 
     ``lease_ms`` is how long the claim lasts without a ``touch`` before a reaper
     takes it back, decided by the claimer (0 = no time limit, only a silent
@@ -327,10 +344,16 @@ def job_claim(
                 type(claimed_ms) is int
                 and type(count) is int
                 and type(dropped) is int
-                and len(reply) == 4 + 4 * count
+                and len(reply) in (4 + 4 * count, 6 + 4 * count)
             ):
+                end = 4 + 4 * count
+                held = None
+                if len(reply) > end:
+                    held = _held_back(reply[end:])
+                    if held is None:
+                        raise unexpected("job/claim", reply)
                 jobs = []
-                fields = iter(reply[4:])  # four at a time; the length is checked above
+                fields = iter(reply[4:end])  # four at a time; the length is checked above
                 for raw_id, item, token, failures in zip(
                     fields, fields, fields, fields, strict=False
                 ):
@@ -343,13 +366,19 @@ def job_claim(
                         break
                     jobs.append(ClaimedJob(id_text(raw_id), item, id_text(token), failures))
                 else:
-                    return Claim(claimed_ms=claimed_ms, jobs=tuple(jobs), dropped=dropped)
+                    return Claim(claimed_ms, tuple(jobs), dropped, held)
         values = ok_values(reply, script="job/claim", obj=keys.label, op="claim")
         if len(values) < 3:
             raise unexpected("job/claim", reply)
         claimed_ms = as_int(values[0], "job/claim")
         count = as_int(values[1], "job/claim")
         rest = values[3:]
+        held = None
+        if len(rest) == 4 * count + 2:
+            held = _held_back(rest[-2:])
+            if held is None:
+                raise unexpected("job/claim", reply)
+            rest = rest[:-2]
         if len(rest) != 4 * count:
             raise unexpected("job/claim", reply)
         return Claim(
@@ -364,6 +393,7 @@ def job_claim(
                 for i in range(0, len(rest), 4)
             ),
             dropped=as_int(values[2], "job/claim"),
+            held_back=held,
         )
 
     return encoded_call(

@@ -13,7 +13,15 @@ from __future__ import annotations
 from ._build import check_count, layout, make_call, ok_values
 from ._call import Call, Reply, as_int, as_text, unexpected
 from ._job import MAX_BATCH, item_label, jitter_arg, token_arg
-from ._job_results import REAP_OUTCOMES, REAP_REASONS, JobStats, Promoted, Reaped, ReapReport
+from ._job_results import (
+    HOLD_REASONS,
+    REAP_OUTCOMES,
+    REAP_REASONS,
+    JobStats,
+    Promoted,
+    Reaped,
+    ReapReport,
+)
 from ._keys import JobKeys
 from ._names import existing_id_arg, validate_id
 
@@ -154,23 +162,44 @@ def job_reap(
 
 layout(
     "job/stats",
-    ("ids", "items", "claimed", "stalled", "publishes", "finishes", "workers", "scheduled"),
+    (
+        "ids",
+        "items",
+        "claimed",
+        "stalled",
+        "publishes",
+        "finishes",
+        "workers",
+        "scheduled",
+        "config",
+        "limits",
+    ),
 )
 
 
 def job_stats(keys: JobKeys, *, stale_ms: int) -> Call[JobStats]:
     """``job_stats(keys, stale_ms=15_000)``: counts in one consistent read.
 
-    ``workers_alive`` counts heartbeats newer than ``stale_ms``.
+    ``workers_alive`` counts heartbeats newer than ``stale_ms``; ``held_back``
+    says whether a limit (``max_per_second`` / ``max_concurrent``) keeps
+    queued jobs waiting.
     """
     check_count(stale_ms, what="stale_ms", low=0, high=2**40)
 
     def decode(reply: Reply) -> JobStats:
         values = ok_values(reply, script="job/stats", obj=keys.label, op="stats")
-        if len(values) != 9:
+        if len(values) != 10:
             raise unexpected("job/stats", reply)
-        n = [as_int(v, "job/stats") for v in values]
-        return JobStats(*n)
+        at, available, claimed, stalled, items, publishes, finishes, alive, scheduled = (
+            as_int(v, "job/stats") for v in values[:9]
+        )
+        held = values[9]
+        reason = HOLD_REASONS.get(held) if type(held) is bytes else None
+        if reason is None and held != b"":
+            raise unexpected("job/stats", reply)
+        return JobStats(
+            at, available, claimed, stalled, items, publishes, finishes, alive, scheduled, reason
+        )
 
     return make_call("job/stats", keys, [stale_ms], decode, idempotent=True)
 

@@ -47,17 +47,41 @@ class ClaimedJob:
     failures: int
 
 
+#: Why a claim took fewer jobs than asked: the queue's ``max_per_second`` or
+#: ``max_concurrent`` config (ext).
+HoldReason = Literal["rate", "concurrency"]
+#: The reply text of each hold reason.
+HOLD_REASONS: dict[bytes, HoldReason] = {b"rate": "rate", b"concurrency": "concurrency"}
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBack:
+    """A limit of the queue took fewer jobs than asked (maybe none).
+
+    ``reason`` ``"rate"``: claim again in ``wait_ms`` (server clock), when the
+    next claim fits ``max_per_second``. ``"concurrency"``: ``max_concurrent``
+    jobs are claimed; claim again when one of them ends (finish, cancel,
+    stall, release, retract events); ``wait_ms`` is a fallback for claims
+    ended by clients that announce nothing (original workers).
+    """
+
+    reason: HoldReason
+    wait_ms: int
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     """The outcome of one claim call: the jobs (maybe none) and the claim time.
 
     ``dropped`` counts ids popped and thrown away because their item was gone or
-    they were already claimed (left by original clients).
+    they were already claimed (left by original clients). ``held_back``: set
+    when a limit of the queue took fewer jobs than asked.
     """
 
     claimed_ms: int
     jobs: tuple[ClaimedJob, ...]
     dropped: int
+    held_back: HeldBack | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +180,10 @@ class JobStats:
     workers_alive: int
     #: Failed jobs waiting out their retry backoff (ext; not in ``available``).
     scheduled: int = 0
+    #: Why queued jobs wait although workers could take them (ext): ``"concurrency"``
+    #: (``max_concurrent`` jobs are claimed), ``"rate"`` (``max_per_second`` held a
+    #: claim back in the last 2 s), or None.
+    held_back: HoldReason | None = None
 
 
 @dataclass(frozen=True, slots=True)

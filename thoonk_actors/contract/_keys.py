@@ -146,7 +146,11 @@ class JobKeys(ObjectKeys):
     ``seen`` hash id -> ``"<server ms> <claim score>"``: when a reap sweep first
     saw that claim without an owner (an original client's claim, whose score is
     the client's clock), so the reaper times such claims by the server clock.
-    Per job, :meth:`result_key` (a hash that expires after ``result_ttl``).
+    ``limits`` hash of the claim limiter (``tat``: the rate limit's theoretical
+    arrival time in ms, ``held`` / ``held_ms``: why and when a claim was last
+    held back by ``max_per_second`` / ``max_concurrent``). Per
+    job, :meth:`result_key`
+    (a hash that expires after ``result_ttl``).
     """
 
     KIND: ClassVar[Kind] = "job"
@@ -167,6 +171,7 @@ class JobKeys(ObjectKeys):
     scheduled: str
     ticks: str
     seen: str
+    limits: str
 
     def result(self, id: str) -> str:
         """``job.result:{<name>}:<id>``: the stored outcome of one job (ext).

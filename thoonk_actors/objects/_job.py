@@ -69,6 +69,8 @@ GIVE_BACK_TIMEOUT = 10.0
 log = logging.getLogger(__name__)
 
 PoisonCallback = Callable[[str, str], None]
+#: The events of a claim ending (a ``max_concurrent`` slot frees), and of a config change.
+_SLOT_EVENTS = ("finish", "cancel", "stall", "release", "retract", "config", "delete")
 """``on_poison(job_id, error)``: a claimed job whose item could not be decoded was stalled."""
 
 
@@ -312,9 +314,12 @@ class Job(ThoonkObject[JobKeys]):
         _check_timeout(timeout)
         deadline = math.inf if timeout is None else trio.current_time() + timeout
         poisoned: list[tuple[str, str]] = []
+        held: list[contract.HeldBack] = []
         while True:
             jobs = await self.claim_many(
-                1, on_poison=lambda job_id, error: poisoned.append((job_id, error))
+                1,
+                on_poison=lambda job_id, error: poisoned.append((job_id, error)),
+                on_held=held.append,
             )
             if jobs:
                 return jobs[0]
@@ -325,6 +330,11 @@ class Job(ThoonkObject[JobKeys]):
                     f"be decoded ({error}); it was stalled with that error, so the next get() "
                     "moves on: inspect it with item() and a RawCodec, then retry() or retract()"
                 )
+            if held:
+                if trio.current_time() >= deadline:
+                    return None
+                await self.wait_held(held.pop(), deadline)
+                continue
             if not await self.wait_for_work(deadline):
                 return None
 
@@ -335,11 +345,16 @@ class Job(ThoonkObject[JobKeys]):
         worker_id: str | None = None,
         lease_ms: int | None = None,
         on_poison: PoisonCallback | None = None,
+        on_held: Callable[[contract.HeldBack], None] | None = None,
     ) -> list[ClaimedJob]:
         """Claim up to ``max_jobs`` queued jobs at once, without waiting (maybe none).
 
         ``lease_ms``: how long each claim lasts without a ``touch`` (recorded
         with the claim; None: the queue's ``timeout`` config applies).
+
+        The queue's limits (config ``max_per_second``, ``max_concurrent``) may
+        take fewer jobs than asked; ``on_held(held)`` is then told why and when
+        to try again: pass ``held`` to :meth:`wait_held` before claiming again.
 
         Everything done after the claim script committed is covered: a job
         whose item cannot be decoded (a poison job) is stalled with the error
@@ -355,6 +370,8 @@ class Job(ThoonkObject[JobKeys]):
         # drop the reply and leave its jobs claimed by nobody who knows it.
         # Connecting and retry pauses stay cancellable (nothing sent yet).
         claim = await self.thoonk.run(call, shield=True)
+        if claim.held_back is not None and on_held is not None:
+            on_held(claim.held_back)
         if not claim.jobs:
             await trio.lowlevel.checkpoint_if_cancelled()
             return []
@@ -409,6 +426,30 @@ class Job(ThoonkObject[JobKeys]):
                     "job %s of %r stalled: its item cannot be decoded (%s)",
                     raw.id, self.name, error,
                 )  # fmt: skip
+
+    async def wait_held(self, held: contract.HeldBack, deadline: float = math.inf) -> None:
+        """Wait as long as a limit asks, at most until the trio ``deadline``; then claim again.
+
+        ``held.reason == "rate"``: sleeps the ``wait_ms`` the claim script
+        computed on the server clock, no longer. ``"concurrency"``: returns as
+        soon as a claim of the queue ends (its finish, cancel, stall, release,
+        retract event) or a slot is free already; ``wait_ms`` bounds the wait
+        for claims ended silently (original workers announce only finish).
+        Another claimer may be quicker: then the next claim is held again.
+        """
+        until = min(deadline, trio.current_time() + held.wait_ms / 1000)
+        if held.reason == "rate":
+            await trio.sleep_until(until)
+            return
+        with trio.move_on_at(until):
+            async with self.events(_SLOT_EVENTS) as events:
+                # Subscribed first, then looked: a slot freed before is seen here,
+                # one freed after comes as an event.
+                config = await self.config()
+                running = await self.thoonk.execute("ZCARD", self.keys.claimed, idempotent=True)
+                if not config.max_concurrent or int(running) < config.max_concurrent:
+                    return
+                await events.receive()
 
     async def wait_for_work(self, deadline: float = math.inf) -> bool:
         """Block until a job may be claimable (True) or the trio ``deadline`` passes (False).

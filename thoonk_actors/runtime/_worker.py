@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import trio
 
+from ..contract import HeldBack
 from ..objects import HEARTBEAT_STALE_MS, ClaimedJob, Job, Thoonk
 from ._handlers import Handlers
 from ._identity import ClaimIdentities
@@ -217,17 +218,23 @@ class JobWorker:
             if free < refill:
                 await self._wait_for_slots(refill)
                 continue
+            held: list[HeldBack] = []  # a queue limit (max_per_second, max_concurrent)
             try:
                 jobs = await job.claim_many(
                     min(free, MAX_CLAIM_BATCH),
                     worker_id=self.identities.current,
                     lease_ms=self._lease_ms,
                     on_poison=self._poisoned,
+                    on_held=held.append,
                 )
             except CONNECTION_ERRORS:
                 # The claim may have run, its jobs unknown to us: see _identity.
                 self.identities.retire(self.outstanding)
                 raise
+            if not jobs and held:
+                with self._idle_wait():  # as long as the limit asks, no longer
+                    await job.wait_held(held[0], trio.current_time() + WAIT_FOR_WORK)
+                continue
             if not jobs:
                 with self._idle_wait():
                     self._awaiting_work = True

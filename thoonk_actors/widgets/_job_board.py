@@ -58,6 +58,7 @@ class JobBoard(LiveWidget):
         self.counts: dict[str, int] = {}
         #: False when no registry names the queue (only original JS clients use it).
         self.registered: bool | None = None
+        self.held_back: str | None = None  # "rate" / "concurrency": a queue limit holds jobs
         self.rate = 0.0
         self.stalled: list[JobRow] = []
         self.claimed: list[JobRow] = []
@@ -291,6 +292,7 @@ class JobBoard(LiveWidget):
             "published": stats.publishes,
             "workers": stats.workers_alive,
         }
+        self.held_back = stats.held_back
         now = time.monotonic()
         self._finish_history = [
             (t, n) for t, n in self._finish_history if now - t <= _RATE_WINDOW
@@ -338,6 +340,8 @@ class JobBoard(LiveWidget):
                 "workers",
             )
         ) + cell.format(f"{self.rate:,.1f}", "finished/s")
+        if self.held_back is not None:  # max_per_second / max_concurrent is holding jobs back
+            cells += cell.format(f'<span style="color:#c60">{self.held_back}</span>', "held back")
         with self.hold_sync():
             header = f"<b>{html.escape(self.job.name)}</b> — job queue" + (
                 " (unregistered: only other clients use it; <code>t.register('job', name)</code>)"
@@ -373,6 +377,7 @@ class JobBoard(LiveWidget):
             "claimed": [(r.id, r.failures) for r in self.claimed],
             "status": self.status.value,
             "rate": self.rate,
+            "held_back": self.held_back,
         }
 
 

@@ -12,10 +12,21 @@
 -- KEYS[7] cancelled  hash   (read: failure count of each claimed job)
 -- KEYS[8] leases     hash   id -> lease ms of the claim ('' lease: the entry is removed)
 -- KEYS[9] scheduled  zset   id -> due ms; due jobs are moved to ids first (retry backoff)
+-- KEYS[10] config    hash   (max_per_second, max_concurrent: 0 / unset = unlimited)
+-- KEYS[11] limits    hash   the limiter: tat (rate limit, ms), held, held_ms (last hold)
 -- ARGV[1] worker_id   ARGV[2] max jobs (>= 1)   ARGV[3] claim channel
 -- ARGV[4] lease ms of these claims ('' = none: the reaper uses the config timeout)
--- Reply: {'ok', claim_ms, n, dropped, id1, item1, token1, count1, ..., idn, itemn, tokenn, countn}
---        | {'wrongtype', key, expected, actual}
+-- Reply: {'ok', claim_ms, n, dropped, id1, item1, token1, count1, ..., idn, itemn, tokenn, countn
+--         [, held, wait_ms]}
+--        | {'wrongtype', key, expected, actual} | {'bad_config', key, field, value}
+--   The trailing pair is there only when a limit took fewer jobs than asked:
+--   held is 'rate' (try again in wait_ms) or 'concurrency' (wait for a claim to
+--   end; wait_ms is a fallback).
+-- Limits (ext): max_per_second is a GCRA (a token bucket kept as one time, tat):
+-- each claim moves tat on by 1000 / rate ms and a claim is allowed while tat is
+-- less than a burst window (100 ms, at least one claim's interval) ahead of now.
+-- max_concurrent caps ZCARD claimed. Original clients (BRPOP + ZADD) never run
+-- this script, so their claims are not limited (they do count as claimed).
 -- Event: claim channel, payload id, per claimed job.
 -- The ids are read first (LRANGE from the right, one window per round) and popped
 -- with one LTRIM once every check passed; every per-job step is one variadic call.
@@ -23,13 +34,14 @@
 -- ZSCORE, RPOP).
 local ids, items, claimed, owners = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local tokens, workers, cancelled, leases, scheduled = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local config, limits = KEYS[10], KEYS[11]
 local worker, want, channel, lease = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 
 -- Every refusal (and a claim that takes nothing): all types first.
 local function refuse(reply)
   return check_types({ids, 'list', items, 'hash', claimed, 'zset', owners, 'hash',
     tokens, 'string', workers, 'zset', cancelled, 'hash', leases, 'hash',
-    scheduled, 'zset'}) or reply
+    scheduled, 'zset', config, 'hash', limits, 'hash'}) or reply
 end
 
 local now = now_ms()
@@ -45,6 +57,61 @@ do
     promote_due(scheduled, ids, items, now, 1000)
   end
 end
+
+-- The limits: how many claims may start now (cap), and why fewer than asked.
+local cap, held, wait_ms, interval, tat = want, nil, 0, nil, nil
+do
+  local rate, concurrent, bad
+  rate, bad = config_int(config, 'max_per_second')
+  if bad then return refuse(bad) end
+  concurrent, bad = config_int(config, 'max_concurrent')
+  if bad then return refuse(bad) end
+  if concurrent and concurrent > 0 then
+    local running
+    running, bad = read('zset', 'ZCARD', claimed)
+    if bad then return refuse(bad) end
+    if concurrent - running < cap then
+      cap = math.max(concurrent - running, 0)
+      held, wait_ms = 'concurrency', 1000
+    end
+  end
+  if rate and rate > 0 and cap > 0 then
+    local stored
+    stored, bad = read('hash', 'HGET', limits, 'tat')
+    if bad then return refuse(bad) end
+    interval = 1000 / rate
+    local burst = math.max(interval, 100)
+    tat = math.max(tonumber(stored) or now, now)
+    local free = math.floor((now + burst - tat) / interval + 1e-9)
+    if free < cap then
+      cap = math.max(free, 0)
+      held = 'rate'
+      -- When the next claim fits: tat moves below now + burst - interval.
+      wait_ms = math.max(math.ceil(tat + interval - burst - now), 1)
+    end
+  end
+end
+
+-- The reply's tail when a limit cut the claim; the limiter's record of it. Only
+-- when the limit (not an empty queue) decided how many were taken.
+local function limited(reply, n)
+  if held and n == cap then
+    reply[#reply + 1] = held
+    reply[#reply + 1] = wait_ms
+    redis.call('HSET', limits, 'held', held, 'held_ms', int_str(now))
+  end
+  if interval and n > 0 then
+    redis.call('HSET', limits, 'tat', string.format('%.3f', tat + n * interval))
+  end
+  return reply
+end
+
+if cap == 0 then
+  local bad = refuse(nil)
+  if bad then return bad end
+  return limited({'ok', now, 0, 0}, 0)
+end
+want = cap
 
 -- The lease of the claims, recorded beside them (or an old entry removed).
 local function record_leases(claimed_ids)
@@ -100,6 +167,7 @@ if want == 1 then
   count, bad = read('hash', 'HGET', cancelled, id)
   if bad then return refuse(bad) end
   bad = check_type(owners, 'hash') or check_type(workers, 'zset') or check_type(leases, 'hash')
+      or check_type(limits, 'hash')
   if bad then return refuse(bad) end
   last, bad = incr_first(tokens, 1)
   if bad then return refuse(bad) end
@@ -110,7 +178,7 @@ if want == 1 then
   redis.call('HSET', owners, id, worker .. ':' .. token)
   record_leases({id})
   redis.call('PUBLISH', channel, id)
-  return {'ok', now, 1, dropped, id, item, token, tonumber(count) or 0}
+  return limited({'ok', now, 1, dropped, id, item, token, tonumber(count) or 0}, 1)
 end
 
 local got, payloads, seen = {}, {}, {}
@@ -158,6 +226,7 @@ end
 local counts, bad = read_each('hash', 'HMGET', 'HGET', cancelled, got)
 if bad then return refuse(bad) end
 bad = check_type(owners, 'hash') or check_type(workers, 'zset') or check_type(leases, 'hash')
+    or check_type(limits, 'hash')
 if bad then return refuse(bad) end
 -- The token counter first: a refused INCRBY changes nothing.
 local last
@@ -187,4 +256,4 @@ record_leases(got)
 for _, id in ipairs(got) do
   redis.call('PUBLISH', channel, id)
 end
-return reply
+return limited(reply, #got)

@@ -7,13 +7,18 @@
 -- KEYS[6] finishes   string counter
 -- KEYS[7] workers    zset
 -- KEYS[8] scheduled  zset   (jobs waiting out their retry backoff)
+-- KEYS[9] config     hash   (max_concurrent)
+-- KEYS[10] limits    hash   (held, held_ms: the last claim a limit held back)
 -- ARGV[1] staleness window ms: workers whose heartbeat is older are not counted as alive
--- Reply: {'ok', now_ms, available (distinct ids a claim would take), claimed, stalled,
---         items, publishes, finishes, workers_alive,
---         scheduled}
---        | {'wrongtype', key, expected, actual}
+-- Reply: {'ok', now_ms, available (distinct ids a claim would take), claimed, stalled, items, publishes, finishes, workers_alive,
+--         scheduled, held}
+--        | {'wrongtype', key, expected, actual} | {'bad_config', key, field, value}
+-- held: why queued jobs wait although workers could take them: 'concurrency' when
+-- max_concurrent jobs are claimed, 'rate' when max_per_second held a claim back in
+-- the last 2 s (held claimers retry within 1 s), else ''.
 local ids, items, claimed, stalled = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local publishes, finishes, workers, scheduled = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local config, limits = KEYS[9], KEYS[10]
 local stale = tonumber(ARGV[1])
 
 -- Every read is also the type check of its key; a refusal reports all types in order.
@@ -29,9 +34,17 @@ local alive
 if not bad then
   alive, bad = read('zset', 'ZCOUNT', workers, int_str(now - stale), '+inf')
 end
+local held, concurrent, last = '', nil, nil
+if not bad then
+  concurrent, bad = config_int(config, 'max_concurrent')
+end
+if not bad then
+  last, bad = read('hash', 'HMGET', limits, 'held', 'held_ms')
+end
 if bad then
   return check_types({ids, 'list', items, 'hash', claimed, 'zset', stalled, 'set',
-    publishes, 'string', finishes, 'string', workers, 'zset', scheduled, 'zset'})
+    publishes, 'string', finishes, 'string', workers, 'zset', scheduled, 'zset',
+    config, 'hash', limits, 'hash'}) or bad
 end
 -- Available: the ids a claim would take, each once. Duplicate entries (the original
 -- accepts publishing a queued id again), entries whose item is gone and entries of
@@ -56,5 +69,12 @@ if available > 0 and available + counts[2] + counts[3] + counts[7] ~= counts[4] 
     end
   end
 end
+if available > 0 then
+  if concurrent and concurrent > 0 and counts[2] >= concurrent then
+    held = 'concurrency'
+  elseif last[1] == 'rate' and now - (tonumber(last[2]) or 0) <= 2000 then
+    held = 'rate'
+  end
+end
 return {'ok', now, available, counts[2], counts[3], counts[4],
-  tonumber(counts[5]) or 0, tonumber(counts[6]) or 0, alive, counts[7]}
+  tonumber(counts[5]) or 0, tonumber(counts[6]) or 0, alive, counts[7], held}
