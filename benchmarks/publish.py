@@ -43,6 +43,7 @@ in ms, each against one idle worker process that returns the item:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -66,7 +67,7 @@ from thoonk_actors.runtime import App
 from thoonk_actors.transport import open_redis
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT))  # for tests.compat; thoonk_actors may come from --before
 
 from tests.compat.js_client import SCRIPTS, JsFinishListener, JsJob  # noqa: E402
 
@@ -164,15 +165,60 @@ def transport_case(url: str) -> Case:
     return Case("ours transport, original script", ("evalsha",), lambda n: trio.run(go, n))
 
 
-def ours_case(url: str) -> Case:
-    async def go(n: int) -> None:
-        async with open_thoonk(url) as thoonk:
-            job = thoonk.job(f"bench-ours-{uuid.uuid4().hex[:8]}")
-            for i in range(n):
-                await job.publish({"i": i})
-            await job.delete()
+async def ours_publish(url: str, n: int) -> dict[str, float]:
+    """N awaited ``Job.publish`` calls (after 200 to warm up): rate, client and Redis µs."""
+    async with open_thoonk(url) as thoonk:
+        job = thoonk.job(f"bench-ours-{uuid.uuid4().hex[:8]}")
+        for i in range(200):
+            await job.publish({"i": i})
+        before = parse_commandstats(await thoonk.execute("INFO", "commandstats"))
+        cpu, wall = time.process_time(), time.perf_counter()
+        for i in range(n):
+            await job.publish({"i": i})
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        after = parse_commandstats(await thoonk.execute("INFO", "commandstats"))
+        await job.delete()
+    usec = after.get("evalsha", (0, 0))[1] - before.get("evalsha", (0, 0))[1]
+    return {"rate": n / wall, "client_us": cpu / n * 1e6, "server_us": usec / n}
 
-    return Case("ours Job.publish", ("evalsha",), lambda n: trio.run(go, n))
+
+def parse_commandstats(info: bytes) -> dict[str, tuple[int, int]]:
+    out = {}
+    for line in info.decode().splitlines():
+        if line.startswith("cmdstat_"):
+            name, _, rest = line.partition(":")
+            fields = dict(f.split("=", 1) for f in rest.split(","))
+            out[name.removeprefix("cmdstat_")] = (int(fields["calls"]), int(fields["usec"]))
+    return out
+
+
+def child(pythonpath: str | None, *argv: str) -> dict[str, float]:
+    """Run ``--child *argv`` of this file in a process whose ``thoonk_actors`` is
+    the one in ``pythonpath`` (None: this tree's); its JSON answer."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", *argv],
+        env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    answer: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return answer
+
+
+class ChildCase(Case):
+    """``ours_publish`` in a process of its own (this tree's code, or an older one's)."""
+
+    def __init__(self, name: str, url: str, pythonpath: str | None) -> None:
+        super().__init__(name, ("evalsha",), lambda n: None)
+        self.url = url
+        self.pythonpath = pythonpath
+
+    def measure(self, stats: redis.Redis, n: int) -> None:
+        got = child(self.pythonpath, "publish", self.url, str(n))
+        self.rates.append(got["rate"])
+        self.client_us.append(got["client_us"])
+        self.server_us.append(got["server_us"])
 
 
 # ---------------------------------------------------------------- round trip
@@ -308,9 +354,12 @@ def report(url: str, args: argparse.Namespace) -> None:
         f"Redis {server['redis_version']} at {url}; N = {args.n:,} per case; "
         f"median of {args.rounds} interleaved rounds; load average {os.getloadavg()}"
     )
-    cases = [floor_case(url), original_case(url), transport_case(url), ours_case(url)]
+    cases = [floor_case(url), original_case(url), transport_case(url)]
     for case in cases:  # warm up: connections, script cache, imports
         case.run(200)
+    if args.before:
+        cases.append(ChildCase(f"ours Job.publish, before ({args.before})", url, args.before))
+    cases.append(ChildCase("ours Job.publish", url, None))
     for r in range(args.rounds):
         for case in cases:
             case.measure(stats, args.n)
@@ -319,7 +368,7 @@ def report(url: str, args: argparse.Namespace) -> None:
                 f"client {case.client_us[-1]:6.1f} µs  Redis {case.server_us[-1]:5.1f} µs",
                 flush=True,
             )
-    best = max(statistics.median(c.rates) for c in cases[:-1])
+    best = max(statistics.median(c.rates) for c in cases[:3])
     print("\n| case | publishes/s | client CPU µs / publish | Redis CPU µs / publish |")
     print("|---|---:|---:|---:|")
     for case in cases:
@@ -331,19 +380,29 @@ def report(url: str, args: argparse.Namespace) -> None:
     print(f"\nours / best other case: {ours / best:.2f}x; load average {os.getloadavg()}")
 
     print(f"\npublish -> result round trip, {args.samples:,} sequential jobs, p50 / p99 ms")
-    rows = [
-        ("original protocol (redis-py), both sides", original_round_trip(url, args.samples)),
-        (
-            "ours publish_and_wait, original-protocol worker",
-            trio.run(ours_to_original_round_trip, url, args.samples),
-        ),
-    ]
-    with our_worker(url):
-        rows.append(("ours publish_and_wait", trio.run(our_round_trip, url, args.samples, False)))
-        rows.append(
-            ("ours publish + wait_result", trio.run(our_round_trip, url, args.samples, True))
+    codes = [("", None)] if not args.before else [(", before", args.before), ("", None)]
+    rows: dict[str, list[tuple[float, float]]] = {}
+    samples = str(args.samples)
+    for _ in range(args.rounds):
+        rows.setdefault("original protocol (redis-py), both sides", []).append(
+            original_round_trip(url, args.samples)
         )
-    for name, (p50, p99) in rows:
+        for label, path in codes:
+            got = child(path, "mixed", url, samples)
+            rows.setdefault(f"ours publish_and_wait, original-protocol worker{label}", []).append(
+                (got["p50"], got["p99"])
+            )
+        with our_worker(url):
+            for label, path in codes:
+                for mode in ("and_wait", "separate"):
+                    got = child(path, mode, url, samples)
+                    name = "publish_and_wait" if mode == "and_wait" else "publish + wait_result"
+                    rows.setdefault(f"ours {name}{label}", []).append((got["p50"], got["p99"]))
+    print("| case | p50 ms | p99 ms |")
+    print("|---|---:|---:|")
+    for name, runs in rows.items():
+        p50 = statistics.median(p for p, _ in runs)
+        p99 = statistics.median(p for _, p in runs)
         print(f"| {name} | {p50:.3f} | {p99:.3f} |")
     print(f"load average {os.getloadavg()}")
     stats.close()
@@ -356,7 +415,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=2_000)
     parser.add_argument("--private", action="store_true", help="run a Redis of its own")
+    parser.add_argument(
+        "--before", default=None, help="a folder holding an older thoonk_actors, measured beside"
+    )
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        mode, url, count = args.child
+        if mode == "publish":
+            print(json.dumps(trio.run(ours_publish, url, int(count))))
+        elif mode == "mixed":
+            p50, p99 = trio.run(ours_to_original_round_trip, url, int(count))
+            print(json.dumps({"p50": p50, "p99": p99}))
+        else:
+            p50, p99 = trio.run(our_round_trip, url, int(count), mode == "separate")
+            print(json.dumps({"p50": p50, "p99": p99}))
+        return
     if args.private:
         with private_redis() as url:
             report(url, args)

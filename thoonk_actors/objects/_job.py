@@ -747,7 +747,9 @@ class Job(ThoonkObject[JobKeys]):
         # when none comes within result_recheck_s (a retract by a client that sends
         # no event) or a gap happens, the stored state is looked at below.
         outcome = router.fresh_outcome(job_id)
-        if outcome is None and router.fresh(job_id):
+        if outcome is not None:
+            await trio.lowlevel.checkpoint()  # answered from memory: still a checkpoint
+        elif router.fresh(job_id):
             with trio.move_on_at(min(deadline, trio.current_time() + self.result_recheck_s)):
                 outcome = await waiter.next()
                 if outcome.event == "gap":
