@@ -19,7 +19,7 @@ import redis
 import trio
 
 from thoonk_actors.contract import job_finish
-from thoonk_actors.objects import Job, Thoonk, _results, open_thoonk
+from thoonk_actors.objects import ClaimedJob, Job, Thoonk, _results, open_thoonk
 
 from ..polling import wait_until
 
@@ -43,6 +43,14 @@ class Spy:
 
         monkeypatch.setattr(thoonk, "result_barrier", counted_barrier)
         monkeypatch.setattr(thoonk, "run", counted_run)
+
+
+async def publish_and_claim(jobs: Job, item: object) -> ClaimedJob:
+    """Publish ``item`` under a fresh id and claim that job."""
+    job_id = await jobs.publish(item)
+    claimed = await jobs.get(timeout=5)
+    assert claimed is not None and claimed.id == job_id
+    return claimed
 
 
 async def echo_worker(jobs: Job, task_status: trio.TaskStatus[None]) -> None:
@@ -93,9 +101,8 @@ async def test_a_finish_before_the_wait_is_answered_from_the_router(
     thoonk: Thoonk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     jobs = thoonk.job("fresh-early")
-    job_id = await jobs.publish("early")
-    claimed = await jobs.get(timeout=5)
-    assert claimed is not None and claimed.id == job_id
+    claimed = await publish_and_claim(jobs, "early")
+    job_id = claimed.id
     await jobs.finish(claimed, "done")
     router = await thoonk.result_router(jobs)
     await wait_until(lambda: router.fresh_outcome(job_id) is not None, what="the finish event")
@@ -120,9 +127,8 @@ async def test_a_finish_lost_in_a_reconnect_is_read_from_the_store(
     async with open_thoonk(redis_url, client_name=name) as thoonk:
         jobs = thoonk.job("fresh-gap")
         jobs.result_recheck_s = 1000.0  # only the gap may send the waiter to the store
-        job_id = await jobs.publish("lost")
-        claimed = await jobs.get(timeout=5)
-        assert claimed is not None and claimed.id == job_id
+        claimed = await publish_and_claim(jobs, "lost")
+        job_id = claimed.id
         router = await thoonk.result_router(jobs)
         gaps = router._gaps
         (pubsub_id,) = our_pubsub_ids(sync_redis, name)
