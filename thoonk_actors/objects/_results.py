@@ -34,7 +34,6 @@ queue (the oldest go first).
 from __future__ import annotations
 
 import collections
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -215,12 +214,8 @@ class ResultRouter:
             for waiter in waiters:
                 waiter.push(Outcome("gap"))
 
-    def barrier_channel(self) -> str:
-        """A fresh channel nobody publishes to, for :meth:`drain`'s barrier."""
-        return f"{self.finish_channel.decode()}\0barrier\0{uuid.uuid4()}"
-
     def drain(self) -> None:
-        """Dispatch every event received so far, now (after a subscribe barrier)."""
+        """Dispatch every event received so far, now (after a pub/sub barrier)."""
         sub = self._subscription
         if sub is None:
             return

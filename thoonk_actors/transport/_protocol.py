@@ -9,6 +9,7 @@ writes commands and classifies the error replies hiredis hands back.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import hiredis
 
@@ -66,9 +67,13 @@ def pack_command(args: Command) -> bytes:
     if not args:
         raise ValueError("an empty Redis command cannot be sent")
     try:
-        return hiredis.pack_command(args if type(args) is tuple else tuple(args))
+        # (its stubs type the tuple as one element: hence the Any)
+        packed: bytes = hiredis.pack_command(
+            cast(Any, args if type(args) is tuple else tuple(args))
+        )
     except TypeError:
         return _pack_each(args)
+    return packed
 
 
 def _pack_each(args: Command) -> bytes:
