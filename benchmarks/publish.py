@@ -37,7 +37,13 @@ in ms, each against one idle worker process that returns the item:
 * ``ours publish_and_wait``: ``await job.publish_and_wait(item)``, worker
   ``run_workers`` of the app below at concurrency 1;
 * ``ours publish + wait_result``: ``job_id = await job.publish(item)`` then
-  ``await job.wait_result(job_id)``.
+  ``await job.wait_result(job_id)``;
+* ``ours publish_and_wait, id given``: with ``id=`` a new UUID of the caller's
+  (the path that still reads the stored state after a pub/sub barrier).
+
+``--before DIR`` also measures our cases with the ``thoonk_actors`` in DIR (an
+older tree: ``git archive <commit> thoonk_actors | tar -x -C DIR``), in the
+same interleaved rounds; the worker process is this tree's either way.
 """
 
 from __future__ import annotations
@@ -296,7 +302,7 @@ def our_worker(url: str) -> Iterator[None]:
         worker.wait(timeout=60)
 
 
-async def our_round_trip(url: str, samples: int, separate: bool) -> tuple[float, float]:
+async def our_round_trip(url: str, samples: int, mode: str) -> tuple[float, float]:
     async with open_thoonk(url) as thoonk:
         queue: Job = thoonk.job(QUEUE)
         while (await queue.statistics()).workers_alive < 1:  # noqa: ASYNC110
@@ -304,8 +310,10 @@ async def our_round_trip(url: str, samples: int, separate: bool) -> tuple[float,
         times = []
         for i in range(100 + samples):
             start = time.perf_counter()
-            if separate:
+            if mode == "separate":
                 await queue.wait_result(await queue.publish({"i": i}))
+            elif mode == "given_id":
+                await queue.publish_and_wait({"i": i}, id=f"rt-{uuid.uuid4()}")
             else:
                 await queue.publish_and_wait({"i": i})
             if i >= 100:
@@ -314,6 +322,12 @@ async def our_round_trip(url: str, samples: int, separate: bool) -> tuple[float,
 
 
 # ------------------------------------------------------------------- running
+
+MODES = {
+    "and_wait": "publish_and_wait",
+    "separate": "publish + wait_result",
+    "given_id": "publish_and_wait, id given",
+}
 
 
 @contextmanager
@@ -394,9 +408,8 @@ def report(url: str, args: argparse.Namespace) -> None:
             )
         with our_worker(url):
             for label, path in codes:
-                for mode in ("and_wait", "separate"):
+                for mode, name in MODES.items():
                     got = child(path, mode, url, samples)
-                    name = "publish_and_wait" if mode == "and_wait" else "publish + wait_result"
                     rows.setdefault(f"ours {name}{label}", []).append((got["p50"], got["p99"]))
     print("| case | p50 ms | p99 ms |")
     print("|---|---:|---:|")
@@ -428,7 +441,7 @@ def main() -> None:
             p50, p99 = trio.run(ours_to_original_round_trip, url, int(count))
             print(json.dumps({"p50": p50, "p99": p99}))
         else:
-            p50, p99 = trio.run(our_round_trip, url, int(count), mode == "separate")
+            p50, p99 = trio.run(our_round_trip, url, int(count), mode)
             print(json.dumps({"p50": p50, "p99": p99}))
         return
     if args.private:
