@@ -17,8 +17,8 @@
 -- nothing. HSETNX first: an id that has an item after all is refused as a duplicate.
 local items, ids, published, publishes, registry = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, item, priority, channel, name = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local push, pop = 'LPUSH', 'LPOP'
-if priority == '1' then push, pop = 'RPUSH', 'RPOP' end
+local push, from = 'LPUSH', 1  -- and where an undo finds the id again (LREM count)
+if priority == '1' then push, from = 'RPUSH', -1 end
 
 local done = 0  -- how many writes below took effect (undone in reverse on a refusal)
 local added, registered = 0, 0
@@ -26,7 +26,7 @@ local added, registered = 0, 0
 local function refuse(err)
   if done >= 4 and registered == 1 then redis.call('SREM', registry, name) end
   if done >= 3 and added == 1 then redis.call('ZREM', published, id) end
-  if done >= 2 then redis.call(pop, ids) end
+  if done >= 2 then redis.call('LREM', ids, from, id) end
   if done >= 1 then redis.call('HDEL', items, id) end
   local spec = {items, 'hash', ids, 'list', published, 'zset', publishes, 'string'}
   if registry then
