@@ -40,6 +40,7 @@ from thoonk_actors.contract import (
     job_promote,
     job_publish,
     job_publish_many,
+    job_publish_new,
     job_reap,
     job_release,
     job_release_many,
@@ -109,6 +110,8 @@ SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
     "publish": lambda r: job_publish(
         JOB, "N", b"1", delay_ms=60_000, tick=ScheduleTick("s", 1000, "every 1s")
     ),
+    # A fresh id: every key is written (the registry too), each write its key's check.
+    "publish_new": lambda r: job_publish_new(JOB, "N", b"1"),
     "publish_many": lambda r: job_publish_many(
         JOB, [NewJob("N", b"1"), NewJob("M", b"2")], delay_ms=60_000
     ),
@@ -135,8 +138,9 @@ SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
 
 # How many KEYS each case's call has (the test checks the built call agrees).
 KEY_COUNTS = {
-    "publish": 14, "publish_many": 14, "claim": 11, "finish": 12, "finish_many": 12,
-    "cancel": 11, "cancel_override": 11, "stall": 8, "retry": 3, "retract": 14, "release": 3,
+    "publish": 14, "publish_new": 5, "publish_many": 14, "claim": 11, "finish": 12,
+    "finish_many": 12, "cancel": 11, "cancel_override": 11, "stall": 8, "retry": 3,
+    "retract": 14, "release": 3,
     "touch": 2, "heartbeat": 1, "reap": 14, "stats": 10, "promote": 3, "release_many": 4,
     "held": 7, "wait_state": 4,
 }  # fmt: skip

@@ -28,7 +28,8 @@ def prelude() -> str:
 def test_every_operation_has_a_script() -> None:
     expected = {
         *(f"job/{op}" for op in (
-            "publish", "publish_many", "claim", "finish", "finish_many", "cancel", "stall",
+            "publish", "publish_new", "publish_many", "claim", "finish", "finish_many",
+            "cancel", "stall",
             "retry", "retract", "touch", "heartbeat", "reap", "release", "stats", "promote",
             "release_many", "held", "wait_state",
         )),

@@ -130,3 +130,41 @@ async def test_a_refused_subscription_fails_at_once_with_the_servers_reason(
                     assert (await sub.receive()).data == b"ok"  # type: ignore[union-attr]
     finally:
         sync_redis.execute_command("ACL", "DELUSER", user)
+
+
+async def test_a_barrier_returns_after_every_message_published_before_it(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    async with open_redis(redis_url) as client, open_pubsub(client.config) as pubsub:
+        async with pubsub.subscribe(channels=["t:barrier"], buffer=100) as sub:
+            for n in range(50):  # blocking: all published before the barrier is sent
+                sync_redis.publish("t:barrier", str(n))
+            with trio.fail_after(10):
+                await pubsub.barrier()
+            got = [sub.receive_nowait() for _ in range(50)]
+            assert [m.data for m in got] == [str(n).encode() for n in range(50)]  # type: ignore[union-attr]
+            assert sync_redis.pubsub_numsub("t:barrier") == [(b"t:barrier", 1)]
+
+
+async def test_a_barrier_without_subscriptions_and_across_a_reconnect(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    name = "t-barrier-reconnect"
+    async with (
+        open_redis(redis_url, client_name=name) as client,
+        open_pubsub(client.config) as pubsub,
+    ):
+        with trio.fail_after(10):
+            await pubsub.barrier()  # nothing subscribed: the reply is the bare payload
+        async with pubsub.subscribe(channels=["t:barrier-gap"]) as sub:
+            ids = [
+                int(c["id"])
+                for c in sync_redis.client_list()
+                if c["name"] == name and "P" in c["flags"]
+            ]
+            assert len(ids) == 1
+            sync_redis.client_kill_filter(_id=ids[0])  # trio cannot run before the barrier
+            with trio.fail_after(20):
+                await pubsub.barrier()  # answered on the new connection
+                assert isinstance(await sub.receive(), Gap)
+            assert pubsub.reconnects == 1

@@ -214,6 +214,56 @@ def job_publish(
     )
 
 
+layout("job/publish_new", ("items", "ids", "published", "publishes"))
+
+
+def job_publish_new(
+    keys: JobKeys, id: str, item: bytes, *, priority: bool = False
+) -> Call[JobPublished]:
+    """``job_publish_new(keys, new_id, b'{"n":1}')``: queue one job under a new random id.
+
+    For an id the caller has just generated (a UUID v4 from ``os.urandom``):
+    such an id cannot be taken, nor have entries left by an earlier job, so
+    the script skips :func:`job_publish`'s duplicate checks and clean-up and
+    does only the writes (the original's four, the registry) and the publish
+    event; what is stored is the same. An id chosen by a person, a delay or a
+    tick needs :func:`job_publish`.
+
+    Raises:
+        InvalidIdError, UsageError: (now) bad id, an item that is not bytes.
+        DuplicateIdError: (decode) the id has an item after all (it was not new).
+    """
+    raw_id = id_arg(id)
+    if type(item) is not bytes:
+        item = _payload(item, "a job item")
+
+    def decode(reply: Reply) -> JobPublished:
+        # The common reply, read without the general path: ['ok', id, ms].
+        if type(reply) is list and len(reply) == 3 and reply[0] == b"ok":
+            at = reply[2]
+            if type(at) is int:
+                return JobPublished(id=id, at_ms=at)
+        values = ok_values(
+            reply, script="job/publish_new", obj=keys.label, item=item_label(keys, id), op="publish"
+        )
+        return JobPublished(id=id, at_ms=as_int(values[1], "job/publish_new"))
+
+    return encoded_call(
+        "job/publish_new",
+        keys,
+        (
+            raw_id,
+            item,
+            b"1" if priority is True else b"0" if priority is False else arg(priority),
+            channel_arg(keys, "publish"),
+            name_arg(keys),
+        ),
+        decode,
+        registry=True,
+        cluster_after=("SADD", keys.registry, keys.name),
+    )
+
+
 def job_publish_many(
     keys: JobKeys,
     jobs: Sequence[NewJob],

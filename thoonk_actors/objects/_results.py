@@ -15,7 +15,16 @@ again.
 Results of jobs this client published are kept: :meth:`ResultRouter.expect`
 (called by ``publish`` after the router is subscribed and before the publish
 is sent) marks an id, and a finish event for a marked id is kept until a
-waiter takes it, the result_ttl passes, or the client closes. That is what
+waiter takes it, the result_ttl passes, or the client closes.
+
+A *fresh* id (one this client generated at random for the publish) needs no
+read at all: the subscription was acknowledged before the publish was sent,
+so its finish or retract event cannot be missed unless a gap happens, and no
+earlier job can have had that id, so the first outcome seen is this job's.
+Its waiters (``publish_and_wait``, ``wait_result``) take that outcome from
+the router without a barrier or a script read (:meth:`ResultRouter.fresh`,
+:meth:`ResultRouter.fresh_outcome`). A gap ends that trust for every id
+still waiting (they look at the stored state again). That is what
 catches a finish by the original JavaScript client (which stores no result
 key) of a job published long before anyone waits on it. Memory is bounded:
 at most :data:`MAX_EXPECTED` marked ids and :data:`MAX_KEPT` kept results per
@@ -25,7 +34,6 @@ queue (the oldest go first).
 from __future__ import annotations
 
 import collections
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,19 +101,27 @@ class ResultRouter:
         self.finish_channel = finish_channel.encode()
         self.retract_channel = retract_channel.encode()
         self._waiters: dict[str, set[Waiter]] = {}
-        # id -> True: ids this client published (insertion order = age).
-        self._expected: dict[str, bool] = {}
-        # id -> (finish outcome, trio time it expires): finishes of expected ids.
-        self._kept: dict[str, tuple[Outcome, float]] = {}
+        # id -> the gap count when it was published (-1: not a fresh id), for the
+        # ids this client published (insertion order = age).
+        self._expected: dict[str, int] = {}
+        # Gaps so far: a fresh id published before the latest gap may have missed events.
+        self._gaps = 0
+        # id -> (outcome, trio time it expires, fresh): finishes (and, of fresh ids,
+        # retracts) of expected ids; ``fresh``: the first outcome of a fresh id.
+        self._kept: dict[str, tuple[Outcome, float, bool]] = {}
         #: How long a kept result lives (s); updated from the queue's result_ttl.
         self.result_ttl = 600.0
         self._subscription: Subscription | None = None
 
-    def expect(self, job_id: str) -> None:
-        """Keep the finish of ``job_id`` (published by this client) until asked for."""
+    def expect(self, job_id: str, *, fresh: bool = False) -> None:
+        """Keep the finish of ``job_id`` (published by this client) until asked for.
+
+        ``fresh``: the id was generated at random for this publish (never used
+        before), so the first finish or retract seen for it is this job's.
+        """
         self._kept.pop(job_id, None)  # a new publication: an older run's result is stale
         self._expected.pop(job_id, None)
-        self._expected[job_id] = True
+        self._expected[job_id] = self._gaps if fresh else -1
         while len(self._expected) > MAX_EXPECTED:
             del self._expected[next(iter(self._expected))]
 
@@ -119,6 +135,17 @@ class ResultRouter:
             return None
         return entry[0]
 
+    def fresh(self, job_id: str) -> bool:
+        """Will events alone tell the outcome of ``job_id``? (fresh, none seen yet, no gap)."""
+        return self._expected.get(job_id, -1) == self._gaps
+
+    def fresh_outcome(self, job_id: str) -> Outcome | None:
+        """The first outcome (finish or retract) of a fresh id, once it arrived."""
+        entry = self._kept.get(job_id)
+        if entry is None or not entry[2]:
+            return None
+        return self.kept(job_id)
+
     def forget(self, job_id: str) -> None:
         """A waiter got its answer (or the kept one is stale): drop what is kept."""
         self._kept.pop(job_id, None)
@@ -128,12 +155,12 @@ class ResultRouter:
         """A kept result turned out to be an older run's (the id is published again)."""
         self._kept.pop(job_id, None)
 
-    def _keep(self, job_id: str, outcome: Outcome) -> None:
+    def _keep(self, job_id: str, outcome: Outcome, *, fresh: bool = False) -> None:
         now = trio.current_time()
         self._kept.pop(job_id, None)
-        self._kept[job_id] = (outcome, now + self.result_ttl)
+        self._kept[job_id] = (outcome, now + self.result_ttl, fresh)
         while self._kept:
-            oldest, (_, expires) = next(iter(self._kept.items()))
+            oldest, (_, expires, _) = next(iter(self._kept.items()))
             if len(self._kept) <= MAX_KEPT and expires > now:
                 break
             del self._kept[oldest]
@@ -163,13 +190,18 @@ class ResultRouter:
                     waiter.push(Outcome("gap"))
                 at = payload.find(b"\0", at + 1)
         job_id = id_text(raw_id)
+        mark = self._expected.get(job_id)
         if channel == self.finish_channel:
             outcome = Outcome("finish", rest if sep else None)
-            if job_id in self._expected:
-                self._keep(job_id, outcome)
         else:
             outcome = Outcome("retract")
             self._kept.pop(job_id, None)
+        if mark is not None and mark == self._gaps:
+            # The first outcome of a fresh id: this job's (later ones are not kept).
+            del self._expected[job_id]
+            self._keep(job_id, outcome, fresh=True)
+        elif mark is not None and outcome.event == "finish":
+            self._keep(job_id, outcome)
         waiters = self._waiters.get(job_id)
         if not waiters:
             return
@@ -177,16 +209,13 @@ class ResultRouter:
             waiter.push(outcome)
 
     def gap(self) -> None:
+        self._gaps += 1  # events may be lost: fresh ids are fresh no more
         for waiters in self._waiters.values():
             for waiter in waiters:
                 waiter.push(Outcome("gap"))
 
-    def barrier_channel(self) -> str:
-        """A fresh channel nobody publishes to, for :meth:`drain`'s barrier."""
-        return f"{self.finish_channel.decode()}\0barrier\0{uuid.uuid4()}"
-
     def drain(self) -> None:
-        """Dispatch every event received so far, now (after a subscribe barrier)."""
+        """Dispatch every event received so far, now (after a pub/sub barrier)."""
         sub = self._subscription
         if sub is None:
             return

@@ -252,11 +252,10 @@ class Thoonk:
         """Hand the router every finish/retract event published before this call.
 
         A read on the command connection can see a finish whose event is still
-        on its way on the pub/sub connection; the acknowledgement of a fresh
-        SUBSCRIBE comes after every message published before it was sent.
+        on its way on the pub/sub connection; the reply to a PING on the pub/sub
+        connection comes after every message published before it was sent.
         """
-        async with self.subscribe([router.barrier_channel()], buffer=1):
-            pass
+        await (await self.pubsub()).barrier()
         router.drain()
 
     async def _serve_router(self, router: ResultRouter, task_status: trio.TaskStatus[None]) -> None:

@@ -9,6 +9,7 @@ writes commands and classifies the error replies hiredis hands back.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import hiredis
 
@@ -57,9 +58,25 @@ def _encode_arg(arg: Arg) -> bytes:
 
 
 def pack_command(args: Command) -> bytes:
-    """One command as a RESP2 array of bulk strings."""
+    """One command as a RESP2 array of bulk strings.
+
+    hiredis packs a tuple of str, bytes, int and float in C (floats as ``repr``
+    writes them, like :func:`_encode_arg`); anything else (a bool, a bytearray)
+    takes the Python path, which packs it or says why not.
+    """
     if not args:
         raise ValueError("an empty Redis command cannot be sent")
+    try:
+        # (its stubs type the tuple as one element: hence the Any)
+        packed: bytes = hiredis.pack_command(
+            cast(Any, args if type(args) is tuple else tuple(args))
+        )
+    except TypeError:
+        return _pack_each(args)
+    return packed
+
+
+def _pack_each(args: Command) -> bytes:
     parts = [b"*%d\r\n" % len(args)]
     for arg in args:
         data = _encode_arg(arg)

@@ -82,6 +82,9 @@ class PubSub:
         self._connected = False
         self._connections = 0
         self._last_heard = 0.0
+        # barrier token -> set when its PING's reply arrived (see barrier()).
+        self._barriers: dict[bytes, trio.Event] = {}
+        self._barrier_count = 0
 
     @property
     def where(self) -> str:
@@ -152,6 +155,38 @@ class PubSub:
                     gone.append(key)
             if gone and self._connected:
                 self._send_unsubscribe(gone)
+
+    async def barrier(self) -> None:
+        """Return once every message the server sent before this call was handed out.
+
+        Synopsis: ``await pubsub.barrier()``, then every message published
+        before it is in its subscriptions' buffers (``receive_nowait`` gets it).
+        A ``PING <token>`` on this connection: Redis writes its reply after every
+        message it published to this connection before it ran the PING. Cheaper
+        than subscribing to a fresh channel and leaving it (one command, no
+        channel to add and drop). Across a reconnect the PING is sent again on
+        the new connection (after the resubscription; the subscribers also get
+        their Gap). Waits at most the config's ``reconnect_timeout``.
+
+        Raises:
+            ThoonkTimeoutError: no reply in time.
+        """
+        self._barrier_count += 1
+        token = b"barrier:%d" % self._barrier_count
+        done = self._barriers[token] = trio.Event()
+        try:
+            if self._connected:
+                self._send(("PING", token))
+            limit = self.config.reconnect_timeout
+            with trio.move_on_after(limit):
+                await done.wait()
+                return
+            raise ThoonkTimeoutError(
+                f"Redis at {self.where} did not answer a PING on the pub/sub connection "
+                f"within {limit:g} s; is the server reachable?"
+            )
+        finally:
+            self._barriers.pop(token, None)
 
     def _send_subscribe(self, keys: list[tuple[_Kind, bytes]]) -> None:
         channels = [name for kind, name in keys if kind == "channel"]
@@ -253,6 +288,8 @@ class PubSub:
                 nursery.start_soon(watch)
             if self._topics:
                 self._send_subscribe(list(self._topics))
+            for token in self._barriers:  # after the resubscription (see barrier())
+                self._send(("PING", token))
             if reconnected:
                 nursery.start_soon(self._announce_gap)
             nursery.start_soon(guarded, partial(self._read_loop, stream, reader))
@@ -311,7 +348,10 @@ class PubSub:
             self._unconfirmed.clear()
             return
         if not isinstance(reply, list) or not reply:
-            return  # +PONG, when no channel is subscribed
+            # +PONG (or a PING's payload) when no channel is subscribed
+            if isinstance(reply, bytes):
+                self._pong(reply)
+            return
         kind = reply[0]
         if kind == b"message":
             topic = self._topics.get(("channel", reply[1]))
@@ -329,6 +369,13 @@ class PubSub:
             self._on_confirm(("channel", reply[1]))
         elif kind == b"psubscribe":
             self._on_confirm(("pattern", reply[1]))
+        elif kind == b"pong":
+            self._pong(reply[1])
+
+    def _pong(self, token: bytes) -> None:
+        done = self._barriers.get(token)
+        if done is not None:
+            done.set()
 
     def _on_confirm(self, key: tuple[_Kind, bytes]) -> None:
         self._unconfirmed[key] -= 1
