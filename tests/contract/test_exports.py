@@ -18,6 +18,8 @@ INTERNAL = {
     "item_label", "token_arg", "text_arg", "jitter_arg",  # _job
     "FINISH_STATUSES", "CANCEL_OUTCOMES", "REAP_OUTCOMES", "REAP_REASONS",  # _job_results
     "PRELUDE", "prelude_for",  # _scripts
+    "READS", "WRITES", "NOT_COMMANDS", "upper_literals", "script_commands",  # _acl
+    "acl_preamble",  # _acl
     "KIND_LABELS",  # _keys
     "T",
 }  # fmt: skip
