@@ -200,6 +200,18 @@ def _has_acl_check(server: RedisTestServer) -> bool:
     return int(server.version.split(".")[0]) >= 7
 
 
+@pytest.fixture
+def acl_check(redis_test_server: RedisTestServer) -> None:
+    """Skip on a server without ``redis.acl_check_cmd`` (Redis < 7)."""
+    if not _has_acl_check(redis_test_server):
+        pytest.skip("Redis < 7 has no redis.acl_check_cmd: a script cannot ask before it writes")
+
+
+def _without_channels() -> list[str]:
+    """The documented line without ``&event.*``: no channel at all."""
+    return [w for w in documented_acl_line() if w != "&event.*"]
+
+
 def _assert_refused_and_unchanged(
     op: Op, url: str, t: SyncThoonk, sync_redis: redis.Redis, says: str
 ) -> None:
@@ -214,6 +226,7 @@ def _assert_refused_and_unchanged(
         assert "docs/security.md" in str(caught.value)
 
 
+@pytest.mark.usefixtures("acl_check")
 @pytest.mark.parametrize(
     "op", [op for op in OPS if "PUBLISH" in load_script(op.script).source], ids=lambda op: op.label
 )
@@ -222,11 +235,8 @@ def test_a_user_without_the_event_channels_changes_nothing(
     as_user: Callable[[list[str]], str],
     t: SyncThoonk,
     sync_redis: redis.Redis,
-    redis_test_server: RedisTestServer,
 ) -> None:
-    if not _has_acl_check(redis_test_server):
-        pytest.skip("Redis < 7 has no redis.acl_check_cmd: a script cannot ask before it writes")
-    url = as_user([w for w in documented_acl_line() if w != "&event.*"])
+    url = as_user(_without_channels())
     _assert_refused_and_unchanged(op, url, t, sync_redis, "channel")
 
 
@@ -241,16 +251,14 @@ def test_a_user_without_one_key_changes_nothing(
     )
 
 
+@pytest.mark.usefixtures("acl_check")
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.label)
 def test_a_user_without_one_command_changes_nothing(
     op: Op,
     as_user: Callable[[list[str]], str],
     t: SyncThoonk,
     sync_redis: redis.Redis,
-    redis_test_server: RedisTestServer,
 ) -> None:
-    if not _has_acl_check(redis_test_server):
-        pytest.skip("Redis < 7 has no redis.acl_check_cmd: a script cannot ask before it writes")
     command = _withheld_command(op.script)
     url = as_user([*documented_acl_line(), f"-{command.lower()}"])
     _assert_refused_and_unchanged(
@@ -275,7 +283,7 @@ def test_on_redis_6_2_the_documented_limitation_holds(
     assert LIMITATION_62 in " ".join(DOC.read_text().split())
     if _has_acl_check(redis_test_server):
         pytest.skip("Redis 7+ checks first (the tests above); the limitation is 6.2's")
-    url = as_user([w for w in documented_acl_line() if w != "&event.*"])
+    url = as_user(_without_channels())
     with connect(url) as restricted:
         with pytest.raises(ThoonkNoPermissionError, match="can't publish to the channel"):
             restricted.feed("news").publish({"a": 1}, id="x")
@@ -311,14 +319,12 @@ def test_every_write_script_starts_with_the_acl_check(name: str) -> None:
         assert "acl_check_cmd" not in source  # a read-only script has nothing to protect
 
 
+@pytest.mark.usefixtures("acl_check")
 def test_channels_are_checked_on_every_call_not_only_the_first(
     as_user: Callable[[list[str]], str],
     sync_redis: redis.Redis,
-    redis_test_server: RedisTestServer,
 ) -> None:
     """The full check runs once per script per connection; the channel check on every call."""
-    if not _has_acl_check(redis_test_server):
-        pytest.skip("Redis < 7 has no redis.acl_check_cmd: a script cannot ask before it writes")
     url = as_user(documented_acl_line())
     user = url.split("//", 1)[1].split(":", 1)[0]
     with connect(url) as restricted:
@@ -329,4 +335,21 @@ def test_channels_are_checked_on_every_call_not_only_the_first(
         before = snapshot(sync_redis)
         with pytest.raises(ThoonkNoPermissionError, match="may not publish to the channel"):
             feed.publish({"a": 3}, id="z")
+        assert snapshot(sync_redis) == before
+
+
+@pytest.mark.usefixtures("acl_check")
+@pytest.mark.parametrize("kind", ["feed", "sorted_feed"])
+def test_cluster_key_names_find_the_channels_too(
+    kind: str,
+    as_user: Callable[[list[str]], str],
+    sync_redis: redis.Redis,
+) -> None:
+    """With hash-tagged keys (``feed.ids:{news}``) the check still finds ``event.feed.*:news``."""
+    url = as_user(_without_channels())
+    with connect(url, cluster=True) as restricted:
+        before = snapshot(sync_redis)
+        obj = restricted.feed("news") if kind == "feed" else restricted.sorted_feed("deck")
+        with pytest.raises(ThoonkNoPermissionError, match=f"channel event.{kind}.publish:"):
+            obj.publish({"a": 1}, id="x")
         assert snapshot(sync_redis) == before
