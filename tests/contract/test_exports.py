@@ -19,6 +19,9 @@ INTERNAL = {
     "FINISH_STATUSES", "CANCEL_OUTCOMES", "REAP_OUTCOMES", "REAP_REASONS",  # _job_results
     "HOLD_REASONS",  # _job_results
     "PRELUDE", "prelude_for",  # _scripts
+    "READS", "WRITES", "NOT_COMMANDS", "upper_literals", "script_commands",  # _acl
+    "acl_preamble",  # _acl
+    "KIND_LABELS",  # _keys
     "T",
 }  # fmt: skip
 

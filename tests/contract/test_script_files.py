@@ -9,6 +9,7 @@ from importlib import resources
 import pytest
 
 from thoonk_actors.contract import all_scripts, load_script, script_names
+from thoonk_actors.contract._acl import acl_preamble
 from thoonk_actors.contract._build import KEY_LAYOUT
 from thoonk_actors.contract._scripts import prelude_for
 
@@ -120,7 +121,8 @@ def test_no_globals(name: str) -> None:
 def test_script_objects() -> None:
     script = load_script("job/finish")
     assert script.name == "job/finish"
-    assert script.source == prelude_for(body("job/finish")) + "\n" + body("job/finish")
+    source = prelude_for(body("job/finish")) + "\n" + body("job/finish")
+    assert script.source == acl_preamble(source) + source
     assert script.sha1 == hashlib.sha1(script.source.encode()).hexdigest()
     assert load_script("job/finish") is script  # loaded once
     assert len(all_scripts()) == len(NAMES)

@@ -34,6 +34,12 @@ CASES = [
     ("ERR Error running script (call to f_1): @user_script:1: user_script:1: boom",
      ThoonkResponseError, redis.exceptions.ResponseError),
     ("NOAUTH Authentication required.", ThoonkError, redis.exceptions.AuthenticationError),
+    # An ACL refusal met inside a script is a plain ERR (7) or a wrapped one (6.2).
+    ("ERR The user executing the script can't publish to the channel mentioned in the "
+     "command script: 2531, on @user_script:1.", ServerError, redis.exceptions.NoPermissionError),
+    ("ERR Error running script (call to f_1): @user_script:1: @user_script: 1: The user "
+     "executing the script can't run this command or subcommand", ServerError,
+     redis.exceptions.NoPermissionError),
 ]  # fmt: skip
 
 

@@ -7,6 +7,10 @@ Each script is ``scripts/<type>/<op>.lua`` with the helpers it uses from
 ``scripts/_prelude.lua`` put in front of it (:func:`prelude_for`), so line numbers
 in a Lua error message count from the top of those helpers.
 
+A script that writes gets, before those helpers, the ACL check that
+:func:`._acl.acl_preamble` generates from its text (issue 17: a call the user's
+ACL refuses must change nothing).
+
 Only the helpers a script calls (and the helpers those call) go in: a Lua
 ``local function`` is created anew on every run of a script, so every unused
 helper would cost every call of every script a closure.
@@ -14,12 +18,15 @@ helper would cost every call of every script a closure.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+
+from ._acl import acl_preamble
 
 PRELUDE = "_prelude.lua"
 
@@ -29,12 +36,15 @@ class Script:
     """One contract script: ``Script(name="job/publish", source=..., sha1=...)``.
 
     ``source`` is the full text sent to Redis (prelude included); ``sha1`` is its
-    lowercase hex SHA1, the name Redis caches it under.
+    lowercase hex SHA1, the name Redis caches it under. ``light`` is the same
+    script without the ACL command check (channels still checked), or None:
+    the transport runs it on a connection that has already run this one.
     """
 
     name: str
     source: str
     sha1: str
+    light: Script | None = None
 
     @classmethod
     def from_source(cls, name: str, source: str) -> Script:
@@ -103,6 +113,8 @@ def prelude_for(body: str) -> str:
 def load_script(name: str) -> Script:
     """``load_script("job/claim")``: the script of one operation, prelude included.
 
+    A script that writes starts with the generated ACL check of ``_acl.py``.
+
     Raises:
         FileNotFoundError: there is no ``scripts/<name>.lua`` (a bug, not a user error).
     """
@@ -110,7 +122,12 @@ def load_script(name: str) -> Script:
     if not kind or not op or "/" in op or op.startswith("_"):
         raise FileNotFoundError(f"no contract script named {name!r}; expected '<type>/<op>'")
     body = _root().joinpath(kind, f"{op}.lua").read_text(encoding="utf-8")
-    return Script.from_source(name, prelude_for(body) + "\n" + body)
+    source = prelude_for(body) + "\n" + body
+    full = acl_preamble(source)
+    if not full:
+        return Script.from_source(name, source)
+    light = Script.from_source(name, acl_preamble(source, commands=False) + source)
+    return dataclasses.replace(Script.from_source(name, full + source), light=light)
 
 
 def script_names() -> tuple[str, ...]:

@@ -89,6 +89,9 @@ class RedisClient:
         self.config = config
         self._nursery = nursery
         self._shared: Connection | None = None
+        # sha1s of the scripts whose full ACL check passed on the shared connection
+        # (see _script_to_run); emptied with every new shared connection.
+        self._acl_checked: set[str] = set()
         self._connect_lock = trio.Lock()
         self._idle: list[Connection] = []
         self._lent: set[Connection] = set()  # dedicated connections in use
@@ -191,6 +194,7 @@ class RedisClient:
                         self._link_failed(exc)
                     raise
                 self._shared = conn
+                self._acl_checked.clear()
                 self._link = LinkState(connected=True)
             return conn
 
@@ -282,12 +286,34 @@ class RedisClient:
         the script is then loaded and run again (NOSCRIPT means it never ran).
         ``idempotent`` and ``shield`` as for :meth:`execute`.
         """
-        command = ("EVALSHA", script.sha1, len(keys), *keys, *args)
+        run = self._script_to_run(script)
+        command = ("EVALSHA", run.sha1, len(keys), *keys, *args)
         try:
-            return await self.execute(*command, idempotent=idempotent, shield=shield)
-        except redis.exceptions.NoScriptError:
-            await self.execute("SCRIPT", "LOAD", script.source, idempotent=True)
-            return await self.execute(*command, idempotent=idempotent, shield=shield)
+            try:
+                reply = await self.execute(*command, idempotent=idempotent, shield=shield)
+            except redis.exceptions.NoScriptError:
+                await self.execute("SCRIPT", "LOAD", run.source, idempotent=True)
+                reply = await self.execute(*command, idempotent=idempotent, shield=shield)
+        except redis.exceptions.NoPermissionError:
+            self._acl_checked.clear()  # the ACL changed: check everything again
+            raise
+        if run is script:
+            self._acl_checked.add(script.sha1)
+        return reply
+
+    def _script_to_run(self, script: ScriptLike) -> ScriptLike:
+        """``script``, or its light form once its full ACL check passed on this connection.
+
+        A contract script that writes starts with a check of every command it
+        uses (contract/_acl.py); its ``light`` form checks only the channels.
+        The commands a user may run rarely change, and checking them is most of
+        the check's cost, so the full form runs once per script per connection,
+        and again after any NOPERM (docs/security.md says what this leaves open).
+        """
+        light: ScriptLike | None = getattr(script, "light", None)
+        if light is not None and script.sha1 in self._acl_checked:
+            return light
+        return script
 
     async def evalsha_many(
         self,
@@ -296,17 +322,28 @@ class RedisClient:
         raise_on_error: bool = True,
     ) -> list[Any]:
         """Several script calls in one pipeline; NOSCRIPT ones are loaded and re-run."""
-        commands = [("EVALSHA", s.sha1, len(k), *k, *a) for s, k, a in calls]
+        runs = [self._script_to_run(s) for s, _, _ in calls]
+        commands = [
+            ("EVALSHA", r.sha1, len(k), *k, *a) for r, (_, k, a) in zip(runs, calls, strict=True)
+        ]
         replies = await self.pipeline(commands, raise_on_error=False)
         missing = [
             i for i, r in enumerate(replies) if isinstance(r, redis.exceptions.NoScriptError)
         ]
         if missing:
-            sources = {calls[i][0].sha1: calls[i][0].source for i in missing}
+            sources = {runs[i].sha1: runs[i].source for i in missing}
             await self.pipeline([("SCRIPT", "LOAD", src) for src in sources.values()])
             again = await self.pipeline([commands[i] for i in missing], raise_on_error=False)
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
+        if any(isinstance(r, redis.exceptions.NoPermissionError) for r in replies):
+            self._acl_checked.clear()
+        else:
+            self._acl_checked.update(
+                s.sha1
+                for r, (s, _, _), reply in zip(runs, calls, replies, strict=True)
+                if r is s and not isinstance(reply, Exception)
+            )
         if raise_on_error:
             for reply in replies:
                 if isinstance(reply, Exception):

@@ -133,11 +133,17 @@ _AUTH_PREFIXES = ("NOAUTH", "WRONGPASS")
 # Redis 6.2 wraps an error raised inside a script: "ERR Error running script
 # (call to f_...): @user_script:1: WRONGTYPE Operation against ...".
 _SCRIPT_MARK = "@user_script:"
+# An ACL refusal met inside a script is a plain ERR on 6.2 and 7 alike ("The user
+# executing the script can't run this command or subcommand" / "can't publish to
+# the channel mentioned in the command"): it is a NOPERM all the same.
+_SCRIPT_ACL = "The user executing the script can't"
 
 
 def reply_code(text: str) -> str:
     """The code of an error reply's text (``"WRONGTYPE"``), also inside 6.2's script wrapper."""
     code = text.split(" ", 1)[0]
+    if code == "ERR" and _SCRIPT_ACL in text:
+        return "NOPERM"
     if code == "ERR" and _SCRIPT_MARK in text:
         inner = text.rsplit(_SCRIPT_MARK, 1)[1].partition(": ")[2]
         wrapped = inner.split(" ", 1)[0].lstrip("-")
