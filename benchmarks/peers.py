@@ -60,7 +60,7 @@ import redis
 if __package__ in (None, ""):  # run as a script: the repository root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.peers_base import Peer, quiet
+from benchmarks.peers_base import WARMUP, Peer, quiet
 
 DEFAULT_URL = "redis://127.0.0.1:6379/15"
 QUEUE_US = "bench-jobs"  # the queue of benchmarks.jobs:app
@@ -136,11 +136,13 @@ class Us(Peer):
             async with open_thoonk(self.url) as thoonk:
                 queue = thoonk.job(QUEUE_US)
                 times = []
-                for i in range(samples + 100):
+                for i in self.trips(samples):
+                    if self.trips_over():
+                        break
                     start = time.perf_counter()
                     await queue.publish_and_wait({"i": i}, timeout=30)
                     times.append((time.perf_counter() - start) * 1000)
-                return times[100:]
+                return times[WARMUP:]
 
         return trio.run(go)
 

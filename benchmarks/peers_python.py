@@ -28,7 +28,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from benchmarks.peers_base import BIN, Peer, quiet
+from benchmarks.peers_base import BIN, WARMUP, Peer, quiet
 
 URL = os.environ.get("PEERS_REDIS_URL", "redis://127.0.0.1:6379/15")
 BEST = os.environ.get("PEERS_BEST") == "1"
@@ -195,14 +195,16 @@ class Arq(Peer):
             pool = await self.arq_pool()
             try:
                 times = []
-                for i in range(samples + 100):
+                for i in self.trips(samples):
+                    if self.trips_over():
+                        break
                     start = time.perf_counter()
                     job = await pool.enqueue_job("arq_noop", {"i": i})
                     # poll its result key (job.result() can miss a job between states)
                     while await job.result_info() is None:  # noqa: ASYNC110
                         await asyncio.sleep(0.0005)
                     times.append((time.perf_counter() - start) * 1000)
-                return times[100:]
+                return times[WARMUP:]
             finally:
                 await pool.aclose()
 
@@ -269,12 +271,14 @@ class Taskiq(Peer):
             await taskiq_broker.startup()
             try:
                 times = []
-                for i in range(samples + 100):
+                for i in self.trips(samples):
+                    if self.trips_over():
+                        break
                     start = time.perf_counter()
                     task = await taskiq_noop.kiq({"i": i})
                     await task.wait_result(check_interval=0.0005, timeout=30)
                     times.append((time.perf_counter() - start) * 1000)
-                return times[100:]
+                return times[WARMUP:]
             finally:
                 await taskiq_broker.shutdown()
 
@@ -412,11 +416,13 @@ class Saq(Peer):
             await queue.connect()
             try:
                 times = []
-                for i in range(samples + 100):
+                for i in self.trips(samples):
+                    if self.trips_over():
+                        break
                     start = time.perf_counter()
                     await queue.apply("saq_noop", item={"i": i}, timeout=30)
                     times.append((time.perf_counter() - start) * 1000)
-                return times[100:]
+                return times[WARMUP:]
             finally:
                 await queue.disconnect()
 
