@@ -27,7 +27,8 @@ Workload (``BENCHMARK-TARGETS.md``), every system in turn (A B C ... x
   read afterwards from the library's own bookkeeping (start-up excluded);
 * "best": the same with the peer's best config (each peer says which);
 * "round trip": publish -> result, one after the other, one idle worker at
-  defaults, ``--samples`` of them after 100 warm-up: p50 / p99 in ms.
+  defaults, ``--samples`` of them after 20 warm-up ones, at most 20 s per
+  system: p50 / p99 in ms.
 
 Server cost per job: ``INFO commandstats`` before and after each enqueue and
 process step (differences, no RESETSTAT), summed over every command: Redis CPU
