@@ -21,7 +21,6 @@ INTERNAL = {
     "PRELUDE", "prelude_for",  # _scripts
     "READS", "WRITES", "NOT_COMMANDS", "upper_literals", "script_commands",  # _acl
     "acl_preamble",  # _acl
-    "KIND_LABELS",  # _keys
     "T",
 }  # fmt: skip
 

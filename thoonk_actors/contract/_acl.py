@@ -41,7 +41,7 @@ READS = frozenset(
 #: Commands the scripts use that change state (PUBLISH included: an event is an effect).
 WRITES = frozenset(
     {
-        "DEL", "HDEL", "HSET", "INCR", "INCRBY", "LINSERT", "LPUSH", "LREM",
+        "DEL", "HDEL", "HSET", "HSETNX", "INCR", "INCRBY", "LINSERT", "LPUSH", "LREM",
         "LTRIM", "PEXPIRE", "PUBLISH", "RPOP", "RPUSH", "SADD", "SREM", "ZADD",
         "ZREM", "ZREMRANGEBYSCORE",
     }
