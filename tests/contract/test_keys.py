@@ -37,6 +37,7 @@ EXTENSION_JOB_KEYS = {
     "leases": "job.leases:emails",
     "scheduled": "job.scheduled:emails",
     "ticks": "job.ticks:emails",
+    "progress": "job.progress:emails",
 }
 
 
@@ -63,6 +64,7 @@ def test_job_keys_standalone_are_the_originals() -> None:
         "job.leases:emails",
         "job.scheduled:emails",
         "job.ticks:emails",
+        "job.progress:emails",
     )
 
 

@@ -71,6 +71,14 @@ from ._job_leases import (
     job_stats,
     job_touch,
 )
+from ._job_progress import (
+    MAX_PROGRESS_INFO,
+    JobProgress,
+    job_progress,
+    job_progress_all,
+    job_progress_of,
+    parse_progress,
+)
 from ._job_reads import (
     JobResult,
     ResultState,
@@ -185,6 +193,7 @@ __all__ = [
     "MAX_ID_BYTES",
     "MAX_MS",
     "MAX_NAME_BYTES",
+    "MAX_PROGRESS_INFO",
     "RANGES",
     "REFUSALS",
     "REGISTRIES",
@@ -213,6 +222,7 @@ __all__ = [
     "JobConfig",
     "JobFinished",
     "JobKeys",
+    "JobProgress",
     "JobPublished",
     "JobResult",
     "JobState",
@@ -269,6 +279,9 @@ __all__ = [
     "job_held",
     "job_item",
     "job_owner",
+    "job_progress",
+    "job_progress_all",
+    "job_progress_of",
     "job_promote",
     "job_publish",
     "job_publish_many",
@@ -297,6 +310,7 @@ __all__ = [
     "parse_channel",
     "parse_config",
     "parse_event",
+    "parse_progress",
     "parse_sequenced",
     "queue_get",
     "queue_length",

@@ -389,6 +389,7 @@ _FINISH_KEYS = layout(
         "orphans",
         "finishes",
         "leases",
+        "progress",
     ),
 )
 layout("job/finish_many", _FINISH_KEYS)
@@ -516,6 +517,7 @@ layout(
         "errors",
         "leases",
         "scheduled",
+        "progress",
     ),
 )
 
@@ -597,7 +599,10 @@ def job_cancel(
     )
 
 
-layout("job/stall", ("claimed", "owners", "cancelled", "stalled", "published", "errors", "leases"))
+layout(
+    "job/stall",
+    ("claimed", "owners", "cancelled", "stalled", "published", "errors", "leases", "progress"),
+)
 
 
 def job_stall(
@@ -657,6 +662,7 @@ layout(
         "orphans",
         "leases",
         "scheduled",
+        "progress",
     ),
 )
 

@@ -95,6 +95,7 @@ layout(
         "orphans",
         "leases",
         "scheduled",
+        "progress",
     ),
 )
 

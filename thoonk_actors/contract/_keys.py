@@ -107,7 +107,9 @@ class JobKeys(ObjectKeys):
     lease; claims without one fall back to the config ``timeout``);
     ``scheduled`` zset id -> ms (server clock) when the job goes back to
     ``ids`` (retry backoff, delayed publish); ``ticks`` hash schedule name ->
-    ``"<last tick ms> <spec>"`` (recurring jobs: a tick is published once). Per
+    ``"<last tick ms> <spec>"`` (recurring jobs: a tick is published once);
+    ``progress`` hash id -> ``"fraction NUL ms NUL info"``, the last progress
+    a handler reported for its claim (removed when the claim ends). Per
     job, :meth:`result_key`
     (a hash that expires after ``result_ttl``).
     """
@@ -129,6 +131,7 @@ class JobKeys(ObjectKeys):
     leases: str
     scheduled: str
     ticks: str
+    progress: str
 
     def result(self, id: str) -> str:
         """``job.result:{<name>}:<id>``: the stored outcome of one job (ext).

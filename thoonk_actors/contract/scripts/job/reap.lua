@@ -17,6 +17,7 @@
 -- A ghost claim (a claimed id whose item is gone: an original worker claims the id
 -- it popped even when the job was retracted meanwhile) is dropped by every sweep,
 -- reason 'ghost' unless an earlier rule picked it. Cost: O(claimed + stalled + owners + leases)
+-- + progress
 -- per sweep; O(items + ids) only when the counts say some job is lost.
 -- KEYS[1]  config     hash   (timeout, max_cancels)
 -- KEYS[2]  ids        list
@@ -31,6 +32,7 @@
 -- KEYS[11] orphans    hash   id -> ms when first seen lost
 -- KEYS[12] leases     hash   id -> lease ms of our claims
 -- KEYS[13] scheduled  zset   id -> due ms (retry backoff)
+-- KEYS[14] progress   hash   id -> last progress (entries of reaped or unclaimed ids are removed)
 -- ARGV[1] staleness window ms (0 = skip the heartbeat rule)
 -- ARGV[2] orphan grace ms (a mark must be at least this old to act on it)
 -- ARGV[3] cancel channel   ARGV[4] stall channel   ARGV[5] jitter seed (0..999)
@@ -41,12 +43,13 @@
 local config, ids, items, published, claimed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local cancelled, stalled, owners, workers = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local errors, orphans, leases, scheduled = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local progress = KEYS[14]
 local stale, grace = tonumber(ARGV[1]), tonumber(ARGV[2])
 local cancel_channel, stall_channel, seed = ARGV[3], ARGV[4], tonumber(ARGV[5]) or 0
 
 local bad = check_types({config, 'hash', ids, 'list', items, 'hash', published, 'zset',
   claimed, 'zset', cancelled, 'hash', stalled, 'set', owners, 'hash', workers, 'zset',
-  errors, 'hash', orphans, 'hash', leases, 'hash', scheduled, 'zset'})
+  errors, 'hash', orphans, 'hash', leases, 'hash', scheduled, 'zset', progress, 'hash'})
 if bad then return bad end
 local timeout, err = config_int(config, 'timeout')
 if err then return err end
@@ -266,6 +269,17 @@ for _, id in ipairs(leftover) do
 end
 if #stale_leases > 0 then
   call_many('HDEL', leases, stale_leases)
+end
+-- Progress of claims that ended here or elsewhere (a release, an original
+-- worker's finish): kept only while its job is claimed.
+local stale_progress = {}
+for _, id in ipairs(redis.call('HKEYS', progress)) do
+  if picked[id] or not is_claimed[id] then
+    stale_progress[#stale_progress + 1] = id
+  end
+end
+if #stale_progress > 0 then
+  call_many('HDEL', progress, stale_progress)
 end
 promote_due(scheduled, ids, items, now, 1000)
 -- Orphan marks: keep the ones still lost, add new ones, forget the rest.

@@ -14,21 +14,24 @@
 -- KEYS[10] orphans    hash
 -- KEYS[11] leases     hash
 -- KEYS[12] scheduled  zset
--- KEYS[13] result     hash   job.result:{<n>}:<id>
+-- KEYS[13] progress   hash
+-- KEYS[14] result     hash   job.result:{<n>}:<id>
 -- ARGV[1] id   ARGV[2] retract channel
 -- Reply: {'ok', id} | {'not_found', id} | {'bad_config', key, field, value}
 --        | {'wrongtype', key, expected, actual}
 -- Event: retract channel, payload id.
 local config, ids, items, published, claimed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local cancelled, stalled, owners, errors = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local orphans, leases, scheduled, result = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local orphans, leases, scheduled, progress = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local result = KEYS[14]
 local id, channel = ARGV[1], ARGV[2]
 
 -- Every refusal: all types first.
 local function refuse(reply)
   return check_types({config, 'hash', ids, 'list', items, 'hash', published, 'zset',
     claimed, 'zset', cancelled, 'hash', stalled, 'set', owners, 'hash', errors, 'hash',
-    orphans, 'hash', leases, 'hash', scheduled, 'zset', result, 'hash'}) or reply
+    orphans, 'hash', leases, 'hash', scheduled, 'zset', progress, 'hash', result, 'hash'})
+    or reply
 end
 
 local ttl, bad = config_int(config, 'result_ttl')
@@ -47,7 +50,8 @@ if has_item == 0 and not score and is_stalled == 0 then
   return refuse({'not_found', id})
 end
 bad = check_types({ids, 'list', published, 'zset', cancelled, 'hash', owners, 'hash',
-  errors, 'hash', orphans, 'hash', leases, 'hash', scheduled, 'zset', result, 'hash'})
+  errors, 'hash', orphans, 'hash', leases, 'hash', scheduled, 'zset', progress, 'hash',
+  result, 'hash'})
 if bad then return refuse(bad) end
 
 local now = now_ms()
@@ -62,6 +66,7 @@ redis.call('HDEL', errors, id)
 redis.call('HDEL', orphans, id)
 redis.call('HDEL', leases, id)
 redis.call('ZREM', scheduled, id)
+redis.call('HDEL', progress, id)
 redis.call('DEL', result)
 redis.call('HSET', result, 'state', 'retracted', 'at', now)
 redis.call('PEXPIRE', result, ttl)
