@@ -104,7 +104,7 @@ def job_progress(
     """
     raw_id = existing_id_arg(id)
     validate_id(token, what="claim token")
-    args = [raw_id, token, _fraction_arg(fraction), _info_arg(info)]
+    args: list[str | bytes] = [raw_id, token, _fraction_arg(fraction), _info_arg(info)]
 
     def decode(reply: Reply) -> int:
         values = ok_values(reply, script="job/progress", obj=keys.label, item=item_label(keys, id))
