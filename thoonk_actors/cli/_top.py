@@ -9,22 +9,26 @@ A snapshot is one ``statistics()`` script per job queue (a consistent view of
 that queue, stamped with the server clock) and one length read per feed,
 sorted feed and queue. The rate of a job queue is its finishes counter's
 growth between two snapshots, over the server-clock time between them.
+Below the tables, every claimed job whose handler reported progress gets a
+line with a text bar (at most :data:`PROGRESS_ROWS` per queue); one HGETALL
+per job queue reads them.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import trio
 
 from .._errors import InvalidNameError
-from ..contract import REGISTRIES, JobStats, Kind
+from ..contract import REGISTRIES, JobProgress, JobStats, Kind
 from ..objects import Thoonk
 from ._common import (
     EXIT_OK,
@@ -53,6 +57,10 @@ JOB_COLUMNS = (
     ("rate", "RATE/S"),
     ("workers", "WORKERS"),
 )
+#: Most running jobs with progress shown per queue (the most advanced first).
+PROGRESS_ROWS = 10
+#: Characters of a progress bar between its brackets.
+PROGRESS_BAR = 20
 #: The kinds shown with their length, in table order.
 LENGTH_KINDS: tuple[Kind, ...] = ("feed", "sorted_feed", "queue")
 
@@ -106,6 +114,8 @@ class Snapshot:
     taken: datetime.datetime
     jobs: dict[str, JobStats]
     others: list[dict[str, Any]]
+    #: queue name -> the last progress of its claimed jobs that reported one
+    progress: dict[str, tuple[JobProgress, ...]] = field(default_factory=dict)
 
 
 def _top(args: argparse.Namespace) -> int:
@@ -149,13 +159,18 @@ async def take_snapshot(thoonk: Thoonk) -> Snapshot:
     """Every registered object's counts, now."""
     taken = datetime.datetime.now(datetime.UTC)
     jobs: dict[str, JobStats] = {}
+    progress: dict[str, tuple[JobProgress, ...]] = {}
     for name in await thoonk.names("job"):
         try:
-            jobs[name] = await thoonk.job(name).statistics()
+            queue = thoonk.job(name)
+            jobs[name] = await queue.statistics()
         except InvalidNameError as exc:  # someone else wrote the registry
             warn(f"skipped {name!r} in the {REGISTRIES['job']!r} registry: {exc}")
+            continue
+        if jobs[name].claimed:
+            progress[name] = await queue.progress_all()
     others = [row for kind in LENGTH_KINDS for row in await collect(thoonk, kind)]
-    return Snapshot(taken, jobs, others)
+    return Snapshot(taken, jobs, others, progress)
 
 
 def rate(new: JobStats, old: JobStats | None) -> float | None:
@@ -176,6 +191,10 @@ def rows(new: Snapshot, old: Snapshot | None) -> list[dict[str, Any]]:
             "finishes": stats.finishes,
             "rate": rate(stats, None if old is None else old.jobs.get(name)),
             "workers": stats.workers_alive,
+            "progress": [
+                {"id": p.id, "fraction": p.fraction, "info": p.info}
+                for p in new.progress.get(name, ())
+            ],
         })  # fmt: skip
     return out + new.others
 
@@ -188,12 +207,32 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
         header = ["JOB", *(title for _, title in JOB_COLUMNS)]
         body = [[row["name"], *(_cell(row[key]) for key, _ in JOB_COLUMNS)] for row in jobs]
         tables.append(table([header, *body]))
+    running = [
+        [row["name"], p["id"], progress_bar(p["fraction"]), _info(p["info"])]
+        for row in jobs
+        for p in sorted(row.get("progress", ()), key=lambda p: -p["fraction"])[:PROGRESS_ROWS]
+    ]
+    if running:
+        tables.append(table([["JOB", "RUNNING", "PROGRESS", "INFO"], *running], right=4))
     for kind in LENGTH_KINDS:
         mine = [row for row in rows if row["type"] == TYPE_NAMES[kind]]
         if mine:
             header = [TYPE_NAMES[kind].upper(), "LENGTH"]
             tables.append(table([header, *([row["name"], str(row["length"])] for row in mine)]))
     return "\n\n".join(tables or ["No Thoonk objects."]).splitlines()
+
+
+def progress_bar(fraction: float, width: int = PROGRESS_BAR) -> str:
+    """``progress_bar(0.4, 10)`` -> ``"[####......]  40%"``: a fraction as plain text."""
+    done = round(max(0.0, min(1.0, fraction)) * width)
+    return f"[{'#' * done}{'.' * (width - done)}] {fraction:>4.0%}"
+
+
+def _info(info: Any) -> str:
+    if info is None:
+        return ""
+    text = info if isinstance(info, str) else json.dumps(info, separators=(",", ":"))
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _cell(value: int | float | None) -> str:
