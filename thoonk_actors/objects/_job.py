@@ -199,6 +199,29 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class _ProgressTeller:
+    """Calls ``on_progress`` once per report, in order (a stored one and its event are one)."""
+
+    def __init__(self, job_id: str, on_progress: ProgressCallback) -> None:
+        self.job_id = job_id
+        self.on_progress = on_progress
+        self.last: JobProgress | None = None
+
+    def __call__(self, value: JobProgress | None) -> None:
+        last = self.last
+        if value is None or value == last or (last is not None and value.at_ms < last.at_ms):
+            return
+        self.last = value
+        try:
+            self.on_progress(value)
+        except Exception:
+            log.exception("on_progress of job %r raised; ignored", self.job_id)
+
+    def event(self, data: bytes | None) -> None:
+        with contextlib.suppress(UnexpectedReplyError):  # another program's payload
+            self(contract.parse_progress(self.job_id, data))
+
+
 class Job(ThoonkObject[JobKeys]):
     """A job queue. Get one with ``thoonk.job(name)``."""
 
@@ -782,42 +805,34 @@ class Job(ThoonkObject[JobKeys]):
         # Subscribed before the stored value is read, so no report falls in between.
         # The wait's own error is raised after the nursery, never inside an ExceptionGroup.
         error: Exception | None = None
-        async with self.events(["progress"]) as events, trio.open_nursery() as nursery:
-            nursery.start_soon(self._follow_progress, job_id, events, on_progress)
-            try:
-                with router.waiting(job_id) as waiter:
-                    value = await self._wait(job_id, waiter, timeout)
-            except Exception as exc:
-                error = exc
-            nursery.cancel_scope.cancel()
+        tell = _ProgressTeller(job_id, on_progress)
+        async with self.events(["progress"]) as events:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._follow_progress, job_id, events, tell)
+                try:
+                    with router.waiting(job_id) as waiter:
+                        value = await self._wait(job_id, waiter, timeout)
+                except Exception as exc:
+                    error = exc
+                nursery.cancel_scope.cancel()
+            # Reports sent before the finish arrived before it (one pub/sub
+            # connection, in order): the ones the follower had no turn for.
+            while (event := events.receive_nowait()) is not None:
+                if not isinstance(event, Gap) and event.id == job_id:
+                    tell.event(event.data)
         if error is not None:
             raise error
         return value
 
-    async def _follow_progress(
-        self, job_id: str, events: Events, on_progress: ProgressCallback
-    ) -> None:
-        """Call ``on_progress`` with the stored progress, then every newer reported one."""
-        last_ms = -1
-
-        def tell(value: JobProgress | None) -> None:
-            nonlocal last_ms
-            if value is None or value.at_ms < last_ms:
-                return
-            last_ms = value.at_ms
-            try:
-                on_progress(value)
-            except Exception:
-                log.exception("on_progress of job %r raised; ignored", job_id)
-
+    async def _follow_progress(self, job_id: str, events: Events, tell: _ProgressTeller) -> None:
+        """Tell the stored progress, then every newer reported one."""
         try:
             tell(await self.progress_of(job_id))
             async for event in events:
                 if isinstance(event, Gap):  # reports may have been missed: read the last one
                     tell(await self.progress_of(job_id))
                 elif event.id == job_id:
-                    with contextlib.suppress(UnexpectedReplyError):  # another program's payload
-                        tell(contract.parse_progress(job_id, event.data))
+                    tell.event(event.data)
         except ThoonkError as exc:  # progress is a courtesy: the wait for the result goes on
             log.warning("following the progress of job %r stopped: %s", job_id, exc)
 
