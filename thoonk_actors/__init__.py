@@ -59,6 +59,8 @@ if TYPE_CHECKING:
     from .runtime import Resync as Resync
     from .runtime import RunningApp as RunningApp
     from .runtime import current_job as current_job
+    from .runtime import progress as progress
+    from .runtime import progress_sync as progress_sync
     from .transport import ThoonkAuthenticationError as ThoonkAuthenticationError
     from .transport import ThoonkConnectionError as ThoonkConnectionError
     from .transport import ThoonkTimeoutError as ThoonkTimeoutError
@@ -86,6 +88,8 @@ _LAZY: dict[str, str] = {
     "Resync": "thoonk_actors.runtime",
     "RunningApp": "thoonk_actors.runtime",
     "current_job": "thoonk_actors.runtime",
+    "progress": "thoonk_actors.runtime",
+    "progress_sync": "thoonk_actors.runtime",
     "ThoonkAuthenticationError": "thoonk_actors.transport",
     "ThoonkConnectionError": "thoonk_actors.transport",
     "ThoonkTimeoutError": "thoonk_actors.transport",

@@ -26,8 +26,8 @@ from thoonk_actors import contract
 from thoonk_actors.cli._demo_app import QUEUE, RESULTS, collatz_steps
 from thoonk_actors.cli._demo_report import Counters, DemoRun, problems, summary_lines
 from thoonk_actors.cli._progress import Display
-from thoonk_actors.cli._top import rate, render
-from thoonk_actors.contract import FeedKeys, JobKeys, JobStats, NewJob
+from thoonk_actors.cli._top import progress_bar, rate, render
+from thoonk_actors.contract import FeedKeys, JobKeys, JobStats, NewJob, job_progress
 from thoonk_actors.transport._embedded import embedded_server_status, stop_embedded_server
 
 from ..contract._redis import raw_client, run
@@ -306,12 +306,14 @@ def test_top_once_json_shows_every_object_with_its_counts(
             "available": 1, "claimed": 1, "stalled": 0,
             "scheduled": 0, "publishes": 3, "finishes": 1, "rate": 0.0, "workers": workers,
             "held": None,
+            "progress": [],
         },
         {
             "type": "job", "name": "reports", "registered": True,
             "available": 1, "claimed": 0, "stalled": 0,
             "scheduled": 0, "publishes": 1, "finishes": 0, "rate": 0.0, "workers": 0,
             "held": None,
+            "progress": [],
         },
         {"type": "feed", "name": "news", "registered": True, "length": 1},
         {"type": "queue", "name": "tasks", "registered": True, "length": 1},
@@ -336,6 +338,32 @@ def test_top_once_json_shows_every_object_with_its_counts(
         "QUEUE  LENGTH",
         "tasks       1",
     ]
+
+
+def test_top_shows_the_progress_of_running_jobs(redis_url: str, sync_redis: redis.Redis) -> None:
+    keys = JobKeys.of("emails")
+    publish_jobs(redis_url, keys, ["a", "b"])
+    ok("get", "emails", url=redis_url)  # job-0: claimed, reports progress
+    ok("get", "emails", url=redis_url)  # job-1: claimed, reports nothing
+    owner = sync_redis.hget(keys.owners, "job-0")
+    assert owner is not None
+    token = owner.decode().rpartition(":")[2]
+    run(sync_redis, job_progress(keys, "job-0", token, 0.4, {"step": "upload"}))
+    done = thoonk("top", "--once", "--json", "--interval", "0.1", url=redis_url)
+    [row] = json.loads(done.stdout)["objects"]
+    assert row["progress"] == [{"id": "job-0", "fraction": 0.4, "info": {"step": "upload"}}]
+    table = thoonk("top", "--once", "--interval", "0.1", url=redis_url)
+    lines = table.stdout.splitlines()
+    assert lines[-2:] == [
+        "JOB     RUNNING  PROGRESS                     INFO",
+        'emails  job-0    [########............]  40%  {"step":"upload"}',
+    ]
+
+
+def test_top_progress_bar() -> None:
+    assert progress_bar(0.0, 4) == "[....]   0%"
+    assert progress_bar(0.5, 4) == "[##..]  50%"
+    assert progress_bar(1.0, 4) == "[####] 100%"
 
 
 def test_top_follows_until_ctrl_c(redis_url: str) -> None:

@@ -37,6 +37,7 @@ from thoonk_actors.contract import (
     job_finish_many,
     job_heartbeat,
     job_held,
+    job_progress,
     job_promote,
     job_publish,
     job_publish_many,
@@ -134,15 +135,16 @@ SETUPS: dict[str, Callable[[redis.Redis], Call[Any]]] = {
     ),
     "held": lambda r: job_held(JOB, list(claimed(r, "A", "B").items())),
     "wait_state": lambda r: publish(r, "A") or job_wait_state(JOB, "A"),
+    "progress": lambda r: job_progress(JOB, "A", claimed(r, "A")["A"], 0.5, {"step": 1}),
 }
 
 # How many KEYS each case's call has (the test checks the built call agrees).
 KEY_COUNTS = {
-    "publish": 14, "publish_new": 5, "publish_many": 14, "claim": 11, "finish": 12,
-    "finish_many": 12, "cancel": 11, "cancel_override": 11, "stall": 8, "retry": 3,
-    "retract": 14, "release": 3,
-    "touch": 2, "heartbeat": 1, "reap": 14, "stats": 10, "promote": 3, "release_many": 4,
-    "held": 7, "wait_state": 4,
+    "publish": 14, "publish_new": 5, "publish_many": 14, "claim": 11, "finish": 13,
+    "finish_many": 13, "cancel": 12, "cancel_override": 12, "stall": 9, "retry": 3,
+    "retract": 15, "release": 3,
+    "touch": 2, "heartbeat": 1, "reap": 15, "stats": 10, "promote": 3, "release_many": 4,
+    "held": 7, "wait_state": 4, "progress": 3,
 }  # fmt: skip
 CASES = [(setup, i) for setup, count in KEY_COUNTS.items() for i in range(1, count + 1)]
 

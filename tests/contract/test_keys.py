@@ -38,6 +38,7 @@ EXTENSION_JOB_KEYS = {
     "scheduled": "job.scheduled:emails",
     "ticks": "job.ticks:emails",
     "seen": "job.seen:emails",
+    "progress": "job.progress:emails",
 }
 
 
@@ -66,6 +67,7 @@ def test_job_keys_standalone_are_the_originals() -> None:
         "job.ticks:emails",
         "job.seen:emails",
         "job.limits:emails",
+        "job.progress:emails",
     )
 
 

@@ -95,6 +95,7 @@ def test_events_are_job_channels() -> None:
         "stall",
         "retry",
         "release",
+        "progress",
         "retract",
     }
 

@@ -23,6 +23,7 @@ from thoonk_actors.contract import (
     job_cancel,
     job_claim,
     job_finish,
+    job_progress,
     job_promote,
     job_publish,
     job_reap,
@@ -98,6 +99,7 @@ OPS: dict[str, Callable[[str], Any]] = {
     "retry": lambda token: job_retry(JOB, "j"),
     "release": lambda token: job_release(JOB, "j", token=token or None),
     "touch": lambda token: job_touch(JOB, "j", token or "1"),
+    "progress": lambda token: job_progress(JOB, "j", token or "1", 0.5),
     "retract": lambda token: job_retract(JOB, "j"),
 }
 
@@ -119,9 +121,9 @@ def test_operation_from_state(r: redis.Redis, op: str, state: JobState | None) -
     assert expected is not None
     with pytest.raises(RefusedError) as info:
         run(r, OPS[op](token))
-    # touch always carries a token: not claimed by it reads as a lost claim.
+    # touch and progress always carry a token: not claimed by it reads as a lost claim.
     assert isinstance(info.value, expected) or (
-        op == "touch" and isinstance(info.value, ClaimLostError)
+        op in ("touch", "progress") and isinstance(info.value, ClaimLostError)
     )
     assert snapshot(r) == before
 

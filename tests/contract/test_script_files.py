@@ -32,7 +32,7 @@ def test_every_operation_has_a_script() -> None:
             "publish", "publish_new", "publish_many", "claim", "finish", "finish_many",
             "cancel", "stall",
             "retry", "retract", "touch", "heartbeat", "reap", "release", "stats", "promote",
-            "release_many", "held", "wait_state",
+            "release_many", "held", "wait_state", "progress",
         )),
         "feed/publish", "feed/retract", "feed/items",
         *(f"sorted_feed/{op}" for op in (

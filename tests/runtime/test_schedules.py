@@ -6,7 +6,12 @@ Assertions are on ids, counts and the server's clock, never on timing.
 from __future__ import annotations
 
 import math
+import os
+import signal
+import sys
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +21,7 @@ import trio
 from tests.polling import wait_until
 from thoonk_actors import UsageError, contract
 from thoonk_actors.objects import open_thoonk
-from thoonk_actors.runtime import App
+from thoonk_actors.runtime import App, current_job
 from thoonk_actors.runtime._schedules import (
     MAX_CATCH_UP,
     Cron,
@@ -186,3 +191,96 @@ async def test_downtime_runs_one_missed_tick_or_all_with_catch_up(
         # One missed tick (the latest; none if the app started after the next one).
         assert missed in ([every.latest(start)], [])
     assert len(runs) == len(set(runs))
+
+
+# ------------------------------------------------------ real processes, many ticks
+
+TICK_CHILD = Path(__file__).with_name("_tick_child.py")
+REPO = Path(__file__).resolve().parents[2]
+SOAK = os.environ.get("THOONK_SOAK") == "1"
+
+
+@pytest.mark.slow
+async def test_three_processes_run_each_of_100_ticks_exactly_once(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """Three worker processes on one ``@app.every(0.05)`` schedule: every tick runs once.
+
+    CI: 100 ticks (about 5 s of ticks); THOONK_SOAK=1: 1000.
+    """
+    wanted, period = (1000 if SOAK else 100), 0.05
+    logs = [tmp_path / f"child-{n}.log" for n in range(3)]
+
+    def runs() -> list[tuple[int, int]]:
+        lines = [line for log in logs if log.exists() for line in log.read_text().splitlines()]
+        return [(int(tick), int(pid)) for tick, pid in (line.split() for line in lines)]
+
+    async with open_thoonk(redis_url) as thoonk, trio.open_nursery() as nursery:
+        children = [
+            await nursery.start(
+                partial(
+                    trio.run_process,
+                    [sys.executable, str(TICK_CHILD), redis_url, str(period), str(log)],
+                    cwd=REPO,
+                    check=False,
+                )
+            )
+            for log in logs
+        ]
+        # Count the ticks once all three processes take part.
+        await wait_until(
+            lambda: all(log.exists() and log.stat().st_size for log in logs),
+            what="each process to run a tick",
+            deadline=60,
+        )
+        first = len(runs())
+        await wait_until(
+            lambda: len({tick for tick, _ in runs()}) >= first + wanted,
+            what=f"{wanted} more ticks to run",
+            deadline=(wanted * period) * 4 + 60,
+        )
+        for child in children:
+            child.send_signal(signal.SIGTERM)  # graceful: a run in flight finishes
+        with trio.fail_after(30):
+            for child in children:
+                await child.wait()
+        stats = await thoonk.job("pulse").statistics()
+    done = runs()
+    ticks = [tick for tick, _ in done]
+    assert len(ticks) == len(set(ticks)), "a tick ran twice"
+    assert all(tick % 50 == 0 for tick in ticks)
+    assert len({pid for _, pid in done}) == 3  # the processes really shared the schedule
+    assert len(ticks) >= first + wanted
+    # One publish per tick across the three processes; every published tick ran or waits.
+    left = stats.available + stats.scheduled + stats.claimed + stats.stalled
+    assert stats.publishes == len(ticks) + left
+    assert all(child.returncode == 0 for child in children)
+
+
+async def test_no_delayed_job_is_claimed_before_its_due_time(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    """40 delayed jobs (0 to 780 ms) through a running worker: each claim is at or after its due
+    time, both by the server's clock (the claim time the claim script wrote)."""
+    app = App(redis_url, reap_interval=0.1, heartbeat_interval=0.5, stale_after=2.0)
+    claims: dict[str, int] = {}
+
+    @app.job("later", concurrency=8)
+    async def handler(item: int) -> None:
+        claims[current_job().id] = current_job().claimed_ms
+
+    delays_ms = {f"d{n}": n * 20 for n in range(40)}
+    with trio.fail_after(30):
+        async with open_thoonk(redis_url) as thoonk:
+            jobs = thoonk.job("later")
+            due: dict[str, int] = {}
+            for job_id, delay_ms in delays_ms.items():
+                await jobs.publish(delay_ms, id=job_id, delay=delay_ms / 1000)
+                published_ms = sync_redis.zscore("job.published:later", job_id)
+                assert published_ms is not None
+                due[job_id] = int(published_ms) + delay_ms
+            async with app.open():  # started after the publishes: their times are known
+                await wait_until(lambda: len(claims) == len(delays_ms), what="every job to run")
+    assert all(claimed_ms > 0 for claimed_ms in claims.values())
+    for job_id, due_ms in due.items():
+        assert claims[job_id] >= due_ms, f"{job_id} claimed {due_ms - claims[job_id]} ms early"

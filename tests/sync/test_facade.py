@@ -13,12 +13,15 @@ import sys
 import textwrap
 import threading
 import traceback
+from datetime import datetime
 
 import pytest
 import redis
 
 from thoonk_actors import NotFoundError, UsageError
-from thoonk_actors.sync import PortalClosedError, connect
+from thoonk_actors.sync import PortalClosedError, SyncThoonk, connect
+
+from ..contract._redis import snapshot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -194,3 +197,33 @@ def test_interpreter_exit_without_close_is_clean(redis_url: str) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "bye"
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"delay": -5}, "delay must be seconds >= 0"),
+        ({"at": datetime(2030, 1, 1)}, "naive datetime"),
+    ],
+)
+def test_bad_delays_through_the_sync_facade_are_clear_usage_errors(
+    t: SyncThoonk, sync_redis: redis.Redis, kwargs: dict[str, object], says: str
+) -> None:
+    jobs = t.job("sync-delays")
+    jobs.publish("seed")
+    before = snapshot(sync_redis)
+    with pytest.raises(UsageError, match=says):
+        jobs.publish("x", **kwargs)
+    assert snapshot(sync_redis) == before
+
+
+def test_progress_through_the_sync_facade(t: SyncThoonk) -> None:
+    jobs = t.job("sync-progress")
+    jobs.publish("x")
+    job = jobs.get(timeout=5)
+    assert job is not None
+    assert jobs.progress(job, 0.5, {"step": 1}) is True
+    stored = jobs.progress_of(job.id)
+    assert stored is not None and (stored.fraction, stored.info) == (0.5, {"step": 1})
+    with pytest.raises(UsageError, match="from 0 to 1"):
+        jobs.progress(job, 2)

@@ -99,6 +99,32 @@ def test_job_board_counts_and_actions(t: SyncThoonk) -> None:
         board.close()
 
 
+def test_job_board_shows_a_progress_bar_per_running_job(t: SyncThoonk) -> None:
+    jobs = t.job("board-progress")
+    board = JobBoard(jobs)
+    try:
+        jobs.publish("a")
+        jobs.publish("b")
+        running = jobs.get(timeout=5)
+        quiet = jobs.get(timeout=5)
+        assert running is not None and quiet is not None
+        assert jobs.progress(running, 0.4, {"step": "upload"}) is True  # the sync twin
+        eventually(lambda: board.state()["progress"] == {running.id: 0.4}, "the progress")
+        rows = board._claimed_rows
+
+        def bar_of(job_id: str) -> tuple[float, str, str]:
+            i = rows.ids.index(job_id)
+            return rows.bars[i].value, rows.bars[i].layout.visibility, rows.labels[i].value
+
+        eventually(lambda: bar_of(running.id)[:2] == (0.4, "visible"), "the bar drawn")
+        assert "40%" in bar_of(running.id)[2] and "upload" in bar_of(running.id)[2]
+        assert bar_of(quiet.id)[1] == "hidden"  # it reported nothing
+        jobs.finish(running)
+        eventually(lambda: board.state()["progress"] == {}, "the finish to clear it")
+    finally:
+        board.close()
+
+
 def test_last_expression_of_a_cell_shows_the_widget(t: SyncThoonk) -> None:
     bundle = t.feed("display")._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle

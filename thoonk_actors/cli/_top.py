@@ -12,23 +12,28 @@ growth between two snapshots, over the server-clock time between them.
 Objects that no registry names (an original JavaScript client's) are found by
 a bounded SCAN (``Thoonk.discover``), repeated every ``RESCAN_S`` seconds (the
 registries are read at every snapshot), and marked "unregistered".
+
+Below the tables, every claimed job whose handler reported progress gets a
+line with a text bar (at most :data:`PROGRESS_ROWS` per queue); one HGETALL
+per job queue reads them.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import math
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import trio
 
 from .._errors import InvalidNameError, WrongTypeError
-from ..contract import REGISTRIES, JobStats, Kind
+from ..contract import REGISTRIES, JobProgress, JobStats, Kind
 from ..objects import Discovery, FoundObject, Thoonk
 from ._common import (
     EXIT_OK,
@@ -58,6 +63,10 @@ JOB_COLUMNS = (
     ("workers", "WORKERS"),
     ("held", "HELD"),
 )
+#: Most running jobs with progress shown per queue (the most advanced first).
+PROGRESS_ROWS = 10
+#: Characters of a progress bar between its brackets.
+PROGRESS_BAR = 20
 #: The kinds shown with their length, in table order.
 LENGTH_KINDS: tuple[Kind, ...] = ("feed", "sorted_feed", "queue")
 #: Seconds between two SCANs for unregistered objects (each is O(keyspace)).
@@ -118,6 +127,8 @@ class Snapshot:
     others: list[dict[str, Any]]
     #: Job queues that no registry names (found by their keys).
     unregistered_jobs: frozenset[str] = frozenset()
+    #: queue name -> the last progress of its claimed jobs that reported one
+    progress: dict[str, tuple[JobProgress, ...]] = field(default_factory=dict)
 
 
 class Finder:
@@ -195,6 +206,7 @@ async def take_snapshot(thoonk: Thoonk, found: Discovery) -> Snapshot:
     taken = datetime.datetime.now(datetime.UTC)
     jobs: dict[str, JobStats] = {}
     unregistered: set[str] = set()
+    progress: dict[str, tuple[JobProgress, ...]] = {}
     for obj in found.objects:
         if obj.kind != "job":
             continue
@@ -208,8 +220,10 @@ async def take_snapshot(thoonk: Thoonk, found: Discovery) -> Snapshot:
             continue
         if not obj.registered:
             unregistered.add(obj.name)
+        if jobs[obj.name].claimed:
+            progress[obj.name] = await thoonk.job(obj.name).progress_all()
     others = await collect(thoonk, found, list(LENGTH_KINDS))
-    return Snapshot(taken, jobs, others, frozenset(unregistered))
+    return Snapshot(taken, jobs, others, frozenset(unregistered), progress)
 
 
 def rate(new: JobStats, old: JobStats | None) -> float | None:
@@ -232,6 +246,10 @@ def rows(new: Snapshot, old: Snapshot | None) -> list[dict[str, Any]]:
             "rate": rate(stats, None if old is None else old.jobs.get(name)),
             "workers": stats.workers_alive,
             "held": stats.held_back,
+            "progress": [
+                {"id": p.id, "fraction": p.fraction, "info": p.info}
+                for p in new.progress.get(name, ())
+            ],
         })  # fmt: skip
     return out + new.others
 
@@ -244,6 +262,13 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
         header = ["JOB", *(title for _, title in JOB_COLUMNS)]
         body = [[name_cell(row), *(_cell(row[key]) for key, _ in JOB_COLUMNS)] for row in jobs]
         tables.append(table([header, *body]))
+    running = [
+        [row["name"], p["id"], progress_bar(p["fraction"]), _info(p["info"])]
+        for row in jobs
+        for p in sorted(row.get("progress", ()), key=lambda p: -p["fraction"])[:PROGRESS_ROWS]
+    ]
+    if running:
+        tables.append(table([["JOB", "RUNNING", "PROGRESS", "INFO"], *running], right=4))
     for kind in LENGTH_KINDS:
         mine = [row for row in rows if row["type"] == TYPE_NAMES[kind]]
         if mine:
@@ -251,6 +276,19 @@ def render(rows: list[dict[str, Any]]) -> list[str]:
             tables.append(table([header, *([name_cell(row), str(row["length"])] for row in mine)]))
     text = "\n\n".join(tables or ["No Thoonk objects."])
     return [*text.splitlines(), *unregistered_note(rows)]
+
+
+def progress_bar(fraction: float, width: int = PROGRESS_BAR) -> str:
+    """``progress_bar(0.4, 10)`` -> ``"[####......]  40%"``: a fraction as plain text."""
+    done = round(max(0.0, min(1.0, fraction)) * width)
+    return f"[{'#' * done}{'.' * (width - done)}] {fraction:>4.0%}"
+
+
+def _info(info: Any) -> str:
+    if info is None:
+        return ""
+    text = info if isinstance(info, str) else json.dumps(info, separators=(",", ":"))
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _cell(value: int | float | str | None) -> str:

@@ -74,6 +74,14 @@ from ._job_leases import (
     job_stats,
     job_touch,
 )
+from ._job_progress import (
+    MAX_PROGRESS_INFO,
+    JobProgress,
+    job_progress,
+    job_progress_all,
+    job_progress_of,
+    parse_progress,
+)
 from ._job_reads import (
     JobResult,
     ResultState,
@@ -197,6 +205,7 @@ __all__ = [
     "MAX_ID_BYTES",
     "MAX_MS",
     "MAX_NAME_BYTES",
+    "MAX_PROGRESS_INFO",
     "MAX_RATE",
     "MAX_SCAN_COUNT",
     "RANGES",
@@ -229,6 +238,7 @@ __all__ = [
     "JobConfig",
     "JobFinished",
     "JobKeys",
+    "JobProgress",
     "JobPublished",
     "JobResult",
     "JobState",
@@ -286,6 +296,9 @@ __all__ = [
     "job_held",
     "job_item",
     "job_owner",
+    "job_progress",
+    "job_progress_all",
+    "job_progress_of",
     "job_promote",
     "job_publish",
     "job_publish_many",
@@ -316,6 +329,7 @@ __all__ = [
     "parse_channel",
     "parse_config",
     "parse_event",
+    "parse_progress",
     "parse_sequenced",
     "queue_get",
     "queue_length",

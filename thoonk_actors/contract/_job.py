@@ -469,6 +469,7 @@ _FINISH_KEYS = layout(
         "orphans",
         "finishes",
         "leases",
+        "progress",
     ),
 )
 layout("job/finish_many", _FINISH_KEYS)
@@ -601,6 +602,7 @@ layout(
         "leases",
         "scheduled",
         "seen",
+        "progress",
     ),
 )
 
@@ -684,7 +686,17 @@ def job_cancel(
 
 layout(
     "job/stall",
-    ("claimed", "owners", "cancelled", "stalled", "published", "errors", "leases", "seen"),
+    (
+        "claimed",
+        "owners",
+        "cancelled",
+        "stalled",
+        "published",
+        "errors",
+        "leases",
+        "seen",
+        "progress",
+    ),
 )
 
 
@@ -746,6 +758,7 @@ layout(
         "leases",
         "scheduled",
         "seen",
+        "progress",
     ),
 )
 

@@ -104,6 +104,7 @@ layout(
         "leases",
         "scheduled",
         "seen",
+        "progress",
     ),
 )
 

@@ -148,7 +148,9 @@ class JobKeys(ObjectKeys):
     the client's clock), so the reaper times such claims by the server clock.
     ``limits`` hash of the claim limiter (``tat``: the rate limit's theoretical
     arrival time in ms, ``held`` / ``held_ms``: why and when a claim was last
-    held back by ``max_per_second`` / ``max_concurrent``). Per
+    held back by ``max_per_second`` / ``max_concurrent``).
+    ``progress`` hash id -> ``"fraction NUL ms NUL info"``, the last progress
+    a handler reported for its claim (removed when the claim ends). Per
     job, :meth:`result_key`
     (a hash that expires after ``result_ttl``).
     """
@@ -172,6 +174,7 @@ class JobKeys(ObjectKeys):
     ticks: str
     seen: str
     limits: str
+    progress: str
 
     def result(self, id: str) -> str:
         """``job.result:{<name>}:<id>``: the stored outcome of one job (ext).

@@ -70,6 +70,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("retry", _S, _A, "retry"),
     Transition("release", _C, _A, "release", "no failure counted"),
     Transition("touch", _C, _C, None, "claim time renewed"),
+    Transition("progress", _C, _C, "progress", "last progress stored"),
     Transition("reap", _C, _W, "cancel", "timeout or owner gone, count below max_cancels"),
     Transition("reap", _C, _A, "cancel", "timeout or owner gone, no backoff"),
     Transition("reap", _C, _S, "stall", "timeout or owner gone, new count reaches max_cancels"),
@@ -93,6 +94,7 @@ REFUSALS: dict[str, str] = {
     "retry": "not_stalled",
     "release": "not_claimed",
     "touch": "not_claimed",
+    "progress": "not_claimed",
     "reap": "",  # reap never refuses: it acts on what it finds
     "retract": "not_found",
     "promote": "",  # promote never refuses: it moves what is due

@@ -23,7 +23,7 @@ import trio
 from .. import contract
 from .._errors import InvalidConfigError, UnexpectedReplyError, UsageError
 from ..contract import Codec, Kind
-from ..transport import Gap, Subscription
+from ..transport import Gap, Message, Subscription
 
 if TYPE_CHECKING:
     from ._thoonk import Thoonk
@@ -46,6 +46,17 @@ class ObjectEvent:
     data: bytes | None
 
 
+def _parsed(message: Message | Gap) -> ObjectEvent | Gap | None:
+    """The event of a pub/sub message; None for a foreign channel a pattern caught."""
+    if isinstance(message, Gap):
+        return message
+    try:
+        parsed = contract.parse_event(message.channel, message.data)
+    except UnexpectedReplyError:
+        return None
+    return ObjectEvent(parsed.kind, parsed.name, parsed.event, parsed.id, parsed.data)
+
+
 class Events:
     """The events of one object, with :class:`Gap` notices; iterate it.
 
@@ -59,14 +70,19 @@ class Events:
     async def receive(self) -> ObjectEvent | Gap:
         """The next event or gap."""
         while True:
-            message = await self._sub.receive()
-            if isinstance(message, Gap):
-                return message
+            event = _parsed(await self._sub.receive())
+            if event is not None:
+                return event
+
+    def receive_nowait(self) -> ObjectEvent | Gap | None:
+        """The next event or gap already received, or None when there is none."""
+        while True:
             try:
-                parsed = contract.parse_event(message.channel, message.data)
-            except UnexpectedReplyError:
-                continue  # not ours (a pattern caught a foreign channel)
-            return ObjectEvent(parsed.kind, parsed.name, parsed.event, parsed.id, parsed.data)
+                event = _parsed(self._sub.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return None
+            if event is not None:
+                return event
 
     def __aiter__(self) -> Events:
         return self

@@ -37,6 +37,7 @@ from .._errors import (
     PayloadError,
     ResultTimeoutError,
     ThoonkError,
+    UnexpectedReplyError,
     UsageError,
 )
 from ..contract import (
@@ -45,12 +46,14 @@ from ..contract import (
     HeldState,
     JobCancelled,
     JobKeys,
+    JobProgress,
     JobStats,
     ReapReport,
     ReleaseOutcome,
     ReleaseRequest,
 )
-from ._base import ThoonkObject
+from ..transport import Gap
+from ._base import Events, ThoonkObject
 from ._results import ResultRouter, Waiter
 
 if TYPE_CHECKING:
@@ -72,6 +75,9 @@ PoisonCallback = Callable[[str, str], None]
 #: The events of a claim ending (a ``max_concurrent`` slot frees), and of a config change.
 _SLOT_EVENTS = ("finish", "cancel", "stall", "release", "retract", "config", "delete")
 """``on_poison(job_id, error)``: a claimed job whose item could not be decoded was stalled."""
+
+ProgressCallback = Callable[[JobProgress], object]
+"""``on_progress(progress)``: a job being waited for reported how far it got."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +201,29 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class _ProgressTeller:
+    """Calls ``on_progress`` once per report, in order (a stored one and its event are one)."""
+
+    def __init__(self, job_id: str, on_progress: ProgressCallback) -> None:
+        self.job_id = job_id
+        self.on_progress = on_progress
+        self.last: JobProgress | None = None
+
+    def __call__(self, value: JobProgress | None) -> None:
+        last = self.last
+        if value is None or value == last or (last is not None and value.at_ms < last.at_ms):
+            return
+        self.last = value
+        try:
+            self.on_progress(value)
+        except Exception:
+            log.exception("on_progress of job %r raised; ignored", self.job_id)
+
+    def event(self, data: bytes | None) -> None:
+        with contextlib.suppress(UnexpectedReplyError):  # another program's payload
+            self(contract.parse_progress(self.job_id, data))
+
+
 class Job(ThoonkObject[JobKeys]):
     """A job queue. Get one with ``thoonk.job(name)``."""
 
@@ -202,7 +231,7 @@ class Job(ThoonkObject[JobKeys]):
     KEYS = contract.JobKeys
     EVENTS: ClassVar[tuple[str, ...]] = (
         "publish", "claim", "finish", "cancel", "stall", "retry", "retract", "release",
-        "schedule",
+        "schedule", "progress",
     )  # fmt: skip
 
     def __init__(
@@ -217,6 +246,8 @@ class Job(ThoonkObject[JobKeys]):
         #: How results are encoded (finish, the runtime) and decoded (wait_result):
         #: JSON by default; ``RawCodec(text=True)`` for JavaScript-facing queues.
         self.result_codec: Codec = result_codec or thoonk.result_codecs.get(name) or self.codec
+        #: Claim token -> trio time of its last written progress report (the throttle).
+        self._progress_sent: dict[str, float] = {}
 
     # ---------------------------------------------------------------- publish
 
@@ -672,6 +703,55 @@ class Job(ThoonkObject[JobKeys]):
         _held(job, "touch")
         await self.thoonk.run(contract.job_touch(self.keys, job.id, job.token))
 
+    #: Shortest time between two progress reports of one claim that are written
+    #: (see :meth:`progress`).
+    progress_interval: float = 0.2
+
+    async def progress(self, job: ClaimedJob, fraction: float, info: Any = None) -> bool:
+        """``await jobs.progress(job, 0.5, {"step": "upload"})``: report how far a job got.
+
+        Stores the last value (:meth:`progress_of`) and publishes a ``progress``
+        event (what ``wait_result(..., on_progress=...)``, the JobBoard and
+        ``thoonk top`` show). Only the holder of the claim may report: the
+        claim token goes along. Inside a runtime handler use
+        :func:`thoonk_actors.progress`, which finds the job by itself.
+
+        Throttled, so a handler may call it in a tight loop: a report is
+        written when it is the claim's first, or ``fraction`` is 0 or 1, or at
+        least :attr:`progress_interval` seconds (0.2) passed since the last
+        written one; other reports are skipped (returns False) — the next one
+        written carries the newer value.
+
+        Raises:
+            UsageError: ``fraction`` is not a number in [0, 1], or ``job`` is
+                not a ClaimedJob. PayloadError: ``info`` is not JSON-serialisable
+                or is over 4096 bytes as JSON. Nothing is sent then.
+            ClaimLostError: the job is not claimed by this claim any more
+                (finished, cancelled, stalled, reaped or retracted).
+        """
+        _held(job, "progress")
+        call = contract.job_progress(self.keys, job.id, job.token, fraction, info)
+        now = trio.current_time()
+        sent = self._progress_sent
+        last = sent.get(job.token)
+        if last is not None and now - last < self.progress_interval and 0 < fraction < 1:
+            await trio.lowlevel.checkpoint()
+            return False
+        if len(sent) >= 1024:  # entries older than the interval throttle nothing
+            for token in [t for t, at in sent.items() if now - at >= self.progress_interval]:
+                del sent[token]
+        sent[job.token] = now
+        await self.thoonk.run(call)
+        return True
+
+    async def progress_of(self, job_id: str) -> JobProgress | None:
+        """The last progress reported for a claimed job, or None (none reported, or not claimed)."""
+        return await self.thoonk.read(contract.job_progress_of(self.keys, job_id))
+
+    async def progress_all(self) -> tuple[JobProgress, ...]:
+        """The last progress of every claimed job that reported one."""
+        return await self.thoonk.read(contract.job_progress_all(self.keys))
+
     # ------------------------------------------------------------ maintenance
 
     async def heartbeat(self, *, worker_id: str | None = None, leave: bool = False) -> None:
@@ -746,8 +826,19 @@ class Job(ThoonkObject[JobKeys]):
 
     # ---------------------------------------------------------------- results
 
-    async def wait_result(self, job_id: str, timeout: float | None = None) -> Any:  # noqa: ASYNC109
+    async def wait_result(
+        self,
+        job_id: str,
+        timeout: float | None = None,  # noqa: ASYNC109
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> Any:
         """The result of a job, once it is finished (None if it finished without one).
+
+        ``on_progress(p)`` (a plain function, called in this task's loop; keep
+        it short) is told every progress the job reports while you wait (a
+        :class:`~thoonk_actors.contract.JobProgress`: ``fraction``, ``info``,
+        ``at_ms``), starting with the last stored one; what it raises is logged.
 
         Race-free: the waiter is subscribed before it looks at the stored
         result, and a finished job's result stays readable for the queue's
@@ -769,8 +860,42 @@ class Job(ThoonkObject[JobKeys]):
         _check_timeout(timeout)
         contract.existing_id_arg(job_id)  # before it becomes a key of the router's table
         router = await self._router()
-        with router.waiting(job_id) as waiter:
-            return await self._wait(job_id, waiter, timeout)
+        if on_progress is None:
+            with router.waiting(job_id) as waiter:
+                return await self._wait(job_id, waiter, timeout)
+        # Subscribed before the stored value is read, so no report falls in between.
+        # The wait's own error is raised after the nursery, never inside an ExceptionGroup.
+        error: Exception | None = None
+        tell = _ProgressTeller(job_id, on_progress)
+        async with self.events(["progress"]) as events:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._follow_progress, job_id, events, tell)
+                try:
+                    with router.waiting(job_id) as waiter:
+                        value = await self._wait(job_id, waiter, timeout)
+                except Exception as exc:
+                    error = exc
+                nursery.cancel_scope.cancel()
+            # Reports sent before the finish arrived before it (one pub/sub
+            # connection, in order): the ones the follower had no turn for.
+            while (event := events.receive_nowait()) is not None:
+                if not isinstance(event, Gap) and event.id == job_id:
+                    tell.event(event.data)
+        if error is not None:
+            raise error
+        return value
+
+    async def _follow_progress(self, job_id: str, events: Events, tell: _ProgressTeller) -> None:
+        """Tell the stored progress, then every newer reported one."""
+        try:
+            tell(await self.progress_of(job_id))
+            async for event in events:
+                if isinstance(event, Gap):  # reports may have been missed: read the last one
+                    tell(await self.progress_of(job_id))
+                elif event.id == job_id:
+                    tell.event(event.data)
+        except ThoonkError as exc:  # progress is a courtesy: the wait for the result goes on
+            log.warning("following the progress of job %r stopped: %s", job_id, exc)
 
     #: While waiting for a result, how often the job's state is looked at again
     #: (a job retracted by the original client, or one whose finish left no

@@ -18,6 +18,8 @@ See ``docs/runtime.md``.
 
 from ._app import App as App
 from ._current import current_job as current_job
+from ._current import progress as progress
+from ._current import progress_sync as progress_sync
 from ._resync import Resync as Resync
 from ._resync import ResyncReason as ResyncReason
 from ._running import RunningApp as RunningApp

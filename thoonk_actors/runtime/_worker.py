@@ -47,6 +47,7 @@ import trio
 
 from ..contract import HeldBack
 from ..objects import HEARTBEAT_STALE_MS, ClaimedJob, Job, Thoonk
+from ._current import CURRENT_QUEUE
 from ._handlers import Handlers
 from ._identity import ClaimIdentities
 from ._registry import MAX_CLAIM_BATCH, JobRegistration
@@ -317,6 +318,8 @@ class JobWorker:
     # -------------------------------------------------------------- handlers
 
     async def _run_handlers(self) -> None:
+        # The handler tasks inherit it: progress() finds this queue through it.
+        CURRENT_QUEUE.set(self.job)
         await self._handlers.serve(self._stopping)
 
     def _poisoned(self, job_id: str, error: str) -> None:

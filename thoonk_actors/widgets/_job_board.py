@@ -12,6 +12,7 @@ board a handful of reads, not one per job.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import time
 from collections.abc import Callable
@@ -34,12 +35,18 @@ _PLOT_EVERY = 2.0  # seconds between two samples of a quiet queue, for the plot
 
 @dataclass(frozen=True, slots=True)
 class JobRow:
-    """One listed job: id, failure count, last error, and since when it is claimed."""
+    """One listed job: id, failure count, last error, since when it is claimed, progress.
+
+    ``progress`` is the last fraction its handler reported (None: none), ``info``
+    what came with it.
+    """
 
     id: str
     failures: int
     error: str | None
     claimed_ms: int | None = None
+    progress: float | None = None
+    info: Any = None
 
 
 class JobBoard(LiveWidget):
@@ -73,7 +80,9 @@ class JobBoard(LiveWidget):
         self.counts_html = widgets.HTML()
         self.status = widgets.HTML()
         self._stalled_rows = _Rows(limit, [("Retry", self.retry), ("Retract", self.retract)])
-        self._claimed_rows = _Rows(limit, [("Stall", self.stall), ("Retract", self.retract)])
+        self._claimed_rows = _Rows(
+            limit, [("Stall", self.stall), ("Retract", self.retract)], progress=True
+        )
         self.stalled_box = self._stalled_rows.box
         self.claimed_box = self._claimed_rows.box
         self._own(*self._stalled_rows.made, *self._claimed_rows.made)
@@ -310,9 +319,14 @@ class JobBoard(LiveWidget):
         first = self.stalled_page * self.limit
         self.stalled = [await self._row(job, i) for i in matching[first : first + self.limit]]
         claimed_matching = [(i, ms) for i, ms in claimed if wanted in i]
-        self.claimed = [
-            await self._row(job, i, claimed_ms) for i, claimed_ms in claimed_matching[: self.limit]
-        ]
+        reported = {p.id: p for p in await job.progress_all()} if claimed_matching else {}
+        rows = []
+        for i, claimed_ms in claimed_matching[: self.limit]:
+            row = await self._row(job, i, claimed_ms)
+            if (last := reported.get(i)) is not None:
+                row = dataclasses.replace(row, progress=last.fraction, info=last.info)
+            rows.append(row)
+        self.claimed = rows  # at once: state() never sees a half-built list
         self._claimed_matching = len(claimed_matching)
         self._healthy()
         self._render()
@@ -375,6 +389,7 @@ class JobBoard(LiveWidget):
             "registered": self.registered,
             "stalled": [(r.id, r.failures, r.error) for r in self.stalled],
             "claimed": [(r.id, r.failures) for r in self.claimed],
+            "progress": {r.id: r.progress for r in self.claimed if r.progress is not None},
             "status": self.status.value,
             "rate": self.rate,
             "held_back": self.held_back,
@@ -388,12 +403,28 @@ class _Rows:
     alive, not one set of widgets per refresh.
     """
 
-    def __init__(self, limit: int, actions: list[tuple[str, Callable[[str], None]]]) -> None:
+    def __init__(
+        self,
+        limit: int,
+        actions: list[tuple[str, Callable[[str], None]]],
+        *,
+        progress: bool = False,
+    ) -> None:
         self.ids: list[str | None] = [None] * limit
         self.labels: list[widgets.HTML] = []
         self.rows: list[widgets.HBox] = []
+        #: One progress bar per row (claimed jobs), hidden while its job reported none.
+        self.bars: list[widgets.FloatProgress] = []
         for index in range(limit):
             label = widgets.HTML(layout=widgets.Layout(flex="1 1 auto", min_width="0"))
+            bar = []
+            if progress:
+                self.bars.append(
+                    widgets.FloatProgress(
+                        min=0.0, max=1.0, layout=widgets.Layout(width="8em", visibility="hidden")
+                    )
+                )
+                bar = [self.bars[-1]]
             buttons = []
             for text, action in actions:
                 button = widgets.Button(description=text, layout=widgets.Layout(width="7em"))
@@ -402,7 +433,7 @@ class _Rows:
             self.labels.append(label)
             self.rows.append(
                 widgets.HBox(
-                    [label, *buttons],
+                    [label, *bar, *buttons],
                     layout=widgets.Layout(flex="0 0 auto", align_items="center"),
                 )
             )
@@ -412,7 +443,7 @@ class _Rows:
             [self.none],
             layout=widgets.Layout(max_height="20em", overflow="hidden auto"),
         )
-        self.made: list[widgets.Widget] = [*self.rows, self.none, self.more]
+        self.made: list[widgets.Widget] = [*self.rows, *self.bars, self.none, self.more]
 
     def _act(self, action: Callable[[str], None], index: int) -> None:
         job_id = self.ids[index]
@@ -429,8 +460,18 @@ class _Rows:
                 f' <span style="color:#b00020">{html.escape(row.error)}</span>' if row.error else ""
             )
             text = f"<code>{html.escape(row.id)}</code> failures: {row.failures}{error}"
+            if row.progress is not None:
+                info = "" if row.info is None else f" {html.escape(short_json(row.info))}"
+                text += f" <b>{row.progress:.0%}</b>{info}"
             if label.value != text:
                 label.value = text
+            if self.bars:
+                bar = self.bars[index]
+                visibility = "hidden" if row.progress is None else "visible"
+                if bar.layout.visibility != visibility:
+                    bar.layout.visibility = visibility
+                if row.progress is not None and bar.value != row.progress:
+                    bar.value = row.progress
         more = total - len(rows)
         self.more.value = f"<i>… and {more:,} more</i>" if more > 0 else ""
         children = [*self.rows[: len(rows)], *([self.more] if more > 0 else [])] or [self.none]

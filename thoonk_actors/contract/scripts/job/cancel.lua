@@ -15,6 +15,7 @@
 -- KEYS[9]  leases     hash   (the claim's lease is removed)
 -- KEYS[10] scheduled  zset   id -> ms when it is due again
 -- KEYS[11] seen       hash   (a claim without an owner: the reaper's sighting is removed)
+-- KEYS[11] progress   hash   (the job's last progress is removed)
 -- ARGV[1] id   ARGV[2] token ('' = none)   ARGV[3] error text ('' = keep the previous)
 -- ARGV[4] max_cancels override ('' = use config)   ARGV[5] cancel channel   ARGV[6] stall channel
 -- ARGV[7] jitter per mille (0..999)   ARGV[8] retry delay override ms ('' = the backoff)
@@ -24,7 +25,7 @@
 -- Event: cancel channel 'id NUL count', or stall channel 'id' when stalled.
 local config, ids, claimed, owners = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local cancelled, stalled, published, errors = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local leases, scheduled, seen = KEYS[9], KEYS[10], KEYS[11]
+local leases, scheduled, seen, progress = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local id, token, text, override = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local cancel_channel, stall_channel = ARGV[5], ARGV[6]
 local jitter, delay_override = tonumber(ARGV[7]) or 0, ARGV[8]
@@ -33,12 +34,12 @@ local jitter, delay_override = tonumber(ARGV[7]) or 0, ARGV[8]
 local function refuse(reply)
   return check_types({config, 'hash', ids, 'list', claimed, 'zset', owners, 'hash',
     cancelled, 'hash', stalled, 'set', published, 'zset', errors, 'hash', leases, 'hash',
-    scheduled, 'zset', seen, 'hash'}) or reply
+    scheduled, 'zset', seen, 'hash', progress, 'hash'}) or reply
 end
 
 local max_cancels, bad
 local spec = {config, 'hash', ids, 'list', stalled, 'set', published, 'zset', errors, 'hash',
-  leases, 'hash', scheduled, 'zset', seen, 'hash'}
+  leases, 'hash', scheduled, 'zset', seen, 'hash', progress, 'hash'}
 if override ~= '' then
   max_cancels = tonumber(override)
 else
@@ -83,6 +84,7 @@ else
   redis.call('HDEL', seen, id)
 end
 redis.call('HDEL', leases, id)
+redis.call('HDEL', progress, id)
 if text ~= '' then
   redis.call('HSET', errors, id, text)
 end

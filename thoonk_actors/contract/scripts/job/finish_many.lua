@@ -10,7 +10,8 @@
 -- KEYS[8]  orphans    hash
 -- KEYS[9]  finishes   string counter
 -- KEYS[10] leases     hash   (the claims' leases are removed)
--- KEYS[11 .. 10+n]    result key of each job, in ARGV order
+-- KEYS[11] progress   hash   (the jobs' last progress is removed)
+-- KEYS[12 .. 11+n]    result key of each job, in ARGV order
 -- ARGV[1] finish channel   ARGV[2] n
 -- ARGV[3 + 4*(i-1) ..] id, token ('' = none), has result '1' | '0', result, for job i = 1..n
 -- Reply: {'ok', finish_ms, id1, status1, ..., idn, statusn}; status 'ok', 'not_claimed' (no token),
@@ -23,6 +24,7 @@
 -- finished jobs are one variadic call each (ZREM, HDEL), not one call per job.
 local config, claimed, owners, cancelled, published = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local items, errors, orphans, finishes, leases = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local progress = KEYS[11]
 local channel, n = ARGV[1], tonumber(ARGV[2])
 
 -- Every refusal of the whole batch: all types of the shared keys, then the counter.
@@ -30,7 +32,7 @@ local channel, n = ARGV[1], tonumber(ARGV[2])
 local function refuse(reply)
   return check_types({config, 'hash', claimed, 'zset', owners, 'hash', cancelled, 'hash',
       published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string',
-      leases, 'hash'})
+      leases, 'hash', progress, 'hash'})
     or check_counters({finishes}) or reply
 end
 
@@ -56,14 +58,14 @@ local result_type, old_results = {}, {}
 local present = 0
 for first = 1, n, UNPACK_MAX do
   local last = math.min(first + UNPACK_MAX - 1, n)
-  present = present + redis.call('EXISTS', unpack(KEYS, 10 + first, 10 + last))
+  present = present + redis.call('EXISTS', unpack(KEYS, 11 + first, 11 + last))
   if present > 0 then break end
 end
 if present > 0 then
   for i = 1, n do
-    local kind = redis.call('TYPE', KEYS[10 + i])['ok']
+    local kind = redis.call('TYPE', KEYS[11 + i])['ok']
     if kind == 'hash' then
-      old_results[KEYS[10 + i]] = true
+      old_results[KEYS[11 + i]] = true
     elseif kind ~= 'none' then
       result_type[i] = kind
     end
@@ -104,9 +106,9 @@ end
 
 bad = check_types({published, 'zset', items, 'hash', leases, 'hash'})
 if bad then return refuse(bad) end
--- Failure counts, error texts and orphan marks: only keys that exist are written.
+-- Failure counts, error texts, orphan marks and progress: only keys that exist are written.
 local here
-here, bad = existing({cancelled, 'hash', errors, 'hash', orphans, 'hash'})
+here, bad = existing({cancelled, 'hash', errors, 'hash', orphans, 'hash', progress, 'hash'})
 if bad then return refuse(bad) end
 
 -- As text: a Lua number argument costs a float formatting per call.
@@ -122,7 +124,7 @@ if #owned > 0 then
   call_many('HDEL', owners, owned)
   call_many('HDEL', leases, owned)
 end
-for _, key in ipairs({cancelled, errors, orphans}) do
+for _, key in ipairs({cancelled, errors, orphans, progress}) do
   if here[key] then
     call_many('HDEL', key, finished)
   end
@@ -130,7 +132,7 @@ end
 for _, i in ipairs(order) do
   local base = 3 + 4 * (i - 1)
   local id, has_result, value = ARGV[base], ARGV[base + 2], ARGV[base + 3]
-  local result = KEYS[10 + i]
+  local result = KEYS[11 + i]
   if has_result == '1' then
     redis.call('PUBLISH', channel, id .. '\0' .. value)
     redis.call('HSET', result, 'state', 'finished', 'at', at, 'result', value)

@@ -25,7 +25,7 @@
 -- of the id, or a touch, starts it again); entries of ids no longer claimed without an
 -- owner are removed. Duplicate entries of a queued id in job.ids (the original accepts
 -- publishing a queued id again) are removed when the count check below scans the list,
--- keeping the entry nearest the right end (the one claimed first). Cost: O(claimed + stalled + owners + leases + seen)
+-- keeping the entry nearest the right end (the one claimed first). Cost: O(claimed + stalled + owners + leases + seen) + progress
 -- per sweep; O(items + ids) only when the counts say some job is lost.
 -- KEYS[1]  config     hash   (timeout, max_cancels)
 -- KEYS[2]  ids        list
@@ -41,6 +41,7 @@
 -- KEYS[12] leases     hash   id -> lease ms of our claims
 -- KEYS[13] scheduled  zset   id -> due ms (retry backoff)
 -- KEYS[14] seen       hash   id -> '<server ms> <claim score>' of claims without an owner
+-- KEYS[15] progress   hash   id -> last progress (entries of reaped or unclaimed ids are removed)
 -- ARGV[1] staleness window ms (0 = skip the heartbeat rule)
 -- ARGV[2] orphan grace ms (a mark must be at least this old to act on it)
 -- ARGV[3] cancel channel   ARGV[4] stall channel   ARGV[5] jitter seed (0..999)
@@ -51,13 +52,14 @@
 local config, ids, items, published, claimed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local cancelled, stalled, owners, workers = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local errors, orphans, leases, scheduled = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
-local seen = KEYS[14]
+local seen, progress = KEYS[14], KEYS[15]
 local stale, grace = tonumber(ARGV[1]), tonumber(ARGV[2])
 local cancel_channel, stall_channel, seed = ARGV[3], ARGV[4], tonumber(ARGV[5]) or 0
 
 local bad = check_types({config, 'hash', ids, 'list', items, 'hash', published, 'zset',
   claimed, 'zset', cancelled, 'hash', stalled, 'set', owners, 'hash', workers, 'zset',
-  errors, 'hash', orphans, 'hash', leases, 'hash', scheduled, 'zset', seen, 'hash'})
+  errors, 'hash', orphans, 'hash', leases, 'hash', scheduled, 'zset', seen, 'hash',
+  progress, 'hash'})
 if bad then return bad end
 local timeout, err = config_int(config, 'timeout')
 if err then return err end
@@ -338,6 +340,17 @@ do
 end
 if #stale_leases > 0 then
   call_many('HDEL', leases, stale_leases)
+end
+-- Progress of claims that ended here or elsewhere (a release, an original
+-- worker's finish): kept only while its job is claimed.
+local stale_progress = {}
+for _, id in ipairs(redis.call('HKEYS', progress)) do
+  if picked[id] or not is_claimed[id] then
+    stale_progress[#stale_progress + 1] = id
+  end
+end
+if #stale_progress > 0 then
+  call_many('HDEL', progress, stale_progress)
 end
 promote_due(scheduled, ids, items, now, 1000)
 -- Orphan marks: keep the ones still lost, add new ones, forget the rest.

@@ -15,21 +15,24 @@
 -- KEYS[11] leases     hash
 -- KEYS[12] scheduled  zset
 -- KEYS[13] seen       hash   (the reaper's sighting of a claim without an owner)
--- KEYS[14] result     hash   job.result:{<n>}:<id>
+-- KEYS[14] progress   hash
+-- KEYS[15] result     hash   job.result:{<n>}:<id>
 -- ARGV[1] id   ARGV[2] retract channel
 -- Reply: {'ok', id} | {'not_found', id} | {'bad_config', key, field, value}
 --        | {'wrongtype', key, expected, actual}
 -- Event: retract channel, payload id.
 local config, ids, items, published, claimed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local cancelled, stalled, owners, errors = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local orphans, leases, scheduled, seen, result = KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14]
+local orphans, leases, scheduled, seen = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
+local progress, result = KEYS[14], KEYS[15]
 local id, channel = ARGV[1], ARGV[2]
 
 -- Every refusal: all types first.
 local function refuse(reply)
   return check_types({config, 'hash', ids, 'list', items, 'hash', published, 'zset',
     claimed, 'zset', cancelled, 'hash', stalled, 'set', owners, 'hash', errors, 'hash',
-    orphans, 'hash', leases, 'hash', scheduled, 'zset', seen, 'hash', result, 'hash'}) or reply
+    orphans, 'hash', leases, 'hash', scheduled, 'zset', seen, 'hash', progress, 'hash',
+    result, 'hash'}) or reply
 end
 
 local ttl, bad = config_int(config, 'result_ttl')
@@ -49,6 +52,7 @@ if has_item == 0 and not score and is_stalled == 0 then
 end
 bad = check_types({ids, 'list', published, 'zset', cancelled, 'hash', owners, 'hash',
   errors, 'hash', orphans, 'hash', leases, 'hash', scheduled, 'zset', seen, 'hash',
+  progress, 'hash',
   result, 'hash'})
 if bad then return refuse(bad) end
 
@@ -65,6 +69,7 @@ redis.call('HDEL', orphans, id)
 redis.call('HDEL', leases, id)
 redis.call('ZREM', scheduled, id)
 redis.call('HDEL', seen, id)
+redis.call('HDEL', progress, id)
 redis.call('DEL', result)
 redis.call('HSET', result, 'state', 'retracted', 'at', now)
 redis.call('PEXPIRE', result, ttl)
