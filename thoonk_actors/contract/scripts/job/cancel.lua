@@ -15,7 +15,7 @@
 -- KEYS[9]  leases     hash   (the claim's lease is removed)
 -- KEYS[10] scheduled  zset   id -> ms when it is due again
 -- KEYS[11] seen       hash   (a claim without an owner: the reaper's sighting is removed)
--- KEYS[11] progress   hash   (the job's last progress is removed)
+-- KEYS[12] progress   hash   (the job's last progress is removed)
 -- ARGV[1] id   ARGV[2] token ('' = none)   ARGV[3] error text ('' = keep the previous)
 -- ARGV[4] max_cancels override ('' = use config)   ARGV[5] cancel channel   ARGV[6] stall channel
 -- ARGV[7] jitter per mille (0..999)   ARGV[8] retry delay override ms ('' = the backoff)

@@ -9,8 +9,8 @@
 -- KEYS[8]  orphans    hash
 -- KEYS[9]  finishes   string counter
 -- KEYS[10] leases     hash   (the claim's lease is removed)
--- KEYS[11] seen       hash   (a claim without an owner: the reaper's sighting is removed)
--- KEYS[12] progress   hash   (the job's last progress is removed)
+-- KEYS[11] progress   hash   (the job's last progress is removed)
+-- KEYS[12] seen       hash   (a claim without an owner: the reaper's sighting is removed)
 -- KEYS[13] result     hash   job.result:{<n>}:<id>: state, at, [result]; expires after result_ttl
 -- ARGV[1] id   ARGV[2] token ('' = none: original behaviour, for JS-claimed jobs)
 -- ARGV[3] has result '1' | '0'   ARGV[4] result bytes   ARGV[5] finish channel
@@ -19,14 +19,14 @@
 -- Event: finish channel, payload id, or id NUL result when a result is given (exactly the original).
 local config, claimed, owners, cancelled, published = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local items, errors, orphans, finishes, leases = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
-local seen, progress, result = KEYS[11], KEYS[12], KEYS[13]
+local progress, seen, result = KEYS[11], KEYS[12], KEYS[13]
 local id, token, has_result, value, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
 -- Every refusal: all types, then the counter, then `reply`.
 local function refuse(reply)
   return check_types({config, 'hash', claimed, 'zset', owners, 'hash', cancelled, 'hash',
       published, 'zset', items, 'hash', errors, 'hash', orphans, 'hash', finishes, 'string',
-      leases, 'hash', seen, 'hash', progress, 'hash', result, 'hash'})
+      leases, 'hash', progress, 'hash', seen, 'hash', result, 'hash'})
     or check_counters({finishes})
     or reply
 end
