@@ -130,5 +130,5 @@ def test_without_a_url_the_embedded_server_is_started_and_kept(data_dir: str) ->
     assert server is not None  # still running, for the next command
     done = thoonk("stats", "--json", env=env)
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout == '[{"type":"queue","name":"tasks","length":1}]\n'
+    assert done.stdout == '[{"type":"queue","name":"tasks","registered":true,"length":1}]\n'
     assert ok("publish", "queue", "tasks", "again", url=server.url).count("-") == 4
