@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
+from typing import Any
 
 from thoonk_actors.transport import URL_ENV
 
@@ -203,3 +204,15 @@ def in_terminal(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def renew_heartbeats(client: Any, key: str) -> None:
+    """Set every worker's heartbeat in ``key`` to the server's now.
+
+    Each ``thoonk get`` process heartbeats once; on a loaded machine the first
+    can be older than the 15-s window by the time ``stats``/``top`` runs. Tests
+    of the tables renew them so they test the table, not the machine's speed.
+    """
+    seconds, micros = client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    client.zadd(key, dict.fromkeys(client.zrange(key, 0, -1), now_ms))

@@ -31,7 +31,7 @@ from thoonk_actors.contract import FeedKeys, JobKeys, JobStats, NewJob, job_prog
 from thoonk_actors.transport._embedded import embedded_server_status, stop_embedded_server
 
 from ..contract._redis import raw_client, run
-from ._cli import Follower, in_terminal, ok, one_line_error, thoonk, wait_until
+from ._cli import Follower, in_terminal, ok, one_line_error, renew_heartbeats, thoonk, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 NOWHERE = "unix:///tmp/thoonk-test-nowhere.sock"
@@ -296,6 +296,7 @@ def test_top_once_json_shows_every_object_with_its_counts(
     ok("publish", "feed", "news", "hello", url=redis_url)
     ok("publish", "queue", "tasks", "1", url=redis_url)
     workers = sync_redis.zcard("job.workers:emails")  # one per `get`, alive for 15 s
+    renew_heartbeats(sync_redis, "job.workers:emails")
     done = thoonk("top", "--once", "--json", "--interval", "0.2", url=redis_url)
     assert (done.returncode, done.stderr) == (0, ""), done
     snapshot = json.loads(done.stdout)

@@ -6,7 +6,7 @@ import json
 
 import redis
 
-from ._cli import ok, one_line_error, thoonk
+from ._cli import ok, one_line_error, renew_heartbeats, thoonk
 
 
 def test_nothing_registered(redis_url: str) -> None:
@@ -33,6 +33,7 @@ def test_every_type_with_its_counts(redis_url: str, sync_redis: redis.Redis) -> 
         ok("publish", "queue", "tasks", str(n), url=redis_url)
     ok("publish", "queue", "a-queue", "x", url=redis_url)
     workers = sync_redis.zcard("job.workers:emails")  # one per `get` process
+    renew_heartbeats(sync_redis, "job.workers:emails")
 
     rows = json.loads(ok("stats", "--json", url=redis_url))
     assert rows == [

@@ -72,9 +72,12 @@ OPERATIONS = (
 #: Public Job methods not in this sweep, and why: the lifecycle calls are swept for
 #: every type in test_hostile_sweep_registry.py; publish_and_wait is publish +
 #: wait_result (both swept; its timeout after a publish is no refusal); events,
-#: channel and decode_event read and write no key.
+#: channel and decode_event read and write no key; progress, progress_of and
+#: progress_all have their bad inputs (fractions, infos, forged claims) tested in
+#: tests/objects/test_progress.py; wait_held only waits (it writes nothing).
 NOT_SWEPT = {"create", "configure", "config", "delete", "exists", "publish_and_wait",
-             "events", "channel", "decode_event"}  # fmt: skip
+             "events", "channel", "decode_event", "progress", "progress_of",
+             "progress_all", "wait_held"}  # fmt: skip
 #: Millisecond arguments (stale_ms, orphan_grace_ms): sane, edge and hostile.
 milliseconds = st.one_of(
     st.integers(0, 100_000), st.just(-1), st.just(2**63), st.floats(allow_nan=True),

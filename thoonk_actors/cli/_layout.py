@@ -87,6 +87,8 @@ KEYS: dict[Kind, tuple[KeyInfo, ...]] = {
                 "server time + the config timeout", "ext"),
         KeyInfo("limits", "hash", "the claim limiter: tat (ms, the max_per_second "
                 "schedule), held / held_ms (why and when a claim was last held back)", "ext"),
+        KeyInfo("progress", "hash", "id -> 'fraction\\0ms\\0info': the last progress the "
+                "handler of a claimed job reported; removed when the claim ends", "ext"),
         KeyInfo(RESULT, "hash", "one per finished or retracted job: state (finished / "
                 "retracted), at (ms), result; expires after result_ttl", "ext"),
     ),
@@ -130,6 +132,8 @@ CHANNELS: dict[Kind, tuple[ChannelInfo, ...]] = {
         ChannelInfo("release", "id", "a worker gave it back without a failure", "ext"),
         ChannelInfo("schedule", "id\\0due_ms", "a delayed job was published; it is "
                     "queued at due_ms (server clock)", "ext"),
+        ChannelInfo("progress", "id\\0fraction\\0ms\\0info", "the handler of a claimed job "
+                    "reported how far it got (info: JSON text, may be empty)", "ext"),
         *_CONFIG_EVENTS,
     ),
     "feed": (
