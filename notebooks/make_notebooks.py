@@ -289,6 +289,84 @@ details
 emails.retract(flaky)
 """),
     md("""
+## Later, every so often, and how far along
+
+A job can wait before it becomes claimable: `publish(item, delay=seconds)` (or
+`at=` an aware datetime). It waits in the queue's *scheduled* set until it is
+due **by the Redis server's clock**, then a claim takes it as usual.
+"""),
+    code("""
+later = emails.publish({"to": "grace@example.org", "subject": "reminder"}, delay=1.0)
+assert emails.statistics().scheduled == 1
+assert emails.get(timeout=0) is None          # not claimable before it is due
+job = emails.get(timeout=10)                  # claimed once the server says it is due
+assert job.id == later
+emails.finish(job)
+emails.statistics()
+"""),
+    md("""
+A **recurring job** is a handler of an `App` with `@app.every(seconds)` or
+`@app.cron("*/5 * * * *", tz=...)`: every worker process runs the ticker, and
+each tick runs **once** whatever the number of processes. An `App` runs on
+trio; here it runs in a thread of this notebook until three ticks ran.
+"""),
+    code("""
+import threading
+
+import trio
+
+from thoonk_actors import App
+
+ticks = []
+app = App(t.url)
+
+@app.every(0.3, name="notebook-heartbeat")
+async def heartbeat(tick):
+    ticks.append(tick["tick"])
+
+async def until_three_ticks():
+    with trio.fail_after(30):
+        async with app.open():
+            while len(ticks) < 3:
+                await trio.sleep(0.05)
+
+t.job("notebook-heartbeat").delete()
+runner = threading.Thread(target=trio.run, args=(until_three_ticks,))
+runner.start()
+runner.join()
+assert len(ticks) == len(set(ticks)) >= 3    # each tick once
+ticks
+"""),
+    md("""
+A long job can report its **progress**: inside a handler
+`await thoonk_actors.progress(fraction, info)` (`progress_sync` in a thread
+handler); with a claimed job in hand, `jobs.progress(job, fraction, info)`.
+The last value is stored until the claim ends, published as a `progress`
+event, shown as a bar on the board and in `thoonk top`, and `wait_result(...,
+on_progress=...)` follows it.
+"""),
+    code("""
+reports = t.job("notebook-reports")
+reports.delete()
+report_id = reports.publish({"pages": 4})
+report = reports.get(timeout=5)
+reports.progress(report, 0.5, {"page": 2})
+reports_board = reports.view()
+settle_deadline = time.monotonic() + 10
+while report_id not in reports_board.state()["progress"] and time.monotonic() < settle_deadline:
+    time.sleep(0.05)
+assert report_id in reports_board.state()["progress"]
+reports_board
+"""),
+    code("""
+reports.progress_of(report_id)
+"""),
+    code("""
+reports.finish(report, "report of 4 pages")
+assert reports.progress_of(report_id) is None   # the progress goes with the claim
+reports.wait_result(report_id, timeout=5)
+"""),
+    md("""
 ## Clean-up (not run by *Run All*)
 
 The views above stay live as long as the connection is open. To close them
@@ -296,7 +374,7 @@ and the connection, uncomment and run the cell below; closing the kernel
 does the same.
 """),
     code("""
-# board.close()
+# board.close(); reports_board.close()
 # t.close()
 """),
 ]
