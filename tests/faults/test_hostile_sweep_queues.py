@@ -208,11 +208,14 @@ def test_every_public_queue_method_is_swept_or_excluded_on_purpose() -> None:
     assert public - NOT_SWEPT == set(OPERATIONS)
 
 
-@pytest.mark.parametrize("batch", [None, 5])
+@pytest.mark.parametrize("batch", [None, 5, "abc", b"abc", bytearray(b"ab")])
 def test_put_many_and_publish_many_refuse_a_non_iterable_with_a_usage_error(
     t: SyncThoonk, sync_redis: redis.Redis, batch: Any
 ) -> None:
-    """Found by the sweep: ``put_many(None)`` raised a bare TypeError (publish_many too)."""
+    """Found by the sweep: ``put_many(None)`` raised a bare TypeError (publish_many too).
+
+    A string or bytes is refused as well: ``put_many("abc")`` used to put three items.
+    """
     _setup(t, sync_redis, empty=False)
     before = snapshot(sync_redis)
     with pytest.raises(UsageError, match="iterable of items"):

@@ -154,7 +154,17 @@ class ThoonkObject(Generic[K]):
         return bool(await self.thoonk.execute("EXISTS", self.keys.config))
 
     def _items_of(self, items: Iterable[Any], method: str) -> Iterable[Any]:
-        """``items`` if it can be iterated, else UsageError (not a bare TypeError)."""
+        """``items`` if it is an iterable of items, else UsageError (not a bare TypeError).
+
+        A string or bytes is refused too: iterating it would store one item per
+        character, which is never what ``put_many("report")`` meant.
+        """
+        if isinstance(items, str | bytes | bytearray | memoryview):
+            raise UsageError(
+                f"{method}() of {self.keys.label} takes an iterable of items (a list, say), "
+                f"not a {type(items).__name__}, which would be split into one item per "
+                f"character; for one item use the single-item call, or pass [{items!r:.40}]"
+            )
         if not isinstance(items, Iterable):
             raise UsageError(
                 f"{method}() of {self.keys.label} takes an iterable of items (a list, say), "
