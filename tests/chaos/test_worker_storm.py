@@ -27,7 +27,7 @@ from ..polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SOAK = os.environ.get("THOONK_SOAK") == "1"
-JOBS = 5_000 if SOAK else 1_000
+JOBS = 5_000 if SOAK else 500
 WORK_S = 0.05 if SOAK else 0.1
 KILL_EVERY = 0.5
 QUEUE = "storm"

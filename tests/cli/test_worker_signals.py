@@ -127,7 +127,7 @@ def test_a_second_signal_stops_at_once(redis_url: str, sync_redis: redis.Redis, 
     assert sync_redis.zcard(KEYS.claimed) == 0
 
 
-DELAYS = [i / 10 for i in range(11)] if not SOAK else [i / 40 for i in range(61)]
+DELAYS = [i / 5 for i in range(6)] if not SOAK else [i / 40 for i in range(61)]
 
 
 @pytest.mark.slow

@@ -261,8 +261,13 @@ class FakeServer:
                     conn.sendall(b"$%d\r\n%s\r\n" % (len(self._info), self._info))
 
     def close(self) -> None:
+        # close() alone does not wake a thread blocked in accept(); shutdown() does
+        # (accept then fails with EINVAL), so the join below returns at once.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
         self._thread.join(DEADLINE)
+        assert not self._thread.is_alive(), "the fake server's thread did not stop"
 
 
 @pytest.fixture
