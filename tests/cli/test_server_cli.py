@@ -22,7 +22,12 @@ import pytest
 import redis
 
 from thoonk_actors import EmbeddedServerError
-from thoonk_actors.embedded import embedded_server_status, stop_embedded_server, version_advice
+from thoonk_actors.embedded import (
+    choose_redis_server,
+    embedded_server_status,
+    stop_embedded_server,
+    version_advice,
+)
 
 DEADLINE = 30.0
 
@@ -35,6 +40,13 @@ def thoonk(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         timeout=DEADLINE,
         env={**os.environ, **(env or {})},
     )
+
+
+def why(reason: str) -> str:
+    """How `thoonk server status` explains the choice of binary."""
+    if reason == "THOONK_REDIS_SERVER":
+        return "set by THOONK_REDIS_SERVER"
+    return f"{reason}; THOONK_REDIS_SERVER overrides"
 
 
 @pytest.fixture
@@ -68,6 +80,7 @@ def test_start_status_stop_with_exit_codes_and_json(data_dir: str) -> None:
     started = json.loads(start.stdout)
     pid = started["pid"]
     version = started["version"]
+    choice = choose_redis_server()  # the same environment as the command's
     assert started == {
         "running": True,
         "started": True,
@@ -76,7 +89,10 @@ def test_start_status_stop_with_exit_codes_and_json(data_dir: str) -> None:
         "pid": pid,
         "version": version,
         "data_dir": data_dir,
+        "binary": choice.path,
+        "chosen": choice.reason,
     }
+    assert version == choice.version
     # The starter has exited; the server has not.
     client = redis.Redis.from_url(url)
     try:
@@ -96,7 +112,8 @@ def test_start_status_stop_with_exit_codes_and_json(data_dir: str) -> None:
     status = thoonk("server", "status", "--data-dir", data_dir)
     assert (status.returncode, status.stdout) == (
         0,
-        f"Thoonk server running at {url} (Redis {version}, pid {pid}); data in {data_dir}.\n",
+        f"Thoonk server running at {url} (Redis {version}, pid {pid}); data in {data_dir}.\n"
+        f"Binary: {choice.path} ({why(choice.reason)}).\n",
     )
     # Which Redis runs, and a warning on stderr when its line has a newer patch release.
     advice = version_advice(str(version))
