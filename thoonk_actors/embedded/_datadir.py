@@ -29,7 +29,7 @@ import sys
 import urllib.parse
 
 from .._errors import EmbeddedServerError
-from ._binary import REDIS_SERVER_ENV, version_tuple
+from ._binary import REDIS_SERVER_ENV, known_binaries, version_tuple
 
 #: Environment variable naming the data directory (default ``./.thoonk``).
 DATA_DIR_ENV = "THOONK_DATA_DIR"
@@ -428,11 +428,16 @@ def refuse_downgrade(paths: Paths, binary: str, version: str | None) -> None:
     if record is not None and version_tuple(record.version)[:2] > line:
         where = f"{paths.data_dir} was last run with Redis {record.version} ({record.binary})"
         need = ".".join(map(str, version_tuple(record.version)[:2]))
-        hint = (
-            f"set {REDIS_SERVER_ENV}={record.binary}"
-            if os.path.isfile(record.binary) and os.access(record.binary, os.X_OK)
-            else f"set {REDIS_SERVER_ENV} to a redis-server >= {need} ({record.binary} is gone)"
-        )
+        if os.path.realpath(record.binary) in known_binaries():
+            hint = f"set {REDIS_SERVER_ENV}={record.binary}"
+        else:
+            # Not one we would find (a path set by hand, gone, or planted in a cloned
+            # directory's server.json): named, not recommended.
+            gone = "" if os.path.isfile(record.binary) else ", which is gone"
+            hint = (
+                f"set {REDIS_SERVER_ENV} to a redis-server >= {need} that you trust "
+                f"(server.json names {record.binary}{gone})"
+            )
     else:
         found = data_needs(paths)
         if found is None or found[0] <= line:
