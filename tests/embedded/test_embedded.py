@@ -278,6 +278,8 @@ def test_the_real_redis_server_on_path_is_preferred_when_newer(
         pytest.skip("no redis-server in /usr/bin or /usr/local/bin")
     bundled = bundled_redis_server()
     assert bundled is not None
+    # Debian's /usr/bin/redis-server links to redis-check-rdb, which answers
+    # --version only when run under the name redis-server.
     system_version = _binary.binary_version(system)
     bundled_version = _binary.binary_version(bundled)
     assert system_version is not None and bundled_version is not None
