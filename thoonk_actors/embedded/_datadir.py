@@ -4,7 +4,9 @@ Synopsis::
 
     paths = Paths.of("/srv/app/.thoonk")      # or None: $THOONK_DATA_DIR, ./.thoonk
     prepare_data_dir(paths)                   # create 0700, or check an existing one
+    refuse_downgrade(paths, binary, "6.2.14") # data written by a newer Redis: refuse
     write_config(paths, version="7.2.4")      # redis.conf, rewritten before every start
+    write_record(paths, "7.2.4", binary, why) # server.json, once it answered
 
 The directory holds the data (an AOF is a list of commands that Redis runs when
 it starts) and the socket every client trusts, so whoever can write there can
@@ -20,13 +22,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import json
 import os
 import stat
 import sys
 import urllib.parse
 
 from .._errors import EmbeddedServerError
-from ._binary import version_tuple
+from ._binary import REDIS_SERVER_ENV, known_binaries, version_tuple
 
 #: Environment variable naming the data directory (default ``./.thoonk``).
 DATA_DIR_ENV = "THOONK_DATA_DIR"
@@ -40,8 +43,10 @@ CONFIG_HEADER = "# Written by thoonk-actors before every start of the embedded s
 # Names in the data directory that Redis or we create; none may be a symbolic link.
 _KNOWN_NAMES = (
     "redis.sock", "redis.pid", "redis.log", "redis.conf", "server.lock", ".gitignore",
-    "appendonly.aof", "appendonlydir", "dump.rdb",
+    "appendonly.aof", "appendonlydir", "dump.rdb", "server.json",
 )  # fmt: skip
+# Which redis-server last ran on the data (version, binary, why chosen); see write_record.
+RECORD_NAME = "server.json"
 
 
 def default_data_dir() -> str:
@@ -285,13 +290,18 @@ def conf_quote(value: str) -> str:
 
 def write_config(paths: Paths, version: str | None, *, admin_commands: bool = False) -> None:
     """Write redis.conf through a fresh ``redis.conf.tmp`` (a stale one, or a link, is removed)."""
-    tmp = paths.conf + ".tmp"
+    _replace_file(paths.conf, config_text(paths, version, admin_commands=admin_commands))
+
+
+def _replace_file(path: str, text: str) -> None:
+    """Write ``path`` whole through a fresh ``path.tmp`` (0600, ``O_EXCL``, never via a link)."""
+    tmp = path + ".tmp"
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)  # removes a link itself, never its target
     fd = create_file(tmp, exclusive=True)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(config_text(paths, version, admin_commands=admin_commands))
-    os.replace(tmp, paths.conf)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def is_our_config(conf: str) -> bool:
@@ -312,3 +322,132 @@ def log_tail(paths: Paths, lines: int = 15) -> str:
         text = f.read().decode(errors="replace")
     tail = text.splitlines()[-lines:]
     return "\n".join("    " + line for line in tail) if tail else "(the log is empty)"
+
+
+# ------------------------------------------------------- which Redis wrote the data
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StartRecord:
+    """``server.json``: the redis-server that last ran on a data directory.
+
+    Attributes:
+        version: what the running server's INFO said (``'7.0.15'``).
+        binary: the binary's path, as it was run.
+        reason: why it was chosen (``'THOONK_REDIS_SERVER'`` or ``'the newest found'``).
+    """
+
+    version: str
+    binary: str
+    reason: str
+
+
+def write_record(paths: Paths, version: str, binary: str, reason: str) -> None:
+    """Record in ``server.json`` which redis-server runs on the data (0600, never via a link).
+
+    Written once the server answered, so that a later start with an older
+    binary, which could not read what this one writes, is refused.
+    """
+    record = {"version": version, "binary": binary, "reason": reason}
+    _replace_file(os.path.join(paths.data_dir, RECORD_NAME), json.dumps(record) + "\n")
+
+
+def read_record(paths: Paths) -> StartRecord | None:
+    """The data directory's ``server.json``, or None (none, unreadable, a link, or malformed)."""
+    text = read_small_file(os.path.join(paths.data_dir, RECORD_NAME))
+    try:
+        fields = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    if not isinstance(fields, dict):
+        return None
+    values = [fields.get(key) for key in ("version", "binary", "reason")]
+    if not all(isinstance(value, str) for value in values):
+        return None
+    version, binary, reason = (str(value) for value in values)
+    return StartRecord(version=version, binary=binary, reason=reason)
+
+
+# RDB format version -> the first Redis release line that writes (and reads) it.
+_RDB_LINES = {10: (7, 0), 11: (7, 2), 12: (7, 4)}
+
+
+def data_needs(paths: Paths) -> tuple[tuple[int, int], str] | None:
+    """The oldest Redis line that can read the data, judged from its files, and why; or None.
+
+    ``appendonlydir/`` is the multi-part AOF of Redis >= 7 (6.2 does not look
+    there and would start empty); its base RDB's header names the RDB format.
+    A safety net for directories without ``server.json`` (written before it
+    existed, or by a server that never answered).
+    """
+    folder = os.path.join(paths.data_dir, "appendonlydir")
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return None  # no multi-part AOF: 6.2's appendonly.aof, or no data yet
+    need, why = (7, 0), f"{folder} is the multi-part AOF of Redis >= 7"
+    for name in names:
+        if not name.endswith(".base.rdb"):
+            continue
+        header = _read_head(os.path.join(folder, name), 9)
+        if header.startswith(b"REDIS") and header[5:].isdigit():
+            rdb = int(header[5:])
+            line = _RDB_LINES.get(rdb, max(_RDB_LINES.values()) if rdb > 12 else None)
+            if line is not None and line > need:
+                need = line
+                why = f"{os.path.join(folder, name)} is in RDB format {rdb}"
+    return need, why
+
+
+def _read_head(path: str, size: int) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    with os.fdopen(fd, "rb") as f:
+        return f.read(size)
+
+
+def refuse_downgrade(paths: Paths, binary: str, version: str | None) -> None:
+    """Refuse to hand data written by a newer Redis line to ``binary`` (Redis ``version``).
+
+    An older line cannot read what a newer one wrote: 6.2 ignores the
+    ``appendonlydir/`` of Redis 7 and starts empty (a later write then forks
+    the data), 7.0 refuses an RDB of 7.2. Lines are compared (7.0.15 and 7.0.11
+    read the same files), first against ``server.json``, then the files
+    themselves. Changes nothing. An unknown ``version`` is let through: such a
+    binary fails to start for other reasons.
+
+    Raises:
+        EmbeddedServerError: which Redis wrote the data, and what to set.
+    """
+    if version is None:
+        return
+    line = version_tuple(version)[:2]
+    record = read_record(paths)
+    if record is not None and version_tuple(record.version)[:2] > line:
+        where = f"{paths.data_dir} was last run with Redis {record.version} ({record.binary})"
+        need = ".".join(map(str, version_tuple(record.version)[:2]))
+        if os.path.realpath(record.binary) in known_binaries():
+            hint = f"set {REDIS_SERVER_ENV}={record.binary}"
+        else:
+            # Not one we would find (a path set by hand, gone, or planted in a cloned
+            # directory's server.json): named, not recommended.
+            gone = "" if os.path.isfile(record.binary) else ", which is gone"
+            hint = (
+                f"set {REDIS_SERVER_ENV} to a redis-server >= {need} that you trust "
+                f"(server.json names {record.binary}{gone})"
+            )
+    else:
+        found = data_needs(paths)
+        if found is None or found[0] <= line:
+            return
+        need = ".".join(map(str, found[0]))
+        where = f"{paths.data_dir} holds data written by Redis >= {need} ({found[1]})"
+        hint = f"set {REDIS_SERVER_ENV} to a redis-server >= {need}"
+    raise EmbeddedServerError(
+        f"The data directory {where}; {binary} is Redis {version}, an older release line "
+        "that cannot read it (it would refuse it, or start empty). Nothing was changed. "
+        f"To keep the data, {hint} and start again; or use another data directory "
+        f"(--data-dir or {DATA_DIR_ENV})."
+    )

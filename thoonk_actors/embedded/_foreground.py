@@ -13,10 +13,9 @@ from collections.abc import Callable
 from types import FrameType
 
 from .._errors import EmbeddedServerError, UsageError
-from ._binary import binary_version, find_redis_server
 from ._datadir import Paths, prepare_data_dir
-from ._lifecycle import EmbeddedServer, find_running, locked, server_of
-from ._process import forget, spawn, terminate, wait_ready
+from ._lifecycle import EmbeddedServer, find_running, locked, record_started, start_checked
+from ._process import forget, terminate, wait_ready
 from ._wire import Info
 
 _SignalHandler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
@@ -74,13 +73,11 @@ def run_embedded_server_foreground(
                 f"A Thoonk server is already running in {paths.data_dir} "
                 f"(pid {running.pid}, {paths.url}); stop it with `thoonk server stop`."
             )
-        binary = find_redis_server()
-        version = binary_version(binary, timeout=max(0.05, deadline - time.monotonic()))
         handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         previous: dict[signal.Signals, _SignalHandler] = {
             sig: signal.getsignal(sig) for sig in handled
         }
-        proc = spawn(paths, binary, version, admin_commands=admin_commands)
+        proc, choice = start_checked(paths, deadline, admin_commands=admin_commands)
         try:
             for sig in handled:
                 signal.signal(sig, forward)
@@ -90,13 +87,14 @@ def run_embedded_server_foreground(
                 if not stop_requested:
                     raise
                 info = None  # stopped while starting: not an error
+            server = None if info is None else record_started(paths, info, choice)
         except BaseException:
             _restore_signals(previous)
             terminate(proc)
             raise
     try:
-        if info is not None and on_ready is not None:
-            on_ready(server_of(paths, info, started=True))
+        if server is not None and on_ready is not None:
+            on_ready(server)
         code = proc.wait()
     except BaseException:
         terminate(proc)

@@ -19,12 +19,20 @@ import contextlib
 import dataclasses
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 
 from .._errors import EmbeddedServerError
-from ._binary import binary_version, find_redis_server
-from ._datadir import Paths, check_data_dir, prepare_data_dir
+from ._binary import BinaryChoice, choose_redis_server
+from ._datadir import (
+    Paths,
+    check_data_dir,
+    prepare_data_dir,
+    read_record,
+    refuse_downgrade,
+    write_record,
+)
 from ._process import (
     POLL_INTERVAL,
     is_our_server,
@@ -50,6 +58,10 @@ class EmbeddedServer:
         data_dir: the absolute data directory.
         version: the server's ``redis_version``.
         started: ``True`` if this call started it, ``False`` if it was already running.
+        binary: the redis-server binary it runs, or None if unknown (started by
+            hand, or by a version of this package that did not record it).
+        chosen: why that binary: ``'THOONK_REDIS_SERVER'`` or ``'the newest found'``
+            (see :func:`~thoonk_actors.embedded.find_redis_server`), or None.
     """
 
     url: str
@@ -58,9 +70,21 @@ class EmbeddedServer:
     data_dir: str
     version: str
     started: bool
+    binary: str | None = None
+    chosen: str | None = None
 
 
-def server_of(paths: Paths, info: Info, *, started: bool) -> EmbeddedServer:
+def server_of(
+    paths: Paths, info: Info, *, started: bool, choice: BinaryChoice | None = None
+) -> EmbeddedServer:
+    """The server as found (binary from ``server.json`` if it names this version) or started."""
+    binary = chosen = None
+    if choice is not None:
+        binary, chosen = choice.path, choice.reason
+    else:
+        record = read_record(paths)
+        if record is not None and record.version == info.version:
+            binary, chosen = record.binary, record.reason
     return EmbeddedServer(
         url=paths.url,
         socket_path=paths.socket,
@@ -68,7 +92,29 @@ def server_of(paths: Paths, info: Info, *, started: bool) -> EmbeddedServer:
         data_dir=paths.data_dir,
         version=info.version,
         started=started,
+        binary=binary,
+        chosen=chosen,
     )
+
+
+def start_checked(
+    paths: Paths, deadline: float, *, admin_commands: bool
+) -> tuple[subprocess.Popen[bytes], BinaryChoice]:
+    """Under the lock, no server running: choose the binary, refuse a downgrade, spawn it.
+
+    Raises:
+        EmbeddedServerError: no binary, or the data was written by a newer Redis
+            line than the chosen binary's (nothing is changed then).
+    """
+    choice = choose_redis_server(timeout=max(0.05, deadline - time.monotonic()))
+    refuse_downgrade(paths, choice.path, choice.version)
+    return spawn(paths, choice.path, choice.version, admin_commands=admin_commands), choice
+
+
+def record_started(paths: Paths, info: Info, choice: BinaryChoice) -> EmbeddedServer:
+    """Once it answers: note in ``server.json`` which Redis now owns the data."""
+    write_record(paths, info.version, choice.path, choice.reason)
+    return server_of(paths, info, started=True, choice=choice)
 
 
 @contextlib.contextmanager
@@ -176,7 +222,8 @@ def ensure_embedded_server(
             reach the socket could otherwise rewrite files through CONFIG SET.
 
     Raises:
-        EmbeddedServerError: no binary, an untrusted data directory, cannot
+        EmbeddedServerError: no binary, an untrusted data directory, data
+            written by a newer Redis line than the chosen binary's, cannot
             start, or no answer in time (the message includes the end of ``redis.log``).
     """
     paths = Paths.of(data_dir)
@@ -186,15 +233,13 @@ def ensure_embedded_server(
         info = find_running(paths, deadline, timeout)
         if info is not None:
             return server_of(paths, info, started=False)
-        binary = find_redis_server()
-        version = binary_version(binary, timeout=max(0.05, deadline - time.monotonic()))
-        proc = spawn(paths, binary, version, admin_commands=admin_commands)
+        proc, choice = start_checked(paths, deadline, admin_commands=admin_commands)
         try:
             info = wait_ready(paths, proc, deadline, timeout)
+            return record_started(paths, info, choice)
         except BaseException:
             terminate(proc)
             raise
-        return server_of(paths, info, started=True)
 
 
 def embedded_server_status(data_dir: str | os.PathLike[str] | None = None) -> EmbeddedServer | None:
