@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from .. import contract
 from .._errors import InvalidNameError, UsageError, WrongTypeError
 from .._nursery import open_service_nursery
 from ..objects import DISCOVERY_BUDGET_S, Discovery, Thoonk
@@ -291,9 +292,14 @@ async def open_metrics_exporter(
     Raises:
         UsageError: ``prometheus-client`` is not installed, a bad port or
             timeout, or the port cannot be bound (in use, not allowed).
+        InvalidNameError: a name in ``queues`` breaks the naming rule.
     """
     require_prometheus_client()
     check_port(port)
+    if queues is not None:
+        queues = tuple(queues)
+        for name in queues:
+            contract.validate_name(name)  # InvalidNameError, before anything is served
     timeout = scrape_timeout
     if (
         isinstance(timeout, bool)
