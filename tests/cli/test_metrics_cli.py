@@ -18,7 +18,7 @@ from pathlib import Path
 
 from thoonk_actors.sync import SyncThoonk
 
-from ..metrics._scrape import Samples, queue_values, scrape, value
+from ..metrics._scrape import Samples, queue_values, scrape, stats_values, value
 from ._cli import Follower, one_line_error, thoonk, wait_until
 from .test_runtime_cli import THUMBNAILS, publish_jobs
 
@@ -69,15 +69,7 @@ def test_thoonk_metrics_serves_what_statistics_says_until_ctrl_c(
         samples = scrape(match.group(1))
         stats = emails.statistics()
         assert value(samples, "thoonk_up") == 1
-        assert queue_values(samples, "emails") == {
-            "available": stats.available,
-            "claimed": stats.claimed,
-            "stalled": stats.stalled,
-            "scheduled": stats.scheduled,
-            "workers_alive": stats.workers_alive,
-            "publishes": stats.publishes,
-            "finishes": stats.finishes,
-        }
+        assert queue_values(samples, "emails") == stats_values(stats)
         assert (stats.available, stats.claimed, stats.publishes) == (2, 1, 3)
         emails.finish(claimed, "done")  # read at the next scrape, not cached
         assert value(scrape(match.group(1)), "thoonk_jobs_finished_total", queue="emails") == 1

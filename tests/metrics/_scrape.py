@@ -6,6 +6,8 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from thoonk_actors.contract import JobStats
+
 #: (sample name, sorted label pairs) -> value
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -38,4 +40,14 @@ def queue_values(samples: Samples, queue: str) -> dict[str, float | None]:
         "workers_alive": value(samples, "thoonk_job_workers", queue=queue),
         "publishes": value(samples, "thoonk_jobs_published_total", queue=queue),
         "finishes": value(samples, "thoonk_jobs_finished_total", queue=queue),
+    }
+
+
+def stats_values(stats: JobStats) -> dict[str, float | None]:
+    """What :func:`queue_values` must equal for a queue whose ``statistics()`` are ``stats``."""
+    fields = ("available", "claimed", "stalled", "scheduled", "workers_alive")
+    return {
+        **{field: getattr(stats, field) for field in fields},
+        "publishes": stats.publishes,
+        "finishes": stats.finishes,
     }

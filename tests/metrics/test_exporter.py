@@ -26,7 +26,7 @@ from thoonk_actors.runtime._stats import DURATION_BUCKETS
 
 from ..polling import wait_until
 from ..transport._private_server import PrivateRedis
-from ._scrape import Samples, queue_values, scrape, value
+from ._scrape import Samples, queue_values, scrape, stats_values, value
 
 
 async def scrape_async(url: str) -> Samples:
@@ -62,15 +62,7 @@ async def test_a_scrape_shows_each_queue_as_its_statistics_say(
         assert value(samples, "thoonk_scrape_errors_total") == 0
         for name in ("emails", "legacy", "done"):
             stats = await thoonk.job(name).statistics()
-            assert queue_values(samples, name) == {
-                "available": stats.available,
-                "claimed": stats.claimed,
-                "stalled": stats.stalled,
-                "scheduled": stats.scheduled,
-                "workers_alive": stats.workers_alive,
-                "publishes": stats.publishes,
-                "finishes": stats.finishes,
-            }, name
+            assert queue_values(samples, name) == stats_values(stats), name
         emails_stats = await emails.statistics()
         assert (emails_stats.available, emails_stats.claimed, emails_stats.stalled) == (3, 1, 1)
         # Live workers: the client that claimed (get() beats) and w-1.
