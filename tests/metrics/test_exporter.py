@@ -146,6 +146,53 @@ async def test_a_running_app_adds_its_own_figures_and_the_duration_histogram(
     assert value(samples, "thoonk_job_stalled", **work_) == queue_stats.stalled == 4
 
 
+async def test_the_histogram_tells_timeouts_from_errors_for_tasks_and_threads(
+    redis_url: str,
+) -> None:
+    app = App(redis_url)
+
+    @app.job("slow-task", timeout=0.2, max_cancels=1)
+    async def slow_task(item: str) -> None:
+        await trio.sleep_forever()  # cut by the watchdog
+
+    @app.job("slow-thread", timeout=0.2, max_cancels=1)
+    def slow_thread(item: str) -> None:
+        finished.wait(20)  # a thread cannot be cut: it returns once released below
+
+    finished = threading.Event()
+    async with open_thoonk(redis_url) as thoonk:
+        await thoonk.job("slow-task").publish("x")
+        await thoonk.job("slow-thread").publish("y")
+        async with (
+            app.open(thoonk=thoonk) as running,
+            open_metrics_exporter(thoonk, port=0, queues=[], running=running) as exporter,
+        ):
+
+            def timed_out(name: str) -> bool:
+                return running.statistics().queue(name).timed_out == 1
+
+            await wait_until(lambda: timed_out("slow-task"), what="the task timed out")
+            await wait_until(
+                lambda: running.statistics().queue("slow-thread").running == 1,
+                what="the thread running",
+            )
+            finished.set()
+            await wait_until(lambda: timed_out("slow-thread"), what="the thread timed out")
+            samples = await scrape_async(exporter.url)
+
+    count = "thoonk_job_handler_duration_seconds_count"
+    for name in ("slow-task", "slow-thread"):
+        assert value(samples, count, queue=name, outcome="timeout") == 1, name
+        assert value(samples, count, queue=name, outcome="ok") == 0, name
+        assert value(samples, count, queue=name, outcome="error") is None, name
+        assert value(samples, "thoonk_worker_jobs_timed_out_total", queue=name) == 1
+        # At least the timeout: the run lasted past 0.2 s, in the buckets from 0.25 s on.
+        assert value(
+            samples, "thoonk_job_handler_duration_seconds_bucket", queue=name,
+            outcome="timeout", le="0.1",
+        ) == 0  # fmt: skip
+
+
 async def test_when_redis_stops_answering_a_scrape_still_answers_with_up_0() -> None:
     with PrivateRedis() as server:
         async with (
