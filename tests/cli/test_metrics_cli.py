@@ -19,6 +19,7 @@ from pathlib import Path
 from thoonk_actors.sync import SyncThoonk
 
 from ..metrics._scrape import Samples, queue_values, scrape, stats_values, value
+from ..transport._private_server import PrivateRedis
 from ._cli import Follower, one_line_error, thoonk, wait_until
 from .test_runtime_cli import THUMBNAILS, publish_jobs
 
@@ -76,6 +77,28 @@ def test_thoonk_metrics_serves_what_statistics_says_until_ctrl_c(
         exporter.sigint()
         code, out, err = exporter.finish()
     assert (code, out, err) == (0, [], [])
+
+
+def test_thoonk_metrics_keeps_answering_while_redis_is_down() -> None:
+    with PrivateRedis() as server:
+        args = ["metrics", "--port", "0", "--scrape-timeout", "1", "--url", server.url]
+        with Follower(args) as exporter:
+            match = SERVING.fullmatch(exporter.line())
+            assert match is not None
+            assert value(scrape(match.group(1)), "thoonk_up") == 1
+            server.kill()
+            down = scrape(match.group(1))
+            assert (value(down, "thoonk_up"), value(down, "thoonk_scrape_errors_total")) == (0, 1)
+            server.start()
+            wait_until(lambda: value(scrape(match.group(1)), "thoonk_up") == 1, "up again")
+            exporter.sigint()
+            code, out, err = exporter.finish()
+    assert (code, out) == (0, [])
+    # One warning when it went down, one when it came back (the transport's own lines aside).
+    assert [line for line in err if "metrics:" in line] == [
+        "thoonk: metrics: could not read the job queues (no answer within 1 s); thoonk_up is 0",
+        "thoonk: metrics: Redis answers again",
+    ], err
 
 
 def test_thoonk_metrics_with_names_exports_only_those(redis_url: str, t: SyncThoonk) -> None:

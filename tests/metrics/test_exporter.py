@@ -122,6 +122,7 @@ async def test_a_running_app_adds_its_own_figures_and_the_duration_histogram(
             queue_stats = await thoonk.job("work").statistics()
 
     assert (mine.finished, mine.failed, mine.stalled) == (16, 4, 4)
+    assert (mine.durations.count("ok"), mine.durations.count()) == (16, 20)
     work_ = {"queue": "work"}
     assert value(samples, "thoonk_worker_jobs_claimed_total", **work_) == mine.claimed == 20
     assert value(samples, "thoonk_worker_jobs_finished_total", **work_) == mine.finished
