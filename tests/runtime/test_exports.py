@@ -40,6 +40,7 @@ def test_every_public_class_and_function_is_exported_or_internal() -> None:
     internal = {
         # used across the runtime's modules, not part of its API
         "ActorCounters", "QueueCounters", "RateMeter", "EventRouter", "FeedActor", "Mailbox",
+        "HandlerDurations",
         "Missed", "JobWorker", "Handlers", "ClaimIdentities", "OutcomeWriter", "UpkeepSettings",
         "JobRegistration",
         "SignalLatch", "StopRequested", "installed_latch", "block_stop_signals",

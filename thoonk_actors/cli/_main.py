@@ -23,6 +23,7 @@ from . import (
     _demo,
     _feed,
     _jobs,
+    _metrics,
     _publish,
     _register,
     _schedules,
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _feed.add_parser(commands, common)
     _stats.add_parser(commands, common)
     _top.add_parser(commands, common)
+    _metrics.add_parser(commands, common)
     _register.add_parser(commands, common)
     _schedules.add_parser(commands, common)
     _worker.add_parser(commands, common)

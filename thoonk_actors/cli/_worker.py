@@ -4,6 +4,7 @@ Synopsis::
 
     thoonk worker examples.worker_app:app --processes 2     # until Ctrl-C or SIGTERM
     thoonk worker myapp:app --burst                         # until every queue is drained
+    thoonk worker myapp:app --metrics-port 9100             # Prometheus metrics on :9100
 
 Mistakes are found before any process starts, each reported in one line: the
 target must be an importable :class:`~thoonk_actors.runtime.App` (exit 2) and
@@ -25,10 +26,13 @@ import os
 import signal
 
 from .._errors import UsageError
+from ..metrics import check_port_free, require_prometheus_client
+from ..metrics._exporter import DEFAULT_HOST
 from ..runtime import App, load_app, run_workers
 from ..runtime._logging import LEVEL_ENV
 from ..runtime._signals import SignalLatch, StopRequested, installed_latch
 from ._common import Subparsers, add_command, add_redis_options, number, seconds
+from ._metrics import tcp_port
 from ._run import check_redis
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,7 @@ def add_parser(
   thoonk worker examples.worker_app:app --processes 2
   thoonk worker myapp:app --url redis://localhost:6379/0 --grace 30
   thoonk worker myapp:app --burst       # stop once every queue is drained
+  thoonk worker myapp:app --processes 2 --metrics-port 9100   # metrics on 9100 and 9101
 """,
     )
     worker.add_argument(
@@ -85,6 +90,20 @@ def add_parser(
         action="store_true",
         help="stop once every job queue of the app is drained (batch runs, tests)",
     )
+    worker.add_argument(
+        "--metrics-port",
+        metavar="N",
+        type=tcp_port(allow_zero=False),
+        default=None,
+        help="serve Prometheus metrics (the app's job queues and each worker's handler "
+        "figures; needs thoonk-actors[metrics]): worker process i listens on N+i",
+    )
+    worker.add_argument(
+        "--metrics-host",
+        metavar="HOST",
+        default=DEFAULT_HOST,
+        help=f"the interface the metrics listen on (default: {DEFAULT_HOST}; 0.0.0.0 for all)",
+    )
     # SIGINT/SIGTERM stay held after parsing: _worker takes them over (a stop at any moment).
     worker.set_defaults(handler=_worker, holds_stop_signals=True)
 
@@ -106,6 +125,7 @@ def _worker(args: argparse.Namespace) -> int:
         raise UsageError(
             f"the App at {args.target!r} has no handlers; register some with @app.job / @app.feed"
         )
+    metrics = _metrics_ports(args)  # UsageError (exit 2) before anything starts
     url, where = check_redis(argparse.Namespace(**{**vars(args), "url": args.url or app.url}))
     if latch.received:  # a stop while Redis was asked: no worker was started
         return _stopped_early(latch.received[0], debug=getattr(args, "debug", False))
@@ -115,9 +135,34 @@ def _worker(args: argparse.Namespace) -> int:
         args.processes, "" if args.processes == 1 else "es", args.target, _handlers(app), where,
         "it" if args.processes == 1 else "them",
     )  # fmt: skip
-    code = run_workers(args.target, args.processes, url=url, grace=args.grace, burst=args.burst)
+    code = run_workers(
+        args.target,
+        args.processes,
+        url=url,
+        grace=args.grace,
+        burst=args.burst,
+        metrics_port=metrics,
+        metrics_host=args.metrics_host,
+    )
     log.info("every worker stopped" if code == 0 else "workers stopped, not all cleanly")
     return code
+
+
+def _metrics_ports(args: argparse.Namespace) -> int | None:
+    """The first metrics port, once the library is there and every worker's port is free."""
+    first: int | None = args.metrics_port
+    if first is None:
+        return None
+    require_prometheus_client()
+    last = first + args.processes - 1
+    if last > 65535:
+        raise UsageError(
+            f"--metrics-port {first} with {args.processes} processes needs ports up to {last}, "
+            "past 65535; choose a lower port"
+        )
+    for port in range(first, last + 1):
+        check_port_free(args.metrics_host, port)
+    return first
 
 
 def _stopped_early(signum: int, *, debug: bool) -> int:

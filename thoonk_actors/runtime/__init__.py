@@ -26,6 +26,7 @@ from ._running import RunningApp as RunningApp
 from ._signals import stop_on_signals as stop_on_signals
 from ._stats import ActorStatistics as ActorStatistics
 from ._stats import AppState as AppState
+from ._stats import DurationCounts as DurationCounts
 from ._stats import QueueStatistics as QueueStatistics
 from ._stats import RuntimeStatistics as RuntimeStatistics
 from ._supervisor import run_workers as run_workers

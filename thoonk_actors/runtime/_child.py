@@ -3,7 +3,7 @@
 Synopsis::
 
     python -m thoonk_actors.runtime._child examples.worker_app:app [--grace 10] [--burst]
-        [--control FD]
+        [--control FD] [--metrics-port N [--metrics-host HOST]]
 
 Runs the app until stopped. A stop comes from two places, and the worker's
 stop level is the higher of the two (docs/runtime.md, "Signals and grace"):
@@ -62,7 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--grace", type=float, default=None)
     parser.add_argument("--burst", action="store_true")
     parser.add_argument("--control", type=int, default=None)
+    parser.add_argument("--metrics-port", type=int, default=None)
+    parser.add_argument("--metrics-host", default="127.0.0.1")
     args = parser.parse_args(argv)
+    metrics = None if args.metrics_port is None else (args.metrics_port, args.metrics_host)
     configure_logging()
     stop = _Stop(args.grace)
     try:
@@ -77,7 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log.error("%s", exc)
                 return 2
             stop.started_importing_done()
-        trio.run(_serve, app, args.burst, stop, latch)
+        trio.run(_serve, app, args.burst, stop, latch, metrics)
+    except UsageError as exc:  # the metrics port cannot be used: say so, no traceback
+        log.error("%s", exc)
+        return 2
     except (StopRequested, KeyboardInterrupt):
         # A stop before the app started (while importing the target): nothing
         # was claimed yet, so this is a clean stop.
@@ -199,7 +205,9 @@ class _Stop:
             self._apply("a stop asked during start-up")
 
 
-async def _serve(app: App, burst: bool, stop: _Stop, latch: SignalLatch) -> None:
+async def _serve(
+    app: App, burst: bool, stop: _Stop, latch: SignalLatch, metrics: tuple[int, str] | None
+) -> None:
     async with open_service_nursery() as nursery:
         await nursery.start(_count_signals, stop, latch)
         stop.attach()
@@ -207,7 +215,7 @@ async def _serve(app: App, burst: bool, stop: _Stop, latch: SignalLatch) -> None
             stop.startup = startup
             if stop.level:
                 startup.cancel()
-            await nursery.start(_run_app, app, burst, stop)
+            await nursery.start(_run_app, app, burst, stop, metrics)
         stop.startup = None
         if stop.running is None:  # the start-up was cancelled by a stop
             log.info("worker %d stopped before it started", os.getpid())
@@ -220,11 +228,39 @@ async def _run_app(
     app: App,
     burst: bool,
     stop: _Stop,
+    metrics: tuple[int, str] | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
+    if metrics is not None:
+        await _run_app_with_metrics(app, burst, stop, metrics, task_status)
+        return
     async with app.open(burst=burst) as running:
         log.info("worker %s running %r", running.worker_id, app)
         stop.set_running(running)  # a stop asked meanwhile applies now
+        task_status.started()
+        await running.wait_stopped()
+
+
+async def _run_app_with_metrics(
+    app: App,
+    burst: bool,
+    stop: _Stop,
+    metrics: tuple[int, str],
+    task_status: trio.TaskStatus[None],
+) -> None:
+    """As ``_run_app``, with an exporter whose port is bound before any job is claimed."""
+    from ..metrics import open_metrics_exporter
+    from ..objects import default_worker_id, open_thoonk
+
+    port, host = metrics
+    async with (
+        open_thoonk(app.url, worker_id=default_worker_id()) as thoonk,
+        open_metrics_exporter(thoonk, port=port, host=host, queues=sorted(app.jobs)) as exporter,
+        app.open(thoonk=thoonk, burst=burst) as running,
+    ):
+        exporter.running = running
+        log.info("worker %s running %r; metrics on %s", running.worker_id, app, exporter.url)
+        stop.set_running(running)
         task_status.started()
         await running.wait_stopped()
 

@@ -45,7 +45,7 @@ import trio
 from ..objects import ClaimedJob
 from ._current import CURRENT_JOB
 from ._registry import JobRegistration
-from ._stats import QueueCounters
+from ._stats import HandlerOutcome, QueueCounters
 from ._supervise import supervise
 from ._writer import Outcome
 
@@ -211,11 +211,13 @@ class Handlers:
             context = CURRENT_JOB.set(job)
             result: Any = None
             error: str | None = None
+            returned = False
             try:
                 if threads:
                     result = await self._in_thread(slot, handler, job.item)
                 else:
                     result = await handler(job.item)
+                returned = True
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 if slot.revoked is None:
@@ -223,6 +225,7 @@ class Handlers:
             finally:
                 CURRENT_JOB.reset(context)
                 counters.running -= 1
+                counters.durations.observe(clock() - slot.started, _outcome(slot, returned, error))
                 done()
             slot.job = None
             if slot.revoked is not None:  # a thread that returned after its claim went away
@@ -276,3 +279,18 @@ class Handlers:
                     elif deadline < wake:
                         wake = deadline
             await trio.sleep_until(wake)
+
+
+def _outcome(slot: _Slot, returned: bool, error: str | None) -> HandlerOutcome:
+    """How a handler run ended, for the duration histogram (see ``HandlerOutcome``)."""
+    if slot.revoked is not None:
+        return "revoked"
+    if slot.timed_out:  # a thread that ran past its deadline (its result is dropped)
+        return "timeout"
+    if returned:
+        return "ok"
+    if error is not None:
+        return "error"
+    # Cancelled: by the watchdog (only it and a revocation cut a slot's own scope),
+    # else by a stop past the grace period.
+    return "timeout" if slot.scope.cancel_called else "cancelled"

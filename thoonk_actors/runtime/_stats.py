@@ -13,8 +13,9 @@ the last :data:`RATE_WINDOW` seconds, so reading them costs nothing per job.
 
 from __future__ import annotations
 
+import bisect
 import collections
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import trio
@@ -25,6 +26,38 @@ from .._errors import UsageError
 RATE_WINDOW = 5.0
 
 AppState = Literal["starting", "running", "stopping", "stopped"]
+
+#: Upper bounds (seconds) of the handler duration buckets: Prometheus's default
+#: buckets, from 5 ms to 10 s (longer runs land in the last, unbounded bucket).
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+#: How a handler run ended, as :class:`HandlerDurations` counts it: returned a
+#: result, raised, passed the registration's timeout, its claim went away
+#: (revoked), or cut by a stop past the grace period.
+HandlerOutcome = Literal["ok", "error", "timeout", "revoked", "cancelled"]
+HANDLER_OUTCOMES: tuple[HandlerOutcome, ...] = ("ok", "error", "timeout", "revoked", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class DurationCounts:
+    """How long handler runs took, by outcome: a histogram snapshot.
+
+    Attributes:
+        buckets: the upper bounds (seconds), :data:`DURATION_BUCKETS`.
+        counts: outcome -> runs per bucket (not cumulative; one more entry
+            than ``buckets``: the runs longer than the last bound).
+        sums: outcome -> total seconds of those runs.
+    """
+
+    buckets: tuple[float, ...] = DURATION_BUCKETS
+    counts: dict[HandlerOutcome, tuple[int, ...]] = field(default_factory=dict)
+    sums: dict[HandlerOutcome, float] = field(default_factory=dict)
+
+    def count(self, outcome: HandlerOutcome | None = None) -> int:
+        """Runs that ended with ``outcome`` (all of them for None)."""
+        outcomes = HANDLER_OUTCOMES if outcome is None else (outcome,)
+        return sum(sum(self.counts.get(o, ())) for o in outcomes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +98,8 @@ class QueueStatistics:
     rate: float
     poisoned: int = 0
     revoked: int = 0
+    #: How long the handler runs took, by outcome (the metrics' histogram).
+    durations: DurationCounts = field(default_factory=DurationCounts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +181,40 @@ class RateMeter:
         return total / span
 
 
+class HandlerDurations:
+    """``durations.observe(0.12, "ok")``: count a handler run in its bucket (one bisect).
+
+    The mutable side of :class:`DurationCounts`; plain ints, bumped on the
+    trio thread like the other counters.
+    """
+
+    __slots__ = ("_counts", "_sums")
+
+    def __init__(self) -> None:
+        self._counts: dict[HandlerOutcome, list[int]] = {}
+        self._sums: dict[HandlerOutcome, float] = {}
+
+    def observe(self, seconds: float, outcome: HandlerOutcome) -> None:
+        counts = self._counts.get(outcome)
+        if counts is None:
+            counts = self._counts[outcome] = [0] * (len(DURATION_BUCKETS) + 1)
+            self._sums[outcome] = 0.0
+        counts[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
+        self._sums[outcome] += seconds
+
+    def snapshot(self) -> DurationCounts:
+        return DurationCounts(
+            counts={outcome: tuple(counts) for outcome, counts in self._counts.items()},
+            sums=dict(self._sums),
+        )
+
+
 class QueueCounters:
     """The mutable counters of one job registration (see :class:`QueueStatistics`)."""
 
     __slots__ = (
-        "claimed", "failed", "finished", "lost", "meter", "poisoned", "released", "revoked",
-        "running", "stalled", "timed_out",
+        "claimed", "durations", "failed", "finished", "lost", "meter", "poisoned", "released",
+        "revoked", "running", "stalled", "timed_out",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -166,6 +229,7 @@ class QueueCounters:
         self.poisoned = 0
         self.revoked = 0
         self.meter = RateMeter()
+        self.durations = HandlerDurations()
 
 
 class ActorCounters:

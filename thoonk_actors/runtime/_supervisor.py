@@ -68,6 +68,8 @@ def run_workers(
     url: str | None = None,
     grace: float | None = None,
     burst: bool = False,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> int:
     """``sys.exit(run_workers("myapp:app", 4))``: run worker processes until SIGINT/SIGTERM.
 
@@ -81,6 +83,9 @@ def run_workers(
             the embedded server (started once, here, and shared).
         grace: seconds running handlers get to finish on a stop (default: the app's).
         burst: each worker stops once every queue is drained; returns when all did.
+        metrics_port: serve Prometheus metrics (``thoonk_actors.metrics``): worker
+            ``i`` (0-based, kept by its restarts) on ``metrics_port + i``.
+        metrics_host: the interface the metrics listen on.
 
     Returns:
         0 when every worker stopped cleanly, 1 when one had to be killed or
@@ -112,6 +117,8 @@ def run_workers(
             command.append("--burst")
         env = {**os.environ, URL_ENV: resolved}
         pool = _Pool(command, env, processes, burst=burst, kill_after=wait_grace + KILL_MARGIN)
+        if metrics_port is not None:
+            pool.metrics = (metrics_port, metrics_host)
         return trio.run(pool.run, latch)
     finally:
         if own_latch:
@@ -153,6 +160,8 @@ class _Pool:
         self._signals = 0
         self._level = 0  # the stop order every worker has (0: none yet)
         self._failed = False
+        #: (first port, host) of the workers' metrics, or None.
+        self.metrics: tuple[int, str] | None = None
 
     async def run(self, latch: SignalLatch) -> int:
         async with open_service_nursery() as nursery:
@@ -198,9 +207,13 @@ class _Pool:
     async def _start(self, slot: int) -> _Worker:
         """Start one worker: its own session, SIGINT/SIGTERM held, a control pipe."""
         control_read, control_write = os.pipe()  # both close-on-exec; pass_fds shares one
+        metrics: list[str] = []
+        if self.metrics is not None:
+            port, host = self.metrics
+            metrics = ["--metrics-port", str(port + slot), "--metrics-host", host]
         try:
             proc = await trio.lowlevel.open_process(
-                [*self._command, "--control", str(control_read)],
+                [*self._command, *metrics, "--control", str(control_read)],
                 env=self._env,
                 start_new_session=True,  # a terminal's Ctrl-C reaches only the supervisor
                 pass_fds=(control_read,),

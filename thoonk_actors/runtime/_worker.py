@@ -144,6 +144,7 @@ class JobWorker:
             rate=c.meter.rate(),
             poisoned=c.poisoned,
             revoked=c.revoked,
+            durations=c.durations.snapshot(),
         )
 
     # --------------------------------------------------------------- running
