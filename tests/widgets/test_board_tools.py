@@ -74,6 +74,9 @@ def test_show_job_gives_state_item_failures_and_last_error(t: SyncThoonk) -> Non
             "error": "ValueError: broken",
         }  # fmt: skip
         assert "ValueError: broken" in board.detail.value and "stalled" in board.detail.value
+        # Stalling clears the cancel count (the contract's HDEL): no "failures: 0"
+        # beside the error, which would tell a person the job never failed.
+        assert "failures" not in board.detail.value
         board.search.value = queued
         board.search_button.click()
         assert "queued" in board.detail.value and "{&quot;n&quot;: 1}" in board.detail.value
@@ -181,5 +184,24 @@ def test_board_shows_a_queue_held_back_by_its_concurrency_limit(t: SyncThoonk) -
         jobs.finish(job)
         eventually(lambda: board.state()["held_back"] is None, "no longer held")
         assert "held back" not in board.counts_html.value
+    finally:
+        board.close()
+
+
+def test_a_claimed_job_shows_its_failures_only_when_there_are_some(t: SyncThoonk) -> None:
+    jobs = t.job("tools-failures")
+    jobs.create({"retry_delay": 0})  # a cancelled job is queued again at once
+    first, second = jobs.publish_many(["a", "b"])
+    jobs.cancel(jobs.get(timeout=5), error="ValueError: once")  # "a" goes back, 1 failure
+    claimed = {job.id: job for job in jobs.claim_many(2)}
+    assert set(claimed) == {first, second}
+    board = JobBoard(jobs, plot=False)
+    try:
+        eventually(lambda: len(board.state()["claimed"]) == 2, "both claims on the board")
+        texts = {label.value for label in board._claimed_rows.labels if label.value}
+        (with_failure,) = [text for text in texts if first in text]
+        (without,) = [text for text in texts if second in text]
+        assert "failures: 1" in with_failure
+        assert "failures" not in without
     finally:
         board.close()

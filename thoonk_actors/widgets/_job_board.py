@@ -223,9 +223,12 @@ class JobBoard(LiveWidget):
             self.detail.value = f"No job <code>{html.escape(job_id)}</code> in this queue."
             return None
         error = found["error"]
+        # The contract clears a job's cancel count when it stalls or is retried, so
+        # "failures: 0" beside an error would mislead: the count shows when it is not 0.
+        failures = f" · failures: {found['failures']}" if found["failures"] else ""
         self.detail.value = (
-            f"<code>{html.escape(job_id)}</code> · <b>{found['state']}</b> · failures: "
-            f"{found['failures']} · item: <code>{html.escape(short_json(found['item']))}</code>"
+            f"<code>{html.escape(job_id)}</code> · <b>{found['state']}</b>{failures}"
+            f" · item: <code>{html.escape(short_json(found['item']))}</code>"
             + (f' · <span style="color:#b00020">{html.escape(error)}</span>' if error else "")
         )
         return found
@@ -459,7 +462,8 @@ class _Rows:
             error = (
                 f' <span style="color:#b00020">{html.escape(row.error)}</span>' if row.error else ""
             )
-            text = f"<code>{html.escape(row.id)}</code> failures: {row.failures}{error}"
+            failures = f" failures: {row.failures}" if row.failures else ""  # see show_job
+            text = f"<code>{html.escape(row.id)}</code>{failures}{error}"
             if row.progress is not None:
                 info = "" if row.info is None else f" {html.escape(short_json(row.info))}"
                 text += f" <b>{row.progress:.0%}</b>{info}"
