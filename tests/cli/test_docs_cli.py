@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "cli.md"
 COMMANDS = (
     "publish", "get", "finish", "cancel", "stall", "retry", "retract",
-    "feed tail", "stats", "top", "register", "worker", "contract", "server", "demo",
+    "feed tail", "stats", "top", "register", "config", "worker", "contract", "server", "demo",
 )  # fmt: skip
 
 

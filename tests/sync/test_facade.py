@@ -227,3 +227,19 @@ def test_progress_through_the_sync_facade(t: SyncThoonk) -> None:
     assert stored is not None and (stored.fraction, stored.info) == (0.5, {"step": 1})
     with pytest.raises(UsageError, match="from 0 to 1"):
         jobs.progress(job, 2)
+
+
+def test_blocking_twins_of_configure_and_config(t: SyncThoonk, sync_redis: redis.Redis) -> None:
+    jobs = t.job("limited-sync")
+    jobs.create()
+    jobs.configure(max_per_second=20, max_concurrent=3)
+    config = jobs.config()
+    assert (config.max_per_second, config.max_concurrent) == (20, 3)
+    before = sync_redis.hgetall("job.config:limited-sync")
+    with pytest.raises(UsageError, match="max_per_second"):  # InvalidConfigError, nothing written
+        jobs.configure(max_per_second=-1, max_concurrent=5)
+    assert sync_redis.hgetall("job.config:limited-sync") == before
+    jobs.configure(max_concurrent=None)
+    assert jobs.config().max_concurrent == 0
+    with pytest.raises(NotFoundError, match="does not exist"):
+        t.feed("never-made").configure(max_length=5)
