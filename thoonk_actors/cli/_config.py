@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from .._errors import NoSuchObjectError, UsageError
@@ -137,13 +138,9 @@ def _number(value: str | None) -> int | str | None:
 
 
 def _object(thoonk: Thoonk, kind: Kind, name: str) -> ThoonkObject[Any]:
-    if kind == "job":
-        return thoonk.job(name)
-    if kind == "feed":
-        return thoonk.feed(name)
-    if kind == "sorted_feed":
-        return thoonk.sorted_feed(name)
-    return thoonk.queue(name)
+    # Each kind's handle is the Thoonk method of that name (job, feed, sorted_feed, queue).
+    make: Callable[[str], ThoonkObject[Any]] = getattr(thoonk, kind)
+    return make(name)
 
 
 def _config(args: argparse.Namespace) -> int:
