@@ -37,6 +37,16 @@ def test_at_schedules_the_job_for_that_moment_whatever_its_offset(
     assert sync_redis.zcard("job.scheduled:reports") == 1
 
 
+def test_retract_removes_a_scheduled_job(redis_url: str, sync_redis: redis.Redis) -> None:
+    ok("publish", "job", "emails", "x", "--id", "later", "--delay", "300", url=redis_url)
+    assert (
+        ok("retract", "emails", "later", url=redis_url)
+        == "retracted job 'later' of job queue 'emails'\n"
+    )
+    assert sync_redis.zcard("job.scheduled:emails") == 0
+    assert sync_redis.hlen("job.items:emails") == 0
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
