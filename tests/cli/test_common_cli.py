@@ -31,10 +31,11 @@ REDIS_COMMANDS = [
     ["retract", "emails", "j"],
     ["feed", "tail", "news"],
     ["stats"],
+    ["config", "job", "emails"],
 ]
 ALL_COMMANDS = [
     ["publish"], ["get"], ["finish"], ["cancel"], ["stall"], ["retry"], ["retract"],
-    ["feed"], ["feed", "tail"], ["stats"], ["contract"],
+    ["feed"], ["feed", "tail"], ["stats"], ["contract"], ["config"],
 ]  # fmt: skip
 
 

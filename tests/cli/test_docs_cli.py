@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "cli.md"
 COMMANDS = (
     "publish", "get", "finish", "cancel", "stall", "retry", "retract",
-    "feed tail", "stats", "top", "metrics", "register", "worker", "contract", "server", "demo",
+    "feed tail", "stats", "top", "metrics", "register", "config", "worker", "contract",
+    "server", "demo",
 )  # fmt: skip
 
 

@@ -83,6 +83,7 @@ async def test_a_scheduled_id_is_taken_and_retract_removes_it(thoonk: Thoonk) ->
     await jobs.publish("x", id="j", delay=3600)
     with pytest.raises(DuplicateIdError):
         await jobs.publish("again", id="j")
+    assert await jobs.item("j") == "x"  # inspection sees a scheduled job
     await jobs.retract("j")
     assert all(i != "j" for i, _ in await jobs.scheduled())
     await jobs.publish("new", id="j")  # free again

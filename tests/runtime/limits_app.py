@@ -1,8 +1,9 @@
 """The app the limit tests run in real worker processes (``tests.runtime.limits_app:app``).
 
 ``T_QUEUE`` names the queue. Each handler records, through Redis, what the
-tests measure: ``RPUSH claims:<queue> <claim ms>`` (the server time the claim
-script wrote, so every process is measured by one clock), and around its
+tests measure: ``RPUSH claims:<queue> "<claim ms> <pid>"`` (the server time the
+claim script wrote, so every process is measured by one clock, and which
+process claimed), and around its
 ``item["sleep"]`` seconds ``INCR`` / ``DECR running:<queue>``, pushing each
 ``INCR`` result to ``peaks:<queue>`` (how many handlers ran at once).
 """
@@ -25,7 +26,7 @@ def _record(claimed_ms: int, delta: int) -> None:
     client = redis.Redis.from_url(os.environ["THOONK_REDIS_URL"])
     try:
         if delta > 0:
-            client.rpush(f"claims:{QUEUE}", claimed_ms)
+            client.rpush(f"claims:{QUEUE}", f"{claimed_ms} {os.getpid()}")
             client.rpush(f"peaks:{QUEUE}", client.incr(f"running:{QUEUE}"))
         else:
             client.decr(f"running:{QUEUE}")

@@ -4,7 +4,8 @@ Policy: the workers are started the way users start them (the ``thoonk
 worker`` command) and observed through Redis only: the claim times the claim
 script wrote (server clock, one clock for every process) and a counter the
 handlers raise and lower around their work (tests/runtime/limits_app.py).
-Bounded for CI (3 s of rate); ``THOONK_SOAK=1`` measures 10 s, as the issue asks.
+The rate is measured over the 10 s the issue asks for (the test mostly waits:
+wall time, little CPU); ``THOONK_SOAK=1`` measures 60 s.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ SOAK = os.environ.get("THOONK_SOAK") == "1"
 #: ``thoonk ...`` as users run it (the console script, without relying on PATH).
 THOONK = "import sys; from thoonk_actors.cli import main; sys.exit(main())"
 RATE = 50  # claims per second
-SECONDS = 10 if SOAK else 3
+SECONDS = 60 if SOAK else 10
+#: Jobs beyond the window's: the window starts once both processes claim, and
+#: a slow start (imports on a loaded machine) must not drain the backlog first.
+SPARE_SECONDS = 40
 
 
 @asynccontextmanager
@@ -60,38 +64,75 @@ async def two_worker_processes(redis_url: str, queue: str) -> AsyncIterator[None
 async def test_max_per_second_holds_within_5_percent_across_two_processes(
     redis_url: str, sync_redis: redis.Redis
 ) -> None:
+    """Claims started in SECONDS s (by the server clock) from the moment both processes claim.
+
+    The claim script enforces the limit on the server clock, so the count is
+    taken from the claim times it wrote, never from a client clock. The
+    window starts at the first claim of the later process (a slow start of
+    one process is not a rate). It is counted only once every claim made
+    before its end has been recorded (a claimed job's handler may start a
+    little later than its claim).
+    """
     queue = "rated"
-    jobs = RATE * SECONDS + RATE * 2  # a backlog for the whole window and beyond
+    jobs = RATE * (SECONDS + SPARE_SECONDS)  # a backlog for the whole window and beyond
     async with open_thoonk(redis_url) as thoonk:
         job = thoonk.job(queue)
         await job.create({"max_per_second": RATE})
         await job.publish_many([{"i": i} for i in range(jobs)])
-        with trio.fail_after(SECONDS * 4 + 60):
+        ids_key = job.keys.ids
+        with trio.fail_after(SECONDS + SPARE_SECONDS + 120):
             async with two_worker_processes(redis_url, queue):
-                # Until the window after the first claim is over (by the server clock).
                 await wait_until(
-                    lambda: _window_over(sync_redis, queue),
-                    what="a full window of claims",
-                    deadline=SECONDS + 60,
-                    interval=0.1,
+                    lambda: _window_recorded(sync_redis, queue, ids_key, jobs),
+                    what="every claim of a full window, recorded",
+                    deadline=SECONDS + SPARE_SECONDS + 60,
+                    interval=0.2,
                 )
-                workers = {w.rsplit(":", 2)[1] for w, _ in await job.workers()}
-    times = sorted(int(t) for t in sync_redis.lrange(f"claims:{queue}", 0, -1))
-    start = times[0]
-    in_window = sum(1 for t in times if t < start + SECONDS * 1000)
+    claims = _claims(sync_redis, queue)
+    start = _window_start(claims)
+    assert start is not None
+    times = [ms for ms, _ in claims]
+    in_window = sum(1 for t in times if start <= t < start + SECONDS * 1000)
+    per_second = [
+        sum(1 for t in times if start + i * 1000 <= t < start + (i + 1) * 1000)
+        for i in range(SECONDS)
+    ]
     expected = RATE * SECONDS
-    print(f"\nrate limit: {in_window} claims in {SECONDS} s at max_per_second={RATE}")
-    assert len(workers) == 2, "both processes claimed"
-    assert abs(in_window - expected) <= expected * 0.05, (in_window, expected)
+    print(f"\nrate limit: {in_window} claims in {SECONDS} s at max_per_second={RATE}: {per_second}")
+    assert len({pid for _, pid in claims}) == 2, "both processes claimed"
+    assert abs(in_window - expected) <= expected * 0.05, (in_window, expected, per_second)
 
 
-def _window_over(r: redis.Redis, queue: str) -> bool:
-    first = r.lindex(f"claims:{queue}", 0)
-    if first is None:
+def _claims(r: redis.Redis, queue: str) -> list[tuple[int, str]]:
+    """(claim ms by the server clock, pid of the process) of every recorded claim."""
+    records = (entry.split() for entry in r.lrange(f"claims:{queue}", 0, -1))
+    return [(int(ms), pid.decode()) for ms, pid in records]
+
+
+def _window_start(claims: list[tuple[int, str]]) -> int | None:
+    """The first claim of the process that claimed last: from then on both claim."""
+    first: dict[str, int] = {}
+    for ms, pid in claims:
+        first[pid] = min(ms, first.get(pid, ms))
+    return max(first.values()) if len(first) == 2 else None
+
+
+def _window_recorded(r: redis.Redis, queue: str, ids_key: str, jobs: int) -> bool:
+    """Whether the window is over (server clock) and every claim made in it is recorded.
+
+    Jobs claimed so far = published - still queued (each job is claimed once:
+    the handler never fails). Read after the window's end, that count covers
+    every claim of the window; once as many claims are recorded, none is missing.
+    """
+    start = _window_start(_claims(r, queue))
+    if start is None:
         return False
     seconds, micros = r.time()
     now = int(seconds) * 1000 + int(micros) // 1000
-    return now >= int(first) + SECONDS * 1000 + 500
+    if now < start + SECONDS * 1000 + 200:
+        return False
+    claimed = jobs - int(r.llen(ids_key))
+    return int(r.llen(f"claims:{queue}")) >= claimed  # the handlers of the last claims ran
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import sys
 import textwrap
 import threading
 import traceback
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -22,6 +22,7 @@ from thoonk_actors import NotFoundError, UsageError
 from thoonk_actors.sync import PortalClosedError, SyncThoonk, connect
 
 from ..contract._redis import snapshot
+from ..polling import eventually
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -227,3 +228,58 @@ def test_progress_through_the_sync_facade(t: SyncThoonk) -> None:
     assert stored is not None and (stored.fraction, stored.info) == (0.5, {"step": 1})
     with pytest.raises(UsageError, match="from 0 to 1"):
         jobs.progress(job, 2)
+
+
+def test_blocking_twins_of_configure_and_config(t: SyncThoonk, sync_redis: redis.Redis) -> None:
+    jobs = t.job("limited-sync")
+    jobs.create()
+    jobs.configure(max_per_second=20, max_concurrent=3)
+    config = jobs.config()
+    assert (config.max_per_second, config.max_concurrent) == (20, 3)
+    before = sync_redis.hgetall("job.config:limited-sync")
+    with pytest.raises(UsageError, match="max_per_second"):  # InvalidConfigError, nothing written
+        jobs.configure(max_per_second=-1, max_concurrent=5)
+    assert sync_redis.hgetall("job.config:limited-sync") == before
+    jobs.configure(max_concurrent=None)
+    assert jobs.config().max_concurrent == 0
+    with pytest.raises(NotFoundError, match="does not exist"):
+        t.feed("never-made").configure(max_length=5)
+
+
+def test_delayed_publish_through_the_sync_facade(t: SyncThoonk, sync_redis: redis.Redis) -> None:
+    jobs = t.job("sync-delayed")
+    later = jobs.publish("later", delay=300)
+    batch = jobs.publish_many(["a", "b"], delay=300)
+    at = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)  # whole ms
+    fixed = jobs.publish("at", at=at)
+    scheduled = dict(jobs.scheduled())
+    assert set(scheduled) == {later, *batch, fixed}
+    assert scheduled[batch[0]] == scheduled[batch[1]]  # one due time for the batch
+    assert scheduled[fixed] == int(at.timestamp() * 1000)
+    assert jobs.statistics().scheduled == 4 and jobs.get(timeout=0) is None
+    jobs.retract(later)
+    assert later not in dict(jobs.scheduled())
+
+
+def test_wait_result_follows_progress_through_the_sync_facade(t: SyncThoonk) -> None:
+    jobs = t.job("sync-follow")
+    job_id = jobs.publish("x")
+    job = jobs.get(timeout=5)
+    assert job is not None
+    jobs.progress(job, 0.25, {"step": "start"})
+    seen: list[float] = []
+    results: list[object] = []
+    waiter = threading.Thread(
+        target=lambda: results.append(
+            jobs.wait_result(job_id, 30, on_progress=lambda p: seen.append(p.fraction))
+        )
+    )
+    waiter.start()
+    try:
+        eventually(lambda: seen == [0.25], "the stored progress, told first")
+        assert jobs.progress(job, 1.0) is True  # 1.0: never throttled (0 < f < 1 may be)
+        eventually(lambda: seen == [0.25, 1.0], "the next progress")
+        jobs.finish(job, "done")
+    finally:
+        waiter.join(30)
+    assert results == ["done"]

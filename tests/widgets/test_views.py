@@ -130,3 +130,20 @@ def test_last_expression_of_a_cell_shows_the_widget(t: SyncThoonk) -> None:
     assert "application/vnd.jupyter.widget-view+json" in bundle
     job_bundle = t.job("display")._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in job_bundle
+
+
+def test_job_board_counts_scheduled_jobs(t: SyncThoonk) -> None:
+    jobs = t.job("board-scheduled")
+    jobs.publish("now")
+    board = JobBoard(jobs)
+    try:
+        eventually(lambda: board.counts.get("available") == 1, "one available job")
+        assert board.counts["scheduled"] == 0
+        later = jobs.publish("later", delay=300)  # its schedule event refreshes the board
+        eventually(lambda: board.counts.get("scheduled") == 1, "a scheduled job counted")
+        shown = '>1</div><div style="color:#666">scheduled<'
+        eventually(lambda: shown in board.counts_html.value, "the count shown")
+        jobs.retract(later)
+        eventually(lambda: board.counts.get("scheduled") == 0, "the retract")
+    finally:
+        board.close()

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterable, Sequence
 
 from . import (
+    _config,
     _contract,
     _demo,
     _feed,
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _top.add_parser(commands, common)
     _metrics.add_parser(commands, common)
     _register.add_parser(commands, common)
+    _config.add_parser(commands, common)
     _schedules.add_parser(commands, common)
     _worker.add_parser(commands, common)
     _contract.add_parser(commands, common)

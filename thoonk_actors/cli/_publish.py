@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from datetime import datetime
 from typing import Any
 
 from .._errors import UsageError
@@ -34,6 +35,7 @@ EXAMPLES = """\
   thoonk publish job emails '{"to": "a@example.org"}'      # prints the job id
   thoonk publish job emails '{"to": "b@example.org"}' --priority
   thoonk publish job emails '{"to": "c@example.org"}' --delay 300   # claimable in 5 min
+  thoonk publish job reports '"weekly"' --at 2030-01-07T09:00:00+01:00
   thoonk publish feed news 'hello world' --id greeting    # a string item
   thoonk publish queue tasks 42 --raw                     # the string "42", not a number
   jq -c . order.json | thoonk publish sorted-feed orders  # ITEM from stdin
@@ -80,6 +82,13 @@ def add_parser(
         type=_delay,
         help="jobs: claimable only after this many seconds (by the Redis server's clock)",
     )
+    publish.add_argument(
+        "--at",
+        metavar="TIME",
+        type=_at,
+        help="jobs: claimable only from this ISO 8601 time with a UTC offset or Z "
+        "(by the Redis server's clock); a time in the past queues it at once",
+    )
     add_redis_options(publish)
     add_json(publish, "the type, name and id")
     publish.set_defaults(handler=_publish)
@@ -96,13 +105,33 @@ def _delay(text: str) -> float:
     return value
 
 
+def _at(text: str) -> datetime:
+    """``--at 2030-01-07T09:00:00+01:00``: an aware time (a naive one is ambiguous)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time: {text!r} (e.g. 2030-01-07T09:00:00+01:00)"
+        ) from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no UTC offset: add one or Z (e.g. {text}Z for UTC), so it "
+            "means one moment whatever the machine's time zone"
+        )
+    return value
+
+
 def _publish(args: argparse.Namespace) -> int:
     kind: Kind = args.type
     delay: float | None = getattr(args, "delay", None)
-    if delay is not None and kind != "job":
-        raise UsageError(f"--delay applies to jobs; a {TYPE_NAMES[kind]} has no scheduled items")
-    if delay is not None and args.priority:
-        raise UsageError("--delay and --priority do not combine: a delayed job joins the back")
+    at: datetime | None = getattr(args, "at", None)
+    if delay is not None and at is not None:
+        raise UsageError("--delay and --at do not combine: give one of them")
+    when = "--delay" if delay is not None else "--at" if at is not None else None
+    if when is not None and kind != "job":
+        raise UsageError(f"{when} applies to jobs; a {TYPE_NAMES[kind]} has no scheduled items")
+    if when is not None and args.priority:
+        raise UsageError(f"{when} and --priority do not combine: a delayed job joins the back")
     if args.priority and kind not in ("job", "queue"):
         raise UsageError(
             f"--priority applies to jobs and queues; a {TYPE_NAMES[kind]} keeps its own order"
@@ -115,7 +144,7 @@ def _publish(args: argparse.Namespace) -> int:
 
     async def command(thoonk: Thoonk) -> int:
         item_id = await publish(
-            thoonk, kind, args.name, item, id=args.id, priority=args.priority, delay=delay
+            thoonk, kind, args.name, item, id=args.id, priority=args.priority, delay=delay, at=at
         )
         if args.json:
             emit_json({"type": TYPE_NAMES[kind], "name": args.name, "id": item_id})
@@ -135,10 +164,11 @@ async def publish(
     id: str | None,
     priority: bool,
     delay: float | None = None,
+    at: datetime | None = None,
 ) -> str:
     """Publish ``item`` to the object ``kind``/``name``; its id."""
     if kind == "job":
-        return await thoonk.job(name).publish(item, id=id, priority=priority, delay=delay)
+        return await thoonk.job(name).publish(item, id=id, priority=priority, delay=delay, at=at)
     if kind == "queue":
         return await thoonk.queue(name).put(item, priority=priority, id=id)
     if kind == "feed":

@@ -115,14 +115,15 @@ RANGES: dict[Kind, dict[str, tuple[int, int]]] = {
     "queue": {},
 }
 
-_MEANING = {
+#: field -> what its value means (unit, special values), for messages and help texts.
+MEANINGS: dict[str, str] = {
     "timeout": "ms, 0 = claims without a lease never time out",
     "max_cancels": "failures before a job is stalled, 0 = no limit",
-    "result_ttl": "ms",
+    "result_ttl": "ms a finished job's result stays readable",
     "retry_delay": "ms before a failed job is retried, 0 = at once",
     "retry_delay_max": "ms, the longest retry backoff",
     "retry_factor": "each retry waits this many times longer",
-    "max_length": "items",
+    "max_length": "items kept, the oldest evicted; unset = no bound",
     "max_per_second": "claims per second across all workers, 0 = unlimited",
     "max_concurrent": "jobs claimed at once across all workers, 0 = unlimited",
 }
@@ -151,7 +152,7 @@ def validate_config(kind: Kind, changes: Mapping[str, object]) -> dict[str, str 
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise InvalidConfigError(
                 f"{KIND_LABELS[kind]} setting {field!r} must be an int from {low} to {high} "
-                f"({_MEANING[field]}), not {reprlib.repr(value)}"
+                f"({MEANINGS[field]}), not {reprlib.repr(value)}"
             )
         fields[field] = str(value)
     return fields

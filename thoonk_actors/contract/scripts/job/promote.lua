@@ -2,15 +2,15 @@
 -- when the next one is due, so a waiting worker sleeps no longer than that. Run by
 -- wait_for_work before it blocks; claim and reap do the same step inside their own
 -- scripts. Any number of processes may run it at once: a due id is moved once.
--- One mechanism for every job that waits for a time: retry backoff today (job/cancel,
--- job/reap), delayed publish later (a publish that ZADDs job.scheduled).
+-- One mechanism for every job that waits for a time: retry backoff (job/cancel,
+-- job/reap) and delayed publish (job/publish, job/publish_many with a due time).
 -- KEYS[1] ids        list   (LPUSH: where a cancel puts a job)
 -- KEYS[2] items      hash   (ids whose item is gone are dropped, not queued)
 -- KEYS[3] scheduled  zset   id -> due ms (server clock)
 -- ARGV[1] most ids moved by this call (1..10000)
 -- Reply: {'ok', now_ms, moved, next_due_ms (-1 = nothing scheduled)}
 --        | {'wrongtype', key, expected, actual}
--- Event: none (the job was announced by the cancel that scheduled it).
+-- Event: none (the job was announced by the cancel or the schedule event that put it there).
 local ids, items, scheduled = KEYS[1], KEYS[2], KEYS[3]
 local limit = tonumber(ARGV[1])
 
