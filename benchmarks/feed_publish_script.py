@@ -3,8 +3,8 @@
 Usage::
 
     git show <rev>:thoonk_actors/contract/scripts/feed/publish.lua > /tmp/old-publish.lua
-    python benchmarks/feed_publish_script.py --url unix:///tmp/r.sock --before /tmp/old-publish.lua \\
-        [--rounds 6] [--calls 1500]
+    python benchmarks/feed_publish_script.py --url unix:///tmp/r.sock \\
+        --before /tmp/old-publish.lua [--rounds 60] [--calls 200]
 
 It runs ``CONFIG RESETSTAT`` and reads ``INFO commandstats``: give it a
 server of its own. Each round runs, one after the other, every case with the
@@ -28,11 +28,11 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from feeds import MINIMAL  # noqa: E402
+from feeds import MINIMAL
 
-from thoonk_actors.contract import FeedKeys, feed_publish  # noqa: E402
-from thoonk_actors.contract._acl import acl_preamble  # noqa: E402
-from thoonk_actors.contract._scripts import load_script, prelude_for  # noqa: E402
+from thoonk_actors.contract import FeedKeys, feed_publish
+from thoonk_actors.contract._acl import acl_preamble
+from thoonk_actors.contract._scripts import load_script, prelude_for
 
 
 def compose(body: str) -> str:
