@@ -163,6 +163,7 @@ async def scale(url: str, n: int, samples: int, idle: float) -> dict[str, float]
                     if drop:
                         for actor in running.actors:
                             actor._stats = None
+                        running._actor_stats_at = -1  # the app's cache of them too
                     t = time.perf_counter()
                     running.statistics()
                     times.append(time.perf_counter() - t)

@@ -141,6 +141,7 @@ class FeedActor:
 
     def _restarted(self) -> None:
         self._counters.restarts += 1
+        self._mailbox.activity.changes += 1
         self._pending = "restart"
 
     async def _run(self) -> None:
@@ -150,6 +151,7 @@ class FeedActor:
         decode = self._decode
         call = self._call
         counters = self._counters
+        activity = self._mailbox.activity
         while True:
             message = await receive()
             if isinstance(message, Missed):
@@ -169,6 +171,7 @@ class FeedActor:
                     self._floor = None
             await call(event)
             counters.handled += 1
+            activity.changes += 1
 
     async def _resync(self, reason: ResyncReason) -> None:
         # Until the handler has had this resync, a crash must bring it again.
@@ -187,6 +190,7 @@ class FeedActor:
         )
         self._pending = None
         self._counters.resyncs += 1
+        self._mailbox.activity.changes += 1
 
     def _decode(self, channel: bytes, data: bytes) -> Any:
         try:

@@ -41,7 +41,7 @@ from .._nursery import open_service_nursery
 from ..objects import HEARTBEAT_STALE_MS, Thoonk, default_worker_id, open_thoonk
 from ._actor import FeedActor, channels_of, watched_object
 from ._burst import stop_when_drained
-from ._mailbox import Mailbox
+from ._mailbox import Activity, Mailbox
 from ._registry import FeedKind, FeedRegistration, JobRegistration
 from ._router import EventRouter
 from ._running import RunningApp
@@ -322,14 +322,19 @@ class App:
         ]
         routes: dict[str, Mailbox] = {}
         actors: list[FeedActor] = []
+        activity = Activity()
         snapshots = SnapshotReader(thoonk)
         for registration in self.feeds.values():
             obj = watched_object(thoonk, registration)
-            mailbox = Mailbox(registration.buffer)
+            mailbox = Mailbox(registration.buffer, activity=activity)
             actors.append(FeedActor(registration, obj, mailbox, snapshots))
             routes.update(dict.fromkeys(channels_of(obj), mailbox))
         running = RunningApp(
-            worker_id=thoonk.worker_id, workers=workers, actors=actors, grace=self.grace
+            worker_id=thoonk.worker_id,
+            workers=workers,
+            actors=actors,
+            grace=self.grace,
+            activity=activity,
         )
         try:
             async with trio.open_nursery() as nursery:
