@@ -45,9 +45,9 @@ import redis
 import trio
 
 from thoonk_actors.contract import Script
+from thoonk_actors.embedded import resolve_url_sync
 from thoonk_actors.objects import Thoonk, open_thoonk
 from thoonk_actors.runtime import App, Resync
-from thoonk_actors.embedded import resolve_url_sync
 
 #: The writes of a feed publish with no checks, no eviction, no registry: the floor
 #: of what a script that keeps the contract can cost.
