@@ -15,6 +15,7 @@ overflow, reconnect or restart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 import trio
@@ -69,6 +70,7 @@ class FeedActor:
         "_floor",
         "_mailbox",
         "_obj",
+        "_on_started",
         "_pending",
         "_snapshots",
         "_stats",
@@ -83,11 +85,14 @@ class FeedActor:
         obj: Watchable,
         mailbox: Mailbox,
         snapshots: SnapshotReader | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> None:
         self.registration = registration
         self._obj = obj
         self._mailbox = mailbox
         self._snapshots = snapshots
+        #: Called once, after the start resync (the app's garbage collector pause).
+        self._on_started = on_started
         self._counters = ActorCounters()
         self._pending: ResyncReason | None = "start" if registration.snapshot else None
         self._busy = False
@@ -191,6 +196,9 @@ class FeedActor:
         self._pending = None
         self._counters.resyncs += 1
         self._mailbox.activity.changes += 1
+        if self._on_started is not None:
+            on_started, self._on_started = self._on_started, None
+            on_started()
 
     def _decode(self, channel: bytes, data: bytes) -> Any:
         try:
