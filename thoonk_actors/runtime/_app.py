@@ -357,6 +357,9 @@ class App:
                 if routes:
                     # Subscribed (acknowledged) before any actor reads its snapshot.
                     router = EventRouter(thoonk, routes, self._patterns())
+                    # The router keeps the channels as bytes: this frame lives
+                    # as long as the app, and 5 strs per feed add up (issue 12).
+                    routes.clear()
                     await nursery.start(router.serve)
                     nursery.start_soon(snapshots.serve)
                 for actor in actors:

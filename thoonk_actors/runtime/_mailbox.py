@@ -151,6 +151,11 @@ class Mailbox:
         if self._put(Missed(reason)) < 0:
             self._missed = reason
 
+    def _abort(self, raise_cancel: object) -> trio.lowlevel.Abort:
+        # The parked receiver was cancelled: nothing was handed to it.
+        self._waiter = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
     async def receive(self) -> Message | Missed:
         """The next message, or a :class:`Missed` marker once the overflowed box is empty.
 
@@ -170,12 +175,7 @@ class Mailbox:
             if self._waiter is not None:
                 raise trio.BusyResourceError("another task is receiving from this mailbox")
             self._waiter = trio.lowlevel.current_task()
-
-            def abort(raise_cancel: object) -> trio.lowlevel.Abort:
-                self._waiter = None
-                return trio.lowlevel.Abort.SUCCEEDED
-
-            await trio.lowlevel.wait_task_rescheduled(abort)
+            await trio.lowlevel.wait_task_rescheduled(self._abort)
             handed, self._handed = self._handed, None
             assert handed is not None  # set by _put before it rescheduled us
             self.changes += 1
