@@ -27,8 +27,10 @@ them a sorted feed) and reports:
 and once, the floor: bare redis-py ``PUBLISH`` to a redis-py subscriber
 thread on the same server (p50 / p99 ms), and the ``PUBLISH`` call alone.
 ``--server-stats`` adds the Redis CPU of one feed publish (``INFO
-commandstats`` EVALSHA usec per call, after ``CONFIG RESETSTAT``) beside a
-bare ``PUBLISH`` — it resets the server's statistics: use a server of your own.
+commandstats`` EVALSHA usec per call, after ``CONFIG RESETSTAT``) beside
+``MINIMAL`` and a bare ``PUBLISH``, interleaved in chunks of 200 calls (the
+median chunk of 10 each) — it resets the server's statistics: use a server
+of your own.
 """
 
 from __future__ import annotations
