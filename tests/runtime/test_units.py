@@ -112,6 +112,60 @@ async def test_mailbox_gap_is_queued_in_order_or_remembered_when_full() -> None:
     ]  # fmt: skip
 
 
+async def test_mailbox_hands_a_message_to_the_waiting_actor_in_order() -> None:
+    box = Mailbox(2)
+    got: list[Message | Missed] = []
+
+    async def actor() -> None:
+        for _ in range(4):
+            got.append(await box.receive())
+
+    with trio.fail_after(1):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(actor)
+            await trio.testing.wait_all_tasks_blocked()
+            box.offer(message(0))  # handed over: nothing buffered
+            assert (box.buffered, box.buffered_bytes) == (0, 0)
+            box.offer(message(1))  # the actor has not run yet: queued behind it
+            box.gap("reconnected")
+            assert (box.buffered, box.buffered_bytes) == (2, 1)
+            box.offer(message(2))  # full: dropped, a marker once drained
+            assert box.dropped == 1
+    assert got == [message(0), message(1), Missed("reconnected"), Missed("overflow")]
+    assert (box.buffered, box.buffered_bytes) == (0, 0)
+
+
+async def test_mailbox_receive_cancelled_takes_nothing_and_always_checkpoints() -> None:
+    box = Mailbox(4)
+    with trio.fail_after(1):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(box.receive)
+            await trio.testing.wait_all_tasks_blocked()  # parked
+            nursery.cancel_scope.cancel()
+    box.offer(message(0))  # no receiver parked any more: queued
+    assert box.buffered == 1
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        with pytest.raises(trio.Cancelled):
+            await box.receive()  # a message is ready, but cancelled first: kept
+    assert box.buffered == 1
+    with trio.fail_after(1):
+        assert await box.receive() == message(0)
+    with pytest.raises(ValueError, match="at least 1"):
+        Mailbox(0)
+
+
+async def test_mailbox_has_one_receiver() -> None:
+    box = Mailbox(1)
+    with trio.fail_after(1):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(box.receive)
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.BusyResourceError):
+                await box.receive()
+            box.offer(message(0))
+
+
 def test_is_async_callable_sees_through_partials_and_objects() -> None:
     import functools
 

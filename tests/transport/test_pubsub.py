@@ -168,3 +168,32 @@ async def test_a_barrier_without_subscriptions_and_across_a_reconnect(
                 await pubsub.barrier()  # answered on the new connection
                 assert isinstance(await sub.receive(), Gap)
             assert pubsub.reconnects == 1
+
+
+async def test_deliver_to_hands_over_buffered_then_live_events_and_gaps(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    """What was buffered first, then each message as it is read, a reconnect as a Gap."""
+    got: list[Message | Gap] = []
+    async with open_redis(redis_url) as client, open_pubsub(client.config) as pubsub:
+        async with pubsub.subscribe(channels=["t:sink"]) as sub:
+            await client.execute("PUBLISH", "t:sink", "buffered")
+            await wait_until(lambda: sub.statistics().buffered == 1, what="the buffered message")
+            sub.deliver_to(got.append)
+            assert got == [Message(b"t:sink", b"buffered")]
+            await client.execute("PUBLISH", "t:sink", "live")
+            await wait_until(lambda: len(got) == 2, what="the live message")
+            assert sync_redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub") >= 1
+            await wait_until(lambda: len(got) == 3, what="the gap")
+            await client.execute("PUBLISH", "t:sink", "after")
+            await wait_until(lambda: len(got) == 4, what="the message after the gap")
+            assert sub.statistics().buffered == 0
+            with pytest.raises(trio.WouldBlock):
+                sub.receive_nowait()
+    assert got == [
+        Message(b"t:sink", b"buffered"),
+        Message(b"t:sink", b"live"),
+        Gap("reconnected"),
+        Message(b"t:sink", b"after"),
+    ]
+    assert (sub.statistics().delivered, sub.statistics().gaps) == (3, 1)

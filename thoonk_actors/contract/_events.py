@@ -37,6 +37,12 @@ class ContractEvent:
     data: bytes | None
 
 
+#: Parsed channels (bytes as read from Redis): an actor's events come on a few
+#: channels, parsed once each (bounded: emptied when full).
+_PARSED: dict[bytes, tuple[Kind, str, str]] = {}
+_PARSED_MAX = 1 << 14
+
+
 def parse_channel(channel: bytes | str) -> tuple[Kind, str, str]:
     """``parse_channel(b"event.feed.edit:news")`` -> ``("feed", "edit", "news")``.
 
@@ -45,13 +51,22 @@ def parse_channel(channel: bytes | str) -> tuple[Kind, str, str]:
     Raises:
         UnexpectedReplyError: not a contract channel.
     """
+    if type(channel) is bytes:
+        parsed = _PARSED.get(channel)
+        if parsed is not None:
+            return parsed
     text = channel.decode("utf-8", "surrogateescape") if isinstance(channel, bytes) else channel
     head, sep, name = text.partition(":")
     parts = head.split(".")
     kind = _KINDS.get(parts[1]) if len(parts) == 3 and parts[0] == "event" else None
     if not sep or kind is None or not name or not parts[2]:
         raise UnexpectedReplyError(f"{text!r} is not a Thoonk event channel")
-    return kind, parts[2], name
+    parsed = (kind, parts[2], name)
+    if type(channel) is bytes:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[channel] = parsed
+    return parsed
 
 
 def parse_event(channel: bytes | str, payload: bytes) -> ContractEvent:

@@ -19,6 +19,8 @@ round-trips losslessly; every key, ARGV and event built from an id uses the byte
 
 from __future__ import annotations
 
+import re
+
 from .._errors import InvalidIdError, InvalidNameError
 
 MAX_NAME_BYTES = 1024
@@ -29,6 +31,10 @@ def _is_control(ch: str) -> bool:
     # C0 controls, DEL and C1 controls (Unicode category Cc).
     code = ord(ch)
     return code < 0x20 or 0x7F <= code <= 0x9F
+
+
+#: What _is_control() refuses, and the braces of cluster hash tags.
+_BAD_NAME_CHAR = re.compile("[\x00-\x1f\x7f-\x9f{}]")
 
 
 def validate_name(name: object, *, kind: str = "object") -> str:
@@ -57,17 +63,19 @@ def validate_name(name: object, *, kind: str = "object") -> str:
             f"{kind} name {name[:40]!r}... is {size} bytes long; "
             f"keep names at or under {MAX_NAME_BYTES} bytes"
         )
-    for ch in name:
+    # One regex pass (an app of 10,000 feeds checks 10,000 names twice at start-up).
+    bad = _BAD_NAME_CHAR.search(name)
+    if bad is not None:
+        ch = bad.group()
         if _is_control(ch):
             raise InvalidNameError(
                 f"{kind} name {name!r} holds the control character {ch!r}; "
                 "remove control characters (newlines, tabs, NUL, ...) from the name"
             )
-        if ch in "{}":
-            raise InvalidNameError(
-                f"{kind} name {name!r} holds {ch!r}; braces are reserved for Redis Cluster "
-                "hash tags, so leave them out of the name"
-            )
+        raise InvalidNameError(
+            f"{kind} name {name!r} holds {ch!r}; braces are reserved for Redis Cluster "
+            "hash tags, so leave them out of the name"
+        )
     return name
 
 

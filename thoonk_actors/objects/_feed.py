@@ -18,7 +18,7 @@ Wire-compatible with the Lua-era thoonk.js feeds (same keys, same events).
 from __future__ import annotations
 
 import logging
-import uuid
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
@@ -27,6 +27,7 @@ from .. import contract
 from .._errors import NotFoundError, PayloadError, UnexpectedReplyError, UsageError
 from ..contract import Call, FeedKeys, FeedPublished, Reply
 from ._base import ObjectEvent, ThoonkObject
+from ._job import _uuid4
 
 E = TypeVar("E", bound=str)
 
@@ -118,7 +119,7 @@ class Feed(ThoonkObject[FeedKeys]):
         Returns a :class:`~thoonk_actors.contract.FeedPublished`: the id, whether it
         was a ``publish`` or an ``edit``, its score (ms) and the ids evicted.
         """
-        item_id = str(uuid.uuid4()) if id is None else id
+        item_id = _uuid4(os.urandom(16)) if id is None else id
         return await self.thoonk.run(
             contract.feed_publish(self.keys, item_id, self.codec.encode(item))
         )

@@ -15,6 +15,7 @@ overflow, reconnect or restart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar, Protocol
 
 import trio
@@ -69,6 +70,7 @@ class FeedActor:
         "_floor",
         "_mailbox",
         "_obj",
+        "_on_started",
         "_pending",
         "_snapshots",
         "_stats",
@@ -83,11 +85,14 @@ class FeedActor:
         obj: Watchable,
         mailbox: Mailbox,
         snapshots: SnapshotReader | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> None:
         self.registration = registration
         self._obj = obj
         self._mailbox = mailbox
         self._snapshots = snapshots
+        #: Called once, after the start resync (the app's garbage collector pause).
+        self._on_started = on_started
         self._counters = ActorCounters()
         self._pending: ResyncReason | None = "start" if registration.snapshot else None
         self._busy = False
@@ -133,14 +138,20 @@ class FeedActor:
         )
         return self._stats
 
-    async def serve(self) -> None:
-        """Run until cancelled, restarting (with a resync) after a crash."""
-        await supervise(
+    def serve(self) -> Coroutine[Any, Any, None]:
+        """``await actor.serve()``: run until cancelled, restarting (with a resync) after a crash.
+
+        Not ``async def`` on purpose: it hands back the supervisor's coroutine
+        itself, one coroutine frame less per actor for as long as it runs
+        (thousands of idle actors, issue 12).
+        """
+        return supervise(
             self._run, what=self.registration.label, logger=log, on_restart=self._restarted
         )
 
     def _restarted(self) -> None:
         self._counters.restarts += 1
+        self._mailbox.activity.changes += 1
         self._pending = "restart"
 
     async def _run(self) -> None:
@@ -150,6 +161,7 @@ class FeedActor:
         decode = self._decode
         call = self._call
         counters = self._counters
+        activity = self._mailbox.activity
         while True:
             message = await receive()
             if isinstance(message, Missed):
@@ -169,6 +181,7 @@ class FeedActor:
                     self._floor = None
             await call(event)
             counters.handled += 1
+            activity.changes += 1
 
     async def _resync(self, reason: ResyncReason) -> None:
         # Until the handler has had this resync, a crash must bring it again.
@@ -187,6 +200,10 @@ class FeedActor:
         )
         self._pending = None
         self._counters.resyncs += 1
+        self._mailbox.activity.changes += 1
+        if self._on_started is not None:
+            on_started, self._on_started = self._on_started, None
+            on_started()
 
     def _decode(self, channel: bytes, data: bytes) -> Any:
         try:

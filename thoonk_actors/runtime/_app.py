@@ -41,7 +41,8 @@ from .._nursery import open_service_nursery
 from ..objects import HEARTBEAT_STALE_MS, Thoonk, default_worker_id, open_thoonk
 from ._actor import FeedActor, channels_of, watched_object
 from ._burst import stop_when_drained
-from ._mailbox import Mailbox
+from ._gcpause import StartPause
+from ._mailbox import Activity, Mailbox
 from ._registry import FeedKind, FeedRegistration, JobRegistration
 from ._router import EventRouter
 from ._running import RunningApp
@@ -57,6 +58,10 @@ DEFAULT_GRACE = 10.0
 #: From this many actors of one object type on, the event listener subscribes
 #: to the type's pattern (``event.feed.*``) instead of each of their channels.
 PATTERN_FROM = 1000
+
+#: From this many feed actors on, the garbage collector is paused while they
+#: start (see _gcpause: measured at 10,000).
+GC_PAUSE_FROM = 1000
 
 
 def _seconds(value: float, what: str) -> float:
@@ -322,21 +327,39 @@ class App:
         ]
         routes: dict[str, Mailbox] = {}
         actors: list[FeedActor] = []
+        activity = Activity()
         snapshots = SnapshotReader(thoonk)
-        for registration in self.feeds.values():
-            obj = watched_object(thoonk, registration)
-            mailbox = Mailbox(registration.buffer)
-            actors.append(FeedActor(registration, obj, mailbox, snapshots))
-            routes.update(dict.fromkeys(channels_of(obj), mailbox))
-        running = RunningApp(
-            worker_id=thoonk.worker_id, workers=workers, actors=actors, grace=self.grace
-        )
+        # Thousands of actors start as thousands of long-lived objects: the
+        # collector stays off until they all had their start resync (_gcpause).
+        starting = [r for r in self.feeds.values() if r.snapshot]
+        pause = StartPause(len(starting) if len(self.feeds) >= GC_PAUSE_FROM else 0)
+        try:
+            for registration in self.feeds.values():
+                obj = watched_object(thoonk, registration)
+                mailbox = Mailbox(registration.buffer, activity=activity)
+                on_started = pause.started if registration.snapshot else None
+                actors.append(FeedActor(registration, obj, mailbox, snapshots, on_started))
+                routes.update(dict.fromkeys(channels_of(obj), mailbox))
+            running = RunningApp(
+                worker_id=thoonk.worker_id,
+                workers=workers,
+                actors=actors,
+                grace=self.grace,
+                activity=activity,
+            )
+        except BaseException:
+            pause.release()
+            raise
         try:
             async with trio.open_nursery() as nursery:
                 running._cancel_scope = nursery.cancel_scope
+                nursery.start_soon(pause.serve)
                 if routes:
                     # Subscribed (acknowledged) before any actor reads its snapshot.
                     router = EventRouter(thoonk, routes, self._patterns())
+                    # The router keeps the channels as bytes: this frame lives
+                    # as long as the app, and 5 strs per feed add up (issue 12).
+                    routes.clear()
                     await nursery.start(router.serve)
                     nursery.start_soon(snapshots.serve)
                 for actor in actors:
@@ -354,6 +377,7 @@ class App:
                 await workers_done.wait()
                 nursery.cancel_scope.cancel()
         finally:
+            pause.release()
             running._set_state("stopped")
             running.live.value = running.statistics()
             running._stopped.set()

@@ -23,7 +23,8 @@ import trio
 from trio_util import AsyncValue
 
 from ._actor import FeedActor
-from ._stats import AppState, RuntimeStatistics
+from ._mailbox import Activity
+from ._stats import ActorStatistics, AppState, RuntimeStatistics
 from ._worker import JobWorker
 
 #: Seconds between refreshes of :attr:`RunningApp.live`.
@@ -48,11 +49,17 @@ class RunningApp:
         workers: Sequence[JobWorker],
         actors: Sequence[FeedActor],
         grace: float,
+        activity: Activity | None = None,
     ) -> None:
         self.worker_id = worker_id
         self.grace = grace
         self.workers = tuple(workers)
         self.actors = tuple(actors)
+        # What every actor's mailbox bumps: while it stands still, the actors'
+        # statistics are the ones built last (None: always rebuild them).
+        self._activity = activity
+        self._actor_stats: tuple[ActorStatistics, ...] = ()
+        self._actor_stats_at = -1
         self._started = trio.current_time()
         self._state: AppState = "starting"
         self.state: AsyncValue[AppState] = AsyncValue(self._state)
@@ -70,8 +77,18 @@ class RunningApp:
             worker_id=self.worker_id,
             uptime=trio.current_time() - self._started,
             queues=tuple(worker.statistics() for worker in self.workers),
-            actors=tuple(actor.statistics() for actor in self.actors),
+            actors=self._actor_statistics(),
         )
+
+    def _actor_statistics(self) -> tuple[ActorStatistics, ...]:
+        activity = self._activity
+        if activity is None:
+            return tuple(actor.statistics() for actor in self.actors)
+        if activity.changes != self._actor_stats_at:
+            # Read first: a change during the walk below is seen next time.
+            self._actor_stats_at = activity.changes
+            self._actor_stats = tuple(actor.statistics() for actor in self.actors)
+        return self._actor_stats
 
     @property
     def stopped(self) -> bool:

@@ -16,6 +16,7 @@ client of the same Redis can publish 400 events of 5 MB each.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,8 +75,34 @@ class Subscription:
         self._delivered = 0
         self._dropped = 0
         self._gaps = 0
+        self._sink: Callable[[Event], None] | None = None
+
+    def deliver_to(self, sink: Callable[[Event], None]) -> None:
+        """``sub.deliver_to(route)``: call ``route(event)`` for each event, in order, unbuffered.
+
+        What is buffered now goes first; from then on each event is handed
+        over by the connection's reader task as it is read, sparing a task
+        switch per event (the actor runtime's router). ``sink`` must not block
+        and must not raise: it runs inside the reader. Iterating the
+        subscription afterwards finds nothing.
+        """
+        while True:
+            try:
+                event = self.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            sink(event)
+        self._sink = sink
 
     def _put(self, event: Event) -> None:
+        sink = self._sink
+        if sink is not None:
+            if isinstance(event, Gap):
+                self._gaps += 1
+            else:
+                self._delivered += 1
+            sink(event)
+            return
         if isinstance(event, Gap):
             self._queue.append(event)
         elif (
