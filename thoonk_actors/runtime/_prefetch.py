@@ -3,45 +3,46 @@
 Synopsis::
 
     policy = Prefetch(concurrency=16, prefetch=None)   # None: adaptive; an int: fixed
-    policy.observe(trio.current_time(), handled)  # before each claim decision
-    policy.claimed(asked, got)                    # after each claim
-    policy.idle()                                 # the claimer waits for work (no backlog)
+    policy.observe(now, started)      # before each claim decision (started: jobs the
+                                      # handlers took from the buffer, ever)
+    policy.claimed(asked, got)        # after each claim
+    policy.handed(now, count)         # after handing the claimed jobs to the handlers
+    if nth >= policy.head_end:        # a handler takes the nth job handed, ever
+        policy.taken(now, nth)
     policy.capacity, policy.refill, policy.prefetch
 
 The claimer keeps at most ``capacity = concurrency + prefetch`` jobs claimed
 and not yet handled, and tops up once ``refill`` slots are free. Bigger
 claims cost the worker and Redis less per job (one claim script carries
 ``refill`` or more jobs), but every job waiting in a process's buffer is a
-job another process cannot run.
+job that another process cannot run, and that waits.
 
-Adaptive (``prefetch=None``, the default): the prefetch starts at
-:func:`floor` (a quarter of the concurrency) and doubles after every claim
-that came back full (the queue has a backlog), up to :data:`CEILING`; it is
-also bounded by time: never more than :data:`HORIZON` seconds of work at the
-handlers' measured completion rate, so fast handlers get claims of up to
-:data:`~thoonk_actors.runtime._registry.MAX_CLAIM_BATCH` jobs while slow ones
-keep a small buffer (and the backlog stays in Redis for other processes).
-The rate is an exponentially weighted average (time constant
-:data:`SMOOTHING`) over the periods when the claimer had work: waiting for
-an empty queue does not count as slow handlers. Pure bookkeeping, no I/O:
-the worker feeds it (see ``runtime/_worker.py``).
+Adaptive (``prefetch=None``, the default) bounds that wait by time, measured:
+the policy knows when each batch went into the buffer and when the handlers
+took its last job, so it knows how long the jobs waited (the longest wait
+since the last claim, and the age of the oldest job still waiting). The
+prefetch starts at :func:`floor` (a quarter of the concurrency); after a
+claim that came back full (the queue has a backlog) it doubles, up to
+:data:`CEILING`, provided the jobs were taken quickly (none waited more than
+half of :data:`HORIZON`); as soon as a job has waited longer than
+``HORIZON``, it shrinks in proportion (never below the floor). Fast handlers
+therefore get claims of up to ``MAX_CLAIM_BATCH`` jobs, while slow ones keep
+a buffer of about ``HORIZON`` of their work (or the floor), the backlog
+staying in Redis for the other processes. Pure bookkeeping, no I/O: the worker feeds it.
 """
 
 from __future__ import annotations
 
-import math
+import sys
+from collections import deque
 
 from ._registry import MAX_CLAIM_BATCH
 
-#: Most seconds of work (at the measured rate) that may wait unstarted in one process.
+#: Longest a job should wait unstarted in one process's buffer, seconds.
 HORIZON = 0.025
 #: Largest adaptive prefetch: enough for claims of MAX_CLAIM_BATCH jobs.
 CEILING = 4 * MAX_CLAIM_BATCH
-#: Time constant of the completion-rate average, seconds.
-SMOOTHING = 0.25
-#: Shortest interval that gives the first rate sample, seconds.
-FIRST_SAMPLE = 0.001
-#: Growth factor after a full claim.
+#: Growth factor after a full claim whose jobs were taken quickly.
 GROWTH = 2
 
 
@@ -54,17 +55,18 @@ class Prefetch:
     """The claimer's prefetch: fixed (an int given) or adaptive (None); see the module doc."""
 
     __slots__ = (
-        "_since",
-        "_since_handled",
+        "_batches",
+        "_handed",
         "adaptive",
         "capacity",
         "ceiling",
         "concurrency",
         "floor",
+        "head_end",
         "horizon",
         "prefetch",
-        "rate",
         "refill",
+        "waited",
     )
 
     def __init__(
@@ -80,10 +82,13 @@ class Prefetch:
         self.horizon = horizon
         self.floor = floor(concurrency)
         self.ceiling = max(self.floor, ceiling)
-        #: handler completions per second while there was work (None: not measured yet).
-        self.rate: float | None = None
-        self._since: float | None = None
-        self._since_handled = 0
+        #: The longest a job waited in the buffer since the last claim (or waits, still there).
+        self.waited = 0.0
+        self._handed = 0  # jobs handed to the handlers, ever
+        # (time handed, self._handed after it) of each batch not wholly taken yet
+        self._batches: deque[tuple[float, int]] = deque()
+        #: The number (counting from 1) of the last job of the oldest batch not wholly taken.
+        self.head_end = sys.maxsize
         self.prefetch = self.capacity = self.refill = 0
         self._set(self.floor if prefetch is None else prefetch)
 
@@ -98,47 +103,47 @@ class Prefetch:
         if self.adaptive:
             # Top up before the buffer runs dry, or handlers would idle until refill
             # of them are free (with a small prefetch and a large concurrency).
-            refill = max(1, min(refill, prefetch))
+            refill = min(refill, prefetch)
         self.refill = refill
 
-    def bound(self) -> int:
-        """The time bound: at most ``horizon`` seconds of work at the measured rate."""
-        if self.rate is None:
-            return self.ceiling
-        return max(self.floor, min(self.ceiling, math.floor(self.rate * self.horizon)))
+    def handed(self, now: float, count: int) -> None:
+        """``count`` claimed jobs went into the buffer at ``now``."""
+        if self.adaptive and count > 0:
+            self._handed += count
+            self._batches.append((now, self._handed))
+            if len(self._batches) == 1:
+                self.head_end = self._handed
 
-    def observe(self, now: float, handled: int) -> None:
-        """Sample the handlers' completion count (``handled`` only grows) at ``now``.
+    def taken(self, now: float, nth: int) -> None:
+        """A handler takes the ``nth`` job handed (ever) at ``now``: note how long it waited."""
+        batches = self._batches
+        while batches and batches[0][1] <= nth:
+            waited = now - batches.popleft()[0]
+            if waited > self.waited:
+                self.waited = waited
+        self.head_end = batches[0][1] if batches else sys.maxsize
 
-        Shrinks the prefetch at once when it holds more than ``horizon`` of work.
+    def observe(self, now: float, started: int) -> None:
+        """The handlers have taken ``started`` jobs from the buffer so far (ever).
+
+        Shrinks the prefetch at once when a job waited longer than ``horizon``.
         """
         if not self.adaptive:
             return
-        since = self._since
-        if since is None:
-            self._since, self._since_handled = now, handled
-            return
-        elapsed = now - since
-        if elapsed <= 0 or (self.rate is None and elapsed < FIRST_SAMPLE):
-            return  # keep accumulating
-        sample = (handled - self._since_handled) / elapsed
-        if self.rate is None:
-            self.rate = sample
-        else:
-            self.rate += (1 - math.exp(-elapsed / SMOOTHING)) * (sample - self.rate)
-        self._since, self._since_handled = now, handled
-        bound = self.bound()
-        if self.prefetch > bound:
-            self._set(bound)
+        batches = self._batches
+        while batches and batches[0][1] <= started:
+            batches.popleft()  # taken meanwhile, unseen by taken(): no wait to note
+        self.head_end = batches[0][1] if batches else sys.maxsize
+        if batches and now - batches[0][0] > self.waited:
+            self.waited = now - batches[0][0]
+        if self.waited > self.horizon and self.prefetch > self.floor:
+            self._set(max(self.floor, int(self.prefetch * self.horizon / self.waited)))
 
     def claimed(self, asked: int, got: int) -> None:
         """After a claim of ``asked`` jobs that returned ``got``: grow while there is a backlog."""
-        if not self.adaptive or asked <= 0 or got < asked or self.rate is None:
+        waited, self.waited = self.waited, 0.0  # a new window
+        if not self.adaptive or asked <= 0 or got < asked or waited > self.horizon / 2:
             return
-        grown = min(self.prefetch * GROWTH, self.bound())
+        grown = min(self.prefetch * GROWTH, self.ceiling)
         if grown > self.prefetch:
             self._set(grown)
-
-    def idle(self) -> None:
-        """The claimer waits for work: the time until it has some is not the handlers' rate."""
-        self._since = None

@@ -109,7 +109,7 @@ class JobWorker:
             max_cancels=registration.max_cancels,
         )
         self._active = 0  # claimed and not yet handled: buffered + running
-        self._handled_count = 0  # handlers done with a job, ever (the prefetch's rate)
+        self._handled_count = 0  # jobs the handlers are done with (or dropped), ever
         self._slots_freed = trio.Event()
         self._idle_scope: trio.CancelScope | None = None
         self._awaiting_work = False  # the claimer is blocked in wait_for_work
@@ -225,7 +225,8 @@ class JobWorker:
             prefetch.horizon = min(prefetch.horizon, self._lease / 4)
         clock = trio.current_time
         while not stopping.is_set():
-            prefetch.observe(clock(), self._handled_count)
+            # Taken from the buffer: done (or dropped) + running.
+            prefetch.observe(clock(), self._handled_count + counters.running)
             free = prefetch.capacity - self._active
             if free < prefetch.refill:
                 await self._wait_for_slots()
@@ -245,8 +246,6 @@ class JobWorker:
                 self.identities.retire(self.outstanding)
                 raise
             prefetch.claimed(asked, len(jobs))
-            if not jobs:
-                prefetch.idle()
             if not jobs and held:
                 with self._idle_wait():  # as long as the limit asks, no longer
                     await job.wait_held(held[0], trio.current_time() + WAIT_FOR_WORK)
@@ -287,6 +286,8 @@ class JobWorker:
                     # them back (they must not stay held, renewed, by nobody).
                     outstanding.pop(claimed.token, None)
                 raise
+            finally:
+                prefetch.handed(clock(), handed)
 
     async def _wait_for_slots(self) -> None:
         prefetch = self.prefetch
@@ -356,6 +357,10 @@ class JobWorker:
         self._active -= 1
         self._handled_count += 1
         prefetch = self.prefetch
+        # The handler takes the next buffered job, if any: its number, counting from 1.
+        nth = self._handled_count + self.counters.running + 1
+        if nth >= prefetch.head_end:
+            prefetch.taken(trio.current_time(), nth)
         if prefetch.capacity - self._active >= prefetch.refill:
             self._slots_freed.set()
 
