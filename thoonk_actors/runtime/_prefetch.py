@@ -23,12 +23,13 @@ took its last job, so it knows how long the jobs waited (the longest wait
 since the last claim, and the age of the oldest job still waiting). The
 prefetch starts at :func:`floor` (a quarter of the concurrency); after a
 claim that came back full (the queue has a backlog) it doubles, up to
-:data:`CEILING`, provided the jobs were taken quickly (none waited more than
-half of :data:`HORIZON`); as soon as a job has waited longer than
-``HORIZON``, it shrinks in proportion (never below the floor). Fast handlers
-therefore get claims of up to ``MAX_CLAIM_BATCH`` jobs, while slow ones keep
-a buffer of about ``HORIZON`` of their work (or the floor), the backlog
-staying in Redis for the other processes. Pure bookkeeping, no I/O: the worker feeds it.
+:data:`CEILING`, provided the handlers took a whole batch since the previous
+claim and took it quickly (no job waited more than half of :data:`HORIZON`);
+as soon as a job has waited longer than ``HORIZON``, it shrinks in proportion
+(never below the floor). Fast handlers therefore get claims of up to
+``MAX_CLAIM_BATCH`` jobs, while slow ones keep a buffer of about ``HORIZON``
+of their work (or the floor), the backlog staying in Redis for the other
+processes. Pure bookkeeping, no I/O: the worker feeds it.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Prefetch:
         "horizon",
         "prefetch",
         "refill",
+        "took",
         "waited",
     )
 
@@ -84,6 +86,8 @@ class Prefetch:
         self.ceiling = max(self.floor, ceiling)
         #: The longest a job waited in the buffer since the last claim (or waits, still there).
         self.waited = 0.0
+        #: Whether the handlers took a whole batch since the last claim (evidence to grow).
+        self.took = False
         self._handed = 0  # jobs handed to the handlers, ever
         # (time handed, self._handed after it) of each batch not wholly taken yet
         self._batches: deque[tuple[float, int]] = deque()
@@ -119,6 +123,7 @@ class Prefetch:
         batches = self._batches
         while batches and batches[0][1] <= nth:
             waited = now - batches.popleft()[0]
+            self.took = True
             if waited > self.waited:
                 self.waited = waited
         self.head_end = batches[0][1] if batches else sys.maxsize
@@ -132,7 +137,9 @@ class Prefetch:
             return
         batches = self._batches
         while batches and batches[0][1] <= started:
-            batches.popleft()  # taken meanwhile, unseen by taken(): no wait to note
+            # Taken unseen by taken(): by a handler that was idle, so at once.
+            batches.popleft()
+            self.took = True
         self.head_end = batches[0][1] if batches else sys.maxsize
         if batches and now - batches[0][0] > self.waited:
             self.waited = now - batches[0][0]
@@ -141,8 +148,11 @@ class Prefetch:
 
     def claimed(self, asked: int, got: int) -> None:
         """After a claim of ``asked`` jobs that returned ``got``: grow while there is a backlog."""
-        waited, self.waited = self.waited, 0.0  # a new window
-        if not self.adaptive or asked <= 0 or got < asked or waited > self.horizon / 2:
+        waited, took = self.waited, self.took
+        self.waited, self.took = 0.0, False  # a new window
+        if not self.adaptive or asked <= 0 or got < asked or not took:
+            return
+        if waited > self.horizon / 2:
             return
         grown = min(self.prefetch * GROWTH, self.ceiling)
         if grown > self.prefetch:
