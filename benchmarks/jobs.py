@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/jobs.py [--url redis://127.0.0.1:6379/15] [--n 20000] [--rounds 3]
                               [--processes 2,3] [--concurrency 64] [--steady 5] [--samples 1000]
+    python benchmarks/jobs.py --prefetch [--url ...] [--n 20000] [--rounds 5]
+                              [--slow-ms 50] [--slow-n 1000] [--slow-processes 2]
 
 Without ``--url`` it uses ``$THOONK_REDIS_URL`` or the embedded server. The
 database is emptied (FLUSHDB) before every run: give it one of its own.
@@ -27,8 +29,17 @@ Scenarios, interleaved, median of ``--rounds``:
 * latency: ``publish_and_wait`` round trips, one after the other, with one
   idle worker process (defaults): p50 / p99 in ms.
 
-The worker app is ``app`` below (``BENCH_CONCURRENCY`` in the environment sets
-its concurrency; unset: the defaults).
+``--prefetch`` runs only the prefetch comparison instead (issue 13): one
+process on N no-op jobs at defaults (adaptive prefetch) against fixed
+configurations, interleaved, with Redis main-thread CPU, EVALSHA calls and the
+worker processes' CPU per job (start-up included); then ``--slow-ms``
+handlers in ``--slow-processes`` processes at defaults against the old fixed
+default (prefetch = concurrency 16): jobs/s, the share of the busiest and the
+least busy process, and the most jobs claimed at once (running + buffered).
+
+The worker app is ``app`` below (``BENCH_CONCURRENCY`` / ``BENCH_PREFETCH`` in
+the environment set its options, unset: the defaults; ``BENCH_SLEEP_MS`` makes
+its handler sleep and return its pid).
 """
 
 from __future__ import annotations
