@@ -5,6 +5,7 @@ Usage::
     python benchmarks/jobs.py [--url redis://127.0.0.1:6379/15] [--n 20000] [--rounds 3]
                               [--processes 2,3] [--concurrency 64] [--steady 5] [--samples 1000]
     python benchmarks/jobs.py --prefetch [--url ...] [--n 20000] [--rounds 5]
+                              [--configs default,16/16,16/384,200/200,200/adaptive]
                               [--slow-ms 50] [--slow-n 1000] [--slow-processes 2]
 
 Without ``--url`` it uses ``$THOONK_REDIS_URL`` or the embedded server. The
@@ -286,15 +287,22 @@ async def slow_run(
     }
 
 
+def _config(text: str) -> tuple[str, int | None, int | None]:
+    """``default``, ``C/P`` or ``C/adaptive`` -> (label, concurrency, prefetch)."""
+    if text == "default":
+        return "defaults (concurrency 16, adaptive prefetch)", None, None
+    concurrency, _, prefetch = text.partition("/")
+    if prefetch == "adaptive":
+        return f"concurrency {concurrency}, adaptive prefetch", int(concurrency), None
+    label = f"concurrency {concurrency}, prefetch {prefetch}"
+    if (concurrency, prefetch) in {("16", "16"), ("200", "200")}:
+        label += " (old default)" if concurrency == "16" else " (old best)"
+    return label, int(concurrency), int(prefetch)
+
+
 def prefetch_main(url: str, args: argparse.Namespace) -> None:
     """``--prefetch``: adaptive prefetch at defaults against fixed configs, then slow handlers."""
-    scenarios: list[tuple[str, int | None, int | None]] = [
-        ("defaults (concurrency 16, adaptive prefetch)", None, None),
-        ("concurrency 16, prefetch 16 (old default)", 16, 16),
-        ("concurrency 16, prefetch 384", 16, 384),
-        ("concurrency 200, prefetch 200 (old best)", 200, 200),
-        ("concurrency 200, adaptive prefetch", 200, None),
-    ]
+    scenarios = [_config(text) for text in args.configs.split(",") if text]
     load = os.getloadavg()[0]
     print(
         f"Redis: {url}; N = {args.n:,} no-op jobs, 1 process; median of {args.rounds} "
@@ -355,6 +363,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000, help="latency samples; 0 skips")
     parser.add_argument(
         "--prefetch", action="store_true", help="only the prefetch comparison (see prefetch_main)"
+    )
+    parser.add_argument(
+        "--configs",
+        default="default,16/16,16/384,200/200,200/adaptive",
+        help="--prefetch: comma-separated default, C/P or C/adaptive",
     )
     parser.add_argument("--slow-ms", type=float, default=50.0, help="--prefetch: handler ms")
     parser.add_argument("--slow-n", type=int, default=1000, help="--prefetch: slow jobs")
