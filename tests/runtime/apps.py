@@ -9,7 +9,8 @@ workers inherit it), so one module serves every process test:
 
 Each job's item says how long its handler sleeps: ``{"i": 3, "sleep": 0.02}``;
 with ``"mark": true`` the handler first adds its job id to the Redis set
-``started`` (so a test knows which handlers were running).
+``started`` (so a test knows which handlers were running); with ``"pid": true``
+it records which process ran the job in the Redis hash ``ran_by`` (id -> pid).
 The threaded handler sleeps ``item["first"]`` seconds on a job's first
 attempt and ``item["then"]`` on the others, and appends ``"start end"``
 (``time.time()``) to the Redis list ``runs:<job id>`` when it returns.
@@ -54,6 +55,8 @@ async def work(item: dict[str, Any]) -> dict[str, Any]:
     if item.get("mark"):
         await trio.to_thread.run_sync(_mark, current_job().id)
     await trio.sleep(item.get("sleep", 0))
+    if item.get("pid"):
+        await trio.to_thread.run_sync(_ran_by, current_job().id)
     return {"i": item["i"]}
 
 
@@ -67,5 +70,13 @@ def _mark(job_id: str) -> None:
     client = redis.Redis.from_url(os.environ["THOONK_REDIS_URL"])
     try:
         client.sadd("started", job_id)
+    finally:
+        client.close()
+
+
+def _ran_by(job_id: str) -> None:
+    client = redis.Redis.from_url(os.environ["THOONK_REDIS_URL"])
+    try:
+        client.hset("ran_by", job_id, os.getpid())
     finally:
         client.close()

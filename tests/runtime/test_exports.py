@@ -43,6 +43,7 @@ def test_every_public_class_and_function_is_exported_or_internal() -> None:
         "HandlerDurations",
         "Missed", "JobWorker", "Handlers", "ClaimIdentities", "OutcomeWriter", "UpkeepSettings",
         "JobRegistration",
+        "Prefetch", "floor",
         "SignalLatch", "StopRequested", "installed_latch", "block_stop_signals",
         "FeedRegistration", "Watchable", "supervise", "sleep_or_stop", "LinkBackoff",
         "heartbeat_loop",

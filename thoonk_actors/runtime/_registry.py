@@ -59,8 +59,8 @@ def _label(fn: Callable[..., Any]) -> str:
 class JobRegistration:
     """One ``@app.job(name, ...)``: the handler and how to run it.
 
-    ``capacity`` is how many jobs may be claimed and not yet handled (running
-    plus prefetched); the claimer tops up once ``refill`` slots are free.
+    ``prefetch``: jobs claimed ahead of free handlers, fixed; None: adaptive
+    (see ``runtime/_prefetch.py``, which also decides when the claimer tops up).
     """
 
     name: str
@@ -69,16 +69,7 @@ class JobRegistration:
     concurrency: int
     timeout: float | None
     max_cancels: int | None
-    prefetch: int
-
-    @property
-    def capacity(self) -> int:
-        return self.concurrency + self.prefetch
-
-    @property
-    def refill(self) -> int:
-        # Claim in batches when busy, without letting the handlers run dry.
-        return max(1, min(MAX_CLAIM_BATCH, self.capacity // 4))
+    prefetch: int | None
 
     @property
     def label(self) -> str:
@@ -116,9 +107,7 @@ class JobRegistration:
                 "max_cancels must be None (the queue's setting) or an int from 1 to "
                 f"{contract.MAX_COUNT}, not {max_cancels!r}"
             )
-        if prefetch is None:
-            prefetch = concurrency
-        if not _is_int_in(prefetch, 0, MAX_PREFETCH):
+        if prefetch is not None and not _is_int_in(prefetch, 0, MAX_PREFETCH):
             raise InvalidConfigError(
                 f"prefetch must be None or an int from 0 to {MAX_PREFETCH}, not {prefetch!r}"
             )

@@ -9,10 +9,11 @@ Synopsis::
     await worker.stopped.wait()
 
 Flow of a job: the claimer claims a batch (``claim_many``) whenever enough
-slots are free, and blocks cancellably in ``wait_for_work`` when the queue is
-empty; jobs go through a memory channel to the handler tasks (``_handlers``,
-with the deadline watchdog); each outcome
-goes through a second channel to the writers (``finish_many`` batches,
+slots are free (how many jobs it keeps claimed ahead of the handlers is the
+``prefetch`` policy: fixed, or adaptive, see ``_prefetch``), and blocks
+cancellably in ``wait_for_work`` when the queue is empty; jobs go through
+a memory channel to the handler tasks (``_handlers``, with the deadline
+watchdog); each outcome goes through a second channel to the writers (``finish_many`` batches,
 ``cancel`` for failures). ``outstanding`` maps claim token -> job for every
 claim not yet settled: the lease loop renews them, and whatever is left
 there at shutdown is released (no failure counted, in claim order, behind
@@ -50,6 +51,7 @@ from ..objects import HEARTBEAT_STALE_MS, ClaimedJob, Job, Thoonk
 from ._current import CURRENT_QUEUE
 from ._handlers import Handlers
 from ._identity import ClaimIdentities
+from ._prefetch import CEILING, Prefetch
 from ._registry import MAX_CLAIM_BATCH, JobRegistration
 from ._stats import QueueCounters, QueueStatistics
 from ._supervise import CONNECTION_ERRORS, RECOVERABLE, supervise
@@ -90,9 +92,14 @@ class JobWorker:
         self._upkeep = upkeep
         self._stopping = trio.Event()
         self._jobs_send, self._jobs_receive = trio.open_memory_channel[ClaimedJob](math.inf)
+        #: How many jobs the claimer keeps claimed ahead of the handlers (adaptive by default).
+        self.prefetch = Prefetch(registration.concurrency, registration.prefetch)
+        most = registration.concurrency + (
+            CEILING if registration.prefetch is None else registration.prefetch
+        )
         # Bounded: if writing falls behind, handlers wait (back-pressure).
         self._out_send, out_receive = trio.open_memory_channel[Outcome](
-            max(MAX_CLAIM_BATCH, 4 * registration.capacity)
+            max(MAX_CLAIM_BATCH, 4 * most)
         )
         self._writer = OutcomeWriter(
             self.job,
@@ -102,6 +109,7 @@ class JobWorker:
             max_cancels=registration.max_cancels,
         )
         self._active = 0  # claimed and not yet handled: buffered + running
+        self._handled_count = 0  # jobs the handlers are done with (or dropped), ever
         self._slots_freed = trio.Event()
         self._idle_scope: trio.CancelScope | None = None
         self._awaiting_work = False  # the claimer is blocked in wait_for_work
@@ -110,7 +118,6 @@ class JobWorker:
         self._lease: float | None = None
         self._lease_ms = 0  # recorded with each claim: 0 = no time limit (heartbeat only)
         self._configured = trio.Event()
-        self._capacity, self._refill = registration.capacity, registration.refill
         self._handlers = Handlers(
             registration,
             self._jobs_receive,
@@ -209,21 +216,27 @@ class JobWorker:
         if not self._configured.is_set():
             await self._configure()
         job = self.job
-        registration = self.registration
-        capacity, refill = registration.capacity, registration.refill
         send = self._jobs_send
         outstanding = self.outstanding
         counters = self.counters
         stopping = self._stopping
+        prefetch = self.prefetch
+        if self._lease is not None:
+            # Jobs waiting in the buffer are renewed, but keep them well inside one lease.
+            prefetch.horizon = min(prefetch.horizon, self._lease / 4)
+        clock = trio.current_time
         while not stopping.is_set():
-            free = capacity - self._active
-            if free < refill:
-                await self._wait_for_slots(refill)
+            # Taken from the buffer: done (or dropped) + running.
+            prefetch.observe(clock(), self._handled_count + counters.running)
+            free = prefetch.capacity - self._active
+            if free < prefetch.refill:
+                await self._wait_for_slots()
                 continue
             held: list[HeldBack] = []  # a queue limit (max_per_second, max_concurrent)
+            asked = min(free, MAX_CLAIM_BATCH)
             try:
                 jobs = await job.claim_many(
-                    min(free, MAX_CLAIM_BATCH),
+                    asked,
                     worker_id=self.identities.current,
                     lease_ms=self._lease_ms,
                     on_poison=self._poisoned,
@@ -233,6 +246,7 @@ class JobWorker:
                 # The claim may have run, its jobs unknown to us: see _identity.
                 self.identities.retire(self.outstanding)
                 raise
+            prefetch.claimed(asked, len(jobs))
             if not jobs and held:
                 with self._idle_wait():  # as long as the limit asks, no longer
                     await job.wait_held(held[0], trio.current_time() + WAIT_FOR_WORK)
@@ -273,11 +287,13 @@ class JobWorker:
                     # them back (they must not stay held, renewed, by nobody).
                     outstanding.pop(claimed.token, None)
                 raise
+            finally:
+                prefetch.handed(clock(), handed)
 
-    async def _wait_for_slots(self, wanted: int) -> None:
-        capacity = self.registration.capacity
+    async def _wait_for_slots(self) -> None:
+        prefetch = self.prefetch
         with self._idle_wait():
-            while capacity - self._active < wanted:
+            while prefetch.capacity - self._active < prefetch.refill:
                 self._slots_freed = trio.Event()
                 await self._slots_freed.wait()
 
@@ -340,7 +356,13 @@ class JobWorker:
     def _handled(self) -> None:
         # A handler is done with a job: its slot is free for the claimer.
         self._active -= 1
-        if self._capacity - self._active >= self._refill:
+        self._handled_count += 1
+        prefetch = self.prefetch
+        # The handler takes the next buffered job, if any: its number, counting from 1.
+        nth = self._handled_count + self.counters.running + 1
+        if nth >= prefetch.head_end:
+            prefetch.taken(trio.current_time(), nth)
+        if prefetch.capacity - self._active >= prefetch.refill:
             self._slots_freed.set()
 
     # ------------------------------------------------------- writers, upkeep
