@@ -17,9 +17,7 @@ def test_nothing_registered(redis_url: str) -> None:
     assert json.loads(ok("stats", "--json", url=redis_url)) == []
 
 
-def test_every_type_with_its_counts(
-    redis_url: str, sync_redis: redis.Redis, t: SyncThoonk
-) -> None:
+def test_every_type_with_its_counts(redis_url: str, sync_redis: redis.Redis, t: SyncThoonk) -> None:
     # The objects are made through the API (the CLI's publish has tests of its
     # own); the claims go through `thoonk get`, one process (one worker) each.
     for n in range(3):
