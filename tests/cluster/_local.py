@@ -8,10 +8,10 @@ Synopsis::
 
 Formed without ``redis-cli`` (CI guarantees only Python and a Redis server):
 ``CLUSTER MEET`` every node to the first, ``CLUSTER ADDSLOTS`` with each
-primary's slot list (``ADDSLOTSRANGE`` is 7.0+ only; the bundled server is 6.2), ``CLUSTER REPLICATE`` on the others, then every
-node is polled (with a deadline) until it reports ``cluster_state:ok`` and
-knows all six nodes. Torn down with SIGTERM, SIGKILL after a deadline, and the
-directories removed.
+primary's slot list (``ADDSLOTSRANGE`` is 7.0+ only; the bundled server is
+6.2), ``CLUSTER REPLICATE`` on the others, then every node is polled (with a
+deadline) until it reports ``cluster_state:ok`` and knows all six nodes.
+Torn down with SIGTERM, SIGKILL after a deadline, and the directories removed.
 """
 
 from __future__ import annotations
@@ -135,7 +135,9 @@ class LocalCluster:
                 "--daemonize", "no",
                 "--logfile", os.path.join(node_dir, "redis.log"),
             ]  # fmt: skip
-            self.procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            self.procs.append(
+                subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            )
         deadline = time.monotonic() + FORM_DEADLINE_S
         for port, proc in zip(self.ports, self.procs, strict=True):
 
@@ -192,18 +194,28 @@ class LocalCluster:
 
                 _poll(f"node {replica} replicating {primary}", replicate, deadline)
 
-            def all_ok() -> bool:
-                for p in self.ports:
-                    info = nodes[p].execute_command("CLUSTER", "INFO")
+        self.wait_ok(deadline - time.monotonic())
+
+    def wait_ok(self, timeout: float = FORM_DEADLINE_S) -> None:
+        """Poll (with a deadline) until every node says ``cluster_state:ok`` and knows all six,
+        and every replica's link to its primary is up."""
+        deadline = time.monotonic() + timeout
+
+        def all_ok() -> bool:
+            for p in self.ports:
+                with contextlib.closing(self.client(p)) as c:
+                    info = c.execute_command("CLUSTER", "INFO")
                     text = info.decode() if isinstance(info, bytes) else str(info)
                     if "cluster_state:ok" not in text or "cluster_known_nodes:6" not in text:
                         return False
-                for p in replicas:
-                    if nodes[p].info("replication").get("master_link_status") != "up":
+                    replication = c.info("replication")
+                    if replication.get("role") == "slave" and (
+                        replication.get("master_link_status") != "up"
+                    ):
                         return False
-                return True
+            return True
 
-            _poll("cluster_state:ok on every node", all_ok, deadline)
+        _poll("cluster_state:ok on every node", all_ok, deadline)
 
     # ------------------------------------------------------------------- stop
 

@@ -219,7 +219,7 @@ class PubSub:
         revived = False  # once per outage, as the command connections do
         while True:
             try:
-                stream, reader = await connect_stream(self.config)
+                stream, reader = await self._connect()
             except ThoonkError as exc:
                 if first:
                     raise
@@ -255,6 +255,10 @@ class PubSub:
                     if topic.confirmed.is_set():
                         topic.confirmed = trio.Event()
                 await trio.aclose_forcefully(stream)
+
+    async def _connect(self) -> tuple[trio.abc.Stream, hiredis.Reader]:
+        """Open and greet the connection (the cluster variant picks a live node)."""
+        return await connect_stream(self.config)
 
     async def _serve(
         self, stream: trio.abc.Stream, reader: hiredis.Reader, reconnected: bool
