@@ -17,12 +17,12 @@ from redis.crc import key_slot
 from tests.cluster._local import LocalCluster, free_ports
 from thoonk_actors.transport import (
     ClusterClient,
-    ClusterPubSub,
     Gap,
     Message,
     ThoonkClusterDownError,
     open_cluster,
 )
+from thoonk_actors.transport._cluster import _NodePubSub
 
 DEADLINE_S = 20
 
@@ -322,21 +322,49 @@ async def test_pubsub_moves_to_another_node_when_its_node_is_gone(
     (dead,) = free_ports(1)
     with trio.fail_after(DEADLINE_S):
         async with open_cluster(cluster_url) as client:
-            pubsub = ClusterPubSub(client)
-            pubsub.config = pubsub.config.replace(port=dead)  # its node is gone
+            pubsub = _NodePubSub(client, client.config.replace(port=dead))  # its node is gone
             async with trio.open_nursery() as nursery:
                 await nursery.start(pubsub._run)
                 assert pubsub.config.port != dead
                 async with pubsub.subscribe(["news"]) as sub:
                     await client.execute("PUBLISH", "news", "hello")
                     assert await sub.receive() == Message(b"news", b"hello")
-                    # Its connection dropped: it comes back (another node if needed) with a Gap.
+                    # Its connection dropped: it comes back with a Gap.
                     with contextlib.closing(local_cluster.client(pubsub.config.port)) as c:
                         c.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
                     assert await sub.receive() == Gap("reconnected")
                     await client.execute("PUBLISH", "news", "again")
                     assert await sub.receive() == Message(b"news", b"again")
                 nursery.cancel_scope.cancel()
+
+
+async def test_channels_are_subscribed_on_the_node_their_route_names(
+    cluster_url: str, local_cluster: LocalCluster
+) -> None:
+    def route(channel: bytes) -> bytes | None:
+        return b"{%s}" % channel.partition(b":")[2] if b":" in channel else None
+
+    names = [f"n{i}" for i in range(9)]
+    with trio.fail_after(DEADLINE_S):
+        async with open_cluster(cluster_url) as client, client.open_pubsub(route) as pubsub:
+            async with pubsub.subscribe([f"ch:{n}" for n in names], ["other*"]) as sub:
+                homes = {client.owner(key_slot(f"{{{n}}}".encode())) for n in names}
+                assert set(pubsub.node_addresses()) == homes
+                assert len(homes) == 3
+                # The barrier covers every node: each message published before it is here.
+                for n in names:
+                    await client.execute("PUBLISH", f"ch:{n}", n)
+                await client.execute("PUBLISH", "other1", "x")
+                await pubsub.barrier()
+                got = []
+                while True:
+                    try:
+                        got.append(sub.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+            assert sorted(m.data for m in got if isinstance(m, Message)) == sorted(
+                [n.encode() for n in names] + [b"x"]
+            )
 
 
 def test_cluster_client_is_exported() -> None:

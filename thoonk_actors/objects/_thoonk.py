@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import trio
 
 from .. import contract
-from .._errors import UsageError
+from .._errors import UnexpectedReplyError, UsageError
 from .._nursery import open_service_nursery
 from ..contract import Call, Codec, Command, JsonCodec
 from ..embedded import resolve_url, reviver_for
 from ..transport import (
     ClusterClient,
+    ClusterPubSub,
     PubSub,
     RedisClient,
     Subscription,
@@ -74,7 +75,7 @@ class Thoonk:
         self.codec = codec
         self.worker_id = worker_id
         self._nursery = nursery
-        self._pubsub: PubSub | None = None
+        self._pubsub: PubSub | ClusterPubSub | None = None
         self._pubsub_lock = trio.Lock()
         self._routers: dict[str, ResultRouter] = {}
         #: Per-queue result codecs (queue name -> codec) for the jobs this client
@@ -232,7 +233,7 @@ class Thoonk:
 
     # ---------------------------------------------------------------- pub/sub
 
-    async def pubsub(self) -> PubSub:
+    async def pubsub(self) -> PubSub | ClusterPubSub:
         """The client's shared pub/sub connection (opened on first use)."""
         if self._pubsub is None:
             async with self._pubsub_lock:
@@ -240,10 +241,12 @@ class Thoonk:
                     self._pubsub = await self._nursery.start(self._hold_pubsub)
         return self._pubsub
 
-    async def _hold_pubsub(self, task_status: trio.TaskStatus[PubSub]) -> None:
+    async def _hold_pubsub(self, task_status: trio.TaskStatus[PubSub | ClusterPubSub]) -> None:
         redis = self.redis
-        opened = (
-            redis.open_pubsub() if isinstance(redis, ClusterClient) else open_pubsub(redis.config)
+        opened: AbstractAsyncContextManager[PubSub | ClusterPubSub] = (
+            redis.open_pubsub(_publishing_object)
+            if isinstance(redis, ClusterClient)
+            else open_pubsub(redis.config)
         )
         async with opened as pubsub:
             task_status.started(pubsub)
@@ -286,6 +289,19 @@ class Thoonk:
         pubsub = await self.pubsub()
         async with pubsub.subscribe(channels, patterns, buffer=buffer) as sub:
             yield sub
+
+
+def _publishing_object(channel: bytes) -> bytes | None:
+    """Cluster pub/sub routing: ``event.job.finish:emails`` -> ``{emails}``.
+
+    The object's scripts run (and PUBLISH) on the primary of that hash tag's
+    slot; subscribing there keeps events in order with the object's replies.
+    """
+    try:
+        _, _, name = contract.parse_channel(channel)
+    except UnexpectedReplyError:
+        return None  # not a Thoonk channel: any node hears it
+    return b"{%s}" % name.encode("utf-8", "surrogateescape")
 
 
 @asynccontextmanager

@@ -30,17 +30,14 @@ replica); the command is sent again to the new owner only if the caller
 declared it ``idempotent`` (the same rule as standalone: it may have run).
 
 Commands without a key (PING, TIME, INFO...) go to one primary; SCRIPT,
-FLUSHDB and FLUSHALL go to every primary. Classic pub/sub is cluster-wide
-(a PUBLISH on any node reaches subscribers on every node), so one
-subscription connection to any node hears every event; when that node fails
-it moves to another node and the subscriptions get a ``Gap``.
+FLUSHDB and FLUSHALL go to every primary. Pub/sub: see :class:`ClusterPubSub`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
 
 import hiredis
@@ -66,6 +63,7 @@ from ._errors import (
 )
 from ._protocol import Arg, Command
 from ._pubsub import PubSub
+from ._subscription import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -586,11 +584,13 @@ class ClusterClient:
     # -------------------------------------------------------------- pub/sub
 
     @asynccontextmanager
-    async def open_pubsub(self) -> AsyncIterator[PubSub]:
-        """A :class:`PubSub` on one node that moves to another node when its node fails."""
-        pubsub = ClusterPubSub(self)
+    async def open_pubsub(
+        self, route: Callable[[bytes], bytes | None] | None = None
+    ) -> AsyncIterator[ClusterPubSub]:
+        """A :class:`ClusterPubSub` for the block (see there for ``route``)."""
         async with open_service_nursery() as nursery:
-            await nursery.start(pubsub._run)
+            pubsub = ClusterPubSub(self, nursery, route)
+            await pubsub._node(self._target(None).config)  # fails now if nothing answers
             yield pubsub
             nursery.cancel_scope.cancel()
 
@@ -605,18 +605,12 @@ class ClusterClient:
             await node.aclose()
 
 
-class ClusterPubSub(PubSub):
-    """Classic pub/sub on a cluster: one connection to any node hears every PUBLISH.
+class _NodePubSub(PubSub):
+    """One node's pub/sub connection; when its node cannot be reached it moves to another."""
 
-    When the node it listens to cannot be reached, it connects to the next
-    node of the cluster's map (primaries, then the other nodes it knows); the
-    subscriptions are renewed there and get a ``Gap`` as after any reconnect.
-    """
-
-    def __init__(self, cluster: ClusterClient) -> None:
-        super().__init__(cluster.config)
+    def __init__(self, cluster: ClusterClient, config: RedisConfig) -> None:
+        super().__init__(config)
         self._cluster = cluster
-        self.nodes_tried = 0
 
     async def _connect(self) -> tuple[trio.abc.Stream, hiredis.Reader]:
         current = (self.config.host, self.config.port)
@@ -624,7 +618,6 @@ class ClusterPubSub(PubSub):
         last: Exception | None = None
         for host, port in dict.fromkeys(order):
             config = self.config.replace(host=host, port=port)
-            self.nodes_tried += 1
             try:
                 opened = await connect_stream(config)
             except (ThoonkConnectionError, ThoonkTimeoutError) as exc:
@@ -638,6 +631,120 @@ class ClusterPubSub(PubSub):
             return opened
         assert last is not None
         raise last
+
+
+class ClusterPubSub:
+    """Cluster pub/sub with :class:`PubSub`'s API. Make one with ``ClusterClient.open_pubsub``.
+
+    Classic pub/sub is cluster-wide: a PUBLISH on any node reaches subscribers
+    on every node, through the cluster bus. But the bus is a hop: a
+    subscriber on another node than the publisher can receive, after its
+    SUBSCRIBE was acknowledged, a message published before it, and a PING
+    barrier on its own connection says nothing about the publisher's node.
+    So each channel is subscribed on the node that publishes it: ``route``
+    maps a channel to a key (Thoonk: ``event.job.finish:emails`` ->
+    ``{emails}``), and the channel goes to the primary of that key's slot,
+    where the object's scripts run and PUBLISH. There, as on a standalone
+    server, a publish is delivered in order with the replies of that node,
+    and :meth:`barrier` (a PING on every node connection) is exact. Channels
+    ``route`` does not place, and patterns, go to the first primary.
+
+    One connection per node used, opened on first use. When a node cannot be
+    reached its connection moves to another node (cluster-wide delivery goes
+    on, ordering is then the bus's) and its subscriptions get a ``Gap``.
+    """
+
+    def __init__(
+        self,
+        cluster: ClusterClient,
+        nursery: trio.Nursery,
+        route: Callable[[bytes], bytes | None] | None = None,
+    ) -> None:
+        self.config = cluster.config.replace(response_timeout=None)
+        self._cluster = cluster
+        self._nursery = nursery
+        self._route = route
+        self._nodes: dict[Address, _NodePubSub] = {}
+        self._lock = trio.Lock()
+
+    @property
+    def where(self) -> str:
+        return self._cluster.where
+
+    @property
+    def reconnects(self) -> int:
+        """Reconnects of all node connections together."""
+        return sum(node.reconnects for node in self._nodes.values())
+
+    def node_addresses(self) -> list[Address]:
+        """The nodes (as first addressed) this pub/sub has a connection for."""
+        return list(self._nodes)
+
+    async def _node(self, config: RedisConfig) -> _NodePubSub:
+        address = (config.host, config.port)
+        node = self._nodes.get(address)
+        if node is None:
+            async with self._lock:
+                node = self._nodes.get(address)
+                if node is None:
+                    node = _NodePubSub(
+                        self._cluster, self.config.replace(host=address[0], port=address[1])
+                    )
+                    await self._nursery.start(node._run)
+                    self._nodes[address] = node
+        return node
+
+    def _home(self, channel: bytes) -> Address:
+        key = None if self._route is None else self._route(channel)
+        if key is None:
+            return (
+                self._cluster._target(None).config.host,
+                self._cluster._target(None).config.port,
+            )
+        return self._cluster.owner(int(key_slot(key)))
+
+    @asynccontextmanager
+    async def subscribe(
+        self,
+        channels: Iterable[str | bytes] = (),
+        patterns: Iterable[str | bytes] = (),
+        *,
+        buffer: int = 1024,
+        ack_timeout: float | None = None,
+    ) -> AsyncIterator[Subscription]:
+        """As :meth:`PubSub.subscribe`: one subscription, its channels on their nodes."""
+        if buffer < 1:
+            raise UsageError("a subscription buffer must hold at least 1 event")
+        groups: dict[Address, tuple[list[bytes], list[bytes]]] = {}
+        for name in channels:
+            channel = _channel_bytes(name)
+            groups.setdefault(self._home(channel), ([], []))[0].append(channel)
+        for name in patterns:
+            pattern = _channel_bytes(name)
+            groups.setdefault(self._home(b""), ([], []))[1].append(pattern)
+        if not groups:
+            raise UsageError("subscribe to at least one channel or pattern")
+        sub = Subscription(buffer)
+        async with AsyncExitStack() as stack:
+            for (host, port), (chans, pats) in groups.items():
+                node = await self._node(self.config.replace(host=host, port=port))
+                await stack.enter_async_context(
+                    node.subscribe(chans, pats, buffer=buffer, ack_timeout=ack_timeout, into=sub)
+                )
+            yield sub
+
+    async def barrier(self) -> None:
+        """As :meth:`PubSub.barrier`, on every node connection."""
+        for node in list(self._nodes.values()):
+            await node.barrier()
+
+
+def _channel_bytes(name: str | bytes) -> bytes:
+    if isinstance(name, bytes):
+        return name
+    if isinstance(name, str):
+        return name.encode()
+    raise UsageError(f"a channel or pattern must be str or bytes, not {type(name).__name__}")
 
 
 @asynccontextmanager
