@@ -16,11 +16,44 @@ from tests.cluster._local import ClusterUnavailable, LocalCluster
 from thoonk_actors.embedded import find_redis_server
 from thoonk_actors.objects import Thoonk, open_thoonk
 
+#: Object tests (re-run here by test_on_cluster_*.py) that check what a cluster
+#: changes on purpose: expected to fail (strict: one that starts passing is reported).
+DIFFERENT_ON_A_CLUSTER = {
+    "test_on_cluster_feed.py::test_a_key_of_another_type_is_refused_and_kept[feeds]": (
+        "the registry set is updated after the script (another slot): a registry of "
+        "another type is refused only after the feed was written"
+    ),
+    "test_on_cluster_queue.py::test_a_key_of_another_type_is_refused_and_kept[queues]": (
+        "the registry set is updated after the script (another slot)"
+    ),
+    "test_on_cluster_feed.py::test_events_default_to_the_feed_events_plus_lifecycle": (
+        "compares the object's keys with the standalone names"
+    ),
+    "test_on_cluster_job.py::test_wrong_key_type_left_by_someone_else": (
+        "the error names the hash-tagged key (job.ids:{broken})"
+    ),
+    "test_on_cluster_limits.py::"
+    "test_an_original_style_claim_is_not_limited_but_counts_as_claimed": (
+        "the original JS client (tests/compat) needs a standalone redis:// URL"
+    ),
+    **{
+        f"test_on_cluster_registry.py::test_cluster_key_names_on_a_standalone_server[{kind}]": (
+            "checks hash-tagged names, which the witness shows in the standalone layout"
+        )
+        for kind in ("feed", "sorted_feed", "queue")
+    },
+}
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/cluster/" in item.nodeid.replace("\\", "/"):
-            item.add_marker(pytest.mark.cluster)
+        nodeid = item.nodeid.replace("\\", "/")
+        if "tests/cluster/" not in nodeid:
+            continue
+        item.add_marker(pytest.mark.cluster)
+        reason = DIFFERENT_ON_A_CLUSTER.get(nodeid.rpartition("/")[2])
+        if reason is not None:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 import trio
 from redis.crc import key_slot
 
 from tests.cluster._local import LocalCluster
+from thoonk_actors import NoSuchObjectError
 from thoonk_actors.objects import Thoonk, open_thoonk
 from thoonk_actors.transport import ClusterClient, Message
 
@@ -86,6 +88,24 @@ async def test_objects_spread_over_the_primaries(cthoonk: Thoonk) -> None:
             claimed = await cthoonk.job(name).get(timeout=1)
             assert claimed is not None and claimed.item == name
             await cthoonk.job(name).finish(claimed)
+
+
+async def test_configure_after_a_publish_that_registered_it(cthoonk: Thoonk) -> None:
+    """Standalone, the config script sees the registry; here it cannot (another slot)."""
+    with trio.fail_after(DEADLINE_S):
+        jobs = cthoonk.job("implicit")
+        await jobs.publish("x")
+        await jobs.configure(timeout=60_000, max_cancels=None)
+        assert (await jobs.config()).timeout == 60_000
+        await jobs.configure(timeout=5_000)
+        assert (await jobs.config()).timeout == 5_000
+
+
+async def test_configure_of_a_missing_object_is_still_refused(cthoonk: Thoonk) -> None:
+    with trio.fail_after(DEADLINE_S):
+        with pytest.raises(NoSuchObjectError):
+            await cthoonk.job("never").configure(timeout=1_000)
+        assert await cthoonk.names("job") == []
 
 
 async def test_delete_removes_the_registry_entry_in_its_own_slot(
