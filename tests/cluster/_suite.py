@@ -10,8 +10,9 @@ Synopsis (a ``tests/cluster/test_on_cluster_<suite>.py`` module)::
 cluster layout while the tests speak the standalone one: a key argument
 ``feed.ids:news`` is sent as ``feed.ids:{news}``, and ``KEYS`` (every
 primary's, merged) names keys the standalone way; ``INFO`` sums the
-primaries' counters (``blocked_clients``). Tests that still fail here check
-what a cluster changes on purpose (see docs/operations.md).
+primaries' counters (``blocked_clients``); ``CLIENT KILL`` goes to every
+node. Tests that still fail here check what a cluster changes on purpose
+(``DIFFERENT_ON_A_CLUSTER`` in conftest.py says which, and why).
 """
 
 from __future__ import annotations
@@ -69,7 +70,29 @@ class Witness(redis.RedisCluster):
                     else:
                         merged.setdefault(field, value)
             return merged
+        if name == "PUBSUB":  # every node's subscriptions
+            replies = [
+                self.get_redis_connection(node).execute_command(*args) for node in self.get_nodes()
+            ]
+            if str(args[1]).upper() == "NUMPAT":
+                return max(int(r) for r in replies)  # one pattern on several nodes is one
+            return sorted({c for r in replies for c in r})
+        if name == "CLIENT KILL" or (name == "CLIENT" and str(args[1]).upper() == "KILL"):
+            flat = ("CLIENT", "KILL", *args[1 if name == "CLIENT KILL" else 2 :])
+            return sum(
+                int(self.get_redis_connection(node).execute_command(*flat))
+                for node in self.get_nodes()
+            )
         return super().execute_command(*(_tag(a) for a in args), **kwargs)
+
+    def pubsub_channels(self, pattern: Any = "*", **kwargs: Any) -> Any:
+        return self.execute_command("PUBSUB", "CHANNELS", pattern)
+
+    def delete(self, *names: Any) -> int:
+        return sum(int(self.execute_command("DEL", n)) for n in names)
+
+    def exists(self, *names: Any) -> int:
+        return sum(int(self.execute_command("EXISTS", n)) for n in names)
 
 
 @pytest.fixture

@@ -367,5 +367,28 @@ async def test_channels_are_subscribed_on_the_node_their_route_names(
             )
 
 
+async def test_a_pattern_hears_each_message_once_from_its_home_node(cluster_url: str) -> None:
+    def route(channel: bytes) -> bytes | None:
+        return b"{%s}" % channel.partition(b":")[2] if b":" in channel else None
+
+    names = [f"n{i}" for i in range(9)]
+    with trio.fail_after(DEADLINE_S):
+        async with open_cluster(cluster_url) as client, client.open_pubsub(route) as pubsub:
+            async with pubsub.subscribe(patterns=["ch:*"]) as sub:
+                assert sorted(pubsub.node_addresses()) == sorted(client.primaries())
+                for n in names:
+                    await client.execute("PUBLISH", f"ch:{n}", n)
+                await client.execute("PUBLISH", "ch-unrouted", "u")  # not a pattern match
+                await pubsub.barrier()
+                got = []
+                while True:
+                    try:
+                        got.append(sub.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+    assert sorted(m.data for m in got if isinstance(m, Message)) == [n.encode() for n in names]
+    assert all(isinstance(m, Message) and m.pattern == b"ch:*" for m in got)
+
+
 def test_cluster_client_is_exported() -> None:
     assert ClusterClient.__module__ == "thoonk_actors.transport._cluster"

@@ -38,6 +38,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import hiredis
@@ -608,9 +609,28 @@ class ClusterClient:
 class _NodePubSub(PubSub):
     """One node's pub/sub connection; when its node cannot be reached it moves to another."""
 
-    def __init__(self, cluster: ClusterClient, config: RedisConfig) -> None:
+    def __init__(
+        self,
+        cluster: ClusterClient,
+        config: RedisConfig,
+        accepts: Callable[[bytes], bool] | None = None,
+    ) -> None:
         super().__init__(config)
         self._cluster = cluster
+        self._accepts = accepts
+
+    def _dispatch(self, reply: Any) -> None:
+        # A pattern is subscribed on every primary, and a PUBLISH reaches every
+        # node: keep each pattern message on one connection only (its channel's home).
+        if (
+            self._accepts is not None
+            and isinstance(reply, list)
+            and len(reply) == 4
+            and reply[0] == b"pmessage"
+            and not self._accepts(reply[2])
+        ):
+            return
+        super()._dispatch(reply)
 
     async def _connect(self) -> tuple[trio.abc.Stream, hiredis.Reader]:
         current = (self.config.host, self.config.port)
@@ -647,7 +667,8 @@ class ClusterPubSub:
     where the object's scripts run and PUBLISH. There, as on a standalone
     server, a publish is delivered in order with the replies of that node,
     and :meth:`barrier` (a PING on every node connection) is exact. Channels
-    ``route`` does not place, and patterns, go to the first primary.
+    ``route`` does not place go to the first primary; patterns to every
+    primary, each connection keeping the messages of the channels homed there.
 
     One connection per node used, opened on first use. When a node cannot be
     reached its connection moves to another node (cluster-wide delivery goes
@@ -688,7 +709,9 @@ class ClusterPubSub:
                 node = self._nodes.get(address)
                 if node is None:
                     node = _NodePubSub(
-                        self._cluster, self.config.replace(host=address[0], port=address[1])
+                        self._cluster,
+                        self.config.replace(host=address[0], port=address[1]),
+                        partial(self._accepts, address),
                     )
                     await self._nursery.start(node._run)
                     self._nodes[address] = node
@@ -703,6 +726,20 @@ class ClusterPubSub:
             )
         return self._cluster.owner(int(key_slot(key)))
 
+    def _accepts(self, address: Address, channel: bytes) -> bool:
+        """Whether the connection of ``address`` hands out a pattern message of ``channel``.
+
+        The one of the channel's home node, or the first connection when the
+        home has none (a slot that moved to a node we have no connection to).
+        """
+        try:
+            home = self._home(channel)
+        except ThoonkClusterDownError:
+            home = None  # a slot nobody serves: the first connection takes it
+        if home in self._nodes:
+            return home == address
+        return address == next(iter(self._nodes))
+
     @asynccontextmanager
     async def subscribe(
         self,
@@ -712,16 +749,23 @@ class ClusterPubSub:
         buffer: int = 1024,
         ack_timeout: float | None = None,
     ) -> AsyncIterator[Subscription]:
-        """As :meth:`PubSub.subscribe`: one subscription, its channels on their nodes."""
+        """As :meth:`PubSub.subscribe`: one subscription, its channels on their nodes.
+
+        Patterns go to every primary (with a ``route``), each connection keeping
+        only the messages of channels homed on its node, so a pattern's
+        messages too arrive in order with their object's replies.
+        """
         if buffer < 1:
             raise UsageError("a subscription buffer must hold at least 1 event")
         groups: dict[Address, tuple[list[bytes], list[bytes]]] = {}
         for name in channels:
             channel = _channel_bytes(name)
             groups.setdefault(self._home(channel), ([], []))[0].append(channel)
+        pattern_homes = [self._home(b"")] if self._route is None else self._cluster.primaries()
         for name in patterns:
             pattern = _channel_bytes(name)
-            groups.setdefault(self._home(b""), ([], []))[1].append(pattern)
+            for home in pattern_homes:
+                groups.setdefault(home, ([], []))[1].append(pattern)
         if not groups:
             raise UsageError("subscribe to at least one channel or pattern")
         sub = Subscription(buffer)
