@@ -19,6 +19,7 @@ from thoonk_actors.transport import (
     ClusterClient,
     Gap,
     Message,
+    Subscription,
     ThoonkClusterDownError,
     open_cluster,
 )
@@ -301,6 +302,21 @@ async def test_an_unserved_slot_ends_in_a_typed_error(
 # ------------------------------------------------------------------ pub/sub
 
 
+def route_by_name(channel: bytes) -> bytes | None:
+    """``ch:n1`` -> ``{n1}`` (what Thoonk does with ``event.<type>.<event>:<name>``)."""
+    return b"{%s}" % channel.partition(b":")[2] if b":" in channel else None
+
+
+def drain(sub: Subscription) -> list[Message | Gap]:
+    """Every event buffered in ``sub`` now."""
+    got: list[Message | Gap] = []
+    while True:
+        try:
+            got.append(sub.receive_nowait())
+        except trio.WouldBlock:
+            return got
+
+
 async def test_pubsub_hears_publishes_made_on_any_node(
     cluster_url: str, local_cluster: LocalCluster
 ) -> None:
@@ -341,12 +357,9 @@ async def test_pubsub_moves_to_another_node_when_its_node_is_gone(
 async def test_channels_are_subscribed_on_the_node_their_route_names(
     cluster_url: str, local_cluster: LocalCluster
 ) -> None:
-    def route(channel: bytes) -> bytes | None:
-        return b"{%s}" % channel.partition(b":")[2] if b":" in channel else None
-
     names = [f"n{i}" for i in range(9)]
     with trio.fail_after(DEADLINE_S):
-        async with open_cluster(cluster_url) as client, client.open_pubsub(route) as pubsub:
+        async with open_cluster(cluster_url) as client, client.open_pubsub(route_by_name) as pubsub:
             async with pubsub.subscribe([f"ch:{n}" for n in names], ["other*"]) as sub:
                 homes = {client.owner(key_slot(f"{{{n}}}".encode())) for n in names}
                 assert set(pubsub.node_addresses()) == homes
@@ -356,36 +369,23 @@ async def test_channels_are_subscribed_on_the_node_their_route_names(
                     await client.execute("PUBLISH", f"ch:{n}", n)
                 await client.execute("PUBLISH", "other1", "x")
                 await pubsub.barrier()
-                got = []
-                while True:
-                    try:
-                        got.append(sub.receive_nowait())
-                    except trio.WouldBlock:
-                        break
+                got = drain(sub)
             assert sorted(m.data for m in got if isinstance(m, Message)) == sorted(
                 [n.encode() for n in names] + [b"x"]
             )
 
 
 async def test_a_pattern_hears_each_message_once_from_its_home_node(cluster_url: str) -> None:
-    def route(channel: bytes) -> bytes | None:
-        return b"{%s}" % channel.partition(b":")[2] if b":" in channel else None
-
     names = [f"n{i}" for i in range(9)]
     with trio.fail_after(DEADLINE_S):
-        async with open_cluster(cluster_url) as client, client.open_pubsub(route) as pubsub:
+        async with open_cluster(cluster_url) as client, client.open_pubsub(route_by_name) as pubsub:
             async with pubsub.subscribe(patterns=["ch:*"]) as sub:
                 assert sorted(pubsub.node_addresses()) == sorted(client.primaries())
                 for n in names:
                     await client.execute("PUBLISH", f"ch:{n}", n)
                 await client.execute("PUBLISH", "ch-unrouted", "u")  # not a pattern match
                 await pubsub.barrier()
-                got = []
-                while True:
-                    try:
-                        got.append(sub.receive_nowait())
-                    except trio.WouldBlock:
-                        break
+                got = drain(sub)
     assert sorted(m.data for m in got if isinstance(m, Message)) == [n.encode() for n in names]
     assert all(isinstance(m, Message) and m.pattern == b"ch:*" for m in got)
 

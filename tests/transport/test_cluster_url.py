@@ -7,6 +7,7 @@ from redis.crc import key_slot
 
 from thoonk_actors import UsageError
 from thoonk_actors.transport import command_slot, is_cluster_url, parse_cluster_url
+from thoonk_actors.transport._cluster import slot_map_from_shards, slot_map_from_slots
 
 
 def test_seeds_and_options_of_a_cluster_url() -> None:
@@ -67,3 +68,44 @@ def test_is_cluster_url() -> None:
 )
 def test_the_first_key_decides_the_slot(args: tuple[object, ...], key: bytes | None) -> None:
     assert command_slot(args) == (None if key is None else key_slot(key))  # type: ignore[arg-type]
+
+
+def test_slot_map_from_cluster_shards() -> None:
+    """Redis 7's CLUSTER SHARDS (RESP2 as hiredis gives it): the healthy primary per range."""
+    node = [b"id", b"a" * 40, b"port", 7000, b"ip", b"10.0.0.1", b"endpoint", b"10.0.0.1"]
+    reply = [
+        [
+            b"slots",
+            [0, 99, 200, 299],
+            b"nodes",
+            [
+                [*node, b"role", b"master", b"health", b"online"],
+                [b"port", 7003, b"ip", b"10.0.0.4", b"endpoint", b"10.0.0.4", b"role", b"replica"],
+            ],
+        ],
+        [
+            b"slots",
+            [100, 199],
+            b"nodes",
+            [
+                [b"port", 7001, b"endpoint", b"10.0.0.2", b"role", b"master", b"health", b"fail"],
+                [b"port", 7004, b"endpoint", b"?", b"role", b"master", b"health", b"online"],
+            ],
+        ],
+    ]
+    assert slot_map_from_shards(reply, ("seed", 1)) == {
+        (0, 99): ("10.0.0.1", 7000),
+        (200, 299): ("10.0.0.1", 7000),
+        (100, 199): ("seed", 7004),  # the failed primary's promoted replica; '?' = the node asked
+    }
+
+
+def test_slot_map_from_cluster_slots() -> None:
+    reply = [
+        [0, 5460, [b"10.0.0.1", 7000, b"id1"], [b"10.0.0.4", 7003, b"id4"]],
+        [5461, 16383, [b"", 7001, b"id2"]],
+    ]
+    assert slot_map_from_slots(reply, ("seed", 1)) == {
+        (0, 5460): ("10.0.0.1", 7000),
+        (5461, 16383): ("seed", 7001),
+    }

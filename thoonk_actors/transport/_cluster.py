@@ -63,7 +63,7 @@ from ._errors import (
     ThoonkTryAgainError,
 )
 from ._protocol import Arg, Command
-from ._pubsub import PubSub
+from ._pubsub import PubSub, _b
 from ._subscription import Subscription
 
 log = logging.getLogger(__name__)
@@ -502,27 +502,13 @@ class ClusterClient:
         A command redirected (MOVED, ASK, TRYAGAIN...) is sent again on its own,
         following the redirection; one whose node failed is not sent again.
         """
-        groups: dict[Address | None, list[int]] = {}
-        for i, command in enumerate(commands):
-            slot = command_slot(command)
-            groups.setdefault(None if slot is None else self.owner(slot), []).append(i)
-        replies: list[Any] = [None] * len(commands)
-        for address, indexes in groups.items():
-            node = self._target(None) if address is None else self.node(address)
-            got = await node.pipeline([commands[i] for i in indexes], raise_on_error=False)
-            for i, reply in zip(indexes, got, strict=True):
-                replies[i] = reply
-        for i, reply in enumerate(replies):
-            if isinstance(reply, (ThoonkMovedError, ThoonkAskError, *_WAIT_AND_RETRY)):
-                try:
-                    replies[i] = await self.execute(*commands[i])
-                except redis.exceptions.ResponseError as exc:
-                    replies[i] = exc
-        if raise_on_error:
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise reply
-        return replies
+        return await self._per_node(
+            commands,
+            [command_slot(c) for c in commands],
+            lambda node, batch: node.pipeline(batch, raise_on_error=False),
+            lambda command: self.execute(*command),
+            raise_on_error=raise_on_error,
+        )
 
     async def evalsha_many(
         self,
@@ -531,21 +517,37 @@ class ClusterClient:
         raise_on_error: bool = True,
     ) -> list[Any]:
         """As :meth:`RedisClient.evalsha_many`: one pipeline per node, results in order."""
+        return await self._per_node(
+            calls,
+            [int(key_slot(_key_bytes(keys[0]))) if keys else None for _, keys, _ in calls],
+            lambda node, batch: node.evalsha_many(batch, raise_on_error=False),
+            lambda call: self.evalsha(*call),
+            raise_on_error=raise_on_error,
+        )
+
+    async def _per_node(
+        self,
+        items: Sequence[T],
+        slots: Sequence[int | None],
+        batch: Callable[[RedisClient, list[T]], Awaitable[list[Any]]],
+        one: Callable[[T], Awaitable[Any]],
+        *,
+        raise_on_error: bool,
+    ) -> list[Any]:
+        """``batch`` the items of each node on it; redirected ones again with ``one``."""
         groups: dict[Address | None, list[int]] = {}
-        for i, (_, keys, _) in enumerate(calls):
-            slot = int(key_slot(_key_bytes(keys[0]))) if keys else None
+        for i, slot in enumerate(slots):
             groups.setdefault(None if slot is None else self.owner(slot), []).append(i)
-        replies: list[Any] = [None] * len(calls)
+        replies: list[Any] = [None] * len(items)
         for address, indexes in groups.items():
             node = self._target(None) if address is None else self.node(address)
-            got = await node.evalsha_many([calls[i] for i in indexes], raise_on_error=False)
+            got = await batch(node, [items[i] for i in indexes])
             for i, reply in zip(indexes, got, strict=True):
                 replies[i] = reply
         for i, reply in enumerate(replies):
             if isinstance(reply, (ThoonkMovedError, ThoonkAskError, *_WAIT_AND_RETRY)):
-                script, keys, args = calls[i]
                 try:
-                    replies[i] = await self.evalsha(script, keys, args)
+                    replies[i] = await one(items[i])
                 except redis.exceptions.ResponseError as exc:
                     replies[i] = exc
         if raise_on_error:
@@ -759,11 +761,11 @@ class ClusterPubSub:
             raise UsageError("a subscription buffer must hold at least 1 event")
         groups: dict[Address, tuple[list[bytes], list[bytes]]] = {}
         for name in channels:
-            channel = _channel_bytes(name)
+            channel = _b(name)
             groups.setdefault(self._home(channel), ([], []))[0].append(channel)
         pattern_homes = [self._home(b"")] if self._route is None else self._cluster.primaries()
         for name in patterns:
-            pattern = _channel_bytes(name)
+            pattern = _b(name)
             for home in pattern_homes:
                 groups.setdefault(home, ([], []))[1].append(pattern)
         if not groups:
@@ -781,14 +783,6 @@ class ClusterPubSub:
         """As :meth:`PubSub.barrier`, on every node connection."""
         for node in list(self._nodes.values()):
             await node.barrier()
-
-
-def _channel_bytes(name: str | bytes) -> bytes:
-    if isinstance(name, bytes):
-        return name
-    if isinstance(name, str):
-        return name.encode()
-    raise UsageError(f"a channel or pattern must be str or bytes, not {type(name).__name__}")
 
 
 @asynccontextmanager
