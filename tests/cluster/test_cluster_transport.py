@@ -15,12 +15,15 @@ import trio
 from redis.crc import key_slot
 
 from tests.cluster._local import LocalCluster, free_ports
+from tests.polling import wait_until
 from thoonk_actors.transport import (
     ClusterClient,
     Gap,
     Message,
     Subscription,
     ThoonkClusterDownError,
+    ThoonkConnectionError,
+    ThoonkTryAgainError,
     open_cluster,
 )
 from thoonk_actors.transport._cluster import _NodePubSub
@@ -280,6 +283,68 @@ async def test_ask_during_a_migration(cluster_url: str, local_cluster: LocalClus
         move_slot(local_cluster, slot, target, source)  # give it back
 
 
+async def test_tryagain_is_retried_until_the_migration_ends(
+    cluster_url: str, local_cluster: LocalCluster
+) -> None:
+    """A multi-key command whose keys are split by a migration gets TRYAGAIN."""
+    here, there = "{split}here", "{split}there"
+    slot = key_slot(here.encode())
+    source = owner_port(local_cluster, slot)
+    target = another_primary(local_cluster, source)
+    try:
+        with trio.fail_after(DEADLINE_S):
+            async with open_cluster(cluster_url, reconnect_timeout=0.3) as client:
+                await client.execute("SET", here, "1")
+                await client.execute("SET", there, "2")
+                with migrating(local_cluster, slot, source, target):
+                    with contextlib.closing(local_cluster.client(source)) as src:
+                        src.execute_command(
+                            "MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", there
+                        )
+                    with pytest.raises(ThoonkTryAgainError, match=r"still so after 0\.3 s"):
+                        await client.execute("MGET", here, there)
+            async with open_cluster(cluster_url, reconnect_timeout=10) as client:
+                with migrating(local_cluster, slot, source, target):
+                    async with trio.open_nursery() as nursery:
+                        got: list[object] = []
+
+                        async def mget() -> None:
+                            got.append(await client.execute("MGET", here, there))
+
+                        nursery.start_soon(mget)
+                        await wait_until(lambda: client.retries >= 1, what="a TRYAGAIN")
+                        await trio.to_thread.run_sync(
+                            finish_migration, local_cluster, slot, source, target
+                        )
+                assert got == [[b"1", b"2"]]
+                assert client.owner(slot) == ("127.0.0.1", target)
+    finally:
+        move_slot(local_cluster, slot, target, source)  # give it back
+
+
+async def test_an_unreachable_owner_reloads_the_map(
+    cluster_url: str, local_cluster: LocalCluster
+) -> None:
+    """As after a failover: the node the map names is gone; the reloaded map names another."""
+    key = "{failover}k"
+    slot = key_slot(key.encode())
+    (dead,) = free_ports(1)
+    with trio.fail_after(DEADLINE_S):
+        async with open_cluster(cluster_url, reconnect_timeout=0.3) as client:
+            await client.execute("SET", key, "v")
+            client._slots[slot] = ("127.0.0.1", dead)
+            seen = client.refreshes
+            # A read may be sent again: it is, to the owner of the reloaded map.
+            assert await client.execute("GET", key, idempotent=True) == b"v"
+            assert client.refreshes == seen + 1
+            client._slots[slot] = ("127.0.0.1", dead)
+            # A write may have run: not sent again, but the next call goes to the right node.
+            with pytest.raises(ThoonkConnectionError):
+                await client.execute("SET", key, "w")
+            assert client.owner(slot) == ("127.0.0.1", owner_port(local_cluster, slot))
+            assert await client.execute("GET", key) == b"v"
+
+
 async def test_an_unserved_slot_ends_in_a_typed_error(
     cluster_url: str, local_cluster: LocalCluster
 ) -> None:
@@ -365,8 +430,9 @@ async def test_channels_are_subscribed_on_the_node_their_route_names(
                 assert set(pubsub.node_addresses()) == homes
                 assert len(homes) == 3
                 # The barrier covers every node: each message published before it is here.
-                for n in names:
-                    await client.execute("PUBLISH", f"ch:{n}", n)
+                for n in names:  # published where the channel's object lives, as scripts do
+                    home = client.owner(key_slot(f"{{{n}}}".encode()))
+                    await client.node(home).execute("PUBLISH", f"ch:{n}", n)
                 await client.execute("PUBLISH", "other1", "x")
                 await pubsub.barrier()
                 got = drain(sub)
@@ -381,8 +447,9 @@ async def test_a_pattern_hears_each_message_once_from_its_home_node(cluster_url:
         async with open_cluster(cluster_url) as client, client.open_pubsub(route_by_name) as pubsub:
             async with pubsub.subscribe(patterns=["ch:*"]) as sub:
                 assert sorted(pubsub.node_addresses()) == sorted(client.primaries())
-                for n in names:
-                    await client.execute("PUBLISH", f"ch:{n}", n)
+                for n in names:  # published where the channel's object lives, as scripts do
+                    home = client.owner(key_slot(f"{{{n}}}".encode()))
+                    await client.node(home).execute("PUBLISH", f"ch:{n}", n)
                 await client.execute("PUBLISH", "ch-unrouted", "u")  # not a pattern match
                 await pubsub.barrier()
                 got = drain(sub)

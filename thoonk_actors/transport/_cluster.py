@@ -238,9 +238,11 @@ class ClusterClient:
         self._known: list[Address] = list(seeds)  # every node ever seen, for map reloads
         self._refresh_lock = trio.Lock()
         self._closed = False
-        #: Slot map reloads so far, and redirections followed (for tests and status lines).
+        #: Slot map reloads so far, redirections followed, and commands sent again
+        #: after TRYAGAIN / CLUSTERDOWN / READONLY / MASTERDOWN (tests, status lines).
         self.refreshes = 0
         self.redirects = 0
+        self.retries = 0
 
     # ---------------------------------------------------------------- state
 
@@ -412,6 +414,7 @@ class ClusterClient:
                 self.redirects += 1
                 ask = self.node((exc.host, int(exc.port)))
             except _WAIT_AND_RETRY as exc:
+                self.retries += 1
                 now = trio.current_time()
                 if deadline is None:
                     deadline = now + self.config.reconnect_timeout
