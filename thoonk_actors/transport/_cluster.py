@@ -399,7 +399,8 @@ class ClusterClient:
         ask: RedisClient | None = None
         deadline: float | None = None
         pause = _PAUSE_FIRST
-        for _ in range(MAX_REDIRECTS):
+        hops = 0  # redirections to another node; the pauses are bounded by `deadline`
+        while hops <= MAX_REDIRECTS:
             seen = self.refreshes
             try:
                 if ask is not None:
@@ -408,10 +409,12 @@ class ClusterClient:
                 return await attempt(node)
             except ThoonkMovedError as exc:
                 self.redirects += 1
+                hops += 1
                 node = self.node(self._moved(exc))
                 self._nursery.start_soon(self._refresh_quietly, seen)
             except ThoonkAskError as exc:
                 self.redirects += 1
+                hops += 1
                 ask = self.node((exc.host, int(exc.port)))
             except _WAIT_AND_RETRY as exc:
                 self.retries += 1
@@ -435,6 +438,7 @@ class ClusterClient:
                 moved = self._target(slot)
                 if not idempotent or moved is node:
                     raise
+                hops += 1
                 node = moved
         raise ThoonkClusterDownError(
             f"{what}: more than {MAX_REDIRECTS} redirections on the cluster {self.where} "
