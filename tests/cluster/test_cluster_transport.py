@@ -126,14 +126,18 @@ async def test_no_live_seed_is_a_clear_connection_error() -> None:
                 pass
 
 
-async def test_a_standalone_server_is_refused_with_advice(redis_server_url: str) -> None:
-    # The session's standalone server (embedded: a unix socket; then there is no TCP to try).
+@pytest.fixture
+def standalone_hostport(redis_server_url: str) -> str:
+    """host:port of the session's standalone server (skips when it has no TCP port)."""
     if not redis_server_url.startswith("redis://"):
         pytest.skip("the session's standalone server listens on a unix socket only")
-    hostport = redis_server_url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    return redis_server_url.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+
+
+async def test_a_standalone_server_is_refused_with_advice(standalone_hostport: str) -> None:
     with trio.fail_after(DEADLINE_S):
         with pytest.raises(redis.exceptions.ConnectionError, match="not a cluster node"):
-            async with open_cluster(f"redis+cluster://{hostport}"):
+            async with open_cluster(f"redis+cluster://{standalone_hostport}"):
                 pass
 
 
