@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import trio
 
 from .. import contract
-from .._errors import InvalidConfigError, UnexpectedReplyError, UsageError
+from .._errors import InvalidConfigError, NoSuchObjectError, UnexpectedReplyError, UsageError
 from ..contract import Codec, Kind
 from ..transport import Gap, Message, Subscription
 
@@ -136,7 +136,18 @@ class ThoonkObject(Generic[K]):
             InvalidConfigError: an unknown setting or a bad value (nothing written).
             NoSuchObjectError: the object was never created.
         """
-        await self.thoonk.run(contract.object_configure(self.keys, changes))  # type: ignore[arg-type]
+        call = contract.object_configure(self.keys, changes)  # type: ignore[arg-type]
+        try:
+            await self.thoonk.run(call)
+        except NoSuchObjectError:
+            if not self.keys.cluster or not await self.exists():
+                raise
+            # Cluster mode: a publish registered it but the script cannot see
+            # the registry (another slot) and no config hash exists yet. Give
+            # it one with these settings; both steps are safe to retry.
+            fields = {k: v for k, v in changes.items() if v is not None}
+            if not await self.create(fields, exist_ok=True):
+                await self.thoonk.run(call)  # someone else created it meanwhile
 
     async def config(self) -> Any:
         """The typed config (defaults for unset settings)."""

@@ -32,6 +32,7 @@ import trio
 from .. import contract
 from .._errors import InvalidNameError, UsageError
 from ..contract import Kind
+from ..transport import ClusterClient
 
 if TYPE_CHECKING:
     from ..transport import RedisClient
@@ -100,10 +101,11 @@ def check_kinds(kinds: Iterable[Kind] | None) -> tuple[Kind, ...]:
 def _scan_nodes(thoonk: Thoonk) -> list[RedisClient]:
     """The servers whose keyspace is walked: the one server in standalone mode.
 
-    A Redis Cluster client will give one client per primary here (each primary
-    holds its own part of the keyspace, with its own SCAN cursor).
+    A Redis Cluster client gives one client per primary (each primary holds
+    its own part of the keyspace, with its own SCAN cursor).
     """
-    return [thoonk.redis]
+    redis = thoonk.redis
+    return redis.primary_clients() if isinstance(redis, ClusterClient) else [redis]
 
 
 async def discover(

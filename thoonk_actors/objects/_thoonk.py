@@ -18,17 +18,27 @@ import reprlib
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
 from .. import contract
-from .._errors import UsageError
+from .._errors import UnexpectedReplyError, UsageError
 from .._nursery import open_service_nursery
 from ..contract import Call, Codec, Command, JsonCodec
 from ..embedded import resolve_url, reviver_for
-from ..transport import PubSub, RedisClient, Subscription, open_pubsub, open_redis
+from ..transport import (
+    ClusterClient,
+    ClusterPubSub,
+    PubSub,
+    RedisClient,
+    Subscription,
+    is_cluster_url,
+    open_cluster,
+    open_pubsub,
+    open_redis,
+)
 from ._discovery import DISCOVERY_BUDGET_S, SCAN_COUNT, Discovery, discover, register
 from ._results import ResultRouter
 
@@ -51,7 +61,7 @@ class Thoonk:
 
     def __init__(
         self,
-        redis: RedisClient,
+        redis: RedisClient | ClusterClient,
         nursery: trio.Nursery,
         *,
         url: str,
@@ -65,7 +75,7 @@ class Thoonk:
         self.codec = codec
         self.worker_id = worker_id
         self._nursery = nursery
-        self._pubsub: PubSub | None = None
+        self._pubsub: PubSub | ClusterPubSub | None = None
         self._pubsub_lock = trio.Lock()
         self._routers: dict[str, ResultRouter] = {}
         #: Per-queue result codecs (queue name -> codec) for the jobs this client
@@ -223,7 +233,7 @@ class Thoonk:
 
     # ---------------------------------------------------------------- pub/sub
 
-    async def pubsub(self) -> PubSub:
+    async def pubsub(self) -> PubSub | ClusterPubSub:
         """The client's shared pub/sub connection (opened on first use)."""
         if self._pubsub is None:
             async with self._pubsub_lock:
@@ -231,8 +241,14 @@ class Thoonk:
                     self._pubsub = await self._nursery.start(self._hold_pubsub)
         return self._pubsub
 
-    async def _hold_pubsub(self, task_status: trio.TaskStatus[PubSub]) -> None:
-        async with open_pubsub(self.redis.config) as pubsub:
+    async def _hold_pubsub(self, task_status: trio.TaskStatus[PubSub | ClusterPubSub]) -> None:
+        redis = self.redis
+        opened: AbstractAsyncContextManager[PubSub | ClusterPubSub] = (
+            redis.open_pubsub(_publishing_object)
+            if isinstance(redis, ClusterClient)
+            else open_pubsub(redis.config)
+        )
+        async with opened as pubsub:
             task_status.started(pubsub)
             await trio.sleep_forever()
 
@@ -275,6 +291,19 @@ class Thoonk:
             yield sub
 
 
+def _publishing_object(channel: bytes) -> bytes | None:
+    """Cluster pub/sub routing: ``event.job.finish:emails`` -> ``{emails}``.
+
+    The object's scripts run (and PUBLISH) on the primary of that hash tag's
+    slot; subscribing there keeps events in order with the object's replies.
+    """
+    try:
+        _, _, name = contract.parse_channel(channel)
+    except UnexpectedReplyError:
+        return None  # not a Thoonk channel: any node hears it
+    return b"{%s}" % name.encode("utf-8", "surrogateescape")
+
+
 @asynccontextmanager
 async def open_thoonk(
     url: str | None = None,
@@ -290,7 +319,9 @@ async def open_thoonk(
 
     Args:
         url: ``redis://``, ``rediss://`` or ``unix://``; None means
-            ``$THOONK_REDIS_URL`` or the embedded server.
+            ``$THOONK_REDIS_URL`` or the embedded server. ``redis+cluster://h1:p1,h2:p2``
+            (``rediss+cluster://`` for TLS) connects to a Redis Cluster (preview: see
+            docs/operations.md) and implies ``cluster=True``.
         cluster: hash-tagged key names (``job.ids:{emails}``) for Redis Cluster.
         codec: how items and results are encoded; JSON by default (what the
             original JavaScript Thoonk Jobs reads and writes).
@@ -309,13 +340,19 @@ async def open_thoonk(
     options.setdefault("revive", reviver_for(resolved))  # an embedded server heals itself
     if client_name is not None:
         options["client_name"] = client_name
+    opener: AbstractAsyncContextManager[RedisClient | ClusterClient]
+    if is_cluster_url(resolved):
+        cluster = True  # one object's keys must share a slot
+        opener = open_cluster(resolved, **options)
+    else:
+        opener = open_redis(resolved, **options)
     async with open_service_nursery() as nursery:
         # Cancel the background tasks only after the client is closed: its
         # cleanup awaits, and in a cancelled scope they would raise Cancelled,
         # which would replace (and, absorbed by this scope, lose) an error
         # raised in the caller's block.
         try:
-            async with open_redis(resolved, **options) as redis:
+            async with opener as redis:
                 thoonk = Thoonk(
                     redis,
                     nursery,

@@ -7,6 +7,12 @@ from ._client import LinkState as LinkState
 from ._client import RedisClient as RedisClient
 from ._client import ScriptLike as ScriptLike
 from ._client import open_redis as open_redis
+from ._cluster import ClusterClient as ClusterClient
+from ._cluster import ClusterPubSub as ClusterPubSub
+from ._cluster import command_slot as command_slot
+from ._cluster import is_cluster_url as is_cluster_url
+from ._cluster import open_cluster as open_cluster
+from ._cluster import parse_cluster_url as parse_cluster_url
 from ._config import URL_ENV as URL_ENV
 from ._config import RedisConfig as RedisConfig
 from ._connection import Connection as Connection

@@ -105,11 +105,14 @@ class PubSub:
         *,
         buffer: int = 1024,
         ack_timeout: float | None = None,
+        into: Subscription | None = None,
     ) -> AsyncIterator[Subscription]:
         """Receive the messages of ``channels`` and ``patterns`` while the block runs.
 
         Returns once Redis acknowledged them all (waiting at most ``timeout``
         seconds (``ack_timeout``), default the config's ``reconnect_timeout``, for a connection).
+        ``into``: deliver into this subscription instead of a new one (the
+        cluster pub/sub merges several node connections into one).
         """
         if buffer < 1:
             raise UsageError("a subscription buffer must hold at least 1 event")
@@ -117,7 +120,7 @@ class PubSub:
         wanted += [("pattern", _b(p)) for p in patterns]
         if not wanted:
             raise UsageError("subscribe to at least one channel or pattern")
-        sub = Subscription(buffer)
+        sub = Subscription(buffer) if into is None else into
         new: list[tuple[_Kind, bytes]] = []
         topics: list[_Topic] = []
         for key in dict.fromkeys(wanted):
@@ -219,7 +222,7 @@ class PubSub:
         revived = False  # once per outage, as the command connections do
         while True:
             try:
-                stream, reader = await connect_stream(self.config)
+                stream, reader = await self._connect()
             except ThoonkError as exc:
                 if first:
                     raise
@@ -255,6 +258,10 @@ class PubSub:
                     if topic.confirmed.is_set():
                         topic.confirmed = trio.Event()
                 await trio.aclose_forcefully(stream)
+
+    async def _connect(self) -> tuple[trio.abc.Stream, hiredis.Reader]:
+        """Open and greet the connection (the cluster variant picks a live node)."""
+        return await connect_stream(self.config)
 
     async def _serve(
         self, stream: trio.abc.Stream, reader: hiredis.Reader, reconnected: bool

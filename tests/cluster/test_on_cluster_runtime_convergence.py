@@ -1,0 +1,4 @@
+"""tests/runtime/test_convergence.py, unchanged, on the local cluster (see _suite.py)."""
+
+from tests.cluster._suite import *  # noqa: F403
+from tests.runtime.test_convergence import *  # noqa: F403
