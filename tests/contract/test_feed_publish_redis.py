@@ -1,8 +1,8 @@
 """feed/publish refuses every wrong key with the reply a check-everything-first script gives.
 
-The script checks each key by the call it makes anyway (the config and newest-score
-reads, then the items, registry and counter writes) and undoes its own earlier
-writes when a later one is refused. Here every key, alone and in pairs, is planted
+The script checks each key by a call it makes anyway (the config, newest-score, items
+and registry reads; the counter by its INCRBY, the first write), so a refused call
+has written nothing, not even a key's encoding. Here every key, alone and in pairs, is planted
 with a wrong value on feeds in several states (empty, holding items, full with a
 ``max_length``, not in the registry), for a new id and an edit: the reply must name
 the first bad key in the order config, ids, items, publishes (type, then integer),
@@ -50,7 +50,7 @@ def prepare(r: redis.Redis, state: str) -> None:
         for id in ("a", "b"):
             run(r, feed_publish(FEED, id, b"old"))
     if state == "unregistered":
-        x(r, "SREM", FEED.registry, FEED.name)  # the publish adds it: an undo to make
+        x(r, "SREM", FEED.registry, FEED.name)  # the publish adds it back
     if state == "full":
         run(r, object_create(FEED, {"max_length": 2}))
         for id in ("a", "b"):
@@ -98,7 +98,7 @@ def test_a_wrong_key_is_refused_in_check_order_and_nothing_changes(
 def test_a_publish_after_a_refusal_is_the_first_one(
     r: redis.Redis, events: Events, state: str
 ) -> None:
-    """The undo is exact: once the bad counter is gone, the same publish stores everything."""
+    """Nothing was left half done: once the bad counter is gone, the same publish stores all."""
     prepare(r, state)
     x(r, "SET", FEED.publishes, "many")
     r.script_load(feed_publish(FEED, "new", b"new").script.source)
@@ -124,3 +124,25 @@ def test_an_item_without_its_id_is_published_not_edited(r: redis.Redis, events: 
     out = run(r, feed_publish(FEED, "a", b"new"))
     assert (out.kind, x(r, "HGET", FEED.items, "a")) == ("publish", b"new")
     assert events.take() == [("event.feed.publish:checked", b"a\0new")]
+
+
+@pytest.mark.parametrize("state", ["items", "unregistered"])
+@pytest.mark.parametrize("planted", ["publishes type", "publishes text", "registry"])
+def test_a_refused_large_item_leaves_every_encoding_as_it_was(
+    r: redis.Redis, events: Events, state: str, planted: str
+) -> None:
+    """Found by the hostile sweep: an item too big for a listpack, written and then
+    undone when a later key was refused, left the items hash converted (DUMP differs)."""
+    prepare(r, state)
+    command, expected = PLANTS[planted]
+    x(r, "DEL", command[1])
+    x(r, *command)
+    big = b"x" * 100_000
+    call = feed_publish(FEED, "new", big)
+    r.script_load(call.script.source)
+    events.take()
+    before = snapshot(r)
+    reply = r.evalsha(call.script.sha1, len(call.keys), *call.keys, *call.args)
+    assert as_bytes(reply) == as_bytes(expected)
+    assert snapshot(r) == before
+    assert events.take() == []

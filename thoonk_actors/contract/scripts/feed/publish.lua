@@ -15,14 +15,14 @@
 --        | {'bad_config', key, field, value} | {'wrongtype', key, expected, actual}
 -- Events: retract 'id' per evicted id, THEN publish or edit 'id NUL item'.
 --
--- Cheap on the way to success (issue 12): the two reads it needs (max_length, the
--- newest score) are the type checks of config and ids; each fallible write is the
--- type check of its key (items, registry, counter, in that order); whether the id
--- is new comes from ZADD's own reply. A refused write undoes the writes made before
--- it in this same script, where nobody can see them (each undo is exact: HSETNX
--- and SADD say whether they added), then refuse() replies what checking every key
--- first would: a refused call changes nothing. The ids writes come last: their
--- key's type is known by then.
+-- Cheap on the way to success (issue 12): the reads it needs double as type checks
+-- (config: max_length; ids: the newest score; items: HEXISTS; the registry:
+-- SISMEMBER), so every key but the counter is known good before anything is
+-- written; INCRBY is the first write and the counter's own check (not an integer,
+-- or an overflow). A refused call therefore changes nothing, not even a key's
+-- encoding (an undo would not restore that: an HDEL does not turn a hash back
+-- into a listpack, and DUMP shows the difference). Whether the id is new comes
+-- from ZADD's own reply. refuse() replies what checking every key first would.
 -- The happy path is written out flat (no helper calls, no closure but refuse()):
 -- on Redis 6.2 the prelude's helpers cost about 3 us of the ~14 per call.
 local config, ids, items, publishes, registry = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -60,22 +60,15 @@ end
 local newest = redis.pcall('ZRANGE', ids, -1, -1, 'WITHSCORES')
 if failed(newest) then return refuse(nil, newest['err']) end
 
--- items: HSETNX adds the field of a new id (undo: HDEL); an existing field is
--- overwritten only once every fallible write has passed.
-local stored = redis.pcall('HSETNX', items, id, item)
-if failed(stored) then return refuse(nil, stored['err']) end
-local registered = 0
+local known = redis.pcall('HEXISTS', items, id)
+if failed(known) then return refuse(nil, known['err']) end
+local registered = 1
 if registry then
-  registered = redis.pcall('SADD', registry, ARGV[6])
-  if failed(registered) then
-    if stored == 1 then redis.call('HDEL', items, id) end
-    return refuse(nil, registered['err'])
-  end
+  registered = redis.pcall('SISMEMBER', registry, ARGV[6])
+  if failed(registered) then return refuse(nil, registered['err']) end
 end
 local count = redis.pcall('INCRBY', publishes, 1)
 if failed(count) then
-  if registered == 1 then redis.call('SREM', registry, ARGV[6]) end
-  if stored == 1 then redis.call('HDEL', items, id) end
   local err = count['err']
   if string.find(err, 'integer', 1, true) or string.find(err, 'overflow', 1, true) then
     -- Not an integer, or it would overflow (check_counters sees only the former).
@@ -83,7 +76,8 @@ if failed(count) then
   end
   return refuse(nil, err)
 end
-if stored == 0 then redis.call('HSET', items, id, item) end
+redis.call('HSET', items, id, item)
+if registered == 0 then redis.call('SADD', registry, ARGV[6]) end
 
 local t = redis.call('TIME')
 local score = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
