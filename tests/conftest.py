@@ -235,3 +235,52 @@ def quiet_runtime() -> Iterator[None]:
     logger.setLevel(logging.ERROR)
     yield
     logger.setLevel(level)
+
+
+# ----------------------------------------------------------- leaked processes
+# A test that leaves a child process running (a worker, a CLI, a server) is a
+# bug of the test: the process goes on using the session's Redis and the
+# machine. Each test's new children still alive after its teardown are named
+# in the terminal summary (psutil comes with ipykernel, a dev dependency).
+
+_children_before: dict[str, set[int]] = {}
+_leaked: list[tuple[str, list[str]]] = []
+
+
+def _children() -> dict[int, str]:
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil is in the dev dependencies
+        return {}
+    found: dict[int, str] = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                found[child.pid] = " ".join(child.cmdline())[:160]
+        except psutil.Error:
+            pass
+    return found
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _children_before[item.nodeid] = set(_children())
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    yield
+    before = _children_before.pop(item.nodeid, set())
+    new = {pid: cmd for pid, cmd in _children().items() if pid not in before}
+    # Session-scoped fixtures (the embedded server, the local cluster) start
+    # during a test's setup and legitimately outlive it.
+    new = {pid: cmd for pid, cmd in new.items() if "redis-server" not in cmd}
+    if new:
+        _leaked.append((item.nodeid, [f"{pid}: {cmd}" for pid, cmd in new.items()]))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _leaked:
+        terminalreporter.section("child processes still running after their test")
+        for nodeid, processes in _leaked:
+            terminalreporter.line(f"{nodeid}: {'; '.join(processes)}")
