@@ -84,3 +84,27 @@ def test_a_job_published_lean_is_claimed_like_any_other(r: redis.Redis) -> None:
     run(r, job_publish_new(NEW, "A", b'{"n":1}'))
     claim = run(r, job_claim(NEW, "w"))
     assert [(job.id, job.item) for job in claim.jobs] == [("A", b'{"n":1}')]
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [("RPUSH", NEW.publishes, "x"), ("SET", NEW.publishes, "many"), ("SET", NEW.registry, "x")],
+    ids=["counter type", "counter text", "registry"],
+)
+def test_a_refused_large_item_leaves_every_encoding_as_it_was(
+    r: redis.Redis, events: Events, plant: tuple[str, ...]
+) -> None:
+    """An undone HSETNX of an item too big for a listpack left the hash converted.
+
+    Found beside the same fault of feed/publish (the hostile sweep): DUMP, which
+    the refusal tests compare, shows a hash's encoding.
+    """
+    run(r, job_publish_new(NEW, "A", b"small"))  # a listpack items hash to convert
+    x(r, "DEL", plant[1])
+    x(r, *plant)
+    events.take()
+    before = snapshot(r)
+    with pytest.raises(WrongTypeError):
+        run(r, job_publish_new(NEW, "B", b"x" * 100_000))
+    assert snapshot(r) == before
+    assert events.take() == []
