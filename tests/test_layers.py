@@ -78,15 +78,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
         "the multiprocess supervisor resolves (and starts) the embedded server once for "
         "its children; needs a public Thoonk-level URL resolver in objects"
     ),
-    # Runtime, sync and widgets reach below objects: being fixed (objects re-exports).
-    ("thoonk_actors.metrics._collector", "thoonk_actors.runtime._stats"): "runtime re-export",
-    ("thoonk_actors.runtime._mailbox", "thoonk_actors.transport"): "objects re-export",
-    ("thoonk_actors.runtime._router", "thoonk_actors.transport"): "objects re-export",
-    ("thoonk_actors.runtime._supervise", "redis"): "objects re-export",
-    ("thoonk_actors.runtime._upkeep", "thoonk_actors.transport"): "objects re-export",
-    ("thoonk_actors.sync._facade", "thoonk_actors.transport"): "objects re-export",
-    ("thoonk_actors.sync._workers", "thoonk_actors.transport"): "objects re-export",
-    ("thoonk_actors.widgets._feed_view", "thoonk_actors.transport"): "objects re-export",
     # CLI pass pending: another helper restructures the CLI's imports.
     ("thoonk_actors.cli._demo", "thoonk_actors.runtime._logging"): "CLI pass pending",
     ("thoonk_actors.cli._demo", "thoonk_actors.transport"): "CLI pass pending",
