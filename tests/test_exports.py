@@ -39,7 +39,7 @@ CONSTANTS_CHECKED = {"contract", "embedded"}
 FOREIGN: dict[str, set[str]] = {
     "embedded": {"URL_ENV"},
     "objects": {"DEFAULT_BUFFER_BYTES", "Gap", "Message", "ThoonkConnectionError",
-                "ThoonkTimeoutError"},
+                "ThoonkTimeoutError", "URL_ENV", "resolve_url_sync"},
 }  # fmt: skip
 
 #: Public names of private modules used across the package, not part of its API.

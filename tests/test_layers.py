@@ -74,10 +74,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
         "a worker child opens the metrics exporter (--metrics-port); needs a start-up hook "
         "the CLI/metrics side registers, a deeper change"
     ),
-    ("thoonk_actors.runtime._supervisor", "thoonk_actors.embedded"): (
-        "the multiprocess supervisor resolves (and starts) the embedded server once for "
-        "its children; needs a public Thoonk-level URL resolver in objects"
-    ),
     # CLI pass pending: another helper restructures the CLI's imports.
     ("thoonk_actors.cli._demo", "thoonk_actors.runtime._logging"): "CLI pass pending",
     ("thoonk_actors.cli._demo", "thoonk_actors.transport"): "CLI pass pending",
