@@ -1,70 +1,75 @@
-"""``open_service_nursery`` hands a single error out as itself, with its own chain."""
+"""``open_service_nursery`` hands a single error out as itself, with its own chain.
+
+The chain (``__context__``, ``__cause__``, ``__suppress_context__``) must be the
+one the leaf had when its task raised it, not the ExceptionGroup it travelled in.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
-import trio
 
 from thoonk_actors._nursery import open_service_nursery
 
-
-async def _fail_in_task() -> None:
-    async def task() -> None:
-        raise KeyError("in the task")
-
-    async with open_service_nursery() as nursery:
-        nursery.start_soon(task)
-        await trio.sleep_forever()
+ORIGINAL = LookupError("handled when the task failed")
+CAUSE = OSError("the world broke")
 
 
-async def test_a_leaf_without_a_chain_keeps_none() -> None:
-    with pytest.raises(KeyError) as info:
-        await _fail_in_task()
-    leaf = info.value
-    assert leaf.__context__ is None
-    assert leaf.__cause__ is None
-    assert leaf.__suppress_context__ is False
+async def plain() -> None:
+    raise KeyError("in the task")
 
 
-async def test_a_leaf_keeps_its_context_not_the_group() -> None:
-    original = LookupError("handled when the task failed")
-
-    async def task() -> None:
-        try:
-            raise original
-        except LookupError:
-            raise ValueError("in the task") from None
-
-    async def task_with_context() -> None:
-        try:
-            raise original
-        except LookupError:
-            raise ValueError("in the task")  # noqa: B904 - the implicit chain is the point
-
-    for body, suppressed in ((task_with_context, False), (task, True)):
-        with pytest.raises(ValueError) as info:
-            async with open_service_nursery() as nursery:
-                nursery.start_soon(body)
-        leaf = info.value
-        assert leaf.__context__ is original
-        assert leaf.__cause__ is None
-        assert leaf.__suppress_context__ is suppressed
-        assert not isinstance(leaf.__context__, BaseExceptionGroup)
+async def with_context() -> None:
+    try:
+        raise ORIGINAL
+    except LookupError:
+        raise ValueError("in the task")  # noqa: B904 - the implicit chain is the point
 
 
-async def test_a_leaf_keeps_its_cause() -> None:
-    cause = OSError("the world broke")
+async def with_context_suppressed() -> None:
+    try:
+        raise ORIGINAL
+    except LookupError:
+        raise ValueError("in the task") from None
 
-    async def task() -> None:
-        raise ConnectionError("lost") from cause
 
-    with pytest.raises(ConnectionError) as info:
+async def with_cause() -> None:
+    raise ConnectionError("lost") from CAUSE
+
+
+async def _raised_by(task: Callable[[], Awaitable[None]]) -> BaseException:
+    """What comes out of the nursery when ``task`` fails in it."""
+    try:
         async with open_service_nursery() as nursery:
             nursery.start_soon(task)
-    leaf = info.value
-    assert leaf.__cause__ is cause
-    assert leaf.__context__ is None
-    assert leaf.__suppress_context__ is True
+    except BaseException as exc:  # whatever it is, the test looks at it
+        return exc
+    raise AssertionError("the task's error did not come out")
+
+
+@pytest.mark.parametrize(
+    ("task", "context", "cause", "suppressed"),
+    [
+        (plain, None, None, False),
+        (with_context, ORIGINAL, None, False),
+        (with_context_suppressed, ORIGINAL, None, True),
+        (with_cause, None, CAUSE, True),
+    ],
+)
+async def test_a_single_leaf_keeps_its_own_chain(
+    task: Callable[[], Awaitable[None]],
+    context: BaseException | None,
+    cause: BaseException | None,
+    suppressed: bool,
+) -> None:
+    leaf = await _raised_by(task)
+    assert not isinstance(leaf, BaseExceptionGroup)
+    assert (leaf.__context__, leaf.__cause__, leaf.__suppress_context__) == (
+        context,
+        cause,
+        suppressed,
+    )
 
 
 async def test_an_error_of_the_body_comes_out_as_itself() -> None:
