@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import NoReturn
 
 import trio
 
@@ -46,4 +47,24 @@ async def open_service_nursery() -> AsyncIterator[trio.Nursery]:
         leaf = single_leaf(group)
         if leaf is None:
             raise
-        raise leaf from leaf.__cause__
+        reraise_as_is(leaf)
+
+
+def reraise_as_is(exc: BaseException) -> NoReturn:
+    """``reraise_as_is(leaf)`` inside ``except``: raise ``leaf`` with its own chain.
+
+    A plain ``raise leaf`` in an ``except`` block makes the exception being
+    handled (the group) its ``__context__``, and ``raise leaf from ...``
+    changes ``__cause__`` and ``__suppress_context__``: either way the
+    traceback the caller sees would tell a story that did not happen. The
+    chain the leaf had when its task raised it is put back as it propagates.
+    """
+    context, cause, suppress = exc.__context__, exc.__cause__, exc.__suppress_context__
+    try:
+        raise exc
+    finally:
+        exc.__context__ = context
+        exc.__cause__ = cause
+        exc.__suppress_context__ = suppress
+        # The frame would otherwise keep the exception (and its traceback) alive.
+        del exc, context, cause

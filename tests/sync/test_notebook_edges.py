@@ -171,4 +171,22 @@ def test_view_finds_the_widgets_through_the_registry(t: SyncThoonk) -> None:
     assert t.queue("registry")._repr_mimebundle_() == {"text/plain": "<sync Queue 'registry'>"}
 
 
+def test_view_without_ipywidgets_says_what_to_install(
+    t: SyncThoonk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from thoonk_actors.sync import _views
+
+    # As on a machine without the notebook extra: the import of ipywidgets fails.
+    monkeypatch.setattr(_views, "_VIEWS", {})
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    for name in [m for m in sys.modules if m.startswith(_views.VIEWS_MODULE)]:
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(ImportError, match=r"pip install 'thoonk-actors\[notebook\]'") as info:
+        t.job("no-widgets").view()
+    assert info.value.name == "ipywidgets"
+    assert isinstance(info.value.__cause__, ModuleNotFoundError)
+    # A plain repr still works in a notebook without widgets.
+    assert t.queue("no-widgets")._repr_mimebundle_() == {"text/plain": "<sync Queue 'no-widgets'>"}
+
+
 _ = (signal, threading)  # used in the child processes' code

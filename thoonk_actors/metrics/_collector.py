@@ -28,7 +28,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from ..contract import JobStats
-from ..runtime._stats import HANDLER_OUTCOMES, QueueStatistics, RuntimeStatistics
+from ..runtime import HANDLER_OUTCOMES, QueueStatistics, RuntimeStatistics
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,24 @@
 """Thoonk objects on trio: the client, job queues, feeds, sorted feeds, queues.
 
 Each method is one contract operation (see ``thoonk_actors.contract``).
+
+The layers above (runtime, sync, widgets, CLI) import from here, never from
+the transport: the pub/sub types an event stream yields (:class:`Message`,
+:class:`Gap`), the errors of a broken connection, and where
+:func:`open_thoonk` connects without a URL (``URL_ENV``, ``resolve_url_sync``)
+are re-exported here.
 """
 
+# Where open_thoonk() connects without a URL (for a process that starts others).
+from ..embedded import resolve_url_sync as resolve_url_sync
+
+# What the event streams and the connection hand to the layers above.
+from ..transport import DEFAULT_BUFFER_BYTES as DEFAULT_BUFFER_BYTES
+from ..transport import URL_ENV as URL_ENV
+from ..transport import Gap as Gap
+from ..transport import Message as Message
+from ..transport import ThoonkConnectionError as ThoonkConnectionError
+from ..transport import ThoonkTimeoutError as ThoonkTimeoutError
 from ._base import Events as Events
 from ._base import ObjectEvent as ObjectEvent
 from ._base import ThoonkObject as ThoonkObject

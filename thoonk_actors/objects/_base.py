@@ -45,22 +45,34 @@ class ObjectEvent:
     id: str
     data: bytes | None
 
+    @classmethod
+    def from_message(cls, message: Message) -> ObjectEvent:
+        """``ObjectEvent.from_message(message)``: the event a pub/sub :class:`Message` carries.
+
+        For code that routes raw messages itself (the runtime's one listener
+        per process) and parses only the ones it keeps.
+
+        Raises:
+            UnexpectedReplyError: not a Thoonk event channel, or a malformed payload.
+        """
+        parsed = contract.parse_event(message.channel, message.data)
+        return cls(parsed.kind, parsed.name, parsed.event, parsed.id, parsed.data)
+
 
 def _parsed(message: Message | Gap) -> ObjectEvent | Gap | None:
     """The event of a pub/sub message; None for a foreign channel a pattern caught."""
     if isinstance(message, Gap):
         return message
     try:
-        parsed = contract.parse_event(message.channel, message.data)
+        return ObjectEvent.from_message(message)
     except UnexpectedReplyError:
         return None
-    return ObjectEvent(parsed.kind, parsed.name, parsed.event, parsed.id, parsed.data)
 
 
 class Events:
     """The events of one object, with :class:`Gap` notices; iterate it.
 
-    A :class:`~thoonk_actors.transport.Gap` means events may have been missed
+    A :class:`Gap` means events may have been missed
     (reconnect, or this consumer fell behind): re-read the stored state.
     """
 

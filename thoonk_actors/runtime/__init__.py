@@ -24,6 +24,7 @@ from ._resync import Resync as Resync
 from ._resync import ResyncReason as ResyncReason
 from ._running import RunningApp as RunningApp
 from ._signals import stop_on_signals as stop_on_signals
+from ._stats import HANDLER_OUTCOMES as HANDLER_OUTCOMES
 from ._stats import ActorStatistics as ActorStatistics
 from ._stats import AppState as AppState
 from ._stats import DurationCounts as DurationCounts

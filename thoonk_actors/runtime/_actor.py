@@ -20,10 +20,9 @@ from typing import Any, ClassVar, Protocol
 
 import trio
 
-from .. import contract
 from .._errors import ThoonkError
 from ..contract import Call
-from ..objects import ObjectEvent, Snapshot, Thoonk
+from ..objects import Message, ObjectEvent, Snapshot, Thoonk
 from ._mailbox import Mailbox, Missed
 from ._registry import FeedRegistration
 from ._resync import Resync, ResyncReason
@@ -167,7 +166,7 @@ class FeedActor:
             if isinstance(message, Missed):
                 await self._resync(message.reason)
                 continue
-            event = decode(message.channel, message.data)
+            event = decode(message)
             if event is None:
                 continue
             floor = self._floor
@@ -205,12 +204,9 @@ class FeedActor:
             on_started, self._on_started = self._on_started, None
             on_started()
 
-    def _decode(self, channel: bytes, data: bytes) -> Any:
+    def _decode(self, message: Message) -> Any:
         try:
-            raw = contract.parse_event(channel, data)
-            return self._obj.decode_event(
-                ObjectEvent(raw.kind, raw.name, raw.event, raw.id, raw.data)
-            )
+            return self._obj.decode_event(ObjectEvent.from_message(message))
         except ThoonkError as exc:
             # A foreign publisher wrote something we cannot read; the stored
             # state is still right, and the next resync shows it.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import trio
 
-from ..transport import DEFAULT_BUFFER_BYTES, Message
+from ..objects import DEFAULT_BUFFER_BYTES, Message
 from ._resync import ResyncReason
 
 

@@ -9,7 +9,7 @@ It holds one subscription, on the Thoonk client's shared pub/sub connection,
 for the channels of every subscribed object, and does as little as it can
 per message (a dict lookup and a non-blocking put, run by the connection's
 reader task as the message is read: no task of its own in between), so one
-slow actor never slows the listener or the other actors. A :class:`~thoonk_actors.transport.Gap`
+slow actor never slows the listener or the other actors. A :class:`~thoonk_actors.objects.Gap`
 (reconnected, or the listener's own buffer overflowed) tells every actor to
 resync.
 
@@ -25,8 +25,7 @@ import logging
 
 import trio
 
-from ..objects import Thoonk
-from ..transport import Gap, Message
+from ..objects import Gap, Message, Thoonk
 from ._mailbox import Mailbox
 
 log = logging.getLogger(__name__)

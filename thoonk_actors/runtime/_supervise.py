@@ -29,10 +29,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import redis.exceptions
 import trio
 
 from .._errors import ThoonkError
+from ..objects import ThoonkConnectionError, ThoonkTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,11 @@ CONNECTION_MAX_DELAY = 0.5
 #: connection had worked meanwhile: the next restart is immediate again.
 CONNECTION_HEALTHY_AFTER = 0.05
 
-#: Errors of a broken world: logged in one line, without a traceback.
+#: Errors of a broken world: logged in one line, without a traceback. (The
+#: transport raises only these for a broken link, never a bare redis-py error.)
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
+    ThoonkConnectionError,
+    ThoonkTimeoutError,
     OSError,
 )
 #: What a background loop survives: a broken world, or a refusal from Redis.

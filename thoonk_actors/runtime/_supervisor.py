@@ -40,7 +40,7 @@ import trio
 
 from .._errors import UsageError
 from .._nursery import open_service_nursery
-from ..embedded import URL_ENV, resolve_url_sync
+from ..objects import URL_ENV, resolve_url_sync
 from ._logging import configure_logging
 from ._signals import (
     STOP_SIGNALS,

@@ -21,8 +21,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from .._errors import NotClaimedError
-from ..objects import ClaimedJob, Job
-from ..transport import Gap
+from ..objects import ClaimedJob, Gap, Job
 from ._identity import ClaimIdentities
 from ._supervise import CONNECTION_ERRORS, supervise
 

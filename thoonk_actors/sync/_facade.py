@@ -41,8 +41,7 @@ import trio
 
 from .._redact import redact_url
 from ..contract import Codec, Kind
-from ..objects import DISCOVERY_BUDGET_S, Discovery, Thoonk, ThoonkObject, open_thoonk
-from ..transport import Gap
+from ..objects import DISCOVERY_BUDGET_S, Discovery, Gap, Thoonk, ThoonkObject, open_thoonk
 from ._portal import Portal, PortalClosedError
 from ._views import make_view
 from ._workers import CallbackSubscription, WorkerHandle

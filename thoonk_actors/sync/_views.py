@@ -17,6 +17,8 @@ from typing import Any
 
 #: The module that registers the widgets (imported on the first ``view()``).
 VIEWS_MODULE = "thoonk_actors.widgets"
+#: What to run when the widgets' library is missing.
+INSTALL_HINT = "pip install 'thoonk-actors[notebook]'"
 _VIEWS: dict[str, Callable[[Any], Any]] = {}
 
 
@@ -35,12 +37,22 @@ def make_view(kind: str, obj: Any) -> Any:
     """The registered widget for ``obj`` (imports the widgets module once, by name).
 
     Raises:
-        ImportError: the notebook extra (ipywidgets) is not installed.
+        ImportError: the notebook extra (ipywidgets) is not installed; the
+            message says what to install.
         NotImplementedError: no widget for this kind of object.
     """
     factory = _VIEWS.get(kind)
     if factory is None:
-        importlib.import_module(VIEWS_MODULE)  # a lookup by name, not an import edge
+        try:
+            importlib.import_module(VIEWS_MODULE)  # a lookup by name, not an import edge
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.startswith(VIEWS_MODULE):
+                raise
+            raise ImportError(
+                f"view() shows an ipywidgets widget, and {exc.name!r} is not installed: "
+                f"{INSTALL_HINT} (then restart the kernel)",
+                name=exc.name,
+            ) from exc
         factory = _VIEWS.get(kind)
     if factory is None:
         raise NotImplementedError(f"no widget for a {kind or type(obj).__name__} yet")

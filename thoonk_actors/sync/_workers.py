@@ -47,9 +47,8 @@ from trio_util import AsyncValue
 
 from .._errors import ThoonkError, UsageError
 from .._nursery import open_service_nursery
-from ..objects import Thoonk, ThoonkObject, default_worker_id
+from ..objects import Gap, Thoonk, ThoonkObject, default_worker_id
 from ..runtime import App, QueueStatistics, RunningApp, current_job
-from ..transport import Gap
 from ._portal import Portal, PortalClosedError
 from ._views import make_view
 
@@ -531,7 +530,7 @@ class CallbackSubscription:
     callback runs in a worker thread, one event at a time and in order, so a
     slow callback never blocks the connection's loop (events wait in a
     buffer of ``buffer``; past it they are dropped and the callback gets a
-    :class:`~thoonk_actors.transport.Gap`: re-read the stored state then).
+    :class:`~thoonk_actors.objects.Gap`: re-read the stored state then).
     An exception in the callback is logged and counted, and the next event
     is delivered as usual. ``close()`` (or leaving ``with``) unsubscribes.
 

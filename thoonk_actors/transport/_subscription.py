@@ -159,6 +159,7 @@ class Subscription:
             raise StopAsyncIteration from None
 
     def statistics(self) -> SubscriptionStatistics:
+        """``sub.statistics()``: buffered, delivered, dropped and gap counts so far."""
         return SubscriptionStatistics(
             buffered=len(self._queue),
             capacity=self._capacity,

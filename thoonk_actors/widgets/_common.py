@@ -84,6 +84,7 @@ class WarningSummary(logging.Handler):
         self.users: weakref.WeakSet[LiveWidget] = weakref.WeakSet()
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Keep the warning for the status lines (called by :mod:`logging`)."""
         try:
             message = record.getMessage()
         except Exception:  # a bad format string must not break logging

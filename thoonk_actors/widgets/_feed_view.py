@@ -32,9 +32,8 @@ from typing import Any
 import ipywidgets as widgets
 import trio
 
-from ..objects import FeedEvent
+from ..objects import FeedEvent, Gap
 from ..sync import SyncFeed, SyncSortedFeed, register_view
-from ..transport import Gap
 from ._common import LiveWidget, describe_error, parse_item, short_json
 
 #: Seconds between two redraws, at most (a busy feed changes all the time).
