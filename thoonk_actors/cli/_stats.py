@@ -15,11 +15,11 @@ JavaScript client never registers its job queues. Those are marked
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidNameError, WrongTypeError
 from ..contract import REGISTRIES, Kind
-from ..objects import DISCOVERY_BUDGET_S, Discovery, Thoonk
+from ..contract._discovery import DISCOVERY_BUDGET_S
 from ._common import (
     EXIT_OK,
     TYPE_NAMES,
@@ -35,6 +35,9 @@ from ._common import (
     warn,
 )
 from ._run import run_with_thoonk
+
+if TYPE_CHECKING:
+    from ..objects import Discovery, Thoonk
 
 #: The count columns of each type, in table order (JSON uses the same names).
 COLUMNS: dict[Kind, tuple[str, ...]] = {
