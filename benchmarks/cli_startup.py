@@ -20,6 +20,12 @@ importing costs, without the work of the command).
 A variant is ``NAME=SOURCE_DIR``: ``SOURCE_DIR`` goes first on ``PYTHONPATH``,
 so its ``thoonk_actors`` is the one imported (the dependencies are this
 interpreter's). Without ``--variant``: the installed package, as ``current``.
+
+``--pyc`` adds each variant once more as ``NAME+pyc``, with
+``PYTHONDONTWRITEBYTECODE`` removed and ``PYTHONPYCACHEPREFIX`` set to a
+temporary folder: where the environment sets ``PYTHONDONTWRITEBYTECODE=1``
+(this machine's does), every start compiles the package's sources again, and
+this shows what that costs.
 """
 
 from __future__ import annotations
@@ -48,10 +54,13 @@ def commands(url: str) -> dict[str, list[str]]:
     }
 
 
-def environment(source: str | None) -> dict[str, str]:
+def environment(source: str | None, pycache: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "THOONK_REDIS_URL")}
     if source is not None:
         env["PYTHONPATH"] = str(Path(source).resolve())
+    if pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache
     return env
 
 
@@ -104,14 +113,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=SOURCE_DIR")
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--pyc", action="store_true", help="also each variant with .pyc files")
     args = parser.parse_args()
     variants: dict[str, str | None] = {"current": None}
     if args.variant:
         variants = dict(v.split("=", 1) for v in args.variant)  # type: ignore[misc]
     cmds = commands(args.url)
-    envs = {name: environment(src) for name, src in variants.items()}
-    times: dict[tuple[str, str], list[float]] = {(v, c): [] for v in variants for c in cmds}
     with tempfile.TemporaryDirectory() as cwd:  # so `-m` never finds ./thoonk_actors
+        envs = {name: environment(src) for name, src in variants.items()}
+        if args.pyc:
+            for name, src in list(variants.items()):
+                variants[f"{name}+pyc"] = src
+                envs[f"{name}+pyc"] = environment(src, os.path.join(cwd, f"pyc-{name}"))
+        times: dict[tuple[str, str], list[float]] = {(v, c): [] for v in variants for c in cmds}
         try:
             for name in variants:  # warm the caches (.pyc, page cache) once
                 for argv in cmds.values():

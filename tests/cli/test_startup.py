@@ -10,11 +10,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from thoonk_actors.cli import _metrics
-from thoonk_actors.contract._discovery import DISCOVERY_BUDGET_S
+from thoonk_actors.cli import _metrics, _stats
 from thoonk_actors.metrics import SCRAPE_TIMEOUT
 from thoonk_actors.metrics._exporter import DEFAULT_HOST
-from thoonk_actors.objects import DISCOVERY_BUDGET_S as OBJECTS_BUDGET
+from thoonk_actors.objects import DISCOVERY_BUDGET_S
 
 HEAVY = (
     "trio",
@@ -44,4 +43,4 @@ def test_building_the_parser_imports_nothing_heavy() -> None:
 
 def test_the_parsers_defaults_are_the_libraries() -> None:
     assert (_metrics.DEFAULT_HOST, _metrics.SCRAPE_TIMEOUT) == (DEFAULT_HOST, SCRAPE_TIMEOUT)
-    assert DISCOVERY_BUDGET_S == OBJECTS_BUDGET
+    assert _stats.DISCOVERY_BUDGET_S == DISCOVERY_BUDGET_S

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidNameError, WrongTypeError
 from ..contract import REGISTRIES, Kind
-from ..contract._discovery import DISCOVERY_BUDGET_S
 from ._common import (
     EXIT_OK,
     TYPE_NAMES,
@@ -38,6 +37,10 @@ from ._run import run_with_thoonk
 
 if TYPE_CHECKING:
     from ..objects import Discovery, Thoonk
+
+#: ``thoonk_actors.objects.DISCOVERY_BUDGET_S``, repeated here so that the parser does not
+#: import the objects (trio, redis-py); tests/cli/test_startup.py checks they are the same.
+DISCOVERY_BUDGET_S = 2.0
 
 #: The count columns of each type, in table order (JSON uses the same names).
 COLUMNS: dict[Kind, tuple[str, ...]] = {

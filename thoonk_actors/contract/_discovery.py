@@ -26,9 +26,6 @@ layout("object/register", ())
 
 #: Most keys one SCAN step is asked to look at (the server's work per step).
 MAX_SCAN_COUNT = 100_000
-#: Default time budget (seconds) of a walk of the keyspace for unregistered objects
-#: (``Thoonk.discover``, ``thoonk stats``); here, sans-IO, so the CLI's parser can show it.
-DISCOVERY_BUDGET_S = 2.0
 
 
 def scan_keys(cursor: bytes, *, match: str, count: int) -> Command[tuple[bytes, list[bytes]]]:

@@ -32,13 +32,13 @@ import trio
 from .. import contract
 from .._errors import InvalidNameError, UsageError
 from ..contract import Kind
-from ..contract._discovery import DISCOVERY_BUDGET_S as DISCOVERY_BUDGET_S
 
 if TYPE_CHECKING:
     from ..transport import RedisClient
     from ._thoonk import Thoonk
 
-#: Keys per SCAN step (the default time budget of a walk is the contract's).
+#: Default time budget of a walk (seconds) and keys per SCAN step.
+DISCOVERY_BUDGET_S = 2.0
 SCAN_COUNT = 1000
 
 
