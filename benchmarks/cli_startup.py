@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -64,15 +65,19 @@ def environment(source: str | None, pycache: str | None = None) -> dict[str, str
     return env
 
 
-def run_once(argv: list[str], env: dict[str, str], cwd: str) -> float:
+def run_once(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of one run; cpu is the process's user + system time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, *argv], env=env, cwd=cwd, capture_output=True, text=True, check=False
     )
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):  # get --timeout 0 on an empty queue exits 1
         raise SystemExit(f"{argv} failed ({done.returncode}): {done.stderr.strip()}")
-    return elapsed
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, cpu
 
 
 def import_total(argv: list[str], env: dict[str, str], cwd: str) -> float:
@@ -126,6 +131,7 @@ def main() -> None:
                 variants[f"{name}+pyc"] = src
                 envs[f"{name}+pyc"] = environment(src, os.path.join(cwd, f"pyc-{name}"))
         times: dict[tuple[str, str], list[float]] = {(v, c): [] for v in variants for c in cmds}
+        cpus: dict[tuple[str, str], list[float]] = {key: [] for key in times}
         try:
             for name in variants:  # warm the caches (.pyc, page cache) once
                 for argv in cmds.values():
@@ -134,7 +140,9 @@ def main() -> None:
                 order = list(times)
                 random.shuffle(order)
                 for variant, command in order:
-                    times[variant, command].append(run_once(cmds[command], envs[variant], cwd))
+                    wall, cpu = run_once(cmds[command], envs[variant], cwd)
+                    times[variant, command].append(wall)
+                    cpus[variant, command].append(cpu)
             imports: dict[tuple[str, str], float] = {}
             if args.importtime:
                 for key in times:
@@ -142,17 +150,19 @@ def main() -> None:
                     imports[key] = statistics.median(samples)
         finally:
             cleanup(args.url)
-    print(f"{args.runs} runs each, interleaved; wall time in ms: median (25th-75th percentile)")
     header = f"{'command':<22}" + "".join(f"{v:>24}" for v in variants)
-    print(header)
-    for command in cmds:
-        cells = []
-        for variant in variants:
-            low, mid, high = quartiles(times[variant, command])
-            cells.append(f"{mid * 1e3:7.0f} ({low * 1e3:4.0f}-{high * 1e3:4.0f})")
-        print(f"{command:<22}" + "".join(f"{c:>24}" for c in cells))
+    for title, samples in (("wall time", times), ("CPU time (user + system)", cpus)):
+        print(f"{args.runs} runs each, interleaved; {title} in ms: median (25th-75th percentile)")
+        print(header)
+        for command in cmds:
+            cells = []
+            for variant in variants:
+                low, mid, high = quartiles(samples[variant, command])
+                cells.append(f"{mid * 1e3:7.0f} ({low * 1e3:4.0f}-{high * 1e3:4.0f})")
+            print(f"{command:<22}" + "".join(f"{c:>24}" for c in cells))
+        print()
     if imports:
-        print("\nimport time (sum of -X importtime self times, median of 5), ms")
+        print("import time (sum of -X importtime self times, median of 5), ms")
         print(header)
         for command in cmds:
             cells = [f"{imports[v, command] * 1e3:.0f}" for v in variants]

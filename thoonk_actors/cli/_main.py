@@ -4,6 +4,12 @@ Each command lives in its own module and registers itself with ``add_parser``;
 its handler returns an exit code or raises, and the error is reported here in
 one sentence (a traceback only with ``--debug``).
 
+Every parser is built on every run (argparse needs them all for ``thoonk
+--help``), so a command module imports at its top only argparse, ``_common``,
+``_run`` and the contract: trio, redis-py, the objects, the runtime, the
+embedded server and the metrics exporter are imported by the handler that uses
+them (``tests/cli/test_startup.py`` checks; ``benchmarks/cli_startup.py`` times it).
+
 Exit codes: 0 ok, 1 refused or not found, 2 usage, 3 cannot reach Redis or the
 server failed, 130 interrupted (see ``_run.exit_code``).
 """
