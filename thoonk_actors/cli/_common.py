@@ -7,9 +7,10 @@ import json
 import math
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from ..contract import Kind
+if TYPE_CHECKING:
+    from ..contract import Kind
 
 EXIT_OK = 0
 EXIT_REFUSED = 1  # refused, or not found (no server running, unknown id, ...)

@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import NoSuchObjectError, UsageError
 from ..contract import KEYS_BY_KIND, MEANINGS, RANGES, Kind, validate_config
-from ..objects import Thoonk, ThoonkObject
 from ._common import (
     EXIT_OK,
     TYPE_NAMES,
@@ -39,6 +38,9 @@ from ._common import (
     terminal_safe,
 )
 from ._run import run_with_thoonk
+
+if TYPE_CHECKING:
+    from ..objects import Thoonk, ThoonkObject
 
 
 def _settings_help() -> str:

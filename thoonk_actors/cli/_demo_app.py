@@ -19,10 +19,8 @@ from typing import Any
 
 from ..objects import open_thoonk
 from ..runtime import App, current_job
-
-#: The demo's job queue and its results feed (``thoonk demo`` deletes both first).
-QUEUE = "thoonk-demo"
-RESULTS = "thoonk-demo-results"
+from ._demo import QUEUE as QUEUE  # the demo's job queue and its results feed
+from ._demo import RESULTS as RESULTS
 
 app = App(grace=5)
 

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
-
-import trio
+from typing import TYPE_CHECKING
 
 from ..contract import FeedKeys, RawCodec
-from ..objects import Feed, ObjectEvent, Thoonk
-from ..transport import Gap
 from ._common import (
     EXIT_OK,
     Subparsers,
@@ -34,7 +31,9 @@ from ._common import (
 )
 from ._items import decode_item, show
 from ._run import run_with_thoonk
-from ._signals import cancel_on_sigint
+
+if TYPE_CHECKING:
+    from ..objects import Feed, ObjectEvent, Thoonk
 
 #: A line of output: (event, id, stored item or None).
 Line = tuple[str, str, bytes | None]
@@ -97,6 +96,10 @@ def _count(text: str) -> int:
 
 
 def _tail(args: argparse.Namespace) -> int:
+    import trio  # here: the parser stays light (`thoonk --help` imports this module)
+
+    from ._signals import cancel_on_sigint
+
     FeedKeys.of(args.name)
 
     async def command(thoonk: Thoonk) -> int:
@@ -135,6 +138,8 @@ class _Printer:
 
 
 async def _follow(feed: Feed, first: int, out: _Printer) -> None:
+    from ..transport import Gap
+
     async with feed.events() as events:  # subscribed before the read: nothing is missed
         if not await feed.exists():
             warn(f"feed {feed.name!r} does not exist yet; waiting for its first item")

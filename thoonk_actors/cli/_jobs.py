@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import (
     NoSuchObjectError,
@@ -29,7 +29,6 @@ from .._errors import (
     UsageError,
 )
 from ..contract import KEYS_BY_KIND, JobKeys, Kind, RawCodec, validate_id
-from ..objects import Job, Thoonk
 from ._common import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -48,8 +47,11 @@ from ._common import (
 from ._items import decode_item, parse_item, show
 from ._run import run_with_thoonk
 
+if TYPE_CHECKING:
+    from ..objects import Job, Thoonk
+
 #: What a settling command does: (job queue, args) -> the JSON fields it adds.
-Action = Callable[[Job, argparse.Namespace], Awaitable[dict[str, Any]]]
+Action = Callable[["Job", argparse.Namespace], Awaitable[dict[str, Any]]]
 
 
 def add_parsers(

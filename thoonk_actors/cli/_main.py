@@ -4,6 +4,12 @@ Each command lives in its own module and registers itself with ``add_parser``;
 its handler returns an exit code or raises, and the error is reported here in
 one sentence (a traceback only with ``--debug``).
 
+Every parser is built on every run (argparse needs them all for ``thoonk
+--help``), so a command module imports at its top only argparse, ``_common``,
+``_run`` and the contract: trio, redis-py, the objects, the runtime, the
+embedded server and the metrics exporter are imported by the handler that uses
+them (``tests/cli/test_startup.py`` checks; ``benchmarks/cli_startup.py`` times it).
+
 Exit codes: 0 ok, 1 refused or not found, 2 usage, 3 cannot reach Redis or the
 server failed, 130 interrupted (see ``_run.exit_code``).
 """
@@ -11,7 +17,6 @@ server failed, 130 interrupted (see ``_run.exit_code``).
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import logging
 import os
 import signal
@@ -38,10 +43,35 @@ from ._run import exit_code, report
 
 
 def _version() -> str:
+    import importlib.metadata  # here: importing it costs more than some commands take
+
     try:
         return importlib.metadata.version("thoonk-actors")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, like argparse's ``action="version"``, reading the version when given."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            default=argparse.SUPPRESS,
+            nargs=0,
+            help="show program's version number and exit",
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"thoonk-actors {_version()}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"thoonk-actors {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _publish.add_parser(commands, common)
     _jobs.add_parsers(commands, common)

@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import trio
-
-from ..metrics import SCRAPE_TIMEOUT, open_metrics_exporter, require_prometheus_client
-from ..metrics._exporter import DEFAULT_HOST
-from ..objects import Thoonk
 from ._common import EXIT_OK, Subparsers, add_command, add_redis_options, emit, seconds
 from ._run import run_with_thoonk
-from ._signals import cancel_on_sigint
 from ._stats import add_discovery_options
+
+if TYPE_CHECKING:
+    from ..objects import Thoonk
+
+#: ``thoonk_actors.metrics``' defaults, repeated here so that the parser does not import
+#: the exporter (trio, redis-py); tests/cli/test_startup.py checks they are the same.
+DEFAULT_HOST = "127.0.0.1"
+SCRAPE_TIMEOUT = 5.0
 
 
 def tcp_port(*, allow_zero: bool) -> Callable[[str], int]:
@@ -95,6 +98,11 @@ def add_parser(
 
 
 def _metrics(args: argparse.Namespace) -> int:
+    import trio
+
+    from ..metrics import open_metrics_exporter, require_prometheus_client
+    from ._signals import cancel_on_sigint
+
     require_prometheus_client()  # exit 2 with the install command, before Redis is asked
 
     async def command(thoonk: Thoonk) -> int:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import math
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import UsageError
 from ..contract import KEYS_BY_KIND, Kind, validate_id
-from ..objects import Thoonk
 from ._common import (
     EXIT_OK,
     TYPE_NAMES,
@@ -30,6 +29,9 @@ from ._common import (
 )
 from ._items import read_item
 from ._run import run_with_thoonk
+
+if TYPE_CHECKING:
+    from ..objects import Thoonk
 
 EXAMPLES = """\
   thoonk publish job emails '{"to": "a@example.org"}'      # prints the job id

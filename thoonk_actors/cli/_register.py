@@ -14,9 +14,9 @@ script) makes it a registered object like any other; it changes none of its keys
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from ..contract import KIND_LABELS
-from ..objects import Thoonk
 from ._common import (
     EXIT_OK,
     TYPE_NAMES,
@@ -30,6 +30,9 @@ from ._common import (
     terminal_safe,
 )
 from ._run import run_with_thoonk
+
+if TYPE_CHECKING:
+    from ..objects import Thoonk
 
 
 def add_parser(

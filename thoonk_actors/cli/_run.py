@@ -19,14 +19,9 @@ import argparse
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
-
-import redis.exceptions
-import trio
+from typing import TYPE_CHECKING
 
 from .._errors import EmbeddedServerError, ThoonkError, UsageError
-from .._nursery import single_leaf
-from ..objects import Thoonk, default_worker_id, open_thoonk
-from ..transport import ThoonkConnectionError, ThoonkTimeoutError
 from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -36,10 +31,13 @@ from ._common import (
     terminal_safe,
 )
 
+if TYPE_CHECKING:
+    from ..objects import Thoonk
+
 #: CLIENT SETNAME of the command line's connections (``CLIENT LIST`` shows who is who).
 CLIENT_NAME = "thoonk-cli"
 
-Command = Callable[[Thoonk], Awaitable[int]]
+Command = Callable[["Thoonk"], Awaitable[int]]
 
 
 def run_with_thoonk(args: argparse.Namespace, command: Command) -> int:
@@ -50,6 +48,11 @@ def run_with_thoonk(args: argparse.Namespace, command: Command) -> int:
     raised as themselves (never as a one-error ExceptionGroup) for
     :func:`exit_code` and :func:`report`.
     """
+    import trio  # here, not above: `thoonk --help` need not import trio nor redis-py
+
+    from .._nursery import single_leaf
+    from ..objects import default_worker_id, open_thoonk
+
     url: str | None = args.url
     timeout: float = args.connect_timeout
 
@@ -91,18 +94,34 @@ def check_redis(args: argparse.Namespace) -> tuple[str, str]:
     return found[0]
 
 
+_Errors = tuple[type[Exception], ...]
+
+
+def _redis_errors() -> tuple[_Errors, _Errors, _Errors]:
+    """redis-py's ``(cannot reach Redis, an error reply, any error)`` classes.
+
+    Empty when redis-py was never imported: an error of redis-py (or of the
+    transport, whose errors subclass redis-py's) cannot have been raised then,
+    and a usage error need not pay for importing it.
+    """
+    if "redis.exceptions" not in sys.modules:
+        return (), (), ()
+    import redis.exceptions
+
+    unreachable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+    return unreachable, (redis.exceptions.ResponseError,), (redis.exceptions.RedisError,)
+
+
 def exit_code(exc: BaseException) -> int:
-    """The exit code for an error that ended a command."""
+    """The exit code for an error that ended a command.
+
+    The transport's ``ThoonkConnectionError`` and ``ThoonkTimeoutError``
+    subclass redis-py's ``ConnectionError`` and ``TimeoutError``: exit 3.
+    """
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    if isinstance(
-        exc,
-        EmbeddedServerError
-        | ThoonkConnectionError
-        | ThoonkTimeoutError
-        | redis.exceptions.ConnectionError
-        | redis.exceptions.TimeoutError,
-    ):
+    unreachable, _, _ = _redis_errors()
+    if isinstance(exc, (EmbeddedServerError, *unreachable)):
         return EXIT_SERVER
     if isinstance(exc, UsageError):
         return EXIT_USAGE
@@ -114,9 +133,10 @@ def report(exc: BaseException, debug: bool) -> None:
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
     message = str(exc) or type(exc).__name__
-    if isinstance(exc, redis.exceptions.ResponseError):
+    _, refused, redis_error = _redis_errors()
+    if isinstance(exc, refused):
         message = f"Redis refused the command: {message}"
-    elif not isinstance(exc, ThoonkError | redis.exceptions.RedisError):
+    elif not isinstance(exc, (ThoonkError, *redis_error)):
         message = f"unexpected {type(exc).__name__}: {message}"
         if not debug:
             message += " (run with --debug for the traceback)"

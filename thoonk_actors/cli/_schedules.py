@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidNameError
 from ..contract import job_ticks
-from ..objects import Thoonk
 from ._common import (
     EXIT_OK,
     Subparsers,
@@ -32,6 +31,9 @@ from ._common import (
     warn,
 )
 from ._run import run_with_thoonk
+
+if TYPE_CHECKING:
+    from ..objects import Thoonk
 
 
 def add_parser(

@@ -14,19 +14,13 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from .._errors import EmbeddedServerError
-from ..embedded import (
-    REDIS_SERVER_ENV,
-    EmbeddedServer,
-    default_data_dir,
-    embedded_server_status,
-    ensure_embedded_server,
-    run_embedded_server_foreground,
-    stop_embedded_server,
-    version_advice,
-)
 from ._common import EXIT_OK, EXIT_REFUSED, Subparsers, add_data_dir, data_dir
+
+if TYPE_CHECKING:
+    from ..embedded import EmbeddedServer
 
 
 def add_parser(
@@ -79,6 +73,8 @@ def _add_timeout(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolved(args: argparse.Namespace) -> str:
+    from ..embedded import default_data_dir
+
     given = data_dir(args)
     return default_data_dir() if given is None else os.path.abspath(os.path.expanduser(given))
 
@@ -100,6 +96,8 @@ def _as_json(server: EmbeddedServer | None, data_dir: str, **extra: object) -> s
 
 def _advise(server: EmbeddedServer) -> None:
     """Warn (stderr) when the server's Redis lacks the fixes of its line's newest patch."""
+    from ..embedded import version_advice
+
     advice = version_advice(server.version)
     if advice is not None:
         print(f"thoonk: warning: {advice}", file=sys.stderr)
@@ -111,6 +109,8 @@ def _describe(server: EmbeddedServer) -> str:
 
 def _which_binary(server: EmbeddedServer) -> str:
     """Which redis-server runs, and why that one (the status line after the first)."""
+    from ..embedded import REDIS_SERVER_ENV
+
     if server.binary is None:
         return "Binary: unknown (not started by this version of thoonk-actors)."
     if server.chosen == REDIS_SERVER_ENV:
@@ -121,6 +121,8 @@ def _which_binary(server: EmbeddedServer) -> str:
 
 
 def _run_foreground(args: argparse.Namespace) -> int:
+    from ..embedded import embedded_server_status, run_embedded_server_foreground
+
     where = _resolved(args)
     running = embedded_server_status(where)
     if running is not None:
@@ -148,6 +150,8 @@ def _run_foreground(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
+    from ..embedded import ensure_embedded_server
+
     server = ensure_embedded_server(_resolved(args), timeout=args.timeout)
     if args.json:
         print(_as_json(server, server.data_dir, started=server.started))
@@ -158,6 +162,8 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    from ..embedded import stop_embedded_server
+
     where = _resolved(args)
     was_running = stop_embedded_server(where, timeout=args.timeout)
     if args.json:
@@ -170,6 +176,8 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from ..embedded import embedded_server_status
+
     where = _resolved(args)
     server = embedded_server_status(where)
     if args.json:

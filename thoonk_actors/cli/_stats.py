@@ -15,11 +15,10 @@ JavaScript client never registers its job queues. Those are marked
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidNameError, WrongTypeError
 from ..contract import REGISTRIES, Kind
-from ..objects import DISCOVERY_BUDGET_S, Discovery, Thoonk
 from ._common import (
     EXIT_OK,
     TYPE_NAMES,
@@ -35,6 +34,13 @@ from ._common import (
     warn,
 )
 from ._run import run_with_thoonk
+
+if TYPE_CHECKING:
+    from ..objects import Discovery, Thoonk
+
+#: ``thoonk_actors.objects.DISCOVERY_BUDGET_S``, repeated here so that the parser does not
+#: import the objects (trio, redis-py); tests/cli/test_startup.py checks they are the same.
+DISCOVERY_BUDGET_S = 2.0
 
 #: The count columns of each type, in table order (JSON uses the same names).
 COLUMNS: dict[Kind, tuple[str, ...]] = {

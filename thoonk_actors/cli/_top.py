@@ -28,13 +28,10 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, TextIO
-
-import trio
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .._errors import InvalidNameError, WrongTypeError
 from ..contract import REGISTRIES, JobProgress, JobStats, Kind
-from ..objects import Discovery, FoundObject, Thoonk
 from ._common import (
     EXIT_OK,
     TYPE_NAMES,
@@ -48,8 +45,10 @@ from ._common import (
     warn,
 )
 from ._run import run_with_thoonk
-from ._signals import cancel_on_sigint
 from ._stats import add_discovery_options, collect, find, name_cell, unregistered_note
+
+if TYPE_CHECKING:
+    from ..objects import Discovery, FoundObject, Thoonk
 
 #: Job queue columns: (JSON key, table header).
 JOB_COLUMNS = (
@@ -140,6 +139,10 @@ class Finder:
         self.scanned_at = -math.inf
 
     async def __call__(self, thoonk: Thoonk) -> Discovery:
+        import trio
+
+        from ..objects import Discovery
+
         kinds = list(REGISTRIES)
         if self.args.scan and trio.current_time() - self.scanned_at >= RESCAN_S:
             self.scanned = await find(thoonk, kinds, self.args)
@@ -158,6 +161,10 @@ class Finder:
 
 
 def _top(args: argparse.Namespace) -> int:
+    import trio  # here: the parser stays light (`thoonk --help` imports this module)
+
+    from ._signals import cancel_on_sigint
+
     out = sys.stdout
     live = out.isatty() and not args.json and not args.once
 
@@ -187,6 +194,8 @@ async def _follow(
     live: bool,
 ) -> None:
     """Show a snapshot every ``args.interval`` seconds, until cancelled."""
+    import trio
+
     if live:
         out.write(HIDE_CURSOR + CLEAR_SCREEN)
     try:

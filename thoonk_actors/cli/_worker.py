@@ -24,16 +24,15 @@ import argparse
 import logging
 import os
 import signal
+from typing import TYPE_CHECKING
 
 from .._errors import UsageError
-from ..metrics import check_port_free, require_prometheus_client
-from ..metrics._exporter import DEFAULT_HOST
-from ..runtime import App, load_app, run_workers
-from ..runtime._logging import LEVEL_ENV
-from ..runtime._signals import SignalLatch, StopRequested, installed_latch
 from ._common import Subparsers, add_command, add_redis_options, number, seconds
-from ._metrics import tcp_port
+from ._metrics import DEFAULT_HOST, tcp_port
 from ._run import check_redis
+
+if TYPE_CHECKING:
+    from ..runtime import App
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +109,11 @@ def add_parser(
 
 def _worker(args: argparse.Namespace) -> int:
     # Held since the program's first instruction (cli.main); from here on a stop
-    # is recorded by the latch, and honoured as soon as it can be (exit 0).
+    # is recorded by the latch, and honoured as soon as it can be (exit 0). The
+    # runtime is imported here, not above: the parser stays light for the other commands.
+    from ..runtime import load_app, run_workers
+    from ..runtime._signals import SignalLatch, StopRequested, installed_latch
+
     latch = installed_latch() or SignalLatch().install()
     try:
         with latch.interrupting():
@@ -153,6 +156,8 @@ def _metrics_ports(args: argparse.Namespace) -> int | None:
     first: int | None = args.metrics_port
     if first is None:
         return None
+    from ..metrics import check_port_free, require_prometheus_client
+
     require_prometheus_client()
     last = first + args.processes - 1
     if last > 65535:
@@ -182,6 +187,8 @@ def _handlers(app: App) -> str:
 
 def _log_to_stderr(*, debug: bool) -> None:
     """Log like the worker processes do: a timestamp and the pid on every line."""
+    from ..runtime._logging import LEVEL_ENV
+
     if debug:
         os.environ[LEVEL_ENV] = "DEBUG"  # the worker processes inherit it
     level = os.environ.get(LEVEL_ENV, "INFO").upper()
