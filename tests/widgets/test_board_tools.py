@@ -179,11 +179,13 @@ def test_board_shows_a_queue_held_back_by_its_concurrency_limit(t: SyncThoonk) -
         eventually(lambda: board.counts.get("available") == 2, "the board")
         assert board.state()["held_back"] is None
         [job] = jobs.claim_many(2)  # the limit takes one of the two
+        # The counts are redrawn at most a few times a second: wait for the
+        # drawing, not only for the state it will show.
         eventually(lambda: board.state()["held_back"] == "concurrency", "held back")
-        assert "held back" in board.counts_html.value
+        eventually(lambda: "held back" in board.counts_html.value, "the held-back cell drawn")
         jobs.finish(job)
         eventually(lambda: board.state()["held_back"] is None, "no longer held")
-        assert "held back" not in board.counts_html.value
+        eventually(lambda: "held back" not in board.counts_html.value, "the cell gone")
     finally:
         board.close()
 
