@@ -52,6 +52,7 @@ from thoonk_actors.contract import (
     job_finish_many,
     job_publish,
     job_publish_many,
+    job_publish_new,
     job_reap,
     job_result,
     job_retract,
@@ -329,3 +330,25 @@ def test_parse_event() -> None:
     for bad in (b"job.finish:x", b"event.nope.finish:x", b"event.job.finish", b"event.job.:x"):
         with pytest.raises(UnexpectedReplyError):
             parse_event(bad, b"")
+
+
+def test_one_pass_decoders() -> None:
+    """publish, publish_new, claim, finish: every ``ok`` form in one pass, else refused."""
+    assert job_publish(JOB, "j1", b"1", delay_ms=5).decode([b"ok", b"j1", 5, 9]) == JobPublished(
+        "j1", 5, due_ms=9
+    )
+    with pytest.raises(WrongTypeError, match=r"'job\.claimed:emails'"):
+        job_claim(JOB, "w1").decode([b"wrongtype", b"job.claimed:emails", b"zset", b"hash"])
+    with pytest.raises(DuplicateIdError, match="job 'j1'"):
+        job_publish_new(JOB, "j1", b"1").decode([b"duplicate", b"j1"])
+    # ``ok`` replies of another shape (an integer sent as text: no script does).
+    for call, reply in (
+        (job_publish(JOB, "j1", b"1"), [b"ok", b"j1", b"5"]),
+        (job_publish(JOB, "j1", b"1"), [b"ok", b"j1"]),
+        (job_publish_new(JOB, "j1", b"1"), [b"ok", b"j1", b"5"]),
+        (job_claim(JOB, "w1"), [b"ok", b"10", 0, 0]),
+        (job_claim(JOB, "w1"), [b"ok", 10, 1, 0, b"a", b"{}", b"7", b"0"]),
+        (job_finish(JOB, "j1"), [b"ok", b"j1", b"99"]),
+    ):
+        with pytest.raises(UnexpectedReplyError):
+            call.decode(reply)  # type: ignore[arg-type]

@@ -204,24 +204,40 @@ local function owner_worker(owner)
   return string.match(owner, '^(.*):[^:]*$') or owner
 end
 
--- Fencing: nil when the caller may act on the claim of `id`, otherwise the reply.
--- Without a token ('') any claim will do (original clients, a person):
--- {'not_claimed', id} when there is none. With a token the claim must be that
--- token's; a caller that held a claim and lost it (reaped, maybe claimed again)
--- gets {'claim_lost', id, current_owner_or_false}.
-local function check_claim(claimed_key, owners_key, id, token)
-  local is_claimed = redis.call('ZSCORE', claimed_key, id)
-  if token == '' then
-    if not is_claimed then
-      return {'not_claimed', id}
-    end
+-- Fencing, the rule of every script that acts on a claim: is the claim of `id`
+-- (its score in job.claimed, `score`; its owner 'worker_id:token', `owner`) the
+-- caller's? nil when it is, else the refusal code. Without a token ('') any claim
+-- will do (original clients, a person): 'not_claimed' when there is none -- unless
+-- `required` (the token is the caller's proof: touch, progress). With a token the
+-- claim must be that token's: a caller that held a claim and lost it (reaped, maybe
+-- claimed again) gets 'claim_lost'. Batch scripts read scores and owners for many
+-- ids at once and call this per id.
+local function claim_code(score, owner, token, required)
+  if token == '' and not required then
+    if not score then return 'not_claimed' end
     return nil
   end
-  local owner = redis.call('HGET', owners_key, id)
-  if not is_claimed or not owner or owner_token(owner) ~= token then
-    return {'claim_lost', id, is_claimed and owner}
+  if not score or not owner or owner_token(owner) ~= token then
+    return 'claim_lost'
   end
   return nil
+end
+
+-- claim_code() of one id, from two reads that are also the type checks of
+-- `claimed` (zset) and `owners` (hash). Returns (owner or false, nil) when the
+-- caller may act, else (nil, reply): the wrongtype reply, {'not_claimed', id} or
+-- {'claim_lost', id, current_owner_or_false}. Passes a refusal to the script's
+-- refuse() (which checks every key's type first).
+local function fence(claimed, owners, id, token, required)
+  local score, bad = read('zset', 'ZSCORE', claimed, id)
+  if bad then return nil, bad end
+  local owner
+  owner, bad = read('hash', 'HGET', owners, id)
+  if bad then return nil, bad end
+  local code = claim_code(score, owner, token, required)
+  if code == 'not_claimed' then return nil, {'not_claimed', id} end
+  if code then return nil, {'claim_lost', id, score and owner} end
+  return owner, nil
 end
 
 -- HMGET for any number of fields; Lua's unpack() is limited to a few thousand values.

@@ -47,17 +47,10 @@ else
   if bad then return refuse(bad) end
   if max_cancels == nil then max_cancels = DEFAULTS.max_cancels end
 end
--- Fencing (check_claim, with reads that are also the type checks of claimed and owners).
-local score, owner
-score, bad = read('zset', 'ZSCORE', claimed, id)
+-- Fencing (the prelude's fence(): its reads are the type checks of claimed and owners).
+local owner
+owner, bad = fence(claimed, owners, id, token)
 if bad then return refuse(bad) end
-owner, bad = read('hash', 'HGET', owners, id)
-if bad then return refuse(bad) end
-if token == '' then
-  if not score then return refuse({'not_claimed', id}) end
-elseif not score or not owner or owner_token(owner) ~= token then
-  return refuse({'claim_lost', id, score and owner})
-end
 local raw
 raw, bad = read('hash', 'HGET', cancelled, id)
 if bad then return refuse(bad) end

@@ -35,17 +35,10 @@ local ttl, bad = config_int(config, 'result_ttl')
 if bad then return refuse(bad) end
 if ttl == 0 then return refuse({'bad_config', config, 'result_ttl', '0'}) end
 ttl = ttl or 600000
--- Fencing (check_claim, with reads that are also the type checks of claimed and owners).
-local score, owner
-score, bad = read('zset', 'ZSCORE', claimed, id)
+-- Fencing (the prelude's fence(): its reads are the type checks of claimed and owners).
+local owner
+owner, bad = fence(claimed, owners, id, token)
 if bad then return refuse(bad) end
-owner, bad = read('hash', 'HGET', owners, id)
-if bad then return refuse(bad) end
-if token == '' then
-  if not score then return refuse({'not_claimed', id}) end
-elseif not score or not owner or owner_token(owner) ~= token then
-  return refuse({'claim_lost', id, score and owner})
-end
 
 bad = check_type(published, 'zset') or check_type(items, 'hash') or check_type(leases, 'hash')
 if bad then return refuse(bad) end

@@ -45,7 +45,7 @@ local list = {}
 for i = 1, n do
   list[i] = ARGV[3 + 4 * (i - 1)]
 end
--- Fencing of every id (check_claim) from two reads, which are also the type
+-- Fencing of every id (the prelude's claim_code) from two reads, which are also the type
 -- checks of claimed and owners.
 local scores, owner_of
 scores, bad = read_many('zset', 'ZMSCORE', claimed, list)
@@ -78,12 +78,7 @@ for i, id in ipairs(list) do
   local token = ARGV[3 + 4 * (i - 1) + 1]
   local is_claimed = scores[i] and not done[id]
   local owner = not done[id] and owner_of[i]
-  local status = 'ok'
-  if token == '' then
-    if not is_claimed then status = 'not_claimed' end
-  elseif not is_claimed or not owner or owner_token(owner) ~= token then
-    status = 'claim_lost'
-  end
+  local status = claim_code(is_claimed, owner, token) or 'ok'
   if status == 'ok' and result_type[i] then
     status = 'wrongtype:' .. result_type[i]
   end

@@ -16,17 +16,10 @@ local function refuse(reply)
   return check_types({ids, 'list', claimed, 'zset', owners, 'hash'}) or reply
 end
 
--- Fencing (check_claim, with reads that are also the type checks of claimed and owners).
-local score, owner, bad
-score, bad = read('zset', 'ZSCORE', claimed, id)
+-- Fencing (the prelude's fence(): its reads are the type checks of claimed and owners).
+local owner, bad
+owner, bad = fence(claimed, owners, id, token)
 if bad then return refuse(bad) end
-owner, bad = read('hash', 'HGET', owners, id)
-if bad then return refuse(bad) end
-if token == '' then
-  if not score then return refuse({'not_claimed', id}) end
-elseif not score or not owner or owner_token(owner) ~= token then
-  return refuse({'claim_lost', id, score and owner})
-end
 bad = check_type(ids, 'list')
 if bad then return refuse(bad) end
 

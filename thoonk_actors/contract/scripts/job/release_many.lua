@@ -42,12 +42,8 @@ local reply = {'ok', 0}
 local go, seen, latest = {}, {}, 0
 for i = 1, n do
   local id, token, score, owner = want[i], tokens[i], scores[i], held[i]
-  local code = 'ok'
-  if seen[id] or not score then
-    code = (token == '' or seen[id]) and 'not_claimed' or 'claim_lost'
-  elseif token ~= '' and (not owner or owner_token(owner) ~= token) then
-    code = 'claim_lost'
-  end
+  -- Fencing (the prelude's claim_code); a repeated id is released once.
+  local code = seen[id] and 'not_claimed' or claim_code(score, owner, token) or 'ok'
   if code == 'ok' then
     seen[id] = true
     go[#go + 1] = id

@@ -12,15 +12,9 @@ local function refuse(reply)
   return check_types({claimed, 'zset', owners, 'hash'}) or reply
 end
 
--- Fencing (check_claim, with reads that are also the type checks of both keys).
-local score, owner, bad
-score, bad = read('zset', 'ZSCORE', claimed, id)
+-- Fencing (the prelude's fence(), token required: its reads are the type checks of both keys).
+local _, bad = fence(claimed, owners, id, token, true)
 if bad then return refuse(bad) end
-owner, bad = read('hash', 'HGET', owners, id)
-if bad then return refuse(bad) end
-if not score or not owner or owner_token(owner) ~= token then
-  return refuse({'claim_lost', id, score and owner})
-end
 
 local now = now_ms()
 redis.call('ZADD', claimed, 'XX', now, id)
