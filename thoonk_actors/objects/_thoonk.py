@@ -192,6 +192,10 @@ class Thoonk:
         replies = await self.redis.evalsha_many(
             [(c.script, c.keys, c.args) for c in calls], raise_on_error=False
         )
+        return await self._decode_all(calls, replies)
+
+    async def _decode_all(self, calls: Sequence[Call[Any]], replies: Sequence[Any]) -> list[Any]:
+        """Decode each reply, run the calls' ``after`` commands, raise the first refusal."""
         results: list[Any] = []
         first_error: BaseException | None = None
         for call, reply in zip(calls, replies, strict=True):
@@ -224,22 +228,7 @@ class Thoonk:
             replicas=replicas,
             timeout_ms=max(1, math.ceil(wait_s * 1000)),
         )
-        results: list[Any] = []
-        first_error: BaseException | None = None
-        for call, reply in zip(calls, replies, strict=True):
-            try:
-                if isinstance(reply, Exception):
-                    raise reply
-                results.append(call.decode(reply))
-            except Exception as exc:
-                results.append(exc)
-                first_error = first_error or exc
-        after = [command for call in calls for command in call.after]
-        if after:
-            await self.redis.pipeline(after)
-        if first_error is not None:
-            raise first_error
-        return results, acked
+        return await self._decode_all(calls, replies), acked
 
     async def read(self, command: Command[T]) -> T:
         """Run one plain read command and decode its reply.
