@@ -9,6 +9,7 @@ tests/cluster/test_failover_jobs.py.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 import redis
@@ -23,31 +24,22 @@ BAD_DURABLE = [-1, 1.0, True, False, "1", None]
 BAD_TIMEOUT = [0, -1, math.nan, math.inf, True, "1", None]
 
 
-@pytest.mark.parametrize("durable", BAD_DURABLE)
-async def test_a_bad_durable_is_refused_and_nothing_is_published(
-    thoonk: Thoonk, sync_redis: redis.Redis, durable: object
+BAD_ARGS = [({"durable": d}, "durable must be an int >= 0") for d in BAD_DURABLE] + [
+    ({"durable": 1, "durable_timeout": w}, "durable_timeout must be") for w in BAD_TIMEOUT
+]
+
+
+@pytest.mark.parametrize(("kwargs", "match"), BAD_ARGS)
+async def test_bad_durable_arguments_are_refused_and_nothing_is_published(
+    thoonk: Thoonk, sync_redis: redis.Redis, kwargs: dict[str, Any], match: str
 ) -> None:
     jobs = thoonk.job("durable-bad")
     await jobs.publish("before")
     before = snapshot(sync_redis)
-    with pytest.raises(UsageError, match="durable must be an int >= 0"):
-        await jobs.publish("x", durable=durable)  # type: ignore[arg-type]
-    with pytest.raises(UsageError, match="durable must be an int >= 0"):
-        await jobs.publish_many(["x", "y"], durable=durable)  # type: ignore[arg-type]
-    assert snapshot(sync_redis) == before
-
-
-@pytest.mark.parametrize("wait", BAD_TIMEOUT)
-async def test_a_bad_durable_timeout_is_refused_and_nothing_is_published(
-    thoonk: Thoonk, sync_redis: redis.Redis, wait: object
-) -> None:
-    jobs = thoonk.job("durable-bad")
-    await jobs.publish("before")
-    before = snapshot(sync_redis)
-    with pytest.raises(UsageError, match="durable_timeout must be"):
-        await jobs.publish("x", durable=1, durable_timeout=wait)  # type: ignore[arg-type]
-    with pytest.raises(UsageError, match="durable_timeout must be"):
-        await jobs.publish_many(["x"], durable=1, durable_timeout=wait)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=match):
+        await jobs.publish("x", **kwargs)
+    with pytest.raises(UsageError, match=match):
+        await jobs.publish_many(["x", "y"], **kwargs)
     assert snapshot(sync_redis) == before
 
 

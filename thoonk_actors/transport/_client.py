@@ -336,14 +336,7 @@ class RedisClient:
             again = await self.pipeline([commands[i] for i in missing], raise_on_error=False)
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
-        if any(isinstance(r, redis.exceptions.NoPermissionError) for r in replies):
-            self._acl_checked.clear()
-        else:
-            self._acl_checked.update(
-                s.sha1
-                for r, (s, _, _), reply in zip(runs, calls, replies, strict=True)
-                if r is s and not isinstance(reply, Exception)
-            )
+        self._note_acl_checks(runs, calls, replies)
         if raise_on_error:
             for reply in replies:
                 if isinstance(reply, Exception):
@@ -384,7 +377,24 @@ class RedisClient:
             for i, reply in zip(missing, again, strict=True):
                 results[i] = reply
             acked = min(acked, acked_again)
+        self._note_acl_checks(runs, calls, results)
         return results, acked
+
+    def _note_acl_checks(
+        self,
+        runs: Sequence[ScriptLike],
+        calls: Sequence[tuple[ScriptLike, Sequence[Arg], Sequence[Arg]]],
+        replies: Sequence[Any],
+    ) -> None:
+        """After a batch: NOPERM forgets all checks; a passed full form allows its light form."""
+        if any(isinstance(r, redis.exceptions.NoPermissionError) for r in replies):
+            self._acl_checked.clear()
+        else:
+            self._acl_checked.update(
+                s.sha1
+                for r, (s, _, _), reply in zip(runs, calls, replies, strict=True)
+                if r is s and not isinstance(reply, Exception)
+            )
 
     async def _durable_once(
         self, commands: list[Command], replicas: int, timeout_ms: int
