@@ -28,6 +28,7 @@ from ._errors import InvalidNameError as InvalidNameError
 from ._errors import NoSuchObjectError as NoSuchObjectError
 from ._errors import NotClaimedError as NotClaimedError
 from ._errors import NotFoundError as NotFoundError
+from ._errors import NotReplicatedError as NotReplicatedError
 from ._errors import NotStalledError as NotStalledError
 from ._errors import ObjectExistsError as ObjectExistsError
 from ._errors import PayloadError as PayloadError

@@ -123,5 +123,21 @@ class ResultTimeoutError(ThoonkError, TimeoutError):
     """A job's result did not arrive within the time you allowed (the job may still run)."""
 
 
+class NotReplicatedError(ThoonkError):
+    """A durable write ran on the primary, but too few replicas acknowledged it in time.
+
+    The write is not undone (a worker may already hold it, and it may still
+    reach the replicas): it is published, but a failover before it replicates
+    can lose it. ``job_ids`` names the jobs, ``acknowledged`` how many replicas
+    had them when the wait ended, ``wanted`` how many were asked for.
+    """
+
+    def __init__(self, message: str, job_ids: list[str], acknowledged: int, wanted: int) -> None:
+        super().__init__(message)
+        self.job_ids = job_ids
+        self.acknowledged = acknowledged
+        self.wanted = wanted
+
+
 class EmbeddedServerError(ThoonkError, RuntimeError):
     """The embedded redis-server could not be found, started or reached."""

@@ -34,6 +34,7 @@ from .._errors import (
     InvalidConfigError,
     NotClaimedError,
     NotFoundError,
+    NotReplicatedError,
     PayloadError,
     ResultTimeoutError,
     ThoonkError,
@@ -160,6 +161,40 @@ def _held(job: object, op: str) -> ClaimedJob:
     return job
 
 
+#: Default for ``durable_timeout``: how long a durable publish waits for its replicas.
+DURABLE_TIMEOUT_S = 1.0
+
+
+def _check_durable(durable: object, timeout: object) -> None:
+    """``durable``: replicas to wait for (an int >= 0); ``timeout``: seconds (> 0, finite)."""
+    if isinstance(durable, bool) or not isinstance(durable, int) or durable < 0:
+        raise UsageError(
+            f"durable must be an int >= 0 (replicas that must acknowledge the publish "
+            f"before it returns; 0: do not wait), not {reprlib.repr(durable)}"
+        )
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout < math.inf
+    ):
+        raise UsageError(
+            f"durable_timeout must be a finite number of seconds > 0, not {reprlib.repr(timeout)}"
+        )
+
+
+def _not_replicated(job: Job, job_ids: list[str], acked: int, wanted: int) -> NotReplicatedError:
+    what = f"job {job_ids[0]!r}" if len(job_ids) == 1 else f"{len(job_ids)} jobs"
+    return NotReplicatedError(
+        f"{what} of queue {job.name!r} published on the primary, but only {acked} of the "
+        f"{wanted} replica(s) asked for acknowledged it in time, so the write is not known "
+        "to be replicated: a failover now could lose it. It stays published; check the "
+        "replicas (INFO replication), or raise durable_timeout",
+        job_ids,
+        acked,
+        wanted,
+    )
+
+
 def delay_args(delay: float | None, at: datetime | None) -> tuple[int | None, int | None]:
     """``delay_args(5, None)`` -> ``(5000, None)``: a publish's delay in ms for the contract.
 
@@ -259,6 +294,8 @@ class Job(ThoonkObject[JobKeys]):
         priority: bool = False,
         delay: float | None = None,
         at: datetime | None = None,
+        durable: int = 0,
+        durable_timeout: float = DURABLE_TIMEOUT_S,
     ) -> str:
         """Queue a job; returns its id (a UUID v4 unless you give one).
 
@@ -276,11 +313,25 @@ class Job(ThoonkObject[JobKeys]):
             DuplicateIdError: a job with that id is queued, scheduled, claimed or stalled.
             PayloadError / PayloadTooLargeError: the item cannot be encoded.
             UsageError: a negative / non-finite delay, a naive datetime, both
-                ``delay`` and ``at``, or a delay with ``priority``.
+                ``delay`` and ``at``, or a delay with ``priority``; a ``durable``
+                that is not an int >= 0, a ``durable_timeout`` not > 0.
+            NotReplicatedError: ``durable=N`` and fewer than N replicas
+                acknowledged the publish within ``durable_timeout`` seconds
+                (the job stays published; see the error).
+
+        ``durable=N`` (N >= 1) returns only once N replicas of the primary that
+        holds the queue acknowledged the publish (Redis ``WAIT``), so a
+        failover that promotes one of them keeps the job; it costs a
+        replication round trip (docs/operations.md, docs/benchmarks.md).
         """
+        _check_durable(durable, durable_timeout)
         if id is None:
-            return await self._publish(item, _uuid4(os.urandom(16)), True, priority, delay, at)
-        return await self._publish(item, id, False, priority, delay, at)
+            job_id, fresh = _uuid4(os.urandom(16)), True
+        else:
+            job_id, fresh = id, False
+        return await self._publish(
+            item, job_id, fresh, priority, delay, at, durable=durable, wait_s=durable_timeout
+        )
 
     async def _publish(
         self,
@@ -290,6 +341,9 @@ class Job(ThoonkObject[JobKeys]):
         priority: bool,
         delay: float | None = None,
         at: datetime | None = None,
+        *,
+        durable: int = 0,
+        wait_s: float = DURABLE_TIMEOUT_S,
     ) -> str:
         """:meth:`publish` under ``job_id``; ``fresh``: generated here for this publish."""
         if fresh and delay is None and at is None:
@@ -308,7 +362,12 @@ class Job(ThoonkObject[JobKeys]):
                 at_ms=at_ms,
             )
         await self._expect((job_id,), fresh=fresh)  # its finish is caught from now on
-        await self.thoonk.run(call)
+        if durable:
+            _, acked = await self.thoonk.run_durable([call], replicas=durable, wait_s=wait_s)
+            if acked < durable:
+                raise _not_replicated(self, [job_id], acked, durable)
+        else:
+            await self.thoonk.run(call)
         return job_id
 
     async def publish_many(
@@ -319,12 +378,17 @@ class Job(ThoonkObject[JobKeys]):
         batch: int = 1000,
         delay: float | None = None,
         at: datetime | None = None,
+        durable: int = 0,
+        durable_timeout: float = DURABLE_TIMEOUT_S,
     ) -> list[str]:
         """Queue many jobs, ``batch`` per script (all-or-nothing per batch); their ids.
 
         ``delay`` / ``at`` delay every job as in :meth:`publish` (each batch's
         due time is worked out by the server when its script runs).
+        ``durable`` / ``durable_timeout`` as in :meth:`publish`: one ``WAIT``
+        after all the batches (NotReplicatedError names every job).
         """
+        _check_durable(durable, durable_timeout)
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= _MAX_BATCH:
             raise InvalidConfigError(
                 f"batch must be an int from 1 to {_MAX_BATCH} (jobs per script), "
@@ -345,7 +409,14 @@ class Job(ThoonkObject[JobKeys]):
         if calls:
             # Their finishes are caught from now on (fresh: the ids were made here).
             await self._expect([job.id for job in jobs], fresh=True)
-            await self.thoonk.run_many(calls)
+            if durable:
+                _, acked = await self.thoonk.run_durable(
+                    calls, replicas=durable, wait_s=durable_timeout
+                )
+                if acked < durable:
+                    raise _not_replicated(self, [job.id for job in jobs], acked, durable)
+            else:
+                await self.thoonk.run_many(calls)
         return [job.id for job in jobs]
 
     # ------------------------------------------------------------------ claim

@@ -13,11 +13,12 @@ often as you like; they share the client's connections.
 
 from __future__ import annotations
 
+import math
 import os
 import reprlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -191,6 +192,10 @@ class Thoonk:
         replies = await self.redis.evalsha_many(
             [(c.script, c.keys, c.args) for c in calls], raise_on_error=False
         )
+        return await self._decode_all(calls, replies)
+
+    async def _decode_all(self, calls: Sequence[Call[Any]], replies: Sequence[Any]) -> list[Any]:
+        """Decode each reply, run the calls' ``after`` commands, raise the first refusal."""
         results: list[Any] = []
         first_error: BaseException | None = None
         for call, reply in zip(calls, replies, strict=True):
@@ -207,6 +212,23 @@ class Thoonk:
         if first_error is not None:
             raise first_error
         return results
+
+    async def run_durable(
+        self, calls: Sequence[Call[Any]], *, replicas: int, wait_s: float
+    ) -> tuple[list[Any], int]:
+        """Scripts of one object, then ``WAIT replicas``: (decoded results, replicas that acked).
+
+        The scripts and the WAIT go in one pipeline on a connection of their
+        own to the node of the object's slot (WAIT counts the writes of its
+        own connection). A refusal is raised after every script ran, as in
+        :meth:`run_many`; the replica count is checked by the caller.
+        """
+        replies, acked = await self.redis.evalsha_durable(
+            [(c.script, c.keys, c.args) for c in calls],
+            replicas=replicas,
+            timeout_ms=max(1, math.ceil(wait_s * 1000)),
+        )
+        return await self._decode_all(calls, replies), acked
 
     async def read(self, command: Command[T]) -> T:
         """Run one plain read command and decode its reply.

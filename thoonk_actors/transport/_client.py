@@ -336,6 +336,57 @@ class RedisClient:
             again = await self.pipeline([commands[i] for i in missing], raise_on_error=False)
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
+        self._note_acl_checks(runs, calls, replies)
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+        return replies
+
+    async def evalsha_durable(
+        self,
+        calls: Sequence[tuple[ScriptLike, Sequence[Arg], Sequence[Arg]]],
+        *,
+        replicas: int,
+        timeout_ms: int,
+    ) -> tuple[list[Any], int]:
+        """Scripts then ``WAIT replicas timeout_ms``, in one pipeline on a dedicated connection.
+
+        WAIT counts the replicas that acknowledged the writes of its own
+        connection: on the shared one it would also block every other caller
+        behind it, so the scripts and the WAIT go on a connection of their own.
+        Returns (the scripts' replies, errors in place; the replicas that
+        acknowledged). NOSCRIPT: the scripts are loaded and the whole pipeline
+        sent again (NOSCRIPT means that script did not run). Never sent again
+        after a broken connection (a script may have run).
+        """
+        runs = [self._script_to_run(s) for s, _, _ in calls]
+        commands: list[Command] = [
+            ("EVALSHA", r.sha1, len(k), *k, *a) for r, (_, k, a) in zip(runs, calls, strict=True)
+        ]
+        results, acked = await self._durable_once(commands, replicas, timeout_ms)
+        missing = [
+            i for i, r in enumerate(results) if isinstance(r, redis.exceptions.NoScriptError)
+        ]
+        if missing:
+            sources = {runs[i].sha1: runs[i].source for i in missing}
+            await self.pipeline([("SCRIPT", "LOAD", src) for src in sources.values()])
+            again, acked_again = await self._durable_once(
+                [commands[i] for i in missing], replicas, timeout_ms
+            )
+            for i, reply in zip(missing, again, strict=True):
+                results[i] = reply
+            acked = min(acked, acked_again)
+        self._note_acl_checks(runs, calls, results)
+        return results, acked
+
+    def _note_acl_checks(
+        self,
+        runs: Sequence[ScriptLike],
+        calls: Sequence[tuple[ScriptLike, Sequence[Arg], Sequence[Arg]]],
+        replies: Sequence[Any],
+    ) -> None:
+        """After a batch: NOPERM forgets all checks; a passed full form allows its light form."""
         if any(isinstance(r, redis.exceptions.NoPermissionError) for r in replies):
             self._acl_checked.clear()
         else:
@@ -344,11 +395,26 @@ class RedisClient:
                 for r, (s, _, _), reply in zip(runs, calls, replies, strict=True)
                 if r is s and not isinstance(reply, Exception)
             )
-        if raise_on_error:
-            for reply in replies:
-                if isinstance(reply, Exception):
-                    raise reply
-        return replies
+
+    async def _durable_once(
+        self, commands: list[Command], replicas: int, timeout_ms: int
+    ) -> tuple[list[Any], int]:
+        limit = timeout_ms / 1000 + self.config.block_margin
+        async with self.dedicated() as conn:
+            with trio.move_on_after(limit):
+                *results, acked = await conn.pipeline([*commands, ("WAIT", replicas, timeout_ms)])
+                if isinstance(acked, Exception):
+                    # No script ran (a replica answers MOVED, then refuses WAIT):
+                    # the scripts' error says why (and a cluster follows it).
+                    if results and all(isinstance(r, Exception) for r in results):
+                        raise results[0]
+                    raise acked
+                return results, int(acked)
+        # The abandoned call made dedicated() close the connection.
+        raise ThoonkTimeoutError(
+            f"Redis at {self.where} did not answer WAIT within {limit:g} s "
+            "(the connection went silent); the connection was closed"
+        )
 
     # -------------------------------------------------------- blocking calls
 

@@ -501,6 +501,43 @@ class ClusterClient:
             what="EVALSHA",
         )
 
+    async def evalsha_durable(
+        self,
+        calls: Sequence[tuple[ScriptLike, Sequence[Arg], Sequence[Arg]]],
+        *,
+        replicas: int,
+        timeout_ms: int,
+    ) -> tuple[list[Any], int]:
+        """As :meth:`RedisClient.evalsha_durable`, on the node of the first call's first key.
+
+        Every call must name keys of one slot (one object's): WAIT counts the
+        replicas of the node whose connection ran the scripts. Redirected
+        (MOVED, ASK, TRYAGAIN...): nothing ran, the whole batch follows.
+        """
+        keys = calls[0][1] if calls else ()
+        slot = int(key_slot(_key_bytes(keys[0]))) if keys else None
+
+        async def attempt(node: RedisClient) -> tuple[list[Any], int]:
+            results, acked = await node.evalsha_durable(
+                calls, replicas=replicas, timeout_ms=timeout_ms
+            )
+            for reply in results:
+                if isinstance(reply, (ThoonkMovedError, ThoonkAskError, *_WAIT_AND_RETRY)):
+                    raise reply
+            return results, acked
+
+        async def asking(node: RedisClient) -> tuple[list[Any], int]:
+            commands: list[Command] = []
+            for script, k, a in calls:
+                commands += [("ASKING",), ("EVAL", script.source, len(k), *k, *a)]
+            async with node.dedicated() as conn:
+                *replies, acked = await conn.pipeline([*commands, ("WAIT", replicas, timeout_ms)])
+            if isinstance(acked, Exception):
+                raise acked
+            return replies[1::2], int(acked)
+
+        return await self._routed(slot, attempt, asking, idempotent=False, what="EVALSHA+WAIT")
+
     async def pipeline(
         self, commands: Sequence[Command], *, raise_on_error: bool = True
     ) -> list[Any]:
