@@ -104,7 +104,7 @@ def cluster_binary() -> str:
 
 @pytest.fixture(scope="session")
 def local_cluster() -> Iterator[LocalCluster]:
-    """A private cluster for the whole session, removed at the end (binary: :func:`cluster_binary`)."""
+    """A private cluster for the whole session, removed at the end (see cluster_binary)."""
     try:
         binary = cluster_binary()
     except Exception as exc:
