@@ -353,8 +353,8 @@ class ClusterClient:
                 return
             if isinstance(final, ThoonkNoPermissionError):
                 raise ThoonkNoPermissionError(
-                    f"{final}; the ACL user needs +cluster|shards +cluster|slots in cluster "
-                    "mode (docs/security.md)"
+                    f"{final}; the ACL user needs +cluster|shards +cluster|slots +asking +eval in "
+                    "cluster mode (docs/security.md)"
                 ) from final
             if final is not None:
                 # TLS refused, authentication refused: as a standalone server says it.

@@ -1,0 +1,215 @@
+"""The least-privilege ACL line of docs/security.md, on a cluster (issue 18.4).
+
+A cluster keeps its ACL users per node (``ACL SETUSER`` is not replicated nor
+spread by the bus), so the user is set on every primary and every replica (a
+replica promoted by a failover must know it too). The line is read from the
+page itself, with the cluster addition the page gives; as that user the main
+flows run on the local cluster (jobs with results, feeds, sorted feeds,
+queues, pub/sub events, an App with a job worker and a feed actor, the CLI),
+and FLUSHALL, KEYS and the like are refused on every node.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+import trio
+from redis.crc import key_slot
+
+from tests.cluster._local import HOST, LocalCluster
+from tests.polling import wait_until
+from thoonk_actors.objects import FeedEvent, open_thoonk
+from thoonk_actors.runtime import App, Resync
+from thoonk_actors.transport import Message, ThoonkNoPermissionError
+
+from ..cli._cli import thoonk
+from .test_cluster_transport import (
+    another_primary,
+    finish_migration,
+    migrating,
+    move_slot,
+    owner_port,
+)
+from ..security.test_acl import DOC, documented_acl_line
+
+USER, PASSWORD = "thoonk_least", "least-Privilege-pw"
+DEADLINE = 60
+
+
+def documented_cluster_rules() -> list[str]:
+    """The rules docs/security.md adds to the line for a cluster."""
+    text = DOC.read_text()
+    block = text.split("<!-- acl-cluster -->", 1)[1].split("`", 2)[1]
+    return shlex.split(block.strip())
+
+
+def set_user_everywhere(cluster: LocalCluster, words: list[str]) -> None:
+    for port in cluster.ports:
+        with contextlib.closing(cluster.client(port)) as node:
+            node.execute_command(*words)
+
+
+def user_url(cluster: LocalCluster) -> str:
+    return cluster.url.replace("redis+cluster://", f"redis+cluster://{USER}:{PASSWORD}@", 1)
+
+
+@pytest.fixture
+def least_cluster_url(cluster_url: str, local_cluster: LocalCluster) -> Iterator[str]:
+    words = documented_acl_line()
+    words[2] = USER
+    words = [f">{PASSWORD}" if w == ">CHANGE-ME" else w for w in words]
+    set_user_everywhere(local_cluster, [*words, *documented_cluster_rules()])
+    try:
+        yield user_url(local_cluster)
+    finally:
+        set_user_everywhere(local_cluster, ["ACL", "DELUSER", USER])
+
+
+def test_main_flows_run_as_the_documented_acl_user_on_a_cluster(
+    least_cluster_url: str, local_cluster: LocalCluster
+) -> None:
+    url = least_cluster_url
+    seen: list[Any] = []
+    app = App(url)
+
+    @app.job("work")
+    async def work(item: dict[str, int]) -> int:
+        return item["n"] * 2
+
+    @app.feed("news")
+    async def on_news(event: FeedEvent | Resync) -> None:
+        seen.append(event)
+
+    async def flows() -> None:
+        async with open_thoonk(url) as t:
+            for name in ("mail", "sms", "push"):  # spread over the primaries
+                jobs = t.job(name)
+                job_id = await jobs.publish({"to": "a"})
+                claimed = await jobs.get(timeout=5)
+                assert claimed is not None and claimed.id == job_id
+                await jobs.finish(claimed, {"sent": True})
+                assert await jobs.wait_result(job_id, timeout=5) == {"sent": True}
+            jobs = t.job("mail")
+            other = await jobs.publish({"to": "b"})
+            claimed = await jobs.get(timeout=5)
+            assert claimed is not None
+            await jobs.cancel(claimed)
+            claimed = await jobs.get(timeout=5)
+            assert claimed is not None
+            await jobs.stall(claimed)
+            await jobs.retry(other)
+            await jobs.retract(other)
+            await jobs.statistics()
+
+            feed = t.feed("notes")
+            async with t.subscribe([feed.channel("publish")]) as sub:
+                await feed.publish({"a": 1}, id="x")
+                message = await sub.receive()
+            assert isinstance(message, Message) and message.data == b'x\0{"a":1}'
+            await feed.publish({"a": 2}, id="x")
+            await feed.retract("x")
+            await feed.items()
+            deck = t.sorted_feed("deck")
+            first = await deck.append("one")
+            await deck.prepend("zero")
+            await deck.edit(first, "uno")
+            await deck.move_to_begin(first)
+            assert [item for _, item in await deck.items()] == ["uno", "zero"]
+            queue = t.queue("tasks")
+            await queue.put("t1")
+            assert await queue.get(timeout=5) == "t1"
+            assert set(await t.names("job")) >= {"mail", "sms", "push"}
+
+            async with app.open():
+                news = t.feed("news")
+                await wait_until(lambda: seen, what="the actor's first snapshot")
+                await news.publish({"title": "hi"}, id="n1")
+                assert await t.job("work").publish_and_wait({"n": 21}, timeout=10) == 42
+                await wait_until(
+                    lambda: any(isinstance(e, FeedEvent) and e.id == "n1" for e in seen),
+                    what="the feed actor's event",
+                )
+
+    async def bounded() -> None:
+        with trio.fail_after(DEADLINE):
+            await flows()
+
+    trio.run(bounded)
+    done = thoonk("stats", url=url)
+    assert done.returncode == 0, done
+    assert "mail" in done.stdout
+
+    # What the user may not do, on any node.
+    with contextlib.closing(local_cluster.cluster_client()) as admin:
+        admin.set("other-app:data", "keep")
+    for port in local_cluster.ports:
+        as_user = redis.Redis(HOST, port, username=USER, password=PASSWORD, socket_timeout=10)
+        try:
+            for command in (
+                ["FLUSHALL"],
+                ["FLUSHDB"],
+                ["KEYS", "*"],
+                ["SCRIPT", "FLUSH"],
+                ["CONFIG", "GET", "dir"],
+                ["CLIENT", "KILL", "TYPE", "normal"],
+                ["CLUSTER", "RESET"],
+                ["CLUSTER", "FAILOVER"],
+                ["CLUSTER", "FORGET", "x" * 40],
+                ["CLUSTER", "SETSLOT", "0", "STABLE"],
+                ["DEL", "other-app:data"],
+                ["SET", "other-app:data", "gone"],
+                ["PUBLISH", "other-app-channel", "x"],
+            ):
+                with pytest.raises(redis.exceptions.NoPermissionError):
+                    as_user.execute_command(*command)
+        finally:
+            as_user.close()
+    with contextlib.closing(local_cluster.cluster_client()) as admin:
+        assert admin.get("other-app:data") == b"keep"
+
+
+async def test_without_the_cluster_rules_the_map_is_refused_saying_what_to_add(
+    cluster_url: str, local_cluster: LocalCluster
+) -> None:
+    words = documented_acl_line()
+    words[2] = USER
+    words = [f">{PASSWORD}" if w == ">CHANGE-ME" else w for w in words]
+    set_user_everywhere(local_cluster, words)  # the standalone line only
+    try:
+        with trio.fail_after(DEADLINE):
+            with pytest.raises(ThoonkNoPermissionError, match=r"\+cluster\|slots"):
+                async with open_thoonk(user_url(local_cluster), reconnect_timeout=60):
+                    pass
+    finally:
+        set_user_everywhere(local_cluster, ["ACL", "DELUSER", USER])
+
+
+async def test_a_job_in_a_migrating_slot_follows_ask_as_that_user(
+    least_cluster_url: str, local_cluster: LocalCluster
+) -> None:
+    # Every key of the queue moved to the importing node, the slot still
+    # MIGRATING: the source answers ASK, the client sends ASKING + EVAL there.
+    slot = key_slot(b"{moving}")
+    source = owner_port(local_cluster, slot)
+    target = another_primary(local_cluster, source)
+    try:
+        with trio.fail_after(DEADLINE):
+            async with open_thoonk(least_cluster_url) as t:
+                jobs = t.job("moving")
+                first = await jobs.publish("before")
+                with migrating(local_cluster, slot, source, target):
+                    with contextlib.closing(local_cluster.client(source)) as src:
+                        keys = src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100)
+                        src.execute_command("MIGRATE", HOST, target, "", 0, 5000, "KEYS", *keys)
+                    redirects = t.redis.redirects  # type: ignore[union-attr]
+                    second = await jobs.publish("during")
+                    assert t.redis.redirects > redirects  # type: ignore[union-attr]
+                    assert await jobs.available_ids() == (first, second)
+    finally:
+        finish_migration(local_cluster, slot, source, target)
+        move_slot(local_cluster, slot, target, source)
