@@ -28,6 +28,7 @@ from thoonk_actors.runtime import App, Resync
 from thoonk_actors.transport import Message, ThoonkNoPermissionError
 
 from ..cli._cli import thoonk
+from ..security.test_acl import DOC, documented_acl_line
 from .test_cluster_transport import (
     another_primary,
     finish_migration,
@@ -35,7 +36,6 @@ from .test_cluster_transport import (
     move_slot,
     owner_port,
 )
-from ..security.test_acl import DOC, documented_acl_line
 
 USER, PASSWORD = "thoonk_least", "least-Privilege-pw"
 DEADLINE = 60
