@@ -100,6 +100,8 @@ class ClusterTLS:
     client_cert: str
     client_key: str
     server_ca: str  # what clients trust: the CA that signed the nodes' certificate
+    #: False: no plaintext port (``port 0``); the formation and witnesses use TLS too.
+    plaintext: bool = True
 
 
 def supports_tls(binary: str) -> bool:
@@ -143,12 +145,29 @@ class LocalCluster:
             return f"rediss+cluster://{seeds}/0?{query}"
         return "redis+cluster://" + ",".join(f"{HOST}:{p}" for p in self.ports[:3])
 
+    def _tls_options(self) -> dict[str, object]:
+        """redis-py's TLS options for a node of a cluster without plaintext ports."""
+        if self.tls is None or self.tls.plaintext:
+            return {}
+        return {
+            "ssl": True,
+            "ssl_ca_certs": self.tls.server_ca,
+            "ssl_certfile": self.tls.client_cert,
+            "ssl_keyfile": self.tls.client_key,
+        }
+
     def client(self, port: int) -> redis.Redis:
-        return redis.Redis(HOST, port, socket_timeout=10, socket_connect_timeout=5)
+        """A client of the node named by its (plaintext) ``port`` (TLS-only: its TLS port)."""
+        options = self._tls_options()
+        if options:
+            port = self.tls_ports[self.ports.index(port)]
+        return redis.Redis(HOST, port, socket_timeout=10, socket_connect_timeout=5, **options)  # type: ignore[arg-type]
 
     def cluster_client(self) -> redis.RedisCluster:
         """A redis-py cluster client: an independent witness of the stored state."""
-        return redis.RedisCluster(HOST, self.ports[0], socket_timeout=10)
+        options = self._tls_options()
+        port = self.tls_ports[0] if options else self.ports[0]
+        return redis.RedisCluster(HOST, port, socket_timeout=10, **options)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ start
 
@@ -171,7 +190,7 @@ class LocalCluster:
             os.mkdir(node_dir)
             args = [
                 self.binary,
-                "--port", str(port),
+                "--port", "0" if self.tls is not None and not self.tls.plaintext else str(port),
                 "--bind", HOST,
                 "--dir", node_dir,
                 "--cluster-enabled", "yes",

@@ -57,33 +57,44 @@ def names_on_each_primary(cluster: LocalCluster) -> list[str]:
     return [names[k] for k in sorted(names)]
 
 
-@pytest.fixture(scope="module")
-def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    if shutil.which("openssl") is None:
-        pytest.skip("needs openssl to make the test's certificates")
-    binary = tls_binary()
-    if binary is None:
-        pytest.skip("no redis-server built with TLS (--tls-port) was found")
-    root = tmp_path_factory.mktemp("tls")
+def certificates(root: Path, *, plaintext: bool) -> ClusterTLS:
+    """The nodes' certificate, a client certificate, and who trusts what."""
     (root / "server").mkdir()
     (root / "client").mkdir()
     cert, key = make_certificate(root / "server")
     client_cert, client_key = make_certificate(root / "client")
     trusted = root / "nodes-trust.pem"  # the nodes trust each other and the client
     trusted.write_text(cert.read_text() + client_cert.read_text())
-    tls = ClusterTLS(
+    return ClusterTLS(
         cert=str(cert),
         key=str(key),
         ca=str(trusted),
         client_cert=str(client_cert),
         client_key=str(client_key),
         server_ca=str(cert),
+        plaintext=plaintext,
     )
+
+
+@contextlib.contextmanager
+def started(root: Path, *, plaintext: bool) -> Iterator[LocalCluster]:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl to make the test's certificates")
+    binary = tls_binary()
+    if binary is None:
+        pytest.skip("no redis-server built with TLS (--tls-port) was found")
     try:
-        with LocalCluster.start(binary, tls=tls) as cluster:
+        with LocalCluster.start(binary, tls=certificates(root, plaintext=plaintext)) as cluster:
             yield cluster
     except ClusterUnavailable as exc:
         pytest.skip(f"cannot start a local TLS Redis Cluster: {exc}")
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """TLS ports and plaintext ports (the formation and the witness use the latter)."""
+    with started(tmp_path_factory.mktemp("tls"), plaintext=True) as cluster:
+        yield cluster
 
 
 @pytest.fixture
@@ -175,3 +186,32 @@ async def test_a_wrong_ca_fails_at_once_saying_so(
     message = str(caught.value)
     assert "ssl_ca_certs" in message
     assert "start the server" not in message and "CLUSTER SHARDS" not in message
+
+
+async def test_a_tls_only_cluster(tmp_path: Path) -> None:
+    """No plaintext port at all (``port 0``): what a production TLS cluster runs."""
+    with started(tmp_path, plaintext=False) as cluster:
+        names = names_on_each_primary(cluster)
+        tls_ports = set(cluster.tls_ports[:3])
+        with trio.fail_after(DEADLINE_S):
+            async with open_thoonk(cluster.url) as thoonk:
+                assert isinstance(thoonk.redis, ClusterClient)
+                assert {port for _, port in thoonk.redis.primaries()} == tls_ports
+                for name in names:
+                    jobs = thoonk.job(name)
+                    job_id = await jobs.publish(name)
+                    claimed = await jobs.get(timeout=5)
+                    assert claimed is not None and claimed.id == job_id
+                    await jobs.finish(claimed, "done")
+                shards = None
+                with contextlib.suppress(redis.exceptions.ResponseError):
+                    shards = await thoonk.redis.execute("CLUSTER", "SHARDS")
+        if shards is not None:  # Redis 7: a node lists its tls-port and no plaintext port
+            for shard in shards:
+                fields = dict(zip(shard[::2], shard[1::2], strict=True))
+                for node in fields[b"nodes"]:
+                    info = dict(zip(node[::2], node[1::2], strict=True))
+                    assert b"port" not in info and int(info[b"tls-port"]) in cluster.tls_ports
+        with contextlib.closing(cluster.cluster_client()) as witness:
+            for name in names:
+                assert witness.get(f"job.finishes:{{{name}}}") == b"1"
