@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import shlex
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import redis
@@ -22,13 +21,11 @@ import trio
 from redis.crc import key_slot
 
 from tests.cluster._local import HOST, LocalCluster
-from tests.polling import wait_until
-from thoonk_actors.objects import FeedEvent, open_thoonk
-from thoonk_actors.runtime import App, Resync
-from thoonk_actors.transport import Message, ThoonkNoPermissionError
+from thoonk_actors.objects import open_thoonk
+from thoonk_actors.transport import ThoonkNoPermissionError
 
 from ..cli._cli import thoonk
-from ..security.test_acl import DOC, documented_acl_line
+from ..security.test_acl import DOC, acl_setuser, run_main_flows
 from .test_cluster_transport import (
     another_primary,
     finish_migration,
@@ -60,10 +57,7 @@ def user_url(cluster: LocalCluster) -> str:
 
 @pytest.fixture
 def least_cluster_url(cluster_url: str, local_cluster: LocalCluster) -> Iterator[str]:
-    words = documented_acl_line()
-    words[2] = USER
-    words = [f">{PASSWORD}" if w == ">CHANGE-ME" else w for w in words]
-    set_user_everywhere(local_cluster, [*words, *documented_cluster_rules()])
+    set_user_everywhere(local_cluster, [*acl_setuser(USER, PASSWORD), *documented_cluster_rules()])
     try:
         yield user_url(local_cluster)
     finally:
@@ -74,72 +68,7 @@ def test_main_flows_run_as_the_documented_acl_user_on_a_cluster(
     least_cluster_url: str, local_cluster: LocalCluster
 ) -> None:
     url = least_cluster_url
-    seen: list[Any] = []
-    app = App(url)
-
-    @app.job("work")
-    async def work(item: dict[str, int]) -> int:
-        return item["n"] * 2
-
-    @app.feed("news")
-    async def on_news(event: FeedEvent | Resync) -> None:
-        seen.append(event)
-
-    async def flows() -> None:
-        async with open_thoonk(url) as t:
-            for name in ("mail", "images", "sms"):  # one on each primary
-                jobs = t.job(name)
-                job_id = await jobs.publish({"to": "a"})
-                claimed = await jobs.get(timeout=5)
-                assert claimed is not None and claimed.id == job_id
-                await jobs.finish(claimed, {"sent": True})
-                assert await jobs.wait_result(job_id, timeout=5) == {"sent": True}
-            jobs = t.job("mail")
-            other = await jobs.publish({"to": "b"})
-            claimed = await jobs.get(timeout=5)
-            assert claimed is not None
-            await jobs.cancel(claimed)
-            claimed = await jobs.get(timeout=5)
-            assert claimed is not None
-            await jobs.stall(claimed)
-            await jobs.retry(other)
-            await jobs.retract(other)
-            await jobs.statistics()
-
-            feed = t.feed("notes")
-            async with t.subscribe([feed.channel("publish")]) as sub:
-                await feed.publish({"a": 1}, id="x")
-                message = await sub.receive()
-            assert isinstance(message, Message) and message.data == b'x\0{"a":1}'
-            await feed.publish({"a": 2}, id="x")
-            await feed.retract("x")
-            await feed.items()
-            deck = t.sorted_feed("deck")
-            first = await deck.append("one")
-            await deck.prepend("zero")
-            await deck.edit(first, "uno")
-            await deck.move_to_begin(first)
-            assert [item for _, item in await deck.items()] == ["uno", "zero"]
-            queue = t.queue("tasks")
-            await queue.put("t1")
-            assert await queue.get(timeout=5) == "t1"
-            assert set(await t.names("job")) >= {"mail", "images", "sms"}
-
-            async with app.open():
-                news = t.feed("news")
-                await wait_until(lambda: seen, what="the actor's first snapshot")
-                await news.publish({"title": "hi"}, id="n1")
-                assert await t.job("work").publish_and_wait({"n": 21}, timeout=10) == 42
-                await wait_until(
-                    lambda: any(isinstance(e, FeedEvent) and e.id == "n1" for e in seen),
-                    what="the feed actor's event",
-                )
-
-    async def bounded() -> None:
-        with trio.fail_after(DEADLINE):
-            await flows()
-
-    trio.run(bounded)
+    run_main_flows(url, ("mail", "images", "sms"))  # a queue on each primary
     done = thoonk("stats", url=url)
     assert done.returncode == 0, done
     assert "mail" in done.stdout
@@ -176,10 +105,7 @@ def test_main_flows_run_as_the_documented_acl_user_on_a_cluster(
 async def test_without_the_cluster_rules_the_map_is_refused_saying_what_to_add(
     cluster_url: str, local_cluster: LocalCluster
 ) -> None:
-    words = documented_acl_line()
-    words[2] = USER
-    words = [f">{PASSWORD}" if w == ">CHANGE-ME" else w for w in words]
-    set_user_everywhere(local_cluster, words)  # the standalone line only
+    set_user_everywhere(local_cluster, acl_setuser(USER, PASSWORD))  # the standalone line only
     try:
         with trio.fail_after(DEADLINE):
             with pytest.raises(ThoonkNoPermissionError, match=r"\+cluster\|slots"):
