@@ -25,7 +25,7 @@ from thoonk_actors.objects import open_thoonk
 from thoonk_actors.transport import ThoonkNoPermissionError
 
 from ..cli._cli import thoonk
-from ..security.test_acl import DOC, acl_setuser, run_main_flows
+from ..security.test_acl import DOC, REFUSED, acl_setuser, assert_refused, run_main_flows
 from .test_cluster_transport import (
     another_primary,
     finish_migration,
@@ -36,6 +36,13 @@ from .test_cluster_transport import (
 
 USER, PASSWORD = "thoonk_least", "least-Privilege-pw"
 DEADLINE = 60
+#: Cluster administration the user may not do, besides the standalone REFUSED.
+CLUSTER_REFUSED = (
+    ("CLUSTER", "RESET"),
+    ("CLUSTER", "FAILOVER"),
+    ("CLUSTER", "FORGET", "x" * 40),
+    ("CLUSTER", "SETSLOT", "0", "STABLE"),
+)
 
 
 def documented_cluster_rules() -> list[str]:
@@ -79,23 +86,7 @@ def test_main_flows_run_as_the_documented_acl_user_on_a_cluster(
     for port in local_cluster.ports:
         as_user = redis.Redis(HOST, port, username=USER, password=PASSWORD, socket_timeout=10)
         try:
-            for command in (
-                ["FLUSHALL"],
-                ["FLUSHDB"],
-                ["KEYS", "*"],
-                ["SCRIPT", "FLUSH"],
-                ["CONFIG", "GET", "dir"],
-                ["CLIENT", "KILL", "TYPE", "normal"],
-                ["CLUSTER", "RESET"],
-                ["CLUSTER", "FAILOVER"],
-                ["CLUSTER", "FORGET", "x" * 40],
-                ["CLUSTER", "SETSLOT", "0", "STABLE"],
-                ["DEL", "other-app:data"],
-                ["SET", "other-app:data", "gone"],
-                ["PUBLISH", "other-app-channel", "x"],
-            ):
-                with pytest.raises(redis.exceptions.NoPermissionError):
-                    as_user.execute_command(*command)
+            assert_refused(as_user, (*REFUSED, *CLUSTER_REFUSED))
         finally:
             as_user.close()
     with contextlib.closing(local_cluster.cluster_client()) as admin:

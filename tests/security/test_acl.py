@@ -55,6 +55,27 @@ def least_url(redis_url: str, sync_redis: redis.Redis) -> Iterator[str]:
         sync_redis.execute_command("ACL", "DELUSER", USER)
 
 
+#: Commands the documented user may not run (other applications' keys and channels too).
+REFUSED: tuple[tuple[str, ...], ...] = (
+    ("FLUSHALL",),
+    ("FLUSHDB",),
+    ("KEYS", "*"),
+    ("SCRIPT", "FLUSH"),
+    ("CONFIG", "GET", "dir"),
+    ("CLIENT", "KILL", "TYPE", "normal"),
+    ("SWAPDB", "0", "1"),
+    ("DEL", "other-app:data"),
+    ("SET", "other-app:data", "gone"),
+    ("PUBLISH", "other-app-channel", "x"),
+)
+
+
+def assert_refused(as_user: redis.Redis, commands: tuple[tuple[str, ...], ...]) -> None:
+    for command in commands:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            as_user.execute_command(*command)
+
+
 def run_main_flows(url: str, job_names: tuple[str, ...] = ("mail",)) -> None:
     """Jobs (each of ``job_names``) with results, feeds, sorted feeds, queues, an App
     with a job worker and a feed actor, as whoever ``url`` logs in as; bounded."""
@@ -136,20 +157,7 @@ def test_main_flows_run_as_the_documented_acl_user(least_url: str, sync_redis: r
     # What the user may not do.
     as_user = redis.Redis.from_url(least_url)
     try:
-        for command in (
-            ["FLUSHALL"],
-            ["FLUSHDB"],
-            ["KEYS", "*"],
-            ["SCRIPT", "FLUSH"],
-            ["CONFIG", "GET", "dir"],
-            ["CLIENT", "KILL", "TYPE", "normal"],
-            ["SWAPDB", "0", "1"],
-            ["DEL", "other-app:data"],
-            ["SET", "other-app:data", "gone"],
-            ["PUBLISH", "other-app-channel", "x"],
-        ):
-            with pytest.raises(redis.exceptions.NoPermissionError):
-                as_user.execute_command(*command)
+        assert_refused(as_user, REFUSED)
     finally:
         as_user.close()
     assert sync_redis.get("other-app:data") == b"keep"
