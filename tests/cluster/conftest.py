@@ -61,15 +61,24 @@ DIFFERENT_ON_A_CLUSTER = {
 }
 
 
+#: Of those, the ones that can pass by timing (not strict): the per-node Gaps
+#: may reach the actors before their first resync ran, and then make one.
+MAY_PASS_BY_TIMING = frozenset(
+    {"test_on_cluster_runtime_feeds.py::test_many_actors_share_one_pattern_subscription"}
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         nodeid = item.nodeid.replace("\\", "/")
         if "tests/cluster/" not in nodeid:
             continue
         item.add_marker(pytest.mark.cluster)
-        reason = DIFFERENT_ON_A_CLUSTER.get(nodeid.rpartition("/")[2])
+        name = nodeid.rpartition("/")[2]
+        reason = DIFFERENT_ON_A_CLUSTER.get(name)
         if reason is not None:
-            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+            strict = name not in MAY_PASS_BY_TIMING
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=strict))
 
 
 def newest_redis_server() -> str | None:
