@@ -22,7 +22,7 @@ from redis.crc import key_slot
 
 from tests.cluster._local import HOST, LocalCluster
 from thoonk_actors.objects import open_thoonk
-from thoonk_actors.transport import ThoonkNoPermissionError
+from thoonk_actors.transport import ThoonkAuthenticationError, ThoonkNoPermissionError
 
 from ..cli._cli import thoonk
 from ..security.test_acl import DOC, REFUSED, acl_setuser, assert_refused, run_main_flows
@@ -130,3 +130,15 @@ async def test_a_job_in_a_migrating_slot_follows_ask_as_that_user(
     finally:
         finish_migration(local_cluster, slot, source, target)
         move_slot(local_cluster, slot, target, source)
+
+
+async def test_a_wrong_password_fails_at_once_as_on_a_standalone_server(
+    least_cluster_url: str,
+) -> None:
+    wrong = least_cluster_url.replace(f":{PASSWORD}@", ":not-the-password@", 1)
+    with trio.fail_after(DEADLINE):
+        with pytest.raises(ThoonkAuthenticationError, match="refused authentication") as caught:
+            async with open_thoonk(wrong, reconnect_timeout=60):
+                pass
+    assert "CLUSTER SHARDS" not in str(caught.value)
+    assert "not-the-password" not in str(caught.value)
