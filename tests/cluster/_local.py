@@ -12,6 +12,14 @@ primary's slot list (``ADDSLOTSRANGE`` is 7.0+ only; the bundled server is
 6.2), ``CLUSTER REPLICATE`` on the others, then every node is polled (with a
 deadline) until it reports ``cluster_state:ok`` and knows all six nodes.
 Torn down with SIGTERM, SIGKILL after a deadline, and the directories removed.
+
+``LocalCluster.start(binary, tls=ClusterTLS(...))`` starts a TLS cluster
+instead (a redis-server built with TLS): each node listens on a plaintext port
+(the formation and the witness use it) *and* a TLS port, with ``tls-cluster
+yes`` (the cluster bus, ``tls-port`` + 10000, over TLS, and TLS ports
+announced) and ``tls-replication yes``; ``url`` is then the
+``rediss+cluster://`` URL of the TLS ports, with the CA and client
+certificate in its query.
 """
 
 from __future__ import annotations
@@ -81,12 +89,45 @@ def _poll(what: str, check: object, deadline: float) -> None:
         time.sleep(0.05)  # polling a subprocess with a deadline: no event to wait on
 
 
+@dataclass(frozen=True)
+class ClusterTLS:
+    """The files of a TLS cluster: the nodes' certificate and key, the CA file the
+    nodes trust (clients' and each other's certificates), the client's files."""
+
+    cert: str
+    key: str
+    ca: str
+    client_cert: str
+    client_key: str
+    server_ca: str  # what clients trust: the CA that signed the nodes' certificate
+    #: False: no plaintext port (``port 0``); the formation and witnesses use TLS too.
+    plaintext: bool = True
+
+
+def supports_tls(binary: str) -> bool:
+    """Whether ``binary`` was built with TLS (it accepts ``--tls-port``)."""
+    try:
+        done = subprocess.run(
+            [binary, "--port", "0", "--tls-port", "0", "--save", "", "--daemonize", "no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    # With TLS: "Configured to not listen anywhere"; without: "Bad directive".
+    return "not listen anywhere" in done.stdout + done.stderr
+
+
 @dataclass
 class LocalCluster:
     binary: str
     root: str
     ports: list[int]
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    tls: ClusterTLS | None = None
+    tls_ports: list[int] = field(default_factory=list)
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -94,23 +135,48 @@ class LocalCluster:
 
     @property
     def url(self) -> str:
-        """The thoonk URL: every primary as a seed."""
+        """The thoonk URL: every primary as a seed (TLS: their TLS ports, CA, client cert)."""
+        if self.tls is not None:
+            seeds = ",".join(f"{HOST}:{p}" for p in self.tls_ports[:3])
+            query = (
+                f"ssl_ca_certs={self.tls.server_ca}&ssl_certfile={self.tls.client_cert}"
+                f"&ssl_keyfile={self.tls.client_key}"
+            )
+            return f"rediss+cluster://{seeds}/0?{query}"
         return "redis+cluster://" + ",".join(f"{HOST}:{p}" for p in self.ports[:3])
 
+    def _tls_options(self) -> dict[str, object]:
+        """redis-py's TLS options for a node of a cluster without plaintext ports."""
+        if self.tls is None or self.tls.plaintext:
+            return {}
+        return {
+            "ssl": True,
+            "ssl_ca_certs": self.tls.server_ca,
+            "ssl_certfile": self.tls.client_cert,
+            "ssl_keyfile": self.tls.client_key,
+        }
+
     def client(self, port: int) -> redis.Redis:
-        return redis.Redis(HOST, port, socket_timeout=10, socket_connect_timeout=5)
+        """A client of the node named by its (plaintext) ``port`` (TLS-only: its TLS port)."""
+        options = self._tls_options()
+        if options:
+            port = self.tls_ports[self.ports.index(port)]
+        return redis.Redis(HOST, port, socket_timeout=10, socket_connect_timeout=5, **options)  # type: ignore[arg-type]
 
     def cluster_client(self) -> redis.RedisCluster:
         """A redis-py cluster client: an independent witness of the stored state."""
-        return redis.RedisCluster(HOST, self.ports[0], socket_timeout=10)
+        options = self._tls_options()
+        port = self.tls_ports[0] if options else self.ports[0]
+        return redis.RedisCluster(HOST, port, socket_timeout=10, **options)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ start
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, binary: str) -> Iterator[LocalCluster]:
+    def start(cls, binary: str, *, tls: ClusterTLS | None = None) -> Iterator[LocalCluster]:
         root = tempfile.mkdtemp(prefix="thc-")
-        cluster = cls(binary=binary, root=root, ports=free_ports(6))
+        ports = free_ports(12 if tls is not None else 6)
+        cluster = cls(binary=binary, root=root, ports=ports[:6], tls=tls, tls_ports=ports[6:])
         try:
             cluster._spawn()
             cluster._form()
@@ -124,7 +190,7 @@ class LocalCluster:
             os.mkdir(node_dir)
             args = [
                 self.binary,
-                "--port", str(port),
+                "--port", "0" if self.tls is not None and not self.tls.plaintext else str(port),
                 "--bind", HOST,
                 "--dir", node_dir,
                 "--cluster-enabled", "yes",
@@ -135,6 +201,16 @@ class LocalCluster:
                 "--daemonize", "no",
                 "--logfile", os.path.join(node_dir, "redis.log"),
             ]  # fmt: skip
+            if self.tls is not None:
+                args += [
+                    "--tls-port", str(self.tls_ports[self.ports.index(port)]),
+                    "--tls-cert-file", self.tls.cert,
+                    "--tls-key-file", self.tls.key,
+                    "--tls-ca-cert-file", self.tls.ca,
+                    "--tls-auth-clients", "yes",
+                    "--tls-cluster", "yes",
+                    "--tls-replication", "yes",
+                ]  # fmt: skip
             self.procs.append(
                 subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             )
@@ -169,8 +245,10 @@ class LocalCluster:
         primaries, replicas = self.ports[:3], self.ports[3:]
         with contextlib.ExitStack() as stack:
             nodes = {p: stack.enter_context(contextlib.closing(self.client(p))) for p in self.ports}
+            # With tls-cluster the bus listens on the TLS port + 10000.
+            meet = self.tls_ports[0] if self.tls is not None else self.ports[0]
             for port in self.ports[1:]:
-                nodes[port].execute_command("CLUSTER", "MEET", HOST, self.ports[0])
+                nodes[port].execute_command("CLUSTER", "MEET", HOST, meet)
             bounds = [0, SLOTS // 3, 2 * SLOTS // 3, SLOTS]
             for i, port in enumerate(primaries):
                 nodes[port].execute_command("CLUSTER", "ADDSLOTS", *range(bounds[i], bounds[i + 1]))

@@ -20,6 +20,7 @@ import trio
 from tests.polling import wait_until
 from thoonk_actors.objects import FeedEvent, open_thoonk
 from thoonk_actors.runtime import App, Resync
+from thoonk_actors.transport import Message
 
 from ..cli._cli import thoonk
 from ._urls import url_with_user
@@ -37,22 +38,49 @@ def documented_acl_line() -> list[str]:
     return words
 
 
+def acl_setuser(user: str = USER, password: str = PASSWORD) -> list[str]:
+    """The documented ``ACL SETUSER`` line for ``user`` with ``password``."""
+    words = documented_acl_line()
+    words[2] = user
+    return [f">{password}" if w == ">CHANGE-ME" else w for w in words]
+
+
 @pytest.fixture
 def least_url(redis_url: str, sync_redis: redis.Redis) -> Iterator[str]:
-    words = documented_acl_line()
-    words[2] = USER
-    words = [f">{PASSWORD}" if w == ">CHANGE-ME" else w for w in words]
-    sync_redis.execute_command(*words, "+select")  # the tests use a database other than 0
+    # The tests use a database other than 0.
+    sync_redis.execute_command(*acl_setuser(), "+select")
     try:
         yield url_with_user(redis_url, USER, PASSWORD)
     finally:
         sync_redis.execute_command("ACL", "DELUSER", USER)
 
 
-def test_main_flows_run_as_the_documented_acl_user(least_url: str, sync_redis: redis.Redis) -> None:
-    sync_redis.set("other-app:data", "keep")
+#: Commands the documented user may not run (other applications' keys and channels too).
+REFUSED: tuple[tuple[str, ...], ...] = (
+    ("FLUSHALL",),
+    ("FLUSHDB",),
+    ("KEYS", "*"),
+    ("SCRIPT", "FLUSH"),
+    ("CONFIG", "GET", "dir"),
+    ("CLIENT", "KILL", "TYPE", "normal"),
+    ("SWAPDB", "0", "1"),
+    ("DEL", "other-app:data"),
+    ("SET", "other-app:data", "gone"),
+    ("PUBLISH", "other-app-channel", "x"),
+)
+
+
+def assert_refused(as_user: redis.Redis, commands: tuple[tuple[str, ...], ...]) -> None:
+    for command in commands:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            as_user.execute_command(*command)
+
+
+def run_main_flows(url: str, job_names: tuple[str, ...] = ("mail",)) -> None:
+    """Jobs (each of ``job_names``) with results, feeds, sorted feeds, queues, an App
+    with a job worker and a feed actor, as whoever ``url`` logs in as; bounded."""
     seen: list[Any] = []
-    app = App(least_url)
+    app = App(url)
 
     @app.job("work")
     async def work(item: dict[str, int]) -> int:
@@ -63,13 +91,15 @@ def test_main_flows_run_as_the_documented_acl_user(least_url: str, sync_redis: r
         seen.append(event)
 
     async def flows() -> None:
-        async with open_thoonk(least_url) as t:
-            jobs = t.job("mail")
-            job_id = await jobs.publish({"to": "a"})
-            claimed = await jobs.get(timeout=5)
-            assert claimed is not None and claimed.id == job_id
-            await jobs.finish(claimed, {"sent": True})
-            assert await jobs.wait_result(job_id, timeout=5) == {"sent": True}
+        async with open_thoonk(url) as t:
+            for name in job_names:
+                jobs = t.job(name)
+                job_id = await jobs.publish({"to": "a"})
+                claimed = await jobs.get(timeout=5)
+                assert claimed is not None and claimed.id == job_id
+                await jobs.finish(claimed, {"sent": True})
+                assert await jobs.wait_result(job_id, timeout=5) == {"sent": True}
+            jobs = t.job(job_names[0])
             other = await jobs.publish({"to": "b"})
             claimed = await jobs.get(timeout=5)
             assert claimed is not None
@@ -82,7 +112,10 @@ def test_main_flows_run_as_the_documented_acl_user(least_url: str, sync_redis: r
             await jobs.statistics()
 
             feed = t.feed("notes")
-            await feed.publish({"a": 1}, id="x")
+            async with t.subscribe([feed.channel("publish")]) as sub:
+                await feed.publish({"a": 1}, id="x")
+                message = await sub.receive()
+            assert isinstance(message, Message) and message.data == b'x\0{"a":1}'
             await feed.publish({"a": 2}, id="x")
             await feed.retract("x")
             await feed.items()
@@ -95,6 +128,7 @@ def test_main_flows_run_as_the_documented_acl_user(least_url: str, sync_redis: r
             queue = t.queue("tasks")
             await queue.put("t1")
             assert await queue.get(timeout=5) == "t1"
+            assert set(await t.names("job")) >= set(job_names)
 
             async with app.open():
                 news = t.feed("news")
@@ -111,6 +145,11 @@ def test_main_flows_run_as_the_documented_acl_user(least_url: str, sync_redis: r
             await flows()
 
     trio.run(bounded)
+
+
+def test_main_flows_run_as_the_documented_acl_user(least_url: str, sync_redis: redis.Redis) -> None:
+    sync_redis.set("other-app:data", "keep")
+    run_main_flows(least_url)
     done = thoonk("stats", url=least_url)
     assert done.returncode == 0, done
     assert "mail" in done.stdout
@@ -118,20 +157,7 @@ def test_main_flows_run_as_the_documented_acl_user(least_url: str, sync_redis: r
     # What the user may not do.
     as_user = redis.Redis.from_url(least_url)
     try:
-        for command in (
-            ["FLUSHALL"],
-            ["FLUSHDB"],
-            ["KEYS", "*"],
-            ["SCRIPT", "FLUSH"],
-            ["CONFIG", "GET", "dir"],
-            ["CLIENT", "KILL", "TYPE", "normal"],
-            ["SWAPDB", "0", "1"],
-            ["DEL", "other-app:data"],
-            ["SET", "other-app:data", "gone"],
-            ["PUBLISH", "other-app-channel", "x"],
-        ):
-            with pytest.raises(redis.exceptions.NoPermissionError):
-                as_user.execute_command(*command)
+        assert_refused(as_user, REFUSED)
     finally:
         as_user.close()
     assert sync_redis.get("other-app:data") == b"keep"

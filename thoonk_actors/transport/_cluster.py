@@ -54,12 +54,15 @@ from ._connect import connect_stream
 from ._connection import Connection
 from ._errors import (
     ThoonkAskError,
+    ThoonkAuthenticationError,
     ThoonkClusterDownError,
     ThoonkConnectionError,
     ThoonkMasterDownError,
     ThoonkMovedError,
+    ThoonkNoPermissionError,
     ThoonkReadOnlyError,
     ThoonkTimeoutError,
+    ThoonkTLSError,
     ThoonkTryAgainError,
 )
 from ._protocol import Arg, Command
@@ -92,6 +95,8 @@ _KEYLESS = frozenset(
 # Keyless commands that change every node's state: sent to every primary.
 _EVERY_PRIMARY = frozenset({b"SCRIPT", b"FLUSHDB", b"FLUSHALL", b"FUNCTION"})
 _SCRIPTS = frozenset({b"EVAL", b"EVALSHA", b"EVAL_RO", b"EVALSHA_RO", b"FCALL", b"FCALL_RO"})
+# What no other node will answer differently (a map reload raises the first one).
+_NOT_HEALING = (ThoonkTLSError, ThoonkAuthenticationError, ThoonkNoPermissionError)
 # The slot moved or its primary is changing: the command did not run.
 _WAIT_AND_RETRY = (
     ThoonkTryAgainError,
@@ -190,8 +195,15 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def slot_map_from_shards(reply: Any, asked: Address) -> dict[tuple[int, int], Address]:
-    """``CLUSTER SHARDS`` (Redis 7) -> {(first, last slot): primary address}."""
+def slot_map_from_shards(
+    reply: Any, asked: Address, *, tls: bool = False
+) -> dict[tuple[int, int], Address]:
+    """``CLUSTER SHARDS`` (Redis 7) -> {(first, last slot): primary address}.
+
+    ``tls``: the client speaks TLS, so a node's ``tls-port`` is its address
+    (a node may list a plaintext ``port`` too); otherwise its ``port``.
+    """
+    ports = ("tls-port", "port") if tls else ("port", "tls-port")
     ranges: dict[tuple[int, int], Address] = {}
     for shard in reply:
         fields = dict(zip(map(_text, shard[::2]), shard[1::2], strict=True))
@@ -203,7 +215,7 @@ def slot_map_from_shards(reply: Any, asked: Address) -> dict[tuple[int, int], Ad
                 continue
             endpoint = _text(info.get("endpoint", info.get("ip", "")))
             host = asked[0] if endpoint in ("", "?") else endpoint
-            address = (host, int(info.get("port", 0) or info.get("tls-port", 0)))
+            address = (host, int(info.get(ports[0], 0) or info.get(ports[1], 0)))
             if _text(info.get("health", "online")) == "online" or primary is None:
                 primary = address
         if primary is None:
@@ -214,7 +226,10 @@ def slot_map_from_shards(reply: Any, asked: Address) -> dict[tuple[int, int], Ad
 
 
 def slot_map_from_slots(reply: Any, asked: Address) -> dict[tuple[int, int], Address]:
-    """``CLUSTER SLOTS`` (Redis 6.2) -> {(first, last slot): primary address}."""
+    """``CLUSTER SLOTS`` (Redis 6.2) -> {(first, last slot): primary address}.
+
+    With ``tls-cluster yes`` the ports are the TLS ones for a TLS connection.
+    """
     ranges: dict[tuple[int, int], Address] = {}
     for entry in reply:
         first, last, primary = int(entry[0]), int(entry[1]), entry[2]
@@ -317,6 +332,7 @@ class ClusterClient:
                 await trio.lowlevel.checkpoint()
                 return
             errors: list[str] = []
+            final: Exception | None = None
             order = [*self._primaries, *(a for a in self._known if a not in self._primaries)]
             for address in dict.fromkeys(order):
                 try:
@@ -327,12 +343,22 @@ class ClusterClient:
                     redis.exceptions.RedisError,
                 ) as exc:
                     errors.append(f"{_netloc(address)}: {exc}")
+                    if final is None and isinstance(exc, _NOT_HEALING):
+                        final = exc
                     continue
                 if not ranges:
                     errors.append(f"{_netloc(address)}: serves no slot (not a formed cluster?)")
                     continue
                 self._install(ranges)
                 return
+            if isinstance(final, ThoonkNoPermissionError):
+                raise ThoonkNoPermissionError(
+                    f"{final}; the ACL user needs +cluster|shards +cluster|slots +asking +eval in "
+                    "cluster mode (docs/security.md)"
+                ) from final
+            if final is not None:
+                # TLS refused, authentication refused: as a standalone server says it.
+                raise final
             raise ThoonkConnectionError(
                 f"no node of the cluster answered CLUSTER SHARDS / SLOTS ({'; '.join(errors)}); "
                 "check the seed addresses in the redis+cluster:// URL and that the cluster is up"
@@ -345,7 +371,9 @@ class ClusterClient:
         conn = await Connection.open(self.config.replace(host=host, port=port), self._nursery)
         try:
             try:
-                return slot_map_from_shards(await conn.execute("CLUSTER", "SHARDS"), address)
+                return slot_map_from_shards(
+                    await conn.execute("CLUSTER", "SHARDS"), address, tls=self.config.tls
+                )
             except redis.exceptions.ResponseError as exc:
                 if "cluster support disabled" in str(exc).lower():
                     raise ThoonkConnectionError(
@@ -448,7 +476,7 @@ class ClusterClient:
     async def _refresh_quietly(self, seen: int) -> None:
         try:
             await self.refresh(seen=seen)
-        except ThoonkConnectionError as exc:
+        except (ThoonkConnectionError, ThoonkNoPermissionError) as exc:
             log.warning("cluster slot map reload failed: %s", exc)
 
     # ---------------------------------------------------------------- calls
