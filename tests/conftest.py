@@ -296,7 +296,12 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
     new = {pid: cmd for pid, cmd in _children().items() if pid not in before}
     # Session-scoped fixtures (the embedded server, the local cluster) start
     # during a test's setup and legitimately outlive it.
-    new = {pid: cmd for pid, cmd in new.items() if "redis-server" not in cmd}
+    # (A server's own forks, an AOF rewrite say, are named "redis-...".)
+    new = {
+        pid: cmd
+        for pid, cmd in new.items()
+        if "redis-server" not in cmd and not cmd.startswith("redis-")
+    }
     if new:
         _leaked.append((item.nodeid, [f"{pid}: {cmd}" for pid, cmd in new.items()]))
 

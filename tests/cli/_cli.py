@@ -18,7 +18,6 @@ import select
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,18 +32,9 @@ DEADLINE = 30.0
 THOONK = [sys.executable, "-m", "thoonk_actors"]
 
 
-# Where PYTHONDONTWRITEBYTECODE is set (this machine's environment sets it), every
-# `thoonk` would compile the package's sources again: about a quarter of its start-up
-# CPU (benchmarks/cli_startup.py --pyc). Its .pyc files go to a folder of their own
-# instead, shared by the runs (Python checks each against its source), never the tree.
-PYCACHE = os.path.join(tempfile.gettempdir(), f"thoonk-tests-pycache-{os.getuid()}")
-
-
 def environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    # Bytecode: tests/conftest.py lets every subprocess keep it (_keep_bytecode).
     base = {k: v for k, v in os.environ.items() if k != URL_ENV}
-    if base.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in base:
-        del base["PYTHONDONTWRITEBYTECODE"]
-        base["PYTHONPYCACHEPREFIX"] = PYCACHE
     return {**base, **(env or {})}
 
 
