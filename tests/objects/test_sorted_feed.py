@@ -373,3 +373,15 @@ async def test_ids_that_look_like_positions_are_placed_right_everywhere(
         _apply_position(mirror, deck.decode_event(raw))
     assert await deck.ids() == order
     assert mirror == order
+
+
+@pytest.mark.parametrize("op", ["publish_before", "publish_after"])
+async def test_an_anchor_of_none_is_refused_before_anything_is_sent(
+    deck: SortedFeed, sync_redis: redis.Redis, op: str
+) -> None:
+    """``publish_before(None, item)`` once reached the script with its arguments shifted."""
+    await deck.append("x", id="A")
+    before = {key: sync_redis.dump(key) for key in sync_redis.keys()}
+    with pytest.raises(InvalidIdError, match="anchor id must be a str"):
+        await getattr(deck, op)(None, None, id="B")
+    assert {key: sync_redis.dump(key) for key in sync_redis.keys()} == before

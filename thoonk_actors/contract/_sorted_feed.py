@@ -89,8 +89,11 @@ def _insert(
     check_item(item)
     script = f"sorted_feed/{op}"
     args: list[str | bytes | int | bool] = []
-    if anchor is not None:
-        validate_id(anchor, what="anchor id")
+    # The anchored scripts take the anchor as their first argument: an anchor
+    # of None there would shift every other argument by one (found by the
+    # hostile sweep: publish_before(None, ...) reached the script).
+    if op in ("publish_before", "publish_after"):
+        anchor = validate_id(anchor, what="anchor id")
         if anchor == id:
             raise InvalidIdError(f"item {id!r} cannot be placed before or after itself")
         args.append(anchor)
@@ -171,7 +174,7 @@ def sorted_feed_move(
     if where in ("before", "after"):
         if anchor is None:
             raise UsageError(f"moving {where} another item needs that item's id as anchor")
-        validate_id(anchor, what="anchor id")
+        anchor = validate_id(anchor, what="anchor id")
         if anchor == id:
             raise InvalidIdError(f"item {id!r} cannot be moved before or after itself")
     elif anchor is not None:
