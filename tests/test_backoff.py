@@ -113,8 +113,6 @@ def test_a_plain_thread_measures_runs_with_its_own_clock() -> None:
         ({"first": 1.0, "maximum": 2.0, "healthy_after": 0}, "healthy_after must be seconds > 0"),
     ],
 )
-def test_bad_settings_are_refused_with_what_to_do(
-    settings: dict[str, float], message: str
-) -> None:
+def test_bad_settings_are_refused_with_what_to_do(settings: dict[str, float], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         BackoffPolicy(**settings)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ healthy run: tests/runtime/test_units.py.)
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 
@@ -95,5 +96,5 @@ async def test_supervisor_restarts_workers_with_backoff_reset_by_a_minute_long_r
         "0.5", "1.0", "2.0", "4.0", "8.0", "10.0", "0.5", "1.0", "2.0",
     ]  # fmt: skip
     assert restarts[0] == "worker 0 (pid 1) exited (exit code 1); restarting in 0.5 s"
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps == [1.5, 2.0, 3.0, 5.0, 9.0, 11.0, 60.5, 2.0, 3.0]
