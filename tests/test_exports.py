@@ -91,7 +91,7 @@ INTERNAL: dict[str, set[str]] = {
         "JobRegistration",
         "Prefetch", "floor",
         "SignalLatch", "StopRequested", "installed_latch", "block_stop_signals",
-        "FeedRegistration", "Watchable", "supervise", "sleep_or_stop", "LinkBackoff",
+        "FeedRegistration", "Watchable", "supervise", "sleep_or_stop", "link_backoff",
         "heartbeat_loop",
         "reaper_loop", "lease_loop", "touch_all", "claims_watch_loop", "stop_when_drained",
         "configure_logging",

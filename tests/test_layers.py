@@ -6,7 +6,7 @@ package it comes from and the package it reaches. An import is allowed when
 the target is the same package, or a package ``ALLOWED`` lists for it, and
 (across packages) names no private module (``thoonk_actors.runtime._stats``,
 ``from ..runtime import _logging``). The top-level private modules
-(``_errors``, ``_nursery``, ``_redact``) are the shared ``core``: everyone
+(``_errors``, ``_nursery``, ``_redact``, ``_backoff``) are the shared ``core``: everyone
 may use them. redis-py and hiredis are the transport's (and the embedded
 server's wire probe's) business only.
 

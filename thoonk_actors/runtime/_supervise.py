@@ -14,7 +14,7 @@ Two kinds of failure, two delays:
   that double up to ``max_delay`` and start over once a run lasted
   ``healthy_after`` seconds, so a loop that fails at once does not spin;
 * a **connection error** (``CLIENT KILL``, a restart, a dead connection) is
-  not a crash: the loop is restarted at once (:class:`LinkBackoff`). Waiting
+  not a crash: the loop is restarted at once (:func:`link_backoff`). Waiting
   for the server is the client's job: the restarted loop's first command
   waits in the client's reconnect loop (with its own backoff) and goes on
   the moment the server answers again, so a healed connection never leaves
@@ -22,6 +22,9 @@ Two kinds of failure, two delays:
   ``CONNECTION_HEALTHY_AFTER`` of their restart (a connection that breaks as
   soon as it is made) are spaced out, by a delay doubling up to
   ``CONNECTION_MAX_DELAY`` (0.5 s), so such a loop never spins.
+
+Both are :class:`~thoonk_actors._backoff.BackoffPolicy` rules (the one
+backoff module); only their settings are here.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from .._backoff import Backoff, BackoffPolicy
 from .._errors import ThoonkError
 from ..objects import ThoonkConnectionError, ThoonkTimeoutError
 
@@ -56,36 +60,28 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 RECOVERABLE: tuple[type[BaseException], ...] = (ThoonkError, *CONNECTION_ERRORS)
 
 
-class LinkBackoff:
-    """The pause before trying again after a connection error (see the module doc).
+def link_backoff(first: float = FIRST_DELAY) -> Backoff:
+    """The pauses before trying again after connection errors (see the module doc).
 
     Synopsis::
 
-        backoff = LinkBackoff()
-        started = trio.current_time()
+        backoff = link_backoff()
+        backoff.run_started()
         ... an attempt fails with a connection error ...
-        await trio.sleep(backoff.after_failure(trio.current_time() - started))
+        await trio.sleep(backoff.run_failed())
 
     0 after an attempt that ran ``CONNECTION_HEALTHY_AFTER`` or longer (or
     the first one): the next attempt waits for the server in the client's
     reconnect loop, not here. Attempts that keep failing faster than that get
-    ``first``, then twice as long each time, up to ``CONNECTION_MAX_DELAY``.
+    ``first``, then twice as long each time, up to ``CONNECTION_MAX_DELAY``
+    (or ``first``, if longer).
     """
-
-    __slots__ = ("_first", "_max", "_next")
-
-    def __init__(self, first: float = FIRST_DELAY) -> None:
-        self._first = first
-        self._max = max(first, CONNECTION_MAX_DELAY)
-        self._next = 0.0
-
-    def after_failure(self, ran_for: float) -> float:
-        """The pause to take now, after an attempt that failed ``ran_for`` seconds in."""
-        if ran_for >= CONNECTION_HEALTHY_AFTER:
-            self._next = 0.0
-        pause = self._next
-        self._next = min(max(pause * 2, self._first), self._max)
-        return pause
+    return BackoffPolicy(
+        first=first,
+        maximum=max(first, CONNECTION_MAX_DELAY),
+        healthy_after=CONNECTION_HEALTHY_AFTER,
+        immediate=True,
+    ).start()
 
 
 async def sleep_or_stop(seconds: float, stopping: trio.Event | None) -> None:
@@ -109,26 +105,22 @@ async def supervise(
     healthy_after: float = HEALTHY_AFTER,
 ) -> None:
     """Run ``fn()`` until it returns or ``stopping`` is set; restart it when it raises."""
-    delay = first_delay  # after crashes
-    link = LinkBackoff(first_delay)  # after connection errors
+    # A first delay above max_delay is kept as the cap (it used to shrink to max_delay after it).
+    longest = max(first_delay, max_delay)
+    crash = BackoffPolicy(first=first_delay, maximum=longest, healthy_after=healthy_after).start()
+    link = link_backoff(first_delay)
     while stopping is None or not stopping.is_set():
-        started = trio.current_time()
+        crash.run_started()
+        link.run_started()
         try:
             await fn()
             return
         except CONNECTION_ERRORS as exc:
-            pause = link.after_failure(trio.current_time() - started)
+            pause = link.run_failed()
             logger.warning("%s lost its connection (%s); restarting in %.2f s", what, exc, pause)
         except Exception:
-            delay = _next(delay, started, first_delay, healthy_after)
-            pause = delay
-            delay = min(delay * 2, max_delay)
+            pause = crash.run_failed()
             logger.exception("%s crashed; restarting in %.2f s", what, pause)
         await sleep_or_stop(pause, stopping)
         if on_restart is not None and (stopping is None or not stopping.is_set()):
             on_restart()
-
-
-def _next(delay: float, started: float, first_delay: float, healthy_after: float) -> float:
-    # A run that lasted a while was healthy: the next failure starts the backoff over.
-    return first_delay if trio.current_time() - started >= healthy_after else delay

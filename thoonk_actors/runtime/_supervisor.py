@@ -38,6 +38,7 @@ import sys
 
 import trio
 
+from .._backoff import BackoffPolicy
 from .._errors import UsageError
 from .._nursery import open_service_nursery
 from ..objects import URL_ENV, resolve_url_sync
@@ -57,6 +58,10 @@ log = logging.getLogger(__name__)
 RESTART_FIRST = 0.5
 RESTART_MAX = 10.0
 HEALTHY_AFTER = 60.0
+#: Pauses before restarting a worker that exited: a run of a minute starts them over.
+RESTART_BACKOFF = BackoffPolicy(
+    first=RESTART_FIRST, maximum=RESTART_MAX, healthy_after=HEALTHY_AFTER
+)
 #: Seconds past the grace period after which a stopping worker is killed.
 KILL_MARGIN = 10.0
 
@@ -174,9 +179,9 @@ class _Pool:
         return 1 if self._failed else 0
 
     async def _keep(self, slot: int) -> None:
-        delay = RESTART_FIRST
+        backoff = RESTART_BACKOFF.start()
         while not self._stopping.is_set():
-            started = trio.current_time()
+            backoff.run_started()
             worker = await self._start(slot)
             proc = worker.proc
             log.info("worker %d started (pid %d)", slot, proc.pid)
@@ -195,14 +200,12 @@ class _Pool:
             if self._burst and code == 0:
                 log.info("worker %d (pid %d) is done", slot, proc.pid)
                 return
-            if trio.current_time() - started >= HEALTHY_AFTER:
-                delay = RESTART_FIRST
+            delay = backoff.run_failed()
             log.warning(
                 "worker %d (pid %d) exited (%s); restarting in %.1f s",
                 slot, proc.pid, _describe(code), delay,
             )  # fmt: skip
             await sleep_or_stop(delay, self._stopping)
-            delay = min(delay * 2, RESTART_MAX)
 
     async def _start(self, slot: int) -> _Worker:
         """Start one worker: its own session, SIGINT/SIGTERM held, a control pipe."""

@@ -16,7 +16,7 @@ Connection errors are retried at once (a write that broke may or may not
 have run; running it again is safe: the claim tokens make a repeated finish or
 cancel a harmless refusal): the retry waits for the server in the client's
 reconnect loop, and only writes that keep breaking at once are spaced out
-(``LinkBackoff``, at most 0.5 s). A longer pause would fill the outcome
+(``link_backoff``, at most 0.5 s). A longer pause would fill the outcome
 channel and stop every handler while the server answers. An outcome leaves
 ``outstanding`` once written.
 """
@@ -31,7 +31,7 @@ import trio
 from .._errors import NotClaimedError, PayloadError, ThoonkError
 from ..objects import ClaimedJob, Job
 from ._stats import QueueCounters
-from ._supervise import CONNECTION_ERRORS, LinkBackoff
+from ._supervise import CONNECTION_ERRORS, link_backoff
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +92,15 @@ class OutcomeWriter:
 
     async def write(self, batch: list[Outcome]) -> None:
         """Write ``batch``, retrying connection errors until it went through."""
-        backoff = LinkBackoff()
+        backoff = link_backoff()
         retry = False
         while True:
-            started = trio.current_time()
+            backoff.run_started()
             try:
                 await self._write(batch, retry=retry)
                 return
             except CONNECTION_ERRORS as exc:
-                delay = backoff.after_failure(trio.current_time() - started)
+                delay = backoff.run_failed()
                 log.warning(
                     "could not write the outcomes of %d jobs of %r (%s); retrying in %.2f s",
                     len(batch), self._job.name, exc, delay,

@@ -45,6 +45,7 @@ from typing import Any, Literal
 import trio
 from trio_util import AsyncValue
 
+from .._backoff import BackoffPolicy
 from .._errors import ThoonkError, UsageError
 from .._nursery import open_service_nursery
 from ..objects import Gap, Thoonk, ThoonkObject, default_worker_id
@@ -63,8 +64,8 @@ SETTLE = 0.05
 #: How long ``close()`` of a subscription waits for its task to end.
 _CLOSE_WAIT = 10.0
 _OPEN_TIMEOUT = 30.0
-_RETRY_FIRST = 0.5
-_RETRY_MAX = 10.0
+#: Pauses before following a queue's events again; a stream that opened starts them over.
+_FOLLOW_BACKOFF = BackoffPolicy(first=0.5, maximum=10.0)
 
 
 class DrainTimeoutError(ThoonkError, TimeoutError):
@@ -453,17 +454,16 @@ class WorkerHandle:
         # Every event of the queue (a publish elsewhere, a retry from the
         # JobBoard...) may change what watchers show: bump the revision.
         job = self._portal.resource.job(self.name)
-        delay = _RETRY_FIRST
+        backoff = _FOLLOW_BACKOFF.start()
         while True:
             try:
                 async with job.events() as events:
-                    delay = _RETRY_FIRST
+                    backoff.reset()
                     async for _ in events:
                         self._bump()
             except Exception as exc:  # a watcher must not take the worker down
                 log.warning("following the events of %r failed: %s", self.name, exc)
-            await trio.sleep(delay)
-            delay = min(delay * 2, _RETRY_MAX)
+            await trio.sleep(backoff.next_delay())
 
     async def _serve(self, app: App, task_status: trio.TaskStatus[RunningApp]) -> None:
         """One run: the app on a client that shares the connection, under a fresh worker id."""

@@ -46,12 +46,15 @@ from ._errors import (
     ThoonkTLSError,
 )
 from ._protocol import Arg, Command
-from ._retry import RESENDABLE, RETRY_FIRST, RETRY_MAX, may_resend, resend_while_safe
+from ._retry import (
+    RECONNECT_BACKOFF,
+    RESENDABLE,
+    RETRY_BACKOFF,
+    may_resend,
+    resend_while_safe,
+)
 
 log = logging.getLogger(__name__)
-
-_BACKOFF_FIRST = 0.02
-_BACKOFF_MAX = 1.0
 
 
 class ScriptLike(Protocol):
@@ -140,7 +143,7 @@ class RedisClient:
         self, config: RedisConfig, *, blocking: bool = False, shared: bool = False
     ) -> Connection:
         deadline = trio.current_time() + config.reconnect_timeout
-        delay = _BACKOFF_FIRST
+        backoff = RECONNECT_BACKOFF.start()
         attempts = 0
         revived = False
         while True:
@@ -157,6 +160,7 @@ class RedisClient:
                     revived = True  # e.g. restart an embedded server that died
                     await config.revive()
                     continue
+                delay = backoff.next_delay()
                 if trio.current_time() + delay > deadline:
                     raise type(exc)(
                         f"{exc} (gave up after {attempts} attempt"
@@ -174,7 +178,6 @@ class RedisClient:
                 self.connects += 1
                 return conn
             await trio.sleep(delay)
-            delay = min(delay * 2, _BACKOFF_MAX)
 
     async def connection(self) -> Connection:
         """The shared multiplexed connection, (re)connected when needed."""
@@ -251,10 +254,11 @@ class RedisClient:
         pending = [i for i, r in enumerate(replies) if isinstance(r, ThoonkLoadingError)]
         if pending:
             deadline = trio.current_time() + self.config.reconnect_timeout
-            delay = RETRY_FIRST
+            backoff = RETRY_BACKOFF.start()
+            delay = backoff.next_delay()
             while pending and trio.current_time() + delay <= deadline:
                 await trio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX)
+                delay = backoff.next_delay()
                 again = await self._pipeline_once([commands[i] for i in pending])
                 for i, reply in zip(pending, again, strict=True):
                     replies[i] = reply

@@ -46,6 +46,7 @@ import redis.exceptions
 import trio
 from redis.crc import key_slot
 
+from .._backoff import BackoffPolicy
 from .._errors import UsageError
 from .._nursery import open_service_nursery
 from ._client import LinkState, RedisClient, ScriptLike
@@ -78,8 +79,8 @@ CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 SLOTS = 16384
 #: Redirections followed for one command before giving up (a map in flux).
 MAX_REDIRECTS = 16
-_PAUSE_FIRST = 0.05
-_PAUSE_MAX = 0.5
+#: Pauses before sending again after TRYAGAIN / CLUSTERDOWN / a failover's refusal.
+_WAIT_BACKOFF = BackoffPolicy(first=0.05, maximum=0.5)
 
 Address = tuple[str, int]
 
@@ -426,7 +427,7 @@ class ClusterClient:
         node = self._target(slot)
         ask: RedisClient | None = None
         deadline: float | None = None
-        pause = _PAUSE_FIRST
+        backoff = _WAIT_BACKOFF.start()
         hops = 0  # redirections to another node; the pauses are bounded by `deadline`
         while hops <= MAX_REDIRECTS:
             seen = self.refreshes
@@ -449,6 +450,7 @@ class ClusterClient:
                 now = trio.current_time()
                 if deadline is None:
                     deadline = now + self.config.reconnect_timeout
+                pause = backoff.next_delay()
                 if now + pause > deadline:
                     raise type(exc)(
                         f"{exc} (still so after {self.config.reconnect_timeout:g} s of retries "
@@ -456,7 +458,6 @@ class ClusterClient:
                     ) from exc
                 log.debug("%s on %s: %s; retrying in %.2f s", what, self.where, exc, pause)
                 await trio.sleep(pause)
-                pause = min(pause * 2, _PAUSE_MAX)
                 await self._refresh_quietly(seen)
                 node = self._target(slot)
             except (ThoonkConnectionError, ThoonkTimeoutError):

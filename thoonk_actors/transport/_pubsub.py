@@ -48,6 +48,7 @@ from ._config import RedisConfig
 from ._connect import connect_stream
 from ._errors import ThoonkLoadingError, ThoonkTimeoutError
 from ._protocol import error_from_reply, pack_command
+from ._retry import RECONNECT_BACKOFF
 from ._subscription import Gap, Message, Subscription
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,7 @@ class PubSub:
     async def _run(self, task_status: trio.TaskStatus[None]) -> None:
         """Connect, (re)subscribe, read; reconnect with backoff for ever."""
         first = True
-        delay = 0.02
+        backoff = RECONNECT_BACKOFF.start()
         revived = False  # once per outage, as the command connections do
         while True:
             try:
@@ -238,10 +239,9 @@ class PubSub:
                         log.warning("pub/sub of %s: %s", self.where, failed)
                     continue
                 log.warning("pub/sub reconnect to %s failed (%s); retrying", self.where, exc)
-                await trio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                await trio.sleep(backoff.next_delay())
                 continue
-            delay = 0.02
+            backoff.reset()
             revived = False
             self._connections += 1
             reconnected = not first

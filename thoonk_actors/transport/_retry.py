@@ -35,6 +35,7 @@ from typing import TypeVar
 
 import trio
 
+from .._backoff import BackoffPolicy
 from ._errors import (
     ThoonkAuthenticationError,
     ThoonkConnectionError,
@@ -49,6 +50,11 @@ T = TypeVar("T")
 #: First pause between two attempts; doubles up to RETRY_MAX.
 RETRY_FIRST = 0.01
 RETRY_MAX = 0.25
+#: The pauses between two sends of one command (and of a pipeline's LOADING replies).
+RETRY_BACKOFF = BackoffPolicy(first=RETRY_FIRST, maximum=RETRY_MAX)
+#: The pauses between two attempts to open a connection (the client's, and
+#: pub/sub's); a connection that opened starts them over.
+RECONNECT_BACKOFF = BackoffPolicy(first=0.02, maximum=1.0)
 #: How many ``patience`` windows a command may be resent in, at most, in all.
 PATIENCE_ROUNDS = 6
 
@@ -90,7 +96,7 @@ async def resend_while_safe(
     """
     deadline: float | None = None
     limit = math.inf
-    delay = RETRY_FIRST
+    backoff = RETRY_BACKOFF.start()
     seen = None if answered is None else answered()
     while True:
         try:
@@ -102,13 +108,14 @@ async def resend_while_safe(
             if answered is not None and answered() != seen:
                 # The server is up (it took a new connection): start over.
                 seen = answered()
-                deadline, delay = None, RETRY_FIRST
+                deadline = None
+                backoff.reset()
             if limit == math.inf:
                 limit = now + PATIENCE_ROUNDS * patience
             if deadline is None:
                 deadline = min(now + patience, limit)
+            delay = backoff.next_delay()
             if now + delay > deadline:
                 raise
             log.debug("sending again to %s after: %s", where, exc)
         await trio.sleep(delay)
-        delay = min(delay * 2, RETRY_MAX)

@@ -25,13 +25,14 @@ from typing import Any
 import ipywidgets as widgets
 import trio
 
+from .._backoff import BackoffPolicy
 from .._errors import ThoonkError
 from ..sync import Portal
 
 log = logging.getLogger(__name__)
 
-_RETRY_FIRST = 0.5
-_RETRY_MAX = 10.0
+#: Pauses before restarting a view's follower; a successful read starts them over.
+FOLLOW_BACKOFF = BackoffPolicy(first=0.5, maximum=10.0)
 #: Seconds a logged warning stays in the status lines' summary.
 WARNINGS_WINDOW = 60.0
 #: Seconds between two re-draws of a status line (the warnings summary ages).
@@ -150,7 +151,7 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._problems: dict[str, str] = {}  # what is wrong now, by source
         self._note = ""  # the last action's outcome (html)
         self._note_error = False
-        self._delay = _RETRY_FIRST
+        self._backoff = FOLLOW_BACKOFF.start()
         self._warnings_since = time.monotonic()  # a view sums up what came after it opened
         self._closed = False
         self._warnings = WarningSummary.attach(self)
@@ -170,14 +171,13 @@ class LiveWidget(widgets.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 await follow()
                 return
             except Exception as exc:  # shown, then retried: a widget never dies
-                delay = self._delay
+                delay = self._backoff.next_delay()
                 self._set_problem("follow", f"{describe_error(exc)} — retrying in {delay:g} s")
                 await trio.sleep(delay)
-                self._delay = min(delay * 2, _RETRY_MAX)
 
     def _healthy(self) -> None:
         """A read succeeded: clear the follower's failure (the connection is back)."""
-        self._delay = _RETRY_FIRST
+        self._backoff.reset()
         if "follow" in self._problems:
             self._warnings_since = time.monotonic()  # the outage's warnings are over
             self._set_problem("follow", None)
