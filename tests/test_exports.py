@@ -97,7 +97,7 @@ INTERNAL: dict[str, set[str]] = {
         "configure_logging",
         "watched_object", "channels_of", "is_async_callable", "main", "SnapshotReader",
         "Rule", "Every", "Cron", "ScheduleRegistration", "tick_item", "ticker", "publish_tick",
-        "Activity", "StartPause",
+        "StartPause",
     },
     "metrics": {"QueueFigures", "Scrape", "ThoonkCollector", "families"},
     "sync": set(),
