@@ -94,6 +94,7 @@ INTERNAL: dict[str, set[str]] = {
         "FeedRegistration", "Watchable", "supervise", "sleep_or_stop", "LinkBackoff",
         "heartbeat_loop",
         "reaper_loop", "lease_loop", "touch_all", "claims_watch_loop", "stop_when_drained",
+        "Claims", "wait_drained",
         "configure_logging",
         "watched_object", "channels_of", "is_async_callable", "main", "SnapshotReader",
         "Rule", "Every", "Cron", "ScheduleRegistration", "tick_item", "ticker", "publish_tick",
