@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import redis
 import trio
+import trio.testing
 
 from tests.polling import wait_until
 from thoonk_actors import ThoonkConnectionError, UsageError, contract
@@ -336,6 +337,73 @@ async def test_burst_returns_when_every_queue_is_drained(redis_url: str) -> None
                 jobs = await thoonk.job(name).statistics()
                 assert (jobs.available, jobs.claimed, jobs.finishes) == (0, 0, count)
     assert sorted(seen) == list(range(50))
+
+
+async def test_wait_drained_waits_for_a_job_claimed_elsewhere_until_its_finish_event(
+    redis_url: str,
+) -> None:
+    """Idle here is not drained: the rule waits for the other claimer, woken by its event."""
+    app = App(redis_url)  # default reaping: the claim held elsewhere stays claimed
+
+    @app.job("elsewhere")
+    async def handler(item: str) -> str:
+        return item
+
+    drained: list[bool] = []
+    with trio.fail_after(DEADLINE):
+        async with client(redis_url) as thoonk:
+            queue = thoonk.job("elsewhere")
+            await queue.publish("x")
+            held = await queue.get(timeout=5)  # claimed before the app's worker starts
+            assert held is not None
+            async with app.open() as running:
+
+                async def wait() -> None:
+                    drained.append(await running.wait_drained())
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(wait)
+                    # Everything here waits (no timer in the rule): still not drained.
+                    await trio.testing.wait_all_tasks_blocked(cushion=0.2)
+                    assert drained == []
+                    await queue.finish(held, "done elsewhere")
+                assert drained == [True]
+
+                async with trio.open_nursery() as nursery:
+                    await queue.publish("later", delay=3600)  # scheduled: work still to do
+                    nursery.start_soon(wait)
+                    await trio.testing.wait_all_tasks_blocked(cushion=0.2)
+                    assert drained == [True]
+                    running.stop_nowait()  # stopped first: False
+    assert drained == [True, False]
+
+
+async def test_burst_waits_for_a_feed_actor_to_handle_what_reached_it(redis_url: str) -> None:
+    app = fast_app(redis_url)
+    started, gate = trio.Event(), trio.Event()
+    handled: list[str] = []
+
+    @app.feed("burst-news", snapshot=False)
+    async def on_news(event: Any) -> None:
+        started.set()
+        await gate.wait()
+        handled.append(event.id)
+
+    with trio.fail_after(DEADLINE):
+        async with client(redis_url) as thoonk, app.open() as running:
+            async with trio.open_nursery() as nursery:
+                drained: list[bool] = []
+
+                async def wait() -> None:
+                    drained.append(await running.wait_drained())
+
+                await thoonk.feed("burst-news").publish("hello", id="1")
+                await started.wait()  # the actor is handling it
+                nursery.start_soon(wait)
+                await trio.testing.wait_all_tasks_blocked(cushion=0.2)
+                assert drained == []  # the actor is still handling it
+                gate.set()
+            assert (drained, handled) == ([True], ["1"])
 
 
 async def test_statistics_count_and_rate(redis_url: str) -> None:

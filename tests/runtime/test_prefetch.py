@@ -229,6 +229,45 @@ async def test_handlers_of_5_ms_keep_the_buffer_near_the_horizon(
 # -------------------------------------------------------------------- real Redis
 
 
+def test_largest_is_the_most_capacity_ever_reaches() -> None:
+    assert Prefetch(4, 3).largest == 7
+    for concurrency in (1, 16, 4 * CEILING + 4):  # the last: a floor above CEILING
+        policy = Prefetch(concurrency, None)
+        assert policy.largest == concurrency + max(floor(concurrency), CEILING)
+        drive_fast(policy, 30)  # grown as far as it goes
+        assert policy.capacity == policy.largest
+
+
+async def test_the_worker_holds_at_most_its_capacity_in_a_bounded_buffer(redis_url: str) -> None:
+    app = App(redis_url)
+    gate = trio.Event()
+
+    @app.job("bounded", concurrency=2, prefetch=3)
+    async def handler(item: int) -> int:
+        await gate.wait()
+        return item
+
+    with trio.fail_after(30):
+        async with open_thoonk(redis_url) as thoonk:
+            await thoonk.job("bounded").publish_many(range(20))
+            async with app.open() as running:
+                await wait_until(
+                    lambda: running.statistics().queue("bounded").in_flight == 5,
+                    what="2 running and 3 buffered",
+                )
+                await trio.testing.wait_all_tasks_blocked(cushion=0.2)  # it claims no more
+                worker = running.workers[0]
+                buffer = worker._jobs_send.statistics()
+                assert (len(worker.outstanding), worker.active) == (5, 5)
+                assert (buffer.current_buffer_used, buffer.max_buffer_size) == (3, 5)
+                gate.set()
+                await wait_until(
+                    lambda: running.statistics().queue("bounded").finished == 20,
+                    what="every job finished",
+                )
+                assert worker.active == 0
+
+
 async def test_drain_gives_a_grown_buffer_back_to_the_queue(redis_url: str) -> None:
     app = App(redis_url, reap_interval=0.1, heartbeat_interval=0.5, stale_after=2.0)
     gate = trio.Event()

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from thoonk_actors import NotFoundError, UsageError
+from thoonk_actors.objects import Gap
 from thoonk_actors.sync import PortalClosedError, SyncThoonk, connect
 
 from ..contract._redis import snapshot
@@ -82,6 +83,26 @@ def test_events_as_a_blocking_iterator(redis_url: str) -> None:
         ]
         # a timeout ends the iteration
         assert list(feed.events(timeout=0.2)) == []
+
+
+def test_a_slow_events_reader_gets_the_subscriptions_overflow_gap(redis_url: str) -> None:
+    """The stream holds the subscription's buffer plus one event in passing, then a Gap."""
+    with connect(redis_url) as t:
+        feed = t.feed("sync-slow-reader")
+        with feed.events(buffer=2, timeout=10) as slow, feed.events(timeout=10) as fast:
+            for n in range(10):
+                feed.publish(str(n), id=str(n))
+            # One connection reads each message for both streams: once the fast one
+            # has the tenth, the slow one's subscription has had all ten.
+            assert [next(fast).id for _ in range(10)] == [str(n) for n in range(10)]
+            got = []
+            while not isinstance(event := next(slow), Gap):
+                got.append(event.id)
+            assert event == Gap("overflow")
+            # buffered (2), plus one passed to this thread, plus one the pump holds
+            assert 2 <= len(got) <= 4 and got == [str(n) for n in range(len(got))]
+            feed.publish("after", id="after")
+            assert next(slow).id == "after"  # nothing dropped after the gap
 
 
 def test_calls_from_many_threads_and_several_connections(redis_url: str) -> None:

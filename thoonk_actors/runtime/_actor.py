@@ -73,7 +73,6 @@ class FeedActor:
         "_pending",
         "_snapshots",
         "_stats",
-        "_stats_changes",
         "registration",
         "skipped",
     )
@@ -100,7 +99,6 @@ class FeedActor:
         self._floor: int | None = None
         self.skipped = 0
         self._stats: ActorStatistics | None = None
-        self._stats_changes = -1
 
     @property
     def idle(self) -> bool:
@@ -120,12 +118,12 @@ class FeedActor:
         if (
             cached is not None
             and cached.handled == c.handled
-            and mailbox.changes == self._stats_changes
+            and cached.buffered == mailbox.buffered
+            and cached.dropped == mailbox.dropped
             and cached.resyncs == c.resyncs
             and cached.restarts == c.restarts
         ):
             return cached
-        self._stats_changes = mailbox.changes
         self._stats = ActorStatistics(
             name=self.registration.name,
             kind=self.registration.kind,

@@ -38,11 +38,12 @@ import trio
 
 from .._errors import UsageError
 from .._nursery import open_service_nursery
+from .._overflow import Activity
 from ..objects import HEARTBEAT_STALE_MS, Thoonk, default_worker_id, open_thoonk
 from ._actor import FeedActor, channels_of, watched_object
 from ._burst import stop_when_drained
 from ._gcpause import StartPause
-from ._mailbox import Activity, Mailbox
+from ._mailbox import Mailbox
 from ._registry import FeedKind, FeedRegistration, JobRegistration
 from ._router import EventRouter
 from ._running import RunningApp
@@ -323,13 +324,13 @@ class App:
     async def _serve(
         self, thoonk: Thoonk, burst: bool, task_status: trio.TaskStatus[RunningApp]
     ) -> None:
+        activity = Activity()
         workers = [
-            JobWorker(registration, thoonk, upkeep=self.upkeep)
+            JobWorker(registration, thoonk, upkeep=self.upkeep, activity=activity)
             for registration in self.jobs.values()
         ]
         routes: dict[str, Mailbox] = {}
         actors: list[FeedActor] = []
-        activity = Activity()
         snapshots = SnapshotReader(thoonk)
         # Thousands of actors start as thousands of long-lived objects: the
         # collector stays off until they all had their start resync (_gcpause).
@@ -372,7 +373,7 @@ class App:
                 workers_done = trio.Event()
                 nursery.start_soon(_run_workers, workers, workers_done)
                 if burst:
-                    nursery.start_soon(stop_when_drained, running, workers, actors)
+                    nursery.start_soon(stop_when_drained, running)
                 running._set_state("running")
                 task_status.started(running)
                 await running._stop_requested.wait()

@@ -9,7 +9,7 @@ Synopsis::
     policy.handed(now, count)         # after handing the claimed jobs to the handlers
     if nth >= policy.head_end:        # a handler takes the nth job handed, ever
         policy.taken(now, nth)
-    policy.capacity, policy.refill, policy.prefetch
+    policy.capacity, policy.refill, policy.prefetch, policy.largest
 
 The claimer keeps at most ``capacity = concurrency + prefetch`` jobs claimed
 and not yet handled, and tops up once ``refill`` slots are free. Bigger
@@ -99,6 +99,11 @@ class Prefetch:
     def __repr__(self) -> str:
         mode = "adaptive" if self.adaptive else "fixed"
         return f"<Prefetch {mode} {self.prefetch} (capacity {self.capacity}, refill {self.refill})>"
+
+    @property
+    def largest(self) -> int:
+        """The most ``capacity`` will ever be: what bounds the worker's job buffer."""
+        return self.concurrency + (self.ceiling if self.adaptive else self.prefetch)
 
     def _set(self, prefetch: int) -> None:
         self.prefetch = prefetch

@@ -7,6 +7,7 @@ Synopsis::
         await running.state.wait_value("running") # trio_util.AsyncValue[str]
         async for stats in running.live.eventual_values():  # refreshed twice a second
             ...
+        await running.wait_drained()              # True once nothing is left to do
         await running.stop(grace=5)               # graceful; returns when stopped
 
 ``stop_nowait(grace)`` starts a graceful stop (a second call may shorten the
@@ -22,8 +23,11 @@ from collections.abc import Sequence
 import trio
 from trio_util import AsyncValue
 
+from .._errors import UsageError
+from .._nursery import open_service_nursery
+from .._overflow import Activity
 from ._actor import FeedActor
-from ._mailbox import Activity
+from ._drain import wait_drained
 from ._stats import ActorStatistics, AppState, RuntimeStatistics
 from ._worker import JobWorker
 
@@ -51,13 +55,14 @@ class RunningApp:
         grace: float,
         activity: Activity | None = None,
     ) -> None:
+        # What every actor's mailbox bumps: while it stands still, the actors'
+        # statistics are the ones built last (None: always rebuild them). The
+        # workers' and mailboxes' settles wake wait_drained().
+        self._activity = activity
         self.worker_id = worker_id
         self.grace = grace
         self.workers = tuple(workers)
         self.actors = tuple(actors)
-        # What every actor's mailbox bumps: while it stands still, the actors'
-        # statistics are the ones built last (None: always rebuild them).
-        self._activity = activity
         self._actor_stats: tuple[ActorStatistics, ...] = ()
         self._actor_stats_at = -1
         self._started = trio.current_time()
@@ -93,6 +98,31 @@ class RunningApp:
     @property
     def stopped(self) -> bool:
         return self._stopped.is_set()
+
+    async def wait_drained(self) -> bool:
+        """``await running.wait_drained()``: True once nothing is left to do; False if it stopped.
+
+        Drained: every job queue of the app has no queued, claimed or scheduled
+        job (by anyone), nothing is in flight here, and every feed actor has
+        handled what reached it (``_drain``: the one rule, also burst mode's).
+        It waits on events, not a timer. False when the app stopped first.
+        """
+        activity = self._activity
+        if activity is None:
+            raise UsageError("wait_drained() needs the app's activity (made by App.open())")
+        drained = False
+        async with open_service_nursery() as nursery:
+
+            async def drain() -> None:
+                nonlocal drained
+                await wait_drained(self.workers, self.actors, activity)
+                drained = True
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(drain)
+            await self._stopped.wait()
+            nursery.cancel_scope.cancel()
+        return drained
 
     async def wait_stopped(self) -> None:
         """``await running.wait_stopped()``: once every job is settled or released."""

@@ -46,12 +46,14 @@ from dataclasses import dataclass
 
 import trio
 
+from .._overflow import Activity
 from ..contract import HeldBack
 from ..objects import HEARTBEAT_STALE_MS, ClaimedJob, Job, Thoonk
 from ._current import CURRENT_QUEUE
+from ._drain import Claims
 from ._handlers import Handlers
 from ._identity import ClaimIdentities
-from ._prefetch import CEILING, Prefetch
+from ._prefetch import Prefetch
 from ._registry import MAX_CLAIM_BATCH, JobRegistration
 from ._stats import QueueCounters, QueueStatistics
 from ._supervise import CONNECTION_ERRORS, RECOVERABLE, supervise
@@ -81,22 +83,29 @@ class JobWorker:
     """Runs one job registration (see the module doc)."""
 
     def __init__(
-        self, registration: JobRegistration, thoonk: Thoonk, *, upkeep: UpkeepSettings
+        self,
+        registration: JobRegistration,
+        thoonk: Thoonk,
+        *,
+        upkeep: UpkeepSettings,
+        activity: Activity | None = None,
     ) -> None:
         self.registration = registration
         self.job: Job = thoonk.job(registration.name)
         self.counters = QueueCounters()
-        self.outstanding: dict[str, ClaimedJob] = {}
+        # Emptied, it tells the app's activity: a drain waiter looks again (_drain).
+        self.outstanding: dict[str, ClaimedJob] = Claims(activity or Activity())
         self.identities = ClaimIdentities(thoonk.worker_id)
         self.stopped = trio.Event()
         self._upkeep = upkeep
         self._stopping = trio.Event()
-        self._jobs_send, self._jobs_receive = trio.open_memory_channel[ClaimedJob](math.inf)
         #: How many jobs the claimer keeps claimed ahead of the handlers (adaptive by default).
         self.prefetch = Prefetch(registration.concurrency, registration.prefetch)
-        most = registration.concurrency + (
-            CEILING if registration.prefetch is None else registration.prefetch
-        )
+        most = self.prefetch.largest
+        # Never more than the prefetch's largest capacity: the claimer hands
+        # over only what fits (capacity - active), so a full channel is a bug,
+        # and send_nowait says so rather than the buffer growing unseen.
+        self._jobs_send, self._jobs_receive = trio.open_memory_channel[ClaimedJob](most)
         # Bounded: if writing falls behind, handlers wait (back-pressure).
         self._out_send, out_receive = trio.open_memory_channel[Outcome](
             max(MAX_CLAIM_BATCH, 4 * most)
@@ -108,7 +117,6 @@ class JobWorker:
             self.counters,
             max_cancels=registration.max_cancels,
         )
-        self._active = 0  # claimed and not yet handled: buffered + running
         self._handled_count = 0  # jobs the handlers are done with (or dropped), ever
         self._slots_freed = trio.Event()
         self._idle_scope: trio.CancelScope | None = None
@@ -130,9 +138,20 @@ class JobWorker:
     # ----------------------------------------------------------------- state
 
     @property
+    def active(self) -> int:
+        """Jobs claimed and not yet handled: handed to the handlers and waiting, or running.
+
+        Counted in one place, from the two things that change: the jobs
+        waiting (``Handlers.waiting``: filled as the claimer hands a job over,
+        emptied as a handler takes it or a stop releases it) and the handlers
+        running one.
+        """
+        return len(self._handlers.waiting) + self.counters.running
+
+    @property
     def idle(self) -> bool:
         """Nothing claimed here and not yet settled."""
-        return not self.outstanding and self._active == 0
+        return not self.outstanding and self.active == 0
 
     def statistics(self) -> QueueStatistics:
         c = self.counters
@@ -194,7 +213,6 @@ class JobWorker:
                     waiting.append(self._jobs_receive.receive_nowait())
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
-            self._active -= len(waiting)
             for claimed in waiting:
                 self._handlers.waiting.pop(claimed.token, None)
             if waiting and self._nursery is not None:
@@ -228,7 +246,7 @@ class JobWorker:
         while not stopping.is_set():
             # Taken from the buffer: done (or dropped) + running.
             prefetch.observe(clock(), self._handled_count + counters.running)
-            free = prefetch.capacity - self._active
+            free = prefetch.capacity - self.active
             if free < prefetch.refill:
                 await self._wait_for_slots()
                 continue
@@ -271,7 +289,6 @@ class JobWorker:
                 for claimed in jobs:
                     waiting[claimed.token] = claimed
                     send.send_nowait(claimed)
-                    self._active += 1
                     handed += 1
             except BaseException:
                 # Whatever broke between the claim and the hand-off: nobody will
@@ -293,7 +310,7 @@ class JobWorker:
     async def _wait_for_slots(self) -> None:
         prefetch = self.prefetch
         with self._idle_wait():
-            while prefetch.capacity - self._active < prefetch.refill:
+            while prefetch.capacity - self.active < prefetch.refill:
                 self._slots_freed = trio.Event()
                 await self._slots_freed.wait()
 
@@ -355,14 +372,13 @@ class JobWorker:
 
     def _handled(self) -> None:
         # A handler is done with a job: its slot is free for the claimer.
-        self._active -= 1
         self._handled_count += 1
         prefetch = self.prefetch
         # The handler takes the next buffered job, if any: its number, counting from 1.
         nth = self._handled_count + self.counters.running + 1
         if nth >= prefetch.head_end:
             prefetch.taken(trio.current_time(), nth)
-        if prefetch.capacity - self._active >= prefetch.refill:
+        if prefetch.capacity - self.active >= prefetch.refill:
             self._slots_freed.set()
 
     # ------------------------------------------------------- writers, upkeep

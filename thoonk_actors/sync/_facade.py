@@ -54,6 +54,11 @@ class EventStream:
 
     ``timeout`` ends the iteration when no event arrived for that many seconds
     (None: wait for ever). Close it (or use ``with``) to unsubscribe.
+
+    Bounded like the subscription under it: one event at a time crosses to
+    the reading thread, the others wait in the subscription (``buffer``
+    events), so a reader that falls behind gets the subscription's
+    ``Gap("overflow")`` in order and memory stays bounded.
     """
 
     def __init__(
@@ -75,12 +80,22 @@ class EventStream:
         decode: Callable[[Any], Any] = getattr(obj, "decode_event", lambda event: event)
         wanted = None if events is None else tuple(events)
 
+        # Taken by the pump before each event it passes on, given back by the
+        # reader as it takes one (_AHEAD: how many cross ahead of the reader).
+        room = self._room = trio.Semaphore(_AHEAD)
+
         async def pump() -> None:
             try:
                 async with obj.events(wanted, buffer=buffer) as stream:
                     subscribed.set()
-                    async for event in stream:
+                    while True:
+                        await room.acquire()
+                        try:
+                            event = await stream.receive()
+                        except trio.EndOfChannel:  # the subscription ended: so does the stream
+                            break
                         self._queue.put(event if isinstance(event, Gap) else decode(event))
+                self._queue.put(_END)
             except BaseException as exc:
                 failure.append(exc)
                 subscribed.set()
@@ -106,6 +121,7 @@ class EventStream:
         if event is _END:
             self.close()
             raise StopIteration
+        self._portal.call_soon(self._room.release)
         return event
 
     def close(self) -> None:
@@ -126,6 +142,8 @@ class EventStream:
 
 
 _END = object()
+#: Events an EventStream passes to its reading thread ahead of the reader.
+_AHEAD = 1
 
 
 class AsyncView:

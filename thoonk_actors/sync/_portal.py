@@ -198,6 +198,16 @@ class Portal(Generic[R]):
         self._spawn(task)
         return scope
 
+    def call_soon(self, fn: Callable[[], object]) -> None:
+        """Run ``fn()`` in the loop soon, without waiting for it (from any thread).
+
+        Nothing happens once the loop has stopped. ``fn`` must not block or raise.
+        """
+        if self._token is None or self._stopped.is_set() or self.forked:
+            return
+        with suppress(trio.RunFinishedError):
+            self._token.run_sync_soon(fn)
+
     def cancel(self, scope: trio.CancelScope) -> None:
         """Cancel a scope that lives in the loop (from any thread)."""
         self._cancel(scope)

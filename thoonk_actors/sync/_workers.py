@@ -59,8 +59,6 @@ WorkerState = Literal["starting", "running", "stopping", "stopped"]
 
 #: Handler errors a worker keeps (the oldest are forgotten first).
 ERRORS_KEPT = 50
-#: Seconds between re-checks of "drained" while jobs keep settling (a bounded rate).
-SETTLE = 0.05
 #: How long ``close()`` of a subscription waits for its task to end.
 _CLOSE_WAIT = 10.0
 _OPEN_TIMEOUT = 30.0
@@ -351,26 +349,12 @@ class WorkerHandle:
             await self._state.wait_value("stopped")
 
     async def _await_drained(self, timeout: float | None) -> QueueStatistics:  # noqa: ASYNC109
-        job = self._portal.resource.job(self.name)
         with trio.move_on_after(float("inf") if timeout is None else timeout):
-            while True:
-                seen = self._changes.value
-                running = self._running
-                if running is None:
-                    return self._snapshot()
-                if running.statistics().queue(self.name).in_flight == 0:
-                    counts = await job.statistics()
-                    # Look at the local count again after Redis answered: a
-                    # claim may have landed while we asked.
-                    if (
-                        counts.available == 0
-                        and counts.claimed == 0
-                        and counts.scheduled == 0  # a retry waiting out its backoff
-                        and running.statistics().queue(self.name).in_flight == 0
-                    ):
-                        return self._snapshot()
-                await self._wait_changed(seen)
-                await trio.sleep(SETTLE)  # a burst of changes makes one check, not hundreds
+            running = self._running
+            if running is not None:
+                # The runtime's one drained rule (False: this run stopped first).
+                await running.wait_drained()
+            return self._snapshot()
         raise DrainTimeoutError(
             f"the queue {self.name!r} was not drained within {timeout:g} s "
             f"({self._snapshot().finished} finished by this worker so far)"

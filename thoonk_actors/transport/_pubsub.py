@@ -149,7 +149,7 @@ class PubSub:
                 ) from None
             yield sub
         finally:
-            sub._close()
+            sub.close()
             gone: list[tuple[_Kind, bytes]] = []
             for key in dict.fromkeys(wanted):
                 topic = self._topics[key]
@@ -319,7 +319,7 @@ class PubSub:
             await topic.confirmed.wait()
         subs = {s for topic in self._topics.values() for s in topic.subscribers}
         for sub in subs:
-            sub._put(Gap("reconnected"))
+            sub._deliver(Gap("reconnected"))
 
     async def _write_loop(self, stream: trio.abc.Stream) -> None:
         while True:
@@ -365,13 +365,13 @@ class PubSub:
             if topic is not None:
                 message = Message(reply[1], reply[2])
                 for sub in topic.subscribers:
-                    sub._put(message)
+                    sub._deliver(message)
         elif kind == b"pmessage":
             topic = self._topics.get(("pattern", reply[1]))
             if topic is not None:
                 message = Message(reply[2], reply[3], reply[1])
                 for sub in topic.subscribers:
-                    sub._put(message)
+                    sub._deliver(message)
         elif kind == b"subscribe":
             self._on_confirm(("channel", reply[1]))
         elif kind == b"psubscribe":

@@ -6,21 +6,23 @@ Synopsis::
         ...
 
 A subscription never slows its connection down: past its capacity -- a
-number of messages, and a number of bytes (:data:`DEFAULT_BUFFER_BYTES`) -- it
+number of events, and a number of bytes (:data:`DEFAULT_BUFFER_BYTES`) -- it
 drops messages and hands its reader one :class:`Gap` (``reason="overflow"``)
-once the buffer is drained. The byte budget is what bounds memory: another
+once the buffer is drained (the package's one drop-and-mark rule:
+``thoonk_actors._overflow``). The byte budget is what bounds memory: another
 client of the same Redis can publish 400 events of 5 MB each.
 :class:`~thoonk_actors.transport.PubSub` feeds it.
 """
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import trio
+
+from .._overflow import OverflowBuffer
 
 #: The bytes of message payloads one buffer may hold before it overflows.
 DEFAULT_BUFFER_BYTES = 32 * 1024 * 1024
@@ -61,20 +63,20 @@ class SubscriptionStatistics:
     buffered_bytes: int = 0
 
 
-class Subscription:
-    """The receiving end of :meth:`PubSub.subscribe`; iterate it or call :meth:`receive`."""
+class Subscription(OverflowBuffer[Message, Gap]):
+    """The receiving end of :meth:`PubSub.subscribe`; iterate it or call :meth:`receive`.
+
+    The package's one drop-and-mark buffer (``thoonk_actors._overflow``, shared
+    with the actor runtime's mailboxes) with :class:`Gap` as its marker. One
+    reader at a time: a second task calling :meth:`receive` while one waits
+    gets ``trio.BusyResourceError``.
+    """
+
+    MARKER = Gap
+    __slots__ = ("_sink",)
 
     def __init__(self, capacity: int, max_bytes: int = DEFAULT_BUFFER_BYTES) -> None:
-        self._queue: collections.deque[Event] = collections.deque()
-        self._capacity = capacity
-        self._max_bytes = max_bytes
-        self._bytes = 0
-        self._overflowed = False
-        self._wakeup = trio.Event()
-        self._closed = False
-        self._delivered = 0
-        self._dropped = 0
-        self._gaps = 0
+        super().__init__(capacity, max_bytes)
         self._sink: Callable[[Event], None] | None = None
 
     def deliver_to(self, sink: Callable[[Event], None]) -> None:
@@ -94,60 +96,20 @@ class Subscription:
             sink(event)
         self._sink = sink
 
-    def _put(self, event: Event) -> None:
+    def _deliver(self, event: Event) -> None:
+        """What the connection's reader calls for each message or gap it reads."""
         sink = self._sink
         if sink is not None:
-            if isinstance(event, Gap):
-                self._gaps += 1
+            if type(event) is Message:
+                self.delivered += 1
             else:
-                self._delivered += 1
+                self.gaps += 1
             sink(event)
-            return
-        if isinstance(event, Gap):
-            self._queue.append(event)
-        elif (
-            self._overflowed
-            or len(self._queue) >= self._capacity
-            # One message always fits in an empty buffer, whatever its size.
-            or (self._bytes and self._bytes + len(event.data) > self._max_bytes)
-        ):
-            self._overflowed = True
-            self._dropped += 1
-            return
+        elif type(event) is Message:
+            self.offer(event)
         else:
-            self._queue.append(event)
-            self._bytes += len(event.data)
-        self._wakeup.set()
-
-    def receive_nowait(self) -> Event:
-        """The next event, or raise ``trio.WouldBlock``."""
-        if self._queue:
-            event = self._queue.popleft()
-        elif self._overflowed:
-            self._overflowed = False
-            event = Gap("overflow")
-        elif self._closed:
-            raise trio.EndOfChannel
-        else:
-            raise trio.WouldBlock
-        if isinstance(event, Gap):
-            self._gaps += 1
-        else:
-            self._delivered += 1
-            self._bytes -= len(event.data)
-        return event
-
-    async def receive(self) -> Event:
-        """Wait for the next event (a :class:`Message` or a :class:`Gap`)."""
-        while True:
-            try:
-                event = self.receive_nowait()
-            except trio.WouldBlock:
-                self._wakeup = trio.Event()
-                await self._wakeup.wait()
-                continue
-            await trio.lowlevel.checkpoint()
-            return event
+            assert isinstance(event, Gap)
+            self.gap(event.reason)
 
     def __aiter__(self) -> Subscription:
         return self
@@ -161,14 +123,10 @@ class Subscription:
     def statistics(self) -> SubscriptionStatistics:
         """``sub.statistics()``: buffered, delivered, dropped and gap counts so far."""
         return SubscriptionStatistics(
-            buffered=len(self._queue),
+            buffered=self.buffered,
             capacity=self._capacity,
-            delivered=self._delivered,
-            dropped=self._dropped,
-            gaps=self._gaps,
-            buffered_bytes=self._bytes,
+            delivered=self.delivered,
+            dropped=self.dropped,
+            gaps=self.gaps,
+            buffered_bytes=self.buffered_bytes,
         )
-
-    def _close(self) -> None:
-        self._closed = True
-        self._wakeup.set()
