@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import hiredis
 import outcome
 import trio
 
+from ._broken import broken, stream_errors
 from ._config import RedisConfig
-from ._connect import connect_stream, reason
+from ._connect import connect_stream
 from ._errors import ThoonkConnectionError, ThoonkTimeoutError
 from ._protocol import Command, error_from_reply, pack_command
 from ._socket import PlainSocketStream
@@ -188,16 +190,9 @@ class Connection:
 
     def _send_nowait(self, data: bytes) -> int:
         assert self._plain is not None
-        try:
+        with self._breaks_on_stream_errors():
             return self._plain.send_nowait(data)
-        except (OSError, trio.ClosedResourceError) as exc:
-            self._break(
-                ThoonkConnectionError(
-                    f"the connection to Redis at {self.where} broke ({reason(exc)}); "
-                    "commands in flight may or may not have run"
-                )
-            )
-            return len(data)
+        return len(data)  # broken: nothing more to send, the callers were failed
 
     async def _watchdog(self, limit: float) -> None:
         """Declare the connection broken when the oldest call waited too long.
@@ -240,15 +235,8 @@ class Connection:
         with trio.CancelScope(shield=True) as scope:
             if timeout is not None:
                 scope.deadline = trio.current_time() + timeout
-            try:
+            with self._breaks_on_stream_errors():
                 await self._stream.send_all(data)
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                self._break(
-                    ThoonkConnectionError(
-                        f"the connection to Redis at {self.where} broke ({reason(exc)}); "
-                        "commands in flight may or may not have run"
-                    )
-                )
         if scope.cancelled_caught:
             self._break(
                 ThoonkTimeoutError(
@@ -257,9 +245,27 @@ class Connection:
                 )
             )
 
+    @contextmanager
+    def _breaks_on_stream_errors(self) -> Iterator[None]:
+        """A stream failure in the block breaks the connection instead of propagating.
+
+        Every waiting caller gets the typed error (see ``_broken``); raising
+        would only end the reader or writer task and surface as an
+        ExceptionGroup from the nursery in :meth:`_run`.
+        """
+        try:
+            with stream_errors(self.where):
+                yield
+        except ThoonkConnectionError as exc:
+            self._break(exc)
+
     def _unusable_error(self) -> Exception:
         if self._broken is not None:
-            return type(self._broken)(str(self._broken))
+            # A copy per caller (one exception object raised in many tasks
+            # would pile up their tracebacks), with the cause that broke it.
+            error = type(self._broken)(str(self._broken))
+            error.__cause__ = self._broken.__cause__
+            return error
         return ThoonkConnectionError(f"the connection to Redis at {self.where} is closed")
 
     # -------------------------------------------------------------- lifecycle
@@ -296,24 +302,8 @@ class Connection:
             await trio.aclose_forcefully(self._stream)
 
     async def _read_guarded(self) -> None:
-        # Errors are turned into a break here, inside the task, so they never
-        # surface as an ExceptionGroup from the nursery above.
-        try:
+        with self._breaks_on_stream_errors():
             await self._read_loop()
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._break(
-                ThoonkConnectionError(
-                    f"the connection to Redis at {self.where} broke ({reason(exc)}); "
-                    "commands in flight may or may not have run"
-                )
-            )
-        except hiredis.ProtocolError as exc:
-            self._break(
-                ThoonkConnectionError(
-                    f"Redis at {self.where} sent bytes that are not RESP ({exc}); "
-                    "is that address really a Redis server?"
-                )
-            )
 
     async def _write_loop(self) -> None:
         while True:
@@ -331,21 +321,12 @@ class Connection:
         while True:
             data = await self._stream.receive_some(_READ_SIZE)
             if not data:
-                self._break(
-                    ThoonkConnectionError(
-                        f"Redis at {self.where} closed the connection; commands in flight "
-                        "may or may not have run"
-                    )
-                )
+                self._break(broken(self.where, "Redis closed the connection"))
                 return
             reader.feed(bytes(data))
             while (reply := reader.gets()) is not False:
                 if not pending:
-                    self._break(
-                        ThoonkConnectionError(
-                            f"Redis at {self.where} sent a reply nobody asked for"
-                        )
-                    )
+                    self._break(broken(self.where, "Redis sent a reply nobody asked for"))
                     return
                 slot = pending[0]
                 slot.replies.append(reply)
