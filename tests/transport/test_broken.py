@@ -1,6 +1,6 @@
 """A broken connection is reported one way: ThoonkConnectionError, one message format.
 
-The translation itself (``_broken.stream_errors``) with each kind of failure a
+The translation itself (``_broken.StreamErrors``) with each kind of failure a
 stream raises, then the paths that use it: a real server that kills the
 connection (CLIENT KILL), a TCP peer that resets it, a peer that answers the
 handshake with bytes that are not RESP.
@@ -23,7 +23,7 @@ import trio
 from tests.polling import wait_until
 from thoonk_actors import ThoonkConnectionError, ThoonkTimeoutError
 from thoonk_actors.transport import Connection, RedisConfig
-from thoonk_actors.transport._broken import stream_errors
+from thoonk_actors.transport._broken import StreamErrors
 from thoonk_actors.transport._connect import connect_stream
 
 WHERE = "redis://127.0.0.1:6379/0"
@@ -51,21 +51,21 @@ def _broken_pipe() -> trio.BrokenResourceError:
 )  # fmt: skip
 def test_each_stream_failure_becomes_one_connection_error(failure: Exception, why: str) -> None:
     with pytest.raises(ThoonkConnectionError, match=FORMAT.format(why=why, then=IN_FLIGHT)) as info:
-        with stream_errors(WHERE):
+        with StreamErrors(WHERE):
             raise failure
     assert info.value.__cause__ is failure
 
 
 @pytest.mark.parametrize("other", [ValueError("a bug"), ThoonkTimeoutError("slow")])
 def test_other_errors_pass_through_untouched(other: Exception) -> None:
-    with pytest.raises(type(other)) as info, stream_errors(WHERE):
+    with pytest.raises(type(other)) as info, StreamErrors(WHERE):
         raise other
     assert info.value is other
 
 
 def test_the_consequence_is_the_callers_to_say() -> None:
     with pytest.raises(ThoonkConnectionError, match=r"broke \(Broken pipe\); nothing was sent$"):
-        with stream_errors(WHERE, "nothing was sent"):
+        with StreamErrors(WHERE, "nothing was sent"):
             raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 

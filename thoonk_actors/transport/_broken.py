@@ -2,7 +2,7 @@
 
 Synopsis::
 
-    with stream_errors(config.describe()):
+    with StreamErrors(config.describe()):
         data = await stream.receive_some(size)
 
 The socket, trio's streams and hiredis each report a broken connection their
@@ -15,12 +15,16 @@ block each becomes :class:`ThoonkConnectionError` with one message format,
 ``from`` the original so the cause is kept. Cancellation and every other
 exception pass through untouched. Like trio's translation at its socket
 boundary, the list of what counts as "broken" lives here and nowhere else.
+
+A class rather than a generator-based context manager: a connection keeps one
+and enters it on every send (the fast path of each command), where the
+generator's set-up would cost microseconds per command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from types import TracebackType
 
 import hiredis
 import trio
@@ -62,10 +66,40 @@ def broken(where: str, why: str, consequence: str = IN_FLIGHT) -> ThoonkConnecti
     return ThoonkConnectionError(f"the connection to Redis at {where} broke ({why}); {consequence}")
 
 
-@contextmanager
-def stream_errors(where: str, consequence: str = IN_FLIGHT) -> Iterator[None]:
-    """Raise :class:`ThoonkConnectionError` for any of ``STREAM_ERRORS`` in the block."""
-    try:
-        yield
-    except STREAM_ERRORS as exc:
-        raise broken(where, why_broken(exc), consequence) from exc
+class StreamErrors:
+    """Translate ``STREAM_ERRORS`` in the block; reusable (it keeps nothing per use).
+
+    ``on_break``: instead of raising, hand the error to this callback and
+    carry on after the block (a connection fails its waiting callers that
+    way: raising would only end its reader or writer task).
+    """
+
+    __slots__ = ("consequence", "on_break", "where")
+
+    def __init__(
+        self,
+        where: str,
+        consequence: str = IN_FLIGHT,
+        on_break: Callable[[ThoonkConnectionError], None] | None = None,
+    ) -> None:
+        self.where = where
+        self.consequence = consequence
+        self.on_break = on_break
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if exc is None or not isinstance(exc, STREAM_ERRORS):
+            return False
+        error = broken(self.where, why_broken(exc), self.consequence)
+        if self.on_break is None:
+            raise error from exc
+        error.__cause__ = exc
+        self.on_break(error)
+        return True

@@ -17,7 +17,7 @@ from typing import Any
 import hiredis
 import trio
 
-from ._broken import broken, reason, stream_errors
+from ._broken import StreamErrors, broken, reason
 from ._config import RedisConfig
 from ._errors import ThoonkConnectionError, ThoonkTimeoutError, ThoonkTLSError
 from ._protocol import Command, error_from_reply, pack_command
@@ -145,7 +145,7 @@ async def connect_stream(config: RedisConfig) -> tuple[trio.abc.Stream, hiredis.
     stream = await open_stream(config)
     reader = hiredis.Reader()
     try:
-        with stream_errors(config.describe(), _IN_HANDSHAKE):
+        with StreamErrors(config.describe(), _IN_HANDSHAKE):
             await greet(stream, config, reader)
     except trio.TooSlowError:
         await trio.aclose_forcefully(stream)

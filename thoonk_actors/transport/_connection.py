@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import hiredis
 import outcome
 import trio
 
-from ._broken import broken, stream_errors
+from ._broken import StreamErrors, broken
 from ._config import RedisConfig
 from ._connect import connect_stream
 from ._errors import ThoonkConnectionError, ThoonkTimeoutError
@@ -97,6 +96,10 @@ class Connection:
         self._broken: ThoonkConnectionError | ThoonkTimeoutError | None = None
         self._closed = False
         self._plain = stream if isinstance(stream, PlainSocketStream) else None
+        # A stream failure inside breaks the connection (every waiting caller
+        # gets the typed error) instead of propagating: raising would only end
+        # the reader or writer task, as an ExceptionGroup from _run's nursery.
+        self._breaks_on_stream_errors = StreamErrors(self.where, on_break=self._break)
 
     @classmethod
     async def open(
@@ -190,7 +193,7 @@ class Connection:
 
     def _send_nowait(self, data: bytes) -> int:
         assert self._plain is not None
-        with self._breaks_on_stream_errors():
+        with self._breaks_on_stream_errors:
             return self._plain.send_nowait(data)
         return len(data)  # broken: nothing more to send, the callers were failed
 
@@ -235,7 +238,7 @@ class Connection:
         with trio.CancelScope(shield=True) as scope:
             if timeout is not None:
                 scope.deadline = trio.current_time() + timeout
-            with self._breaks_on_stream_errors():
+            with self._breaks_on_stream_errors:
                 await self._stream.send_all(data)
         if scope.cancelled_caught:
             self._break(
@@ -244,20 +247,6 @@ class Connection:
                     "the connection was closed"
                 )
             )
-
-    @contextmanager
-    def _breaks_on_stream_errors(self) -> Iterator[None]:
-        """A stream failure in the block breaks the connection instead of propagating.
-
-        Every waiting caller gets the typed error (see ``_broken``); raising
-        would only end the reader or writer task and surface as an
-        ExceptionGroup from the nursery in :meth:`_run`.
-        """
-        try:
-            with stream_errors(self.where):
-                yield
-        except ThoonkConnectionError as exc:
-            self._break(exc)
 
     def _unusable_error(self) -> Exception:
         if self._broken is not None:
@@ -302,7 +291,7 @@ class Connection:
             await trio.aclose_forcefully(self._stream)
 
     async def _read_guarded(self) -> None:
-        with self._breaks_on_stream_errors():
+        with self._breaks_on_stream_errors:
             await self._read_loop()
 
     async def _write_loop(self) -> None:
