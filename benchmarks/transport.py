@@ -10,7 +10,12 @@ Measures, on the same server in the same run, interleaved, median of
 * sequential: one PING awaited at a time (round trips/s);
 * pipelined: PINGs in batches of 100 (commands/s);
 * concurrent (ours only): 100 tasks each awaiting PINGs on one connection,
-  which the multiplexer turns into pipelining by itself (commands/s).
+  which the multiplexer turns into pipelining by itself (commands/s);
+* pub/sub flood (ours only): one EVAL publishes ``--n`` x 5 messages of 20
+  bytes to a channel a subscription of ours hands to a callback (messages/s,
+  from the first message to the last), while another task loops on
+  checkpoints: how many steps it made during the flood is printed too (0
+  means the flooded reader starved it; see ``transport/_socket.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,10 @@ from collections.abc import Callable
 import redis
 import trio
 
-from thoonk_actors.transport import open_redis
+from thoonk_actors.transport import Gap, Message, open_pubsub, open_redis
+
+#: One script call publishes them all, so the flood comes from the server at its own pace.
+FLOOD = "for i = 1, tonumber(ARGV[1]) do redis.call('PUBLISH', KEYS[1], ARGV[2]) end return 1"
 
 
 def redis_py_sequential(url: str, n: int) -> float:
@@ -81,6 +89,39 @@ def ours(url: str, n: int, mode: str) -> float:
     return trio.run(main)
 
 
+def ours_flood(url: str, n: int, steps_seen: list[int]) -> float:
+    async def main() -> float:
+        async with open_redis(url) as client, open_pubsub(url) as pubsub:
+            got = steps = 0
+            start = 0.0
+            first_step = 0
+            done = trio.Event()
+
+            def sink(event: Message | Gap) -> None:
+                nonlocal got, start, first_step
+                got += 1
+                if got == 1:
+                    start, first_step = time.perf_counter(), steps
+                if got == n:
+                    steps_seen.append(steps - first_step)
+                    done.set()
+
+            async def stepper() -> None:
+                nonlocal steps
+                while not done.is_set():
+                    steps += 1
+                    await trio.lowlevel.checkpoint()
+
+            async with pubsub.subscribe(["bench:flood"]) as sub, trio.open_nursery() as nursery:
+                sub.deliver_to(sink)
+                nursery.start_soon(stepper)
+                await client.execute("EVAL", FLOOD, 1, "bench:flood", n, "x" * 20)
+                await done.wait()
+            return n / (time.perf_counter() - start)
+
+    return trio.run(main)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default="redis://127.0.0.1:6379/15")
@@ -94,7 +135,11 @@ def main() -> None:
         "redis-py sync, pipelined x100": lambda: redis_py_pipelined(args.url, args.n * 10),
         "thoonk-actors, pipelined x100": lambda: ours(args.url, args.n * 10, "pipelined"),
         "thoonk-actors, 100 concurrent tasks": lambda: ours(args.url, args.n * 5, "concurrent"),
+        "thoonk-actors, pub/sub flood (messages/s)": lambda: ours_flood(
+            args.url, args.n * 5, flood_steps
+        ),
     }
+    flood_steps: list[int] = []
     results: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.rounds):
         for name, case in cases.items():  # interleaved, so drift hits every case alike
@@ -108,6 +153,7 @@ def main() -> None:
     seq = medians["thoonk-actors, sequential"] / medians["redis-py sync, sequential"]
     pipe = medians["thoonk-actors, pipelined x100"] / medians["redis-py sync, pipelined x100"]
     print(f"\nsequential ratio vs redis-py: {seq:.2f}x; pipelined ratio: {pipe:.2f}x")
+    print(f"another task's steps during each pub/sub flood: {flood_steps}")
 
 
 if __name__ == "__main__":
