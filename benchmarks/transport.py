@@ -13,9 +13,8 @@ Measures, on the same server in the same run, interleaved, median of
   which the multiplexer turns into pipelining by itself (commands/s);
 * pub/sub flood (ours only): one EVAL publishes ``--n`` x 5 messages of 20
   bytes to a channel a subscription of ours hands to a callback (messages/s,
-  from the first message to the last), while another task loops on
-  checkpoints: how many steps it made during the flood is printed too (0
-  means the flooded reader starved it; see ``transport/_socket.py``).
+  from the first message to the last). That the flooded reader still lets
+  other tasks run is tests/transport/test_flood.py's business.
 """
 
 from __future__ import annotations
@@ -89,32 +88,23 @@ def ours(url: str, n: int, mode: str) -> float:
     return trio.run(main)
 
 
-def ours_flood(url: str, n: int, steps_seen: list[int]) -> float:
+def ours_flood(url: str, n: int) -> float:
     async def main() -> float:
         async with open_redis(url) as client, open_pubsub(url) as pubsub:
-            got = steps = 0
+            got = 0
             start = 0.0
-            first_step = 0
             done = trio.Event()
 
             def sink(event: Message | Gap) -> None:
-                nonlocal got, start, first_step
+                nonlocal got, start
                 got += 1
                 if got == 1:
-                    start, first_step = time.perf_counter(), steps
+                    start = time.perf_counter()
                 if got == n:
-                    steps_seen.append(steps - first_step)
                     done.set()
 
-            async def stepper() -> None:
-                nonlocal steps
-                while not done.is_set():
-                    steps += 1
-                    await trio.lowlevel.checkpoint()
-
-            async with pubsub.subscribe(["bench:flood"]) as sub, trio.open_nursery() as nursery:
+            async with pubsub.subscribe(["bench:flood"]) as sub:
                 sub.deliver_to(sink)
-                nursery.start_soon(stepper)
                 await client.execute("EVAL", FLOOD, 1, "bench:flood", n, "x" * 20)
                 await done.wait()
             return n / (time.perf_counter() - start)
@@ -135,11 +125,8 @@ def main() -> None:
         "redis-py sync, pipelined x100": lambda: redis_py_pipelined(args.url, args.n * 10),
         "thoonk-actors, pipelined x100": lambda: ours(args.url, args.n * 10, "pipelined"),
         "thoonk-actors, 100 concurrent tasks": lambda: ours(args.url, args.n * 5, "concurrent"),
-        "thoonk-actors, pub/sub flood (messages/s)": lambda: ours_flood(
-            args.url, args.n * 5, flood_steps
-        ),
+        "thoonk-actors, pub/sub flood (messages/s)": lambda: ours_flood(args.url, args.n * 5),
     }
-    flood_steps: list[int] = []
     results: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.rounds):
         for name, case in cases.items():  # interleaved, so drift hits every case alike
@@ -153,7 +140,6 @@ def main() -> None:
     seq = medians["thoonk-actors, sequential"] / medians["redis-py sync, sequential"]
     pipe = medians["thoonk-actors, pipelined x100"] / medians["redis-py sync, pipelined x100"]
     print(f"\nsequential ratio vs redis-py: {seq:.2f}x; pipelined ratio: {pipe:.2f}x")
-    print(f"another task's steps during each pub/sub flood: {flood_steps}")
 
 
 if __name__ == "__main__":
