@@ -10,7 +10,11 @@ Measures, on the same server in the same run, interleaved, median of
 * sequential: one PING awaited at a time (round trips/s);
 * pipelined: PINGs in batches of 100 (commands/s);
 * concurrent (ours only): 100 tasks each awaiting PINGs on one connection,
-  which the multiplexer turns into pipelining by itself (commands/s).
+  which the multiplexer turns into pipelining by itself (commands/s);
+* pub/sub flood (ours only): one EVAL publishes ``--n`` x 5 messages of 20
+  bytes to a channel a subscription of ours hands to a callback (messages/s,
+  from the first message to the last). That the flooded reader still lets
+  other tasks run is tests/transport/test_flood.py's business.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ from collections.abc import Callable
 import redis
 import trio
 
-from thoonk_actors.transport import open_redis
+from thoonk_actors.transport import Gap, Message, open_pubsub, open_redis
+
+#: One script call publishes them all, so the flood comes from the server at its own pace.
+FLOOD = "for i = 1, tonumber(ARGV[1]) do redis.call('PUBLISH', KEYS[1], ARGV[2]) end return 1"
 
 
 def redis_py_sequential(url: str, n: int) -> float:
@@ -81,6 +88,30 @@ def ours(url: str, n: int, mode: str) -> float:
     return trio.run(main)
 
 
+def ours_flood(url: str, n: int) -> float:
+    async def main() -> float:
+        async with open_redis(url) as client, open_pubsub(url) as pubsub:
+            got = 0
+            start = 0.0
+            done = trio.Event()
+
+            def sink(event: Message | Gap) -> None:
+                nonlocal got, start
+                got += 1
+                if got == 1:
+                    start = time.perf_counter()
+                if got == n:
+                    done.set()
+
+            async with pubsub.subscribe(["bench:flood"]) as sub:
+                sub.deliver_to(sink)
+                await client.execute("EVAL", FLOOD, 1, "bench:flood", n, "x" * 20)
+                await done.wait()
+            return n / (time.perf_counter() - start)
+
+    return trio.run(main)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", default="redis://127.0.0.1:6379/15")
@@ -94,6 +125,7 @@ def main() -> None:
         "redis-py sync, pipelined x100": lambda: redis_py_pipelined(args.url, args.n * 10),
         "thoonk-actors, pipelined x100": lambda: ours(args.url, args.n * 10, "pipelined"),
         "thoonk-actors, 100 concurrent tasks": lambda: ours(args.url, args.n * 5, "concurrent"),
+        "thoonk-actors, pub/sub flood (messages/s)": lambda: ours_flood(args.url, args.n * 5),
     }
     results: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.rounds):

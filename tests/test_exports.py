@@ -46,7 +46,8 @@ FOREIGN: dict[str, set[str]] = {
 INTERNAL: dict[str, set[str]] = {
     "transport": {
         "PlainSocketStream", "connect_stream", "enable_keepalive", "open_stream", "tls_context",
-        "error_from_reply", "reply_code", "reason", "pack_commands", "greet",
+        "error_from_reply", "reply_code", "pack_commands", "greet",
+        "reason", "broken", "why_broken", "StreamErrors",  # _broken
         "handshake_commands", "may_resend", "resend_while_safe",
         "slot_map_from_shards", "slot_map_from_slots",
     },

@@ -47,7 +47,8 @@ def ev(event: str, id: str, data: bytes | None = None, name: str = "news") -> Ob
 
 async def test_publish_stores_the_contract_layout(news: Feed, sync_redis: redis.Redis) -> None:
     generated = await news.publish({"title": "hello", "n": 1})
-    assert uuid.UUID(generated).version == 4 and len(generated) == 36
+    parsed = uuid.UUID(generated)
+    assert (str(parsed), parsed.version, parsed.variant) == (generated, 4, uuid.RFC_4122)
     assert await news.publish(["x"], id="chosen") == "chosen"
 
     assert x(sync_redis, "TYPE", "feed.ids:news") == b"zset"

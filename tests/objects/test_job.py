@@ -6,6 +6,7 @@ are received on a subscription opened before acting.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -28,6 +29,7 @@ from thoonk_actors import (
     WrongTypeError,
 )
 from thoonk_actors.objects import Thoonk
+from thoonk_actors.objects._job import _uuid4
 
 from ..contract._redis import snapshot
 from ..polling import wait_until
@@ -351,6 +353,12 @@ async def test_generated_ids_are_uuid4_strings(thoonk: Thoonk) -> None:
     for job_id in ids:
         parsed = uuid.UUID(job_id)
         assert (str(parsed), parsed.version, parsed.variant) == (job_id, 4, uuid.RFC_4122)
+
+
+def test_the_hand_made_uuid4_is_the_stdlibs() -> None:
+    raws = [bytes(16), b"\xff" * 16, *(os.urandom(16) for _ in range(2000))]
+    for raw in raws:
+        assert _uuid4(raw) == str(uuid.UUID(bytes=raw, version=4))
 
 
 async def test_statistics_are_consistent(thoonk: Thoonk) -> None:

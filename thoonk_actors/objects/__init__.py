@@ -37,5 +37,6 @@ from ._queue import Queue as Queue
 from ._sorted_feed import SortedFeed as SortedFeed
 from ._sorted_feed import SortedFeedEvent as SortedFeedEvent
 from ._thoonk import Thoonk as Thoonk
+from ._thoonk import ThoonkOptions as ThoonkOptions
 from ._thoonk import default_worker_id as default_worker_id
 from ._thoonk import open_thoonk as open_thoonk

@@ -109,7 +109,14 @@ _UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 def _uuid4(raw: bytes) -> str:
-    """``str(uuid.uuid4())`` made from 16 random bytes, at half the cost."""
+    """``str(uuid.UUID(bytes=raw, version=4))``, by hand because it pays.
+
+    Measured (timeit, 16 random bytes, Python 3.11): 1.3-3.5 us here against
+    4.0-9.8 us for the stdlib line, a ratio of 2.1-3.7 on a busy machine; in
+    ``publish_many`` of 500 jobs the client spends 9.1 us of CPU per job with
+    this and 11.5 us with the stdlib (+26%). tests/objects/test_job.py checks
+    both give the same string.
+    """
     h = "%032x" % (int.from_bytes(raw) & _UUID_KEEP | _UUID_SET)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 

@@ -20,7 +20,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import trio
 
@@ -34,6 +34,8 @@ from ..transport import (
     ClusterPubSub,
     PubSub,
     RedisClient,
+    RedisConfig,
+    RedisOptions,
     Subscription,
     is_cluster_url,
     open_cluster,
@@ -326,6 +328,23 @@ def _publishing_object(channel: bytes) -> bytes | None:
     return b"{%s}" % name.encode("utf-8", "surrogateescape")
 
 
+class ThoonkOptions(RedisOptions, total=False):
+    """The keyword options of :func:`open_thoonk` and ``sync.connect``.
+
+    Synopsis: ``connect(url, codec=RawCodec(), response_timeout=5)``.
+
+    :func:`open_thoonk`'s own (``cluster``, ``codec``, ``worker_id``,
+    ``result_codecs``) and every :class:`~thoonk_actors.transport.RedisOptions`;
+    a TypedDict so that type checkers and editors know them (a test keeps it
+    equal to ``open_thoonk``'s parameters).
+    """
+
+    cluster: bool
+    codec: Codec | None
+    worker_id: str | None
+    result_codecs: Mapping[str, Codec] | None
+
+
 @asynccontextmanager
 async def open_thoonk(
     url: str | None = None,
@@ -333,9 +352,8 @@ async def open_thoonk(
     cluster: bool = False,
     codec: Codec | None = None,
     worker_id: str | None = None,
-    client_name: str | None = None,
     result_codecs: Mapping[str, Codec] | None = None,
-    **redis_options: Any,
+    **redis_options: Unpack[RedisOptions],
 ) -> AsyncIterator[Thoonk]:
     """Connect a :class:`Thoonk` client for the duration of the block.
 
@@ -348,20 +366,25 @@ async def open_thoonk(
         codec: how items and results are encoded; JSON by default (what the
             original JavaScript Thoonk Jobs reads and writes).
         worker_id: how this client's claims and heartbeats are labelled.
-        client_name: CLIENT SETNAME for this client's connections.
         result_codecs: per-queue result codecs (see :attr:`Thoonk.result_codecs`),
             e.g. ``{"thumbnails": RawCodec(text=True)}`` for a queue whose
             publishers are original JavaScript clients.
+        redis_options: :class:`~thoonk_actors.transport.RedisOptions`, overriding
+            the URL's: ``client_name`` (CLIENT SETNAME for this client's
+            connections; None keeps the URL's), ``response_timeout``,
+            ``health_timeout``, ``ssl_ca_certs``, ...
 
     Raises:
+        UsageError: an unknown or invalid option (before anything is started).
         ThoonkConnectionError: the server cannot be reached.
         EmbeddedServerError: no URL was given and the embedded server cannot start.
     """
+    RedisConfig.check_options(redis_options)  # a typo must not start an embedded server
     resolved = await resolve_url(url)
-    options = dict(redis_options)
-    options.setdefault("revive", reviver_for(resolved))  # an embedded server heals itself
-    if client_name is not None:
-        options["client_name"] = client_name
+    # An embedded server heals itself (unless the caller brought its own revive).
+    options: RedisOptions = {"revive": reviver_for(resolved), **redis_options}
+    if "client_name" in options and options["client_name"] is None:
+        del options["client_name"]  # None: the URL's name, as if not given
     opener: AbstractAsyncContextManager[RedisClient | ClusterClient]
     if is_cluster_url(resolved):
         cluster = True  # one object's keys must share a slot

@@ -34,14 +34,22 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import suppress
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 import outcome
 import trio
 
 from .._redact import redact_url
 from ..contract import Codec, Kind
-from ..objects import DISCOVERY_BUDGET_S, Discovery, Gap, Thoonk, ThoonkObject, open_thoonk
+from ..objects import (
+    DISCOVERY_BUDGET_S,
+    Discovery,
+    Gap,
+    Thoonk,
+    ThoonkObject,
+    ThoonkOptions,
+    open_thoonk,
+)
 from ._portal import Portal, PortalClosedError
 from ._views import make_view
 from ._workers import CallbackSubscription, WorkerHandle
@@ -494,13 +502,15 @@ class SyncThoonk:
         return f"<thoonk sync connection {state}>"
 
 
-def connect(url: str | None = None, **options: Any) -> SyncThoonk:
+def connect(url: str | None = None, **options: Unpack[ThoonkOptions]) -> SyncThoonk:
     """Connect, with a background trio loop; works in Jupyter, scripts and the REPL.
 
     ``url`` and ``options`` are those of :func:`thoonk_actors.open_thoonk`
-    (None: ``$THOONK_REDIS_URL`` or the embedded server).
+    (None: ``$THOONK_REDIS_URL`` or the embedded server; the options are
+    :class:`~thoonk_actors.objects.ThoonkOptions`).
 
     Raises:
+        UsageError: an unknown or invalid option.
         ThoonkConnectionError: the server cannot be reached.
     """
     portal: Portal[Thoonk] = Portal.start(

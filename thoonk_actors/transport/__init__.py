@@ -15,6 +15,7 @@ from ._cluster import open_cluster as open_cluster
 from ._cluster import parse_cluster_url as parse_cluster_url
 from ._config import URL_ENV as URL_ENV
 from ._config import RedisConfig as RedisConfig
+from ._config import RedisOptions as RedisOptions
 from ._connection import Connection as Connection
 from ._errors import ThoonkAskError as ThoonkAskError
 from ._errors import ThoonkAuthenticationError as ThoonkAuthenticationError

@@ -30,13 +30,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 import redis.exceptions
 import trio
 
 from .._nursery import open_service_nursery
-from ._config import RedisConfig
+from ._config import RedisConfig, RedisOptions
 from ._connection import Connection
 from ._errors import (
     ThoonkAuthenticationError,
@@ -504,12 +504,19 @@ class RedisClient:
 
 
 @asynccontextmanager
-async def open_redis(url: str | RedisConfig, **options: Any) -> AsyncIterator[RedisClient]:
+async def open_redis(
+    url: str | RedisConfig, **options: Unpack[RedisOptions]
+) -> AsyncIterator[RedisClient]:
     """A :class:`RedisClient` for ``url`` that lives as long as the block.
 
-    Keyword options override the URL's (``connect_timeout``, ``response_timeout``,
-    ``reconnect_timeout``, ``client_name``, ...). The first connection is made
-    here, so a wrong address or password fails at once with a clear error.
+    Keyword options (:class:`RedisOptions`: ``connect_timeout``,
+    ``response_timeout``, ``reconnect_timeout``, ``client_name``, ...) override
+    the URL's, or the config's fields. The first connection is made here, so a
+    wrong address or password fails at once with a clear error.
+
+    Raises:
+        UsageError: a malformed URL, or an unknown or invalid option.
+        ThoonkConnectionError: the server cannot be reached.
     """
     config = (
         url.replace(**options)

@@ -39,7 +39,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import hiredis
 import redis.exceptions
@@ -50,7 +50,7 @@ from .._backoff import BackoffPolicy
 from .._errors import UsageError
 from .._nursery import open_service_nursery
 from ._client import LinkState, RedisClient, ScriptLike
-from ._config import RedisConfig
+from ._config import RedisConfig, RedisOptions
 from ._connect import connect_stream
 from ._connection import Connection
 from ._errors import (
@@ -143,7 +143,9 @@ def is_cluster_url(url: str) -> bool:
     return url.partition("://")[0].lower() in CLUSTER_SCHEMES
 
 
-def parse_cluster_url(url: str, **overrides: Any) -> tuple[RedisConfig, list[Address]]:
+def parse_cluster_url(
+    url: str, **overrides: Unpack[RedisOptions]
+) -> tuple[RedisConfig, list[Address]]:
     """``redis+cluster://[user:pw@]h1:p1[,h2:p2...][/0][?options]`` -> (config, seed nodes).
 
     The config is the one for the first seed (the same options apply to every
@@ -860,7 +862,7 @@ class ClusterPubSub:
 
 @asynccontextmanager
 async def open_cluster(
-    url: str | RedisConfig, *seeds: Address, **options: Any
+    url: str | RedisConfig, *seeds: Address, **options: Unpack[RedisOptions]
 ) -> AsyncIterator[ClusterClient]:
     """A :class:`ClusterClient` for a ``redis+cluster://`` URL, for the block.
 
@@ -869,7 +871,7 @@ async def open_cluster(
     :class:`ThoonkConnectionError`. Keyword options as for ``open_redis``.
 
     Raises:
-        UsageError: a malformed URL.
+        UsageError: a malformed URL, or an unknown or invalid option.
         ThoonkConnectionError: no seed node answered with a slot map.
     """
     if isinstance(url, RedisConfig):

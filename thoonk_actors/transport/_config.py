@@ -10,11 +10,12 @@ query options) means the same thing here.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypedDict, Unpack
 from urllib.parse import quote
 
 from redis.connection import parse_url
@@ -42,6 +43,38 @@ _CERT_REQS = {
     "optional": ssl.CERT_OPTIONAL,
     "required": ssl.CERT_REQUIRED,
 }
+
+
+class RedisOptions(TypedDict, total=False):
+    """The keyword options of ``open_redis``, ``open_cluster``, ``open_thoonk`` and ``connect``.
+
+    Synopsis: ``open_redis(url, response_timeout=5, client_name="w1")``.
+
+    The fields of :class:`RedisConfig` (see there what each means); each one
+    given overrides what the URL says. Spelled out as a TypedDict so type
+    checkers and editors know them; at run time an unknown name raises
+    :class:`UsageError` naming the close matches (``RedisConfig.check_options``).
+    A test keeps this list equal to the config's fields.
+    """
+
+    host: str
+    port: int
+    path: str | None
+    tls: bool
+    username: str | None
+    password: str | None
+    db: int
+    client_name: str | None
+    ssl_ca_certs: str | None
+    ssl_certfile: str | None
+    ssl_keyfile: str | None
+    ssl_cert_reqs: Literal["none", "optional", "required"]
+    ssl_check_hostname: bool
+    connect_timeout: float
+    response_timeout: float | None
+    reconnect_timeout: float
+    revive: Callable[[], Awaitable[None]] | None
+    health_timeout: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +120,15 @@ class RedisConfig:
     health_timeout: float | None = 15.0
 
     @classmethod
-    def from_url(cls, url: str, **overrides: Any) -> RedisConfig:
+    def from_url(cls, url: str, **overrides: Unpack[RedisOptions]) -> RedisConfig:
         """Parse ``redis://``, ``rediss://`` or ``unix://`` (redis-py's grammar).
 
         Raises:
-            UsageError: the URL is not one of those forms, or an option is invalid.
+            UsageError: the URL is not one of those forms, or an option is unknown or invalid.
         """
         if not isinstance(url, str):
             raise UsageError(f"a Redis URL must be a string, not {type(url).__name__}")
+        cls.check_options(overrides)
         try:
             parsed: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
         except ValueError as exc:
@@ -133,12 +167,30 @@ class RedisConfig:
                 )
             # Other redis-py options (health_check_interval, ...) do not apply here.
         kwargs.update(overrides)
-        try:
-            config = cls(**kwargs)
-        except TypeError as exc:
-            raise UsageError(f"unknown Redis option: {exc}") from None
+        config = cls(**kwargs)
         config._validate()
         return config
+
+    @staticmethod
+    def check_options(options: Mapping[str, object]) -> None:
+        """Refuse option names that are not fields of the config (a typo would be ignored).
+
+        Synopsis: ``RedisConfig.check_options(options)`` before any work is done.
+
+        Raises:
+            UsageError: naming each unknown option, with the close matches.
+        """
+        unknown = sorted(set(options) - _OPTION_NAMES)
+        if not unknown:
+            return
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, sorted(_OPTION_NAMES), n=2)
+            hints.append(f"{name!r}" + (f" (did you mean {' or '.join(close)}?)" if close else ""))
+        raise UsageError(
+            f"unknown Redis option{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+            f"the options are: {', '.join(sorted(_OPTION_NAMES))}"
+        )
 
     def _validate(self) -> None:
         global _warned_unverified
@@ -190,8 +242,13 @@ class RedisConfig:
         """How long past its server-side timeout a blocking read may take."""
         return 0.0 if self.health_timeout is None else self.health_timeout / 2
 
-    def replace(self, **changes: Any) -> RedisConfig:
-        """A copy with some fields changed (``config.replace(db=3)``)."""
+    def replace(self, **changes: Unpack[RedisOptions]) -> RedisConfig:
+        """A copy with some fields changed (``config.replace(db=3)``).
+
+        Raises:
+            UsageError: an unknown option.
+        """
+        self.check_options(changes)
         return dataclasses.replace(self, **changes)
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -232,3 +289,4 @@ def _seconds(key: str, value: Any) -> float:
 
 
 _TLS_DEFAULTS = {name: getattr(RedisConfig(), name) for name in _TLS_OPTIONS}
+_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(RedisConfig))

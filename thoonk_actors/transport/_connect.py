@@ -17,12 +17,16 @@ from typing import Any
 import hiredis
 import trio
 
+from ._broken import StreamErrors, broken, reason
 from ._config import RedisConfig
 from ._errors import ThoonkConnectionError, ThoonkTimeoutError, ThoonkTLSError
 from ._protocol import Command, error_from_reply, pack_command
 from ._socket import PlainSocketStream, enable_keepalive
 
 _READ_SIZE = 1 << 18
+
+#: What a break during the handshake means (see ``_broken.broken``).
+_IN_HANDSHAKE = "that was during the handshake: no command of yours was sent"
 
 
 async def open_stream(config: RedisConfig) -> trio.abc.Stream:
@@ -101,12 +105,6 @@ def _tls_refusal(cause: BaseException | None) -> str | None:
     return None
 
 
-def reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
-
-
 def handshake_commands(config: RedisConfig) -> list[Command]:
     """AUTH / SELECT / CLIENT SETNAME, as this config asks."""
     commands: list[Command] = []
@@ -133,9 +131,7 @@ async def greet(stream: trio.abc.Stream, config: RedisConfig, reader: hiredis.Re
         while len(replies) < len(commands):
             data = await stream.receive_some(_READ_SIZE)
             if not data:
-                raise ThoonkConnectionError(
-                    f"Redis at {config.describe()} closed the connection during the handshake"
-                )
+                raise broken(config.describe(), "Redis closed the connection", _IN_HANDSHAKE)
             reader.feed(bytes(data))
             while (reply := reader.gets()) is not False:
                 replies.append(reply)
@@ -149,19 +145,14 @@ async def connect_stream(config: RedisConfig) -> tuple[trio.abc.Stream, hiredis.
     stream = await open_stream(config)
     reader = hiredis.Reader()
     try:
-        await greet(stream, config, reader)
+        with StreamErrors(config.describe(), _IN_HANDSHAKE):
+            await greet(stream, config, reader)
     except trio.TooSlowError:
         await trio.aclose_forcefully(stream)
         raise ThoonkTimeoutError(
             f"Redis at {config.describe()} did not answer the handshake within "
             f"{config.connect_timeout:g} s"
         ) from None
-    except (OSError, trio.BrokenResourceError) as exc:
-        await trio.aclose_forcefully(stream)
-        raise ThoonkConnectionError(
-            f"the connection to Redis at {config.describe()} broke during the handshake "
-            f"({reason(exc)})"
-        ) from exc
     except BaseException:
         await trio.aclose_forcefully(stream)
         raise

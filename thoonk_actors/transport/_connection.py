@@ -30,8 +30,9 @@ import hiredis
 import outcome
 import trio
 
+from ._broken import StreamErrors, broken
 from ._config import RedisConfig
-from ._connect import connect_stream, reason
+from ._connect import connect_stream
 from ._errors import ThoonkConnectionError, ThoonkTimeoutError
 from ._protocol import Command, error_from_reply, pack_command
 from ._socket import PlainSocketStream
@@ -95,6 +96,10 @@ class Connection:
         self._broken: ThoonkConnectionError | ThoonkTimeoutError | None = None
         self._closed = False
         self._plain = stream if isinstance(stream, PlainSocketStream) else None
+        # A stream failure inside breaks the connection (every waiting caller
+        # gets the typed error) instead of propagating: raising would only end
+        # the reader or writer task, as an ExceptionGroup from _run's nursery.
+        self._breaks_on_stream_errors = StreamErrors(self.where, on_break=self._break)
 
     @classmethod
     async def open(
@@ -188,16 +193,9 @@ class Connection:
 
     def _send_nowait(self, data: bytes) -> int:
         assert self._plain is not None
-        try:
+        with self._breaks_on_stream_errors:
             return self._plain.send_nowait(data)
-        except (OSError, trio.ClosedResourceError) as exc:
-            self._break(
-                ThoonkConnectionError(
-                    f"the connection to Redis at {self.where} broke ({reason(exc)}); "
-                    "commands in flight may or may not have run"
-                )
-            )
-            return len(data)
+        return len(data)  # broken: nothing more to send, the callers were failed
 
     async def _watchdog(self, limit: float) -> None:
         """Declare the connection broken when the oldest call waited too long.
@@ -240,15 +238,8 @@ class Connection:
         with trio.CancelScope(shield=True) as scope:
             if timeout is not None:
                 scope.deadline = trio.current_time() + timeout
-            try:
+            with self._breaks_on_stream_errors:
                 await self._stream.send_all(data)
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                self._break(
-                    ThoonkConnectionError(
-                        f"the connection to Redis at {self.where} broke ({reason(exc)}); "
-                        "commands in flight may or may not have run"
-                    )
-                )
         if scope.cancelled_caught:
             self._break(
                 ThoonkTimeoutError(
@@ -259,7 +250,11 @@ class Connection:
 
     def _unusable_error(self) -> Exception:
         if self._broken is not None:
-            return type(self._broken)(str(self._broken))
+            # A copy per caller (one exception object raised in many tasks
+            # would pile up their tracebacks), with the cause that broke it.
+            error = type(self._broken)(str(self._broken))
+            error.__cause__ = self._broken.__cause__
+            return error
         return ThoonkConnectionError(f"the connection to Redis at {self.where} is closed")
 
     # -------------------------------------------------------------- lifecycle
@@ -296,24 +291,8 @@ class Connection:
             await trio.aclose_forcefully(self._stream)
 
     async def _read_guarded(self) -> None:
-        # Errors are turned into a break here, inside the task, so they never
-        # surface as an ExceptionGroup from the nursery above.
-        try:
+        with self._breaks_on_stream_errors:
             await self._read_loop()
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._break(
-                ThoonkConnectionError(
-                    f"the connection to Redis at {self.where} broke ({reason(exc)}); "
-                    "commands in flight may or may not have run"
-                )
-            )
-        except hiredis.ProtocolError as exc:
-            self._break(
-                ThoonkConnectionError(
-                    f"Redis at {self.where} sent bytes that are not RESP ({exc}); "
-                    "is that address really a Redis server?"
-                )
-            )
 
     async def _write_loop(self) -> None:
         while True:
@@ -331,21 +310,12 @@ class Connection:
         while True:
             data = await self._stream.receive_some(_READ_SIZE)
             if not data:
-                self._break(
-                    ThoonkConnectionError(
-                        f"Redis at {self.where} closed the connection; commands in flight "
-                        "may or may not have run"
-                    )
-                )
+                self._break(broken(self.where, "Redis closed the connection"))
                 return
             reader.feed(bytes(data))
             while (reply := reader.gets()) is not False:
                 if not pending:
-                    self._break(
-                        ThoonkConnectionError(
-                            f"Redis at {self.where} sent a reply nobody asked for"
-                        )
-                    )
+                    self._break(broken(self.where, "Redis sent a reply nobody asked for"))
                     return
                 slot = pending[0]
                 slot.replies.append(reply)

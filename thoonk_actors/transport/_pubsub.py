@@ -44,6 +44,7 @@ import trio
 
 from .._errors import ThoonkError, UsageError
 from .._nursery import open_service_nursery
+from ._broken import STREAM_ERRORS, why_broken
 from ._config import RedisConfig
 from ._connect import connect_stream
 from ._errors import ThoonkLoadingError, ThoonkTimeoutError
@@ -110,10 +111,30 @@ class PubSub:
     ) -> AsyncIterator[Subscription]:
         """Receive the messages of ``channels`` and ``patterns`` while the block runs.
 
-        Returns once Redis acknowledged them all (waiting at most ``timeout``
-        seconds (``ack_timeout``), default the config's ``reconnect_timeout``, for a connection).
-        ``into``: deliver into this subscription instead of a new one (the
-        cluster pub/sub merges several node connections into one).
+        Synopsis: ``async with pubsub.subscribe(["news"]) as sub: ...``.
+
+        Enters only once Redis has acknowledged every channel and pattern, so
+        nothing published after that is missed. Channels other subscriptions
+        already hold are shared (one SUBSCRIBE per channel on the connection);
+        leaving the block unsubscribes the ones nobody else holds.
+
+        Args:
+            channels: channel names to subscribe to.
+            patterns: glob-style patterns (PSUBSCRIBE).
+            buffer: how many events the subscription holds for a slow
+                consumer before it drops the overflow (then one ``Gap``).
+            ack_timeout: how many seconds to wait for the acknowledgement,
+                including waiting for a connection; default the config's
+                ``reconnect_timeout``.
+            into: deliver into this subscription instead of a new one (the
+                cluster pub/sub merges several node connections into one).
+
+        Raises:
+            UsageError: no channel or pattern, a name that is not str/bytes, or
+                ``buffer`` below 1.
+            ThoonkTimeoutError: no acknowledgement within ``ack_timeout``.
+            ServerError: the server refused the subscription
+                (:class:`ThoonkNoPermissionError` when an ACL denies a channel).
         """
         if buffer < 1:
             raise UsageError("a subscription buffer must hold at least 1 event")
@@ -278,10 +299,8 @@ class PubSub:
                 nonlocal failure
                 try:
                     await fn()
-                except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                    failure = str(exc) or type(exc).__name__
-                except hiredis.ProtocolError as exc:
-                    failure = f"bytes that are not RESP: {exc}"
+                except STREAM_ERRORS as exc:
+                    failure = why_broken(exc)
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(guarded, partial(self._write_loop, stream))
