@@ -39,7 +39,7 @@ CONSTANTS_CHECKED = {"contract", "embedded"}
 FOREIGN: dict[str, set[str]] = {
     "embedded": {"URL_ENV"},
     "objects": {"DEFAULT_BUFFER_BYTES", "Gap", "Message", "ThoonkConnectionError",
-                "ThoonkTimeoutError", "URL_ENV", "resolve_url_sync"},
+                "ThoonkLoadingError", "ThoonkTimeoutError", "URL_ENV", "resolve_url_sync"},
 }  # fmt: skip
 
 #: Public names of private modules used across the package, not part of its API.
@@ -90,7 +90,7 @@ INTERNAL: dict[str, set[str]] = {
         "Missed", "JobWorker", "Handlers", "ClaimIdentities", "OutcomeWriter", "UpkeepSettings",
         "JobRegistration",
         "Prefetch", "floor",
-        "SignalLatch", "StopRequested", "installed_latch", "block_stop_signals",
+        "block_stop_signals",
         "FeedRegistration", "Watchable", "supervise", "sleep_or_stop", "LinkBackoff",
         "heartbeat_loop",
         "reaper_loop", "lease_loop", "touch_all", "claims_watch_loop", "stop_when_drained",
