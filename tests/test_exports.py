@@ -13,8 +13,8 @@ One parametrized test for every sub-package (after trio's ``_tests/test_exports.
 * every exported class and function has a docstring, and so has every public
   method of an exported class.
 
-The CLI is left out on purpose: its only public name is ``main``, and its imports
-are being restructured (see tests/test_layers.py).
+The CLI is left out on purpose: its only public name is ``main`` (its imports
+follow tests/test_layers.py: other packages' public names only).
 """
 
 from __future__ import annotations
