@@ -70,6 +70,8 @@ class Thoonk:
         codec: Codec,
         worker_id: str,
     ) -> None:
+        #: The transport client underneath: the objects' business. The layers
+        #: above use this class's methods (``where``, ``open_derived``, ...).
         self.redis = redis
         self.url = url
         self.cluster = cluster
