@@ -74,14 +74,10 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
         "a worker child opens the metrics exporter (--metrics-port); needs a start-up hook "
         "the CLI/metrics side registers, a deeper change"
     ),
-    # CLI pass pending: another helper restructures the CLI's imports.
-    ("thoonk_actors.cli._demo_run", "thoonk_actors.runtime._logging"): "CLI pass pending",
-    ("thoonk_actors.cli._demo_run", "thoonk_actors.transport"): "CLI pass pending",
-    ("thoonk_actors.cli._feed", "thoonk_actors.transport"): "CLI pass pending",
-    ("thoonk_actors.cli._run", "redis"): "CLI pass pending",
-    ("thoonk_actors.cli._worker", "thoonk_actors.runtime._logging"): "CLI pass pending",
-    ("thoonk_actors.cli._worker", "thoonk_actors.runtime._signals"): "CLI pass pending",
 }
+
+#: Packages that may touch the transport client under a ``Thoonk`` (its ``redis`` attribute).
+TRANSPORT_CLIENT_USERS = frozenset({"transport", "embedded", "objects"})
 
 
 def module_name(path: Path) -> str:
@@ -170,6 +166,18 @@ def test_every_package_has_a_rule() -> None:
 def test_imports_follow_the_layers() -> None:
     unexpected = {k: v for k, v in violations().items() if k not in KNOWN_VIOLATIONS}
     assert not unexpected, "\n".join(f"{s} -> {t}: {why}" for (s, t), why in unexpected.items())
+
+
+def test_only_the_objects_reach_the_transport_client() -> None:
+    """``thoonk.redis`` is the objects' business; the layers above use ``Thoonk``'s methods."""
+    found = [
+        f"{module_name(path)}:{node.lineno}"
+        for path in sorted(PACKAGE_DIR.rglob("*.py"))
+        if package_of(module_name(path)) not in TRANSPORT_CLIENT_USERS
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == "redis"
+    ]
+    assert not found, f"use Thoonk's methods (where, open_derived, ...), not .redis: {found}"
 
 
 def test_known_violations_still_exist() -> None:

@@ -13,7 +13,16 @@ import pytest
 import redis
 
 from thoonk_actors import EmbeddedServerError
-from thoonk_actors.transport import URL_ENV
+from thoonk_actors._errors import NotFoundError, UsageError
+from thoonk_actors.cli._run import exit_code, report
+from thoonk_actors.transport import (
+    URL_ENV,
+    ThoonkConnectionError,
+    ThoonkLoadingError,
+    ThoonkOutOfMemoryError,
+    ThoonkResponseError,
+    ThoonkTimeoutError,
+)
 from thoonk_actors.transport._embedded import embedded_server_status, stop_embedded_server
 
 from ._cli import ok, one_line_error, thoonk
@@ -77,6 +86,28 @@ def test_the_default_connect_timeout_is_5_seconds() -> None:
 def test_usage_errors_exit_2_in_one_line(argv: list[str], message: str) -> None:
     env = {URL_ENV: UNREACHABLE}  # a usage error never gets as far as connecting
     assert one_line_error(thoonk(*argv, env=env), 2).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "line"),
+    [
+        (ThoonkConnectionError("cannot connect"), 3, "cannot connect"),
+        (ThoonkTimeoutError("no answer"), 3, "no answer"),
+        (ThoonkLoadingError("LOADING still loading"), 3, "LOADING still loading"),
+        (EmbeddedServerError("no server"), 3, "no server"),
+        (ThoonkResponseError("ERR bad"), 1, "Redis refused the command: ERR bad"),
+        (ThoonkOutOfMemoryError("OOM full"), 1, "Redis refused the command: OOM full"),
+        (NotFoundError("no such job"), 1, "no such job"),
+        (UsageError("bad name"), 2, "bad name"),
+        (ValueError("odd"), 1, "unexpected ValueError: odd (run with --debug for the traceback)"),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else None,
+)
+def test_each_error_has_its_exit_code_and_line(
+    error: Exception, code: int, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report(error, debug=False)
+    assert (exit_code(error), capsys.readouterr().err) == (code, f"thoonk: error: {line}\n")
 
 
 def test_no_command_prints_the_help_and_exits_2() -> None:

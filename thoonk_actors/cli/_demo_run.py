@@ -23,9 +23,7 @@ import trio
 from .._errors import NotFoundError, ResultTimeoutError
 from ..contract import JobStats
 from ..embedded import URL_ENV, EmbeddedServer, ensure_embedded_server
-from ..objects import Events, Feed, Job, Thoonk
-from ..runtime._logging import LEVEL_ENV
-from ..transport import Gap
+from ..objects import Events, Feed, Gap, Job, Thoonk
 from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -84,7 +82,7 @@ class _Demo:
             how = " (the embedded Redis, started for the demo)"
         else:
             how = " (the embedded Redis)"
-        display.note(f"Thoonk demo on {thoonk.redis.where}{how}.")
+        display.note(f"Thoonk demo on {thoonk.where}{how}.")
         last_id = await self._publish(jobs)
         display.note(
             f"Starting {_workers(run.processes)}: thoonk worker {DEMO_APP} "
@@ -147,6 +145,8 @@ class _Demo:
         # on purpose -- that is where the user's app is -- and its worker
         # processes inherit the supervisor's cwd, which is why the demo
         # changes the cwd rather than the supervisor's sys.path handling.)
+        from ..runtime import LOG_LEVEL_ENV  # here: only the worker processes run the runtime
+
         argv = [sys.executable, "-P", "-m", "thoonk_actors", "worker", DEMO_APP]
         argv += ["--processes", str(self.run.processes), "--burst"]
         argv += ["--connect-timeout", repr(self.args.connect_timeout)]
@@ -154,7 +154,7 @@ class _Demo:
         if getattr(self.args, "debug", False):
             argv.append("--debug")
         else:
-            env[LEVEL_ENV] = "WARNING"  # their warnings and errors only, on stderr
+            env[LOG_LEVEL_ENV] = "WARNING"  # their warnings and errors only, on stderr
         with (
             tempfile.TemporaryDirectory(prefix="thoonk-demo-") as empty,
             trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,

@@ -138,7 +138,7 @@ class _Printer:
 
 
 async def _follow(feed: Feed, first: int, out: _Printer) -> None:
-    from ..transport import Gap
+    from ..objects import Gap
 
     async with feed.events() as events:  # subscribed before the read: nothing is missed
         if not await feed.exists():

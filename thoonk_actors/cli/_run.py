@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from .._errors import EmbeddedServerError, ThoonkError, UsageError
+from .._errors import EmbeddedServerError, ServerError, ThoonkError, UsageError
 from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -48,7 +48,7 @@ def run_with_thoonk(args: argparse.Namespace, command: Command) -> int:
     raised as themselves (never as a one-error ExceptionGroup) for
     :func:`exit_code` and :func:`report`.
     """
-    import trio  # here, not above: `thoonk --help` need not import trio nor redis-py
+    import trio  # here, not above: `thoonk --help` need not import trio nor the transport
 
     from .._nursery import single_leaf
     from ..objects import default_worker_id, open_thoonk
@@ -87,41 +87,37 @@ def check_redis(args: argparse.Namespace) -> tuple[str, str]:
 
     async def ping(thoonk: Thoonk) -> int:
         await thoonk.execute("PING")
-        found.append((thoonk.url, thoonk.redis.where))
+        found.append((thoonk.url, thoonk.where))
         return EXIT_OK
 
     run_with_thoonk(args, ping)
     return found[0]
 
 
-_Errors = tuple[type[Exception], ...]
+def _unreachable() -> tuple[type[Exception], ...]:
+    """The errors that mean Redis cannot be used: the link broke, or the server still loads.
 
-
-def _redis_errors() -> tuple[_Errors, _Errors, _Errors]:
-    """redis-py's ``(cannot reach Redis, an error reply, any error)`` classes.
-
-    Empty when redis-py was never imported: an error of redis-py (or of the
-    transport, whose errors subclass redis-py's) cannot have been raised then,
-    and a usage error need not pay for importing it.
+    They are the transport's (re-exported by the objects layer). Empty when
+    the transport was never imported: none can have been raised then, and a
+    usage error need not pay for importing them.
     """
-    if "redis.exceptions" not in sys.modules:
-        return (), (), ()
-    import redis.exceptions
+    if "thoonk_actors.transport" not in sys.modules:
+        return ()
+    from ..objects import ThoonkConnectionError, ThoonkLoadingError, ThoonkTimeoutError
 
-    unreachable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-    return unreachable, (redis.exceptions.ResponseError,), (redis.exceptions.RedisError,)
+    return ThoonkConnectionError, ThoonkTimeoutError, ThoonkLoadingError
 
 
 def exit_code(exc: BaseException) -> int:
     """The exit code for an error that ended a command.
 
-    The transport's ``ThoonkConnectionError`` and ``ThoonkTimeoutError``
-    subclass redis-py's ``ConnectionError`` and ``TimeoutError``: exit 3.
+    A broken link (``ThoonkConnectionError``, ``ThoonkTimeoutError``), a
+    server still loading its data when the connect timeout ran out, or an
+    embedded server that failed: exit 3.
     """
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    unreachable, _, _ = _redis_errors()
-    if isinstance(exc, (EmbeddedServerError, *unreachable)):
+    if isinstance(exc, (EmbeddedServerError, *_unreachable())):
         return EXIT_SERVER
     if isinstance(exc, UsageError):
         return EXIT_USAGE
@@ -133,10 +129,9 @@ def report(exc: BaseException, debug: bool) -> None:
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
     message = str(exc) or type(exc).__name__
-    _, refused, redis_error = _redis_errors()
-    if isinstance(exc, refused):
+    if isinstance(exc, ServerError) and not isinstance(exc, _unreachable()):
         message = f"Redis refused the command: {message}"
-    elif not isinstance(exc, (ThoonkError, *redis_error)):
+    elif not isinstance(exc, ThoonkError):
         message = f"unexpected {type(exc).__name__}: {message}"
         if not debug:
             message += " (run with --debug for the traceback)"

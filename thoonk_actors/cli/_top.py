@@ -169,7 +169,7 @@ def _top(args: argparse.Namespace) -> int:
     live = out.isatty() and not args.json and not args.once
 
     async def command(thoonk: Thoonk) -> int:
-        where, finder = thoonk.redis.where, Finder(args)
+        where, finder = thoonk.where, Finder(args)
         if args.once:
             first = await take_snapshot(thoonk, await finder(thoonk))
             await trio.sleep(args.interval)

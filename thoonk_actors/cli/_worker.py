@@ -14,7 +14,7 @@ stopped cleanly, 1: one had to be killed or failed while stopping).
 
 A stop (SIGINT/SIGTERM) is honoured at any moment: held since the program's
 first instruction (``thoonk_actors.cli.main``), taken over by a
-:class:`~thoonk_actors.runtime._signals.SignalLatch` here; one that arrives
+:class:`~thoonk_actors.runtime.SignalLatch` here; one that arrives
 before any worker started ends the command with exit 0.
 """
 
@@ -35,9 +35,6 @@ if TYPE_CHECKING:
     from ..runtime import App
 
 log = logging.getLogger(__name__)
-
-#: The log format of the worker processes (``runtime._logging``), so all lines look alike.
-LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 
 
 def add_parser(
@@ -111,8 +108,7 @@ def _worker(args: argparse.Namespace) -> int:
     # Held since the program's first instruction (cli.main); from here on a stop
     # is recorded by the latch, and honoured as soon as it can be (exit 0). The
     # runtime is imported here, not above: the parser stays light for the other commands.
-    from ..runtime import load_app, run_workers
-    from ..runtime._signals import SignalLatch, StopRequested, installed_latch
+    from ..runtime import SignalLatch, StopRequested, installed_latch, load_app, run_workers
 
     latch = installed_latch() or SignalLatch().install()
     try:
@@ -187,11 +183,11 @@ def _handlers(app: App) -> str:
 
 def _log_to_stderr(*, debug: bool) -> None:
     """Log like the worker processes do: a timestamp and the pid on every line."""
-    from ..runtime._logging import LEVEL_ENV
+    from ..runtime import LOG_FORMAT, LOG_LEVEL_ENV
 
     if debug:
-        os.environ[LEVEL_ENV] = "DEBUG"  # the worker processes inherit it
-    level = os.environ.get(LEVEL_ENV, "INFO").upper()
+        os.environ[LOG_LEVEL_ENV] = "DEBUG"  # the worker processes inherit it
+    level = os.environ.get(LOG_LEVEL_ENV, "INFO").upper()
     logging.basicConfig(
         force=True,  # replaces the command line's terse "thoonk: ..." handler
         level=logging.DEBUG if debug else logging.getLevelNamesMapping().get(level, logging.INFO),

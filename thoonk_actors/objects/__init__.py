@@ -4,7 +4,8 @@ Each method is one contract operation (see ``thoonk_actors.contract``).
 
 The layers above (runtime, sync, widgets, CLI) import from here, never from
 the transport: the pub/sub types an event stream yields (:class:`Message`,
-:class:`Gap`), the errors of a broken connection, and where
+:class:`Gap`), the errors of a broken connection (and of a server still
+loading its data after the reconnect budget ran out), and where
 :func:`open_thoonk` connects without a URL (``URL_ENV``, ``resolve_url_sync``)
 are re-exported here.
 """
@@ -18,6 +19,7 @@ from ..transport import URL_ENV as URL_ENV
 from ..transport import Gap as Gap
 from ..transport import Message as Message
 from ..transport import ThoonkConnectionError as ThoonkConnectionError
+from ..transport import ThoonkLoadingError as ThoonkLoadingError
 from ..transport import ThoonkTimeoutError as ThoonkTimeoutError
 from ._base import Events as Events
 from ._base import ObjectEvent as ObjectEvent

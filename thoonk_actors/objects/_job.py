@@ -613,20 +613,14 @@ class Job(ThoonkObject[JobKeys]):
             due_in = max(promoted.next_due_ms - promoted.at_ms + 1, 1) / 1000
             due_at = trio.current_time() + due_in
         until = min(deadline, due_at)
-        redis = self.thoonk.redis
-        margin = redis.config.block_margin or 2.0
+        margin = self.thoonk.block_margin or 2.0
         while True:
             remaining = until - trio.current_time()
             if remaining <= 0:
                 await trio.lowlevel.checkpoint()
                 # At the next due time there may be work (True), else the deadline.
                 return due_at <= deadline
-            if math.isinf(remaining):
-                seconds = redis.max_block  # 0 (no health checks): for ever
-            else:
-                seconds = max(remaining, 0.001)
-                if redis.max_block:
-                    seconds = min(seconds, redis.max_block)
+            seconds = self.thoonk.block_timeout(remaining)  # 0 (no health checks): for ever
             command = contract.job_wait_for_work(self.keys, timeout_s=seconds)
             with trio.move_on_at(until + margin):
                 if await self.thoonk.read(command):

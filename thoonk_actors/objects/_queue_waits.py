@@ -248,15 +248,13 @@ class SharedWaits:
 
     async def _wait(self) -> bool:
         """One server-side block; True once something is queued (False: timed out, or cut)."""
-        redis = self._thoonk.redis
         last = max(self._deadlines.values(), default=trio.current_time())
         remaining = last - trio.current_time()
         if math.isinf(remaining):
-            seconds = min(redis.max_block, _MAX_WAIT_S)  # 0 (no health checks): for ever
+            # The link's longest block; 0 (no health checks): for ever.
+            seconds = min(self._thoonk.block_timeout(remaining), _MAX_WAIT_S)
         else:
-            seconds = min(max(remaining, 0.001), _MAX_WAIT_S)
-            if redis.max_block:
-                seconds = min(seconds, redis.max_block)
+            seconds = self._thoonk.block_timeout(min(remaining, _MAX_WAIT_S))
         command = contract.queue_wait_for_item(self._keys, timeout_s=seconds)
         queued = False
         with trio.CancelScope() as scope:

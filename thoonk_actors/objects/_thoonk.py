@@ -72,6 +72,8 @@ class Thoonk:
         codec: Codec,
         worker_id: str,
     ) -> None:
+        #: The transport client underneath: the objects' business. The layers
+        #: above use this class's methods (``where``, ``open_derived``, ...).
         self.redis = redis
         self.url = url
         self.cluster = cluster
@@ -87,6 +89,60 @@ class Thoonk:
         #: text they expect (docs/contract.md, "Sharing a queue ...").
         self.result_codecs: dict[str, Codec] = {}
         self._routers_lock = trio.Lock()
+
+    # -------------------------------------------------------------- the link
+
+    @property
+    def where(self) -> str:
+        """The server (or cluster) this client talks to, for messages (no password)."""
+        return self.redis.where
+
+    def block_timeout(self, wanted: float) -> float:
+        """``thoonk.block_timeout(30)``: the server-side timeout of one blocking read.
+
+        ``wanted`` (at least 1 ms: 0 would mean "for ever" to the server),
+        capped at the longest block the link allows (half its health timeout:
+        a read on a silently dead connection is noticed in time), so a longer
+        wait takes several reads. ``math.inf`` gives that longest block, 0 when
+        the link has no health timeout (then a read may block for ever).
+        """
+        longest = self.redis.max_block
+        if math.isinf(wanted):
+            return longest
+        seconds = max(wanted, 0.001)
+        return min(seconds, longest) if longest else seconds
+
+    @property
+    def block_margin(self) -> float:
+        """How long past its server-side timeout a blocking read may take (0: no health timeout)."""
+        return self.redis.config.block_margin
+
+    @asynccontextmanager
+    async def open_derived(self, *, worker_id: str | None = None) -> AsyncIterator[Thoonk]:
+        """``async with thoonk.open_derived() as client:`` this client's link, another worker id.
+
+        The derived client sends its commands on this client's connection
+        (same server, key layout and codecs, result codecs copied) under its
+        own ``worker_id`` (a fresh one by default), so that its claims and
+        heartbeats are told apart: one per run of an app that shares a
+        process with others (the sync facade's workers). Its pub/sub
+        connection and result listeners are its own, opened on first use and
+        closed when the block ends; this client stays connected.
+        """
+        async with open_service_nursery() as nursery:
+            derived = Thoonk(
+                self.redis,
+                nursery,
+                url=self.url,
+                cluster=self.cluster,
+                codec=self.codec,
+                worker_id=worker_id or default_worker_id(),
+            )
+            derived.result_codecs.update(self.result_codecs)
+            try:
+                yield derived
+            finally:
+                nursery.cancel_scope.cancel()
 
     # ---------------------------------------------------------------- objects
 

@@ -20,9 +20,14 @@ from ._app import App as App
 from ._current import current_job as current_job
 from ._current import progress as progress
 from ._current import progress_sync as progress_sync
+from ._logging import LOG_FORMAT as LOG_FORMAT
+from ._logging import LOG_LEVEL_ENV as LOG_LEVEL_ENV
 from ._resync import Resync as Resync
 from ._resync import ResyncReason as ResyncReason
 from ._running import RunningApp as RunningApp
+from ._signals import SignalLatch as SignalLatch
+from ._signals import StopRequested as StopRequested
+from ._signals import installed_latch as installed_latch
 from ._signals import stop_on_signals as stop_on_signals
 from ._stats import HANDLER_OUTCOMES as HANDLER_OUTCOMES
 from ._stats import ActorStatistics as ActorStatistics

@@ -13,15 +13,18 @@ from __future__ import annotations
 import logging
 import os
 
-LEVEL_ENV = "THOONK_LOG_LEVEL"
+#: The environment variable with the level worker processes log at (default INFO).
+LOG_LEVEL_ENV = "THOONK_LOG_LEVEL"
+#: Every line with a timestamp and the process id (``thoonk worker`` logs the same way).
+LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 
 
 def configure_logging() -> None:
     """Log to stderr with pids, unless the root logger is configured already."""
     if logging.getLogger().handlers:
         return
-    level = os.environ.get(LEVEL_ENV, "INFO").upper()
+    level = os.environ.get(LOG_LEVEL_ENV, "INFO").upper()
     logging.basicConfig(
         level=level if level in logging.getLevelNamesMapping() else logging.INFO,
-        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
     )

@@ -47,8 +47,7 @@ from trio_util import AsyncValue
 
 from .._backoff import BackoffPolicy
 from .._errors import ThoonkError, UsageError
-from .._nursery import open_service_nursery
-from ..objects import Gap, Thoonk, ThoonkObject, default_worker_id
+from ..objects import Gap, Thoonk, ThoonkObject
 from ..runtime import App, QueueStatistics, RunningApp, current_job
 from ._portal import Portal, PortalClosedError
 from ._views import make_view
@@ -455,19 +454,8 @@ class WorkerHandle:
         self._failure = None
         self._set_state("starting")
         try:
-            async with open_service_nursery() as own:
-                base = self._portal.resource
-                # Same Redis client (one connection for everything), own worker
-                # id; the nursery would only host a pub/sub connection, which a
-                # job worker does not use.
-                client = Thoonk(
-                    base.redis,
-                    own,
-                    url=base.url,
-                    cluster=base.cluster,
-                    codec=base.codec,
-                    worker_id=default_worker_id(),
-                )
+            # Same Redis connection as everything else, a fresh worker id per run.
+            async with self._portal.resource.open_derived() as client:
                 self._worker_id = client.worker_id
                 async with app.open(thoonk=client) as running:
                     self._running = running
@@ -478,7 +466,6 @@ class WorkerHandle:
                         follow.start_soon(self._follow_run, running)
                         await running.wait_stopped()
                         follow.cancel_scope.cancel()
-                own.cancel_scope.cancel()
         except Exception as exc:
             if not started:
                 raise  # start() raises it
