@@ -102,7 +102,11 @@ INTERNAL: dict[str, set[str]] = {
         "StartPause",
     },
     "metrics": {"QueueFigures", "Scrape", "ThoonkCollector", "families"},
-    "sync": set(),
+    "sync": {
+        "BlockingMethod", "Twin", "blocking_call",  # _blocking
+        "ObjectMethods", "JobMethods", "FeedMethods", "SortedFeedMethods", "QueueMethods",  # _twins
+        "ThoonkMethods",  # _twins
+    },
     "widgets": {"LiveWidget", "parse_item", "short_json", "describe_error"},  # _common
 }  # fmt: skip
 

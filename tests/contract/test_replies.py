@@ -25,7 +25,7 @@ from thoonk_actors._errors import (
 from thoonk_actors.contract import (
     REPLY_CODES,
     Claim,
-    ClaimedJob,
+    ClaimRecord,
     FeedKeys,
     FeedPublished,
     FinishRequest,
@@ -127,7 +127,7 @@ def test_claim() -> None:
     assert call.decode([b"ok", 10, 0, 0]) == Claim(10, (), 0)
     reply: Reply = [b"ok", 10, 2, 1, b"a", b"{}", b"7", 0, b"b", b"[]", b"8", 2]
     assert call.decode(reply) == Claim(
-        10, (ClaimedJob("a", b"{}", "7", 0), ClaimedJob("b", b"[]", "8", 2)), 1
+        10, (ClaimRecord("a", b"{}", "7", 0), ClaimRecord("b", b"[]", "8", 2)), 1
     )
     with pytest.raises(UnexpectedReplyError):
         call.decode([b"ok", 10, 2, 0, b"a", b"{}", b"7", 0])
@@ -220,7 +220,7 @@ def test_a_claim_held_back_by_a_limit_says_why_and_when() -> None:
     assert call.decode([b"ok", 10, 0, 0, b"rate", 40]) == Claim(10, (), 0, HeldBack("rate", 40))
     reply: Reply = [b"ok", 10, 1, 0, b"a", b"{}", b"7", 0, b"concurrency", 1000]
     assert call.decode(reply) == Claim(
-        10, (ClaimedJob("a", b"{}", "7", 0),), 0, HeldBack("concurrency", 1000)
+        10, (ClaimRecord("a", b"{}", "7", 0),), 0, HeldBack("concurrency", 1000)
     )
     for bad in (
         [b"ok", 10, 0, 0, b"mood", 40],

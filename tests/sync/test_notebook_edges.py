@@ -107,13 +107,13 @@ def test_an_interrupt_traceback_ends_at_the_users_call(redis_url: str) -> None:
     out = dict(line.split(" ", 1) for line in done.stdout.splitlines())
     frames = out["FRAMES"].split("|")
     # <string>:<module> -> users_cell -> the blocking twin's own frame; nothing deeper.
-    assert frames == ["<string>:<module>", "<string>:users_cell", "_facade.py:blocking"]
+    assert frames == ["<string>:<module>", "<string>:users_cell", "_blocking.py:blocking"]
     assert out["CONTEXT"] == "True" and out["THREADING"] == "False"
 
 
 def test_the_frames_left_are_hidden_from_ipython_tracebacks() -> None:
     # IPython drops frames whose locals hold __tracebackhide__ = True.
-    for path, function in [("_facade.py", "blocking"), ("_portal.py", "run")]:
+    for path, function in [("_blocking.py", "blocking"), ("_portal.py", "run")]:
         tree = ast.parse((SYNC_DIR / path).read_text(encoding="utf-8"))
         found = [
             node

@@ -109,7 +109,7 @@ from ._job_release import (
 from ._job_results import (
     CancelOutcome,
     Claim,
-    ClaimedJob,
+    ClaimRecord,
     FinishOutcome,
     FinishRequest,
     FinishStatus,
@@ -222,7 +222,7 @@ __all__ = [
     "Call",
     "CancelOutcome",
     "Claim",
-    "ClaimedJob",
+    "ClaimRecord",
     "Codec",
     "Command",
     "ContractEvent",

@@ -39,7 +39,7 @@ from ._job_results import (
     FINISH_STATUSES,
     HOLD_REASONS,
     Claim,
-    ClaimedJob,
+    ClaimRecord,
     FinishOutcome,
     FinishRequest,
     HeldBack,
@@ -424,7 +424,7 @@ def job_claim(
                         or type(failures) is not int
                     ):
                         break
-                    jobs.append(ClaimedJob(id_text(raw_id), item, id_text(token), failures))
+                    jobs.append(ClaimRecord(id_text(raw_id), item, id_text(token), failures))
                 else:
                     return Claim(claimed_ms, tuple(jobs), dropped, held)
         # Not that: the refusal's error (a status other than 'ok'), else malformed.

@@ -35,10 +35,13 @@ class NewJob:
 
 
 @dataclass(frozen=True, slots=True)
-class ClaimedJob:
-    """A job this worker now holds; pass ``token`` back to finish / cancel / stall / touch.
+class ClaimRecord:
+    """One job of a decoded claim reply (:attr:`Claim.jobs`): its item still encoded.
 
-    ``failures`` is its cancel count so far (0 on the first attempt).
+    The sans-IO record of a job this worker now holds; the objects layer
+    decodes ``item`` and turns it into :class:`thoonk_actors.ClaimedJob`. Pass
+    ``token`` back to finish / cancel / stall / touch. ``failures`` is its
+    cancel count so far (0 on the first attempt).
     """
 
     id: str
@@ -79,7 +82,7 @@ class Claim:
     """
 
     claimed_ms: int
-    jobs: tuple[ClaimedJob, ...]
+    jobs: tuple[ClaimRecord, ...]
     dropped: int
     held_back: HeldBack | None = None
 

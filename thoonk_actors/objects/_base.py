@@ -141,13 +141,15 @@ class ThoonkObject(Generic[K]):
             contract.object_create(self.keys, config or {}, exist_ok=exist_ok)  # type: ignore[arg-type]
         )
 
-    async def configure(self, **changes: Any) -> None:
+    async def configure(self, /, **changes: Any) -> None:
         """Change settings (``None`` removes one); publishes a ``config`` event.
 
         Raises:
             InvalidConfigError: an unknown setting or a bad value (nothing written).
             NoSuchObjectError: the object was never created.
         """
+        # ``self`` is positional-only (``/``) so the sync twin's ParamSpec can take
+        # ``**changes`` as they are (tests/sync/test_twins.py).
         call = contract.object_configure(self.keys, changes)  # type: ignore[arg-type]
         try:
             await self.thoonk.run(call)

@@ -507,7 +507,7 @@ class Job(ThoonkObject[JobKeys]):
         name = self.name
         at = claim.claimed_ms
         jobs: list[ClaimedJob] = []
-        poison: list[tuple[contract.ClaimedJob, str]] = []
+        poison: list[tuple[contract.ClaimRecord, str]] = []
         try:
             decode = self.codec.decode
             for raw in claim.jobs:
@@ -533,7 +533,7 @@ class Job(ThoonkObject[JobKeys]):
         return jobs
 
     async def _stall_poison(
-        self, poison: list[tuple[contract.ClaimedJob, str]], on_poison: PoisonCallback | None
+        self, poison: list[tuple[contract.ClaimRecord, str]], on_poison: PoisonCallback | None
     ) -> None:
         for raw, error in poison:
             try:

@@ -18,9 +18,10 @@ Synopsis::
 
 Every async method of :class:`~thoonk_actors.Job`, :class:`~thoonk_actors.Feed`,
 :class:`~thoonk_actors.SortedFeed` and :class:`~thoonk_actors.Queue` is
-available here as a blocking call with the same name, arguments and result; it
-runs in the connection's background trio loop (see ``_portal.py``), so it never
-duplicates an operation. Ctrl-C or a kernel interrupt stops a blocking call.
+available here as a blocking call with the same name, arguments and result
+(typed from the async method: see ``_twins.py``); it runs in the connection's
+background trio loop (see ``_portal.py``), so it never duplicates an operation.
+Ctrl-C or a kernel interrupt stops a blocking call.
 """
 
 from __future__ import annotations
@@ -40,17 +41,24 @@ import outcome
 import trio
 
 from .._redact import redact_url
-from ..contract import Codec, Kind
+from ..contract import Codec
 from ..objects import (
-    DISCOVERY_BUDGET_S,
-    Discovery,
     Gap,
     Thoonk,
     ThoonkObject,
     ThoonkOptions,
     open_thoonk,
 )
+from ._blocking import blocking_call
 from ._portal import Portal, PortalClosedError
+from ._twins import (
+    FeedMethods,
+    JobMethods,
+    ObjectMethods,
+    QueueMethods,
+    SortedFeedMethods,
+    ThoonkMethods,
+)
 from ._views import make_view
 from ._workers import CallbackSubscription, WorkerHandle
 
@@ -238,8 +246,13 @@ async def _await_in_loop(portal: Portal[Thoonk], fn: Callable[[], Awaitable[Any]
         raise
 
 
-class SyncObject:
-    """Blocking twin of one object; every async method becomes a blocking one."""
+class SyncObject(ObjectMethods):
+    """Blocking twin of one object; every async method becomes a blocking one.
+
+    The subclasses list each async method (``_twins.py``), typed from it;
+    ``__getattr__`` forwards what they do not list (the object's plain
+    attributes: ``keys``, ``codec``, ``channel()``, ...).
+    """
 
     def __init__(self, portal: Portal[Thoonk], obj: ThoonkObject[Any]) -> None:
         self._portal = portal
@@ -262,23 +275,13 @@ class SyncObject:
         """
         return AsyncView(self._portal, self._obj)
 
+    def _blocking(self, name: str) -> Callable[..., Any]:
+        return blocking_call(self._portal, getattr(self._obj, name))
+
     def __getattr__(self, attribute: str) -> Any:
         value = getattr(self._obj, attribute)
         if inspect.iscoroutinefunction(value):
-            portal = self._portal
-
-            @functools.wraps(value)
-            def blocking(*args: Any, **kwargs: Any) -> Any:
-                __tracebackhide__ = True  # IPython leaves this frame out of tracebacks
-                try:
-                    return portal.run(functools.partial(value, *args, **kwargs))
-                except KeyboardInterrupt:
-                    pass
-                # A fresh interrupt from this frame: the traceback ends at the
-                # user's call, not in the portal's or threading's internals.
-                raise KeyboardInterrupt
-
-            return blocking
+            return blocking_call(self._portal, value)
         return value
 
     def __dir__(self) -> list[str]:
@@ -330,30 +333,34 @@ class SyncObject:
         return widget._repr_mimebundle_(**kwargs)
 
 
-class SyncJob(SyncObject):
+class SyncJob(JobMethods, SyncObject):
     """Blocking twin of :class:`~thoonk_actors.Job`."""
 
     _view_kind = "job"  # shown as a JobBoard
 
 
-class SyncFeed(SyncObject):
+class SyncFeed(FeedMethods, SyncObject):
     """Blocking twin of :class:`~thoonk_actors.Feed`."""
 
     _view_kind = "feed"  # shown as a FeedView
 
 
-class SyncSortedFeed(SyncObject):
+class SyncSortedFeed(SortedFeedMethods, SyncObject):
     """Blocking twin of :class:`~thoonk_actors.SortedFeed`."""
 
     _view_kind = "sorted_feed"  # shown as a FeedView
 
 
-class SyncQueue(SyncObject):
+class SyncQueue(QueueMethods, SyncObject):
     """Blocking twin of :class:`~thoonk_actors.Queue`."""
 
 
-class SyncThoonk:
-    """A connection with its own background trio loop. Make one with :func:`connect`."""
+class SyncThoonk(ThoonkMethods):
+    """A connection with its own background trio loop. Make one with :func:`connect`.
+
+    ``names``, ``discover``, ``register`` and ``execute`` are the blocking
+    twins of :class:`~thoonk_actors.Thoonk`'s (see ``_twins.py``).
+    """
 
     def __init__(self, portal: Portal[Thoonk]) -> None:
         self._portal = portal
@@ -381,6 +388,9 @@ class SyncThoonk:
         if self._portal.closed:
             raise PortalClosedError("this connection is closed; open a new one with connect()")
         return self._portal.resource
+
+    def _blocking(self, name: str) -> Callable[..., Any]:
+        return blocking_call(self._portal, getattr(self._check(), name))
 
     def job(self, name: str, *, codec: Codec | None = None) -> SyncJob:
         """The job queue ``name``, with blocking methods."""
@@ -452,34 +462,6 @@ class SyncThoonk:
         """The in-kernel workers of this connection (from :meth:`process`), by queue name."""
         with self._workers_lock:
             return dict(self._workers)
-
-    def names(self, kind: str) -> list[str]:
-        """Registered names of one object type (``job``, ``feed``, ``sorted_feed``, ``queue``)."""
-        thoonk = self._check()
-        return self._portal.run(thoonk.names, kind)
-
-    def discover(
-        self,
-        kinds: Iterable[Kind] | None = None,
-        *,
-        budget_s: float = DISCOVERY_BUDGET_S,
-        scan: bool = True,
-    ) -> Discovery:
-        """Every object, registered or not (blocking :meth:`Thoonk.discover`: a bounded SCAN)."""
-        thoonk = self._check()
-        return self._portal.run(
-            functools.partial(thoonk.discover, kinds, budget_s=budget_s, scan=scan)
-        )
-
-    def register(self, kind: Kind, name: str) -> bool:
-        """Put an object that no registry names into its registry (:meth:`Thoonk.register`)."""
-        thoonk = self._check()
-        return self._portal.run(thoonk.register, kind, name)
-
-    def execute(self, *args: Any) -> Any:
-        """A raw Redis command on this connection."""
-        thoonk = self._check()
-        return self._portal.run(thoonk.execute, *args)
 
     def close(self) -> None:
         """Close the connection and stop its loop (idempotent)."""
