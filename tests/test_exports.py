@@ -84,6 +84,7 @@ INTERNAL: dict[str, set[str]] = {
         "Outcome", "ResultRouter", "SharedWaits", "Waiter", "shared_waits", "waiting",
         "check_kinds", "decode_event_item", "decode_items", "delay_args", "discover",
         "known_event", "parse_position", "register",
+        "DurabilitySettings", "check_durable",  # _durability
     },
     "runtime": {
         "ActorCounters", "QueueCounters", "RateMeter", "EventRouter", "FeedActor", "Mailbox",

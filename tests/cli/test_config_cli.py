@@ -27,6 +27,8 @@ JOB_DEFAULTS = {
     "retry_factor": 2,
     "max_per_second": 0,
     "max_concurrent": 0,
+    "durable": 0,
+    "durable_timeout": 1000,
 }
 
 
@@ -118,9 +120,9 @@ def test_types_without_settings_say_so(redis_url: str) -> None:
     [
         (
             ["--set", "max_per_secnd=20"],
-            "'max_per_secnd' is not a job queue setting; the settings are: max_cancels, "
-            "max_concurrent, max_per_second, result_ttl, retry_delay, retry_delay_max, "
-            "retry_factor, timeout",
+            "'max_per_secnd' is not a job queue setting; the settings are: durable, "
+            "durable_timeout, max_cancels, max_concurrent, max_per_second, result_ttl, "
+            "retry_delay, retry_delay_max, retry_factor, timeout",
         ),
         (
             ["--set", "max_per_second=2000000"],

@@ -9,6 +9,14 @@ older than 7: then the newest binary found if it is >= 7 (``/usr/bin/redis-serve
 So CI's pass 1 covers Redis 6.2 (slot map from ``CLUSTER SLOTS``) and pass 2
 Redis 7 (``CLUSTER SHARDS``). A binary without cluster support skips these
 tests with the reason.
+
+Which suites run here (test_suites_on_cluster.py keeps these lists true):
+every module of tests/objects and tests/runtime is re-run by a
+``test_on_cluster_*.py`` module, but those in :data:`NOT_ON_A_CLUSTER`; of
+those in :data:`REDIS_TESTS_ONLY`, only the tests that use Redis; those in
+:data:`BOUNDED` run smaller here, to keep CI's time (the cluster part of a
+pass: about 80 s before the runtime's process tests came, about 30 s more
+with them).
 """
 
 from __future__ import annotations
@@ -27,6 +35,32 @@ from thoonk_actors.embedded import (
 )
 from thoonk_actors.embedded._binary import version_tuple
 from thoonk_actors.objects import Thoonk, open_thoonk
+
+#: Modules of tests/objects and tests/runtime not re-run on the cluster, and why.
+NOT_ON_A_CLUSTER = {
+    "tests/objects/test_durable_publish.py": (
+        "expects a server without replicas (every durable publish refused); with "
+        "replicas: test_durable_on_cluster.py"
+    ),
+    "tests/runtime/test_units.py": "no Redis: backoff, mailbox, app loading on trio's clock",
+    "tests/runtime/test_containment_units.py": "no Redis: the worker's pure pieces",
+    "tests/runtime/test_child_signals.py": (
+        "no Redis: a worker process interrupted before its app is loaded"
+    ),
+}
+
+#: Modules of which only the tests that take a Redis fixture run here: the
+#: others check pure logic (plain numbers, trio's autojump clock), nothing a
+#: cluster changes.
+REDIS_TESTS_ONLY = frozenset({"tests/runtime/test_prefetch.py", "tests/runtime/test_gcpause.py"})
+
+#: Modules that run in a bounded form here (CI time), and how.
+BOUNDED = {
+    "tests/runtime/test_limits_processes.py": (
+        "max_per_second is measured over 5 s (rate_window_s), not 10, with the same 5 % "
+        "tolerance; max_concurrent unchanged"
+    ),
+}
 
 #: Object tests (re-run here by test_on_cluster_*.py) that check what a cluster
 #: changes on purpose: expected to fail (strict: one that starts passing is reported).

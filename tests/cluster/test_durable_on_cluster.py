@@ -3,7 +3,9 @@
 Each primary has one replica, so ``durable=1`` is acknowledged; ``durable=2``
 cannot be (NotReplicatedError, the job kept). WAIT counts the writes of its
 own connection, so it must run on the node of the queue's slot: the test
-reads each node's ``INFO commandstats`` to see where it ran.
+reads each node's ``INFO commandstats`` to see where it ran. The queue's
+``durable`` / ``durable_timeout`` settings (its config hash, in its own slot)
+do the same for publishes that give no argument.
 """
 
 from __future__ import annotations
@@ -64,3 +66,32 @@ async def test_more_replicas_than_the_shard_has_raise_and_keep_the_job(cthoonk: 
         await jobs.publish("x", id="two-replicas", durable=2, durable_timeout=0.1)
     assert (caught.value.acknowledged, caught.value.wanted) == (1, 2)
     assert await jobs.available_ids() == ("two-replicas",)
+
+
+async def test_the_queue_setting_waits_on_the_queue_primary(
+    cthoonk: Thoonk, local_cluster: LocalCluster
+) -> None:
+    jobs = cthoonk.job("settled")
+    await jobs.create({"durable": 1, "durable_timeout": 5000})
+    owner = cthoonk.redis.owner(int(key_slot(jobs.keys.items.encode())))  # type: ignore[union-attr]
+    for _ in range(2):  # scripts loaded, the light form in use (see the test above)
+        await jobs.publish("warm-up", durable=1)
+        await jobs.publish_many(["w1", "w2"], durable=1)
+    before = _waits(local_cluster)
+    with trio.fail_after(DEADLINE_S):
+        job_id = await jobs.publish({"n": 1})
+        ids = await jobs.publish_many(range(3))
+    after = _waits(local_cluster)
+    grew = {port for port in after if after[port] != before[port]}
+    assert grew == {owner[1]} and after[owner[1]] - before[owner[1]] == 2
+    assert {job_id, *ids} <= set(await jobs.available_ids())
+
+
+async def test_a_queue_asking_more_replicas_than_the_shard_has_raises(cthoonk: Thoonk) -> None:
+    jobs = cthoonk.job("overasked")
+    await jobs.create({"durable": 2, "durable_timeout": 100})
+    with trio.fail_after(DEADLINE_S), pytest.raises(NotReplicatedError) as caught:
+        await jobs.publish("x", id="two-replicas")
+    assert (caught.value.acknowledged, caught.value.wanted) == (1, 2)
+    assert await jobs.available_ids() == ("two-replicas",)
+    await jobs.publish("y", id="one", durable=1)  # the argument wins

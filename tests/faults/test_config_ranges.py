@@ -38,7 +38,8 @@ def test_the_bounds_are_what_lua_and_redis_represent() -> None:
     assert MAX_COUNT == 2**31 - 1 and MAX_FACTOR == 1000
     assert {field for _, field, _, _ in FIELDS} == {
         "timeout", "max_cancels", "result_ttl", "retry_delay", "retry_delay_max",
-        "retry_factor", "max_length", "max_per_second", "max_concurrent",
+        "retry_factor", "max_length", "max_per_second", "max_concurrent", "durable",
+        "durable_timeout",
     }  # fmt: skip
     assert all(high <= MAX_MS for _, _, _, high in FIELDS)
 

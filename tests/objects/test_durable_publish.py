@@ -2,8 +2,10 @@
 
 The test server has no replica, so a durable publish is never acknowledged:
 it must raise NotReplicatedError (the job stays published) within its
-``durable_timeout``. On the local cluster, with replicas, see
-tests/cluster/test_failover_jobs.py.
+``durable_timeout``. A queue's ``durable`` / ``durable_timeout`` settings
+make its publishes durable when the call gives no argument (an argument
+wins). On the local cluster, with replicas, see
+tests/cluster/test_durable_on_cluster.py and test_failover_jobs.py.
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ from typing import Any
 
 import pytest
 import redis
+import trio
 
-from thoonk_actors import NotReplicatedError, UsageError
-from thoonk_actors.objects import Thoonk
+from thoonk_actors import BadStoredConfigError, NotReplicatedError, UsageError
+from thoonk_actors.objects import Thoonk, open_thoonk
+from thoonk_actors.objects import _durability as durability_module
 from thoonk_actors.sync import SyncThoonk
 
 from ..contract._redis import snapshot
+from ..polling import wait_until
 
-BAD_DURABLE = [-1, 1.0, True, False, "1", None]
-BAD_TIMEOUT = [0, -1, math.nan, math.inf, True, "1", None]
+# None is not among them: it means "the queue's setting".
+BAD_DURABLE = [-1, 1.0, True, False, "1"]
+BAD_TIMEOUT = [0, -1, math.nan, math.inf, True, "1"]
 
 
 BAD_ARGS = [({"durable": d}, "durable must be an int >= 0") for d in BAD_DURABLE] + [
@@ -94,3 +100,115 @@ def test_the_sync_facade_passes_durable_through(t: SyncThoonk) -> None:
     with pytest.raises(UsageError):
         jobs.publish("x", durable=-1)
     assert jobs.available_ids() == ("s1",)
+
+
+# ------------------------------------------------------- the queue's settings
+
+#: A queue setting's wait, ms: short, and far from the 1000 ms default.
+SETTING_MS = 50
+#: Under it, a wait was the setting's, not the default's (room for a loaded machine).
+UNDER_THE_DEFAULT_S = 0.9
+
+
+async def test_the_queue_setting_makes_publishes_wait_its_timeout(
+    thoonk: Thoonk, sync_redis: redis.Redis
+) -> None:
+    jobs = thoonk.job("durable-setting")
+    await jobs.create({"durable": 1, "durable_timeout": SETTING_MS})
+    assert sync_redis.hmget(jobs.keys.config, "durable", "durable_timeout") == [b"1", b"50"]
+    for publish in (
+        lambda: jobs.publish("x", id="one"),
+        lambda: jobs.publish_many(["a", "b"], batch=1),
+        lambda: jobs.publish_and_wait("y", timeout=5, id="waited"),
+    ):
+        started = trio.current_time()
+        with pytest.raises(NotReplicatedError) as caught:
+            await publish()
+        took = trio.current_time() - started
+        assert (caught.value.acknowledged, caught.value.wanted) == (0, 1)
+        assert SETTING_MS / 1000 <= took < UNDER_THE_DEFAULT_S, took
+    ids = set(await jobs.available_ids())
+    assert {"one", "waited"} <= ids and len(ids) == 4  # raised, and kept
+
+
+async def test_an_argument_wins_over_the_queue_setting(thoonk: Thoonk) -> None:
+    jobs = thoonk.job("durable-wins")
+    await jobs.create({"durable": 2, "durable_timeout": SETTING_MS})
+    plain = await jobs.publish("x", durable=0)  # no WAIT at all
+    plain_many = await jobs.publish_many(["a"], durable=0)
+    with pytest.raises(NotReplicatedError) as caught:
+        await jobs.publish("y", durable=1)  # the queue's timeout still applies
+    assert caught.value.wanted == 1
+    started = trio.current_time()
+    with pytest.raises(NotReplicatedError):
+        await jobs.publish("z", durable_timeout=0.2)  # the queue's replicas, this wait
+    assert trio.current_time() - started >= 0.2
+    assert set(await jobs.available_ids()) >= {plain, *plain_many}
+
+
+async def test_unset_settings_are_plain_publishes(thoonk: Thoonk) -> None:
+    jobs = thoonk.job("durable-unset")
+    await jobs.create({"durable": 0})
+    job_id = await jobs.publish("x")
+    ids = await jobs.publish_many(["a", "b"])
+    never_created = await thoonk.job("durable-nothing").publish("x")
+    assert set(await jobs.available_ids()) == {job_id, *ids}
+    assert await thoonk.job("durable-nothing").available_ids() == (never_created,)
+
+
+async def test_a_change_through_this_client_applies_at_once(thoonk: Thoonk) -> None:
+    jobs = thoonk.job("durable-change")
+    await jobs.create()
+    await jobs.publish("plain")  # the settings (none) are kept from here
+    await jobs.configure(durable=1, durable_timeout=SETTING_MS)
+    with pytest.raises(NotReplicatedError):
+        await thoonk.job("durable-change").publish("now durable")
+    await jobs.configure(durable=None)
+    await jobs.publish("plain again")
+
+
+async def test_a_change_by_another_client_applies_within_the_keep_time(
+    redis_url: str, thoonk: Thoonk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keep_s = 0.3
+    monkeypatch.setattr(durability_module, "SETTINGS_TTL_S", keep_s)
+    jobs = thoonk.job("durable-elsewhere")
+    await jobs.create()
+    await jobs.publish("plain")  # kept: not durable
+    async with open_thoonk(redis_url) as other:
+        await other.job("durable-elsewhere").configure(durable=1, durable_timeout=SETTING_MS)
+    changed = trio.current_time()
+
+    async def durable_now() -> bool:
+        try:
+            await jobs.publish("probe")
+        except NotReplicatedError:
+            return True
+        return False
+
+    await wait_until(durable_now, what="the other client's setting to apply", deadline=5)
+    assert trio.current_time() - changed < keep_s + UNDER_THE_DEFAULT_S
+
+
+async def test_a_bad_stored_setting_refuses_the_publish_and_changes_nothing(
+    thoonk: Thoonk, sync_redis: redis.Redis
+) -> None:
+    jobs = thoonk.job("durable-broken")
+    await jobs.create()
+    sync_redis.hset(jobs.keys.config, "durable", "many")  # another program wrote it
+    before = snapshot(sync_redis)
+    with pytest.raises(BadStoredConfigError, match="durable"):
+        await jobs.publish("x")
+    with pytest.raises(BadStoredConfigError, match="durable"):
+        await jobs.publish_many(["x"])
+    assert snapshot(sync_redis) == before
+    await jobs.publish("x", durable=0)  # an argument needs no setting
+
+
+def test_the_sync_facade_uses_the_queue_setting(t: SyncThoonk) -> None:
+    jobs = t.job("durable-sync-setting")
+    jobs.create({"durable": 1, "durable_timeout": SETTING_MS})
+    assert jobs.config().durable == 1
+    with pytest.raises(NotReplicatedError):
+        jobs.publish("x", id="s2")
+    assert jobs.available_ids() == ("s2",)

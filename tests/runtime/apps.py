@@ -14,8 +14,9 @@ it records which process ran the job in the Redis hash ``ran_by`` (id -> pid).
 The threaded handler sleeps ``item["first"]`` seconds on a job's first
 attempt and ``item["then"]`` on the others, and appends ``"start end"``
 (``time.time()``) to the Redis list ``runs:<job id>`` when it returns.
-The upkeep is fast (reap every 0.25 s, a worker is dead after 2 s of silence)
-so that a killed worker's claims come back quickly.
+Redis is reached through ``THOONK_REDIS_URL``, a standalone or a cluster URL
+(tests/runtime/_clients.py). The upkeep is fast (reap every 0.25 s, a worker
+is dead after 2 s of silence) so that a killed worker's claims come back quickly.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import os
 import time
 from typing import Any
 
-import redis
 import trio
 
+from tests.runtime._clients import shared_client
 from thoonk_actors.runtime import App, current_job
 
 app = App(reap_interval=0.25, heartbeat_interval=0.5, stale_after=2.0, grace=5.0)
@@ -43,11 +44,8 @@ def work_in_thread(item: dict[str, Any]) -> dict[str, Any]:
     job = current_job()
     start = time.time()
     time.sleep(item["first"] if job.failures == 0 else item["then"])
-    client = redis.Redis.from_url(os.environ["THOONK_REDIS_URL"])
-    try:
-        client.rpush(f"runs:{job.id}", f"{start} {time.time()}")
-    finally:
-        client.close()
+    client = shared_client(os.environ["THOONK_REDIS_URL"])  # standalone or cluster
+    client.rpush(f"runs:{job.id}", f"{start} {time.time()}")
     return {"i": item["i"]}
 
 
@@ -67,16 +65,10 @@ else:
 
 
 def _mark(job_id: str) -> None:
-    client = redis.Redis.from_url(os.environ["THOONK_REDIS_URL"])
-    try:
-        client.sadd("started", job_id)
-    finally:
-        client.close()
+    client = shared_client(os.environ["THOONK_REDIS_URL"])  # standalone or cluster
+    client.sadd("started", job_id)
 
 
 def _ran_by(job_id: str) -> None:
-    client = redis.Redis.from_url(os.environ["THOONK_REDIS_URL"])
-    try:
-        client.hset("ran_by", job_id, os.getpid())
-    finally:
-        client.close()
+    client = shared_client(os.environ["THOONK_REDIS_URL"])  # standalone or cluster
+    client.hset("ran_by", job_id, os.getpid())

@@ -21,12 +21,14 @@ from __future__ import annotations
 from ._call import Args, Call, Command, Reply
 from ._codecs import DEFAULT_MAX_SIZE, Codec, JsonCodec, RawCodec
 from ._config import (
+    DEFAULT_DURABLE_TIMEOUT_MS,
     DEFAULT_MAX_CANCELS,
     DEFAULT_RESULT_TTL_MS,
     DEFAULT_RETRY_DELAY_MAX_MS,
     DEFAULT_RETRY_DELAY_MS,
     DEFAULT_RETRY_FACTOR,
     MAX_COUNT,
+    MAX_DURABLE_REPLICAS,
     MAX_FACTOR,
     MAX_MS,
     MAX_RATE,
@@ -165,7 +167,14 @@ from ._names import (
     validate_id,
     validate_name,
 )
-from ._object import object_config, object_configure, object_create, object_delete
+from ._object import (
+    DURABILITY_FIELDS,
+    job_durability,
+    object_config,
+    object_configure,
+    object_create,
+    object_delete,
+)
 from ._queue import queue_get, queue_length, queue_put, queue_wait_for_item
 from ._refusals import REPLY_CODES
 from ._scripts import Script, all_scripts, load_script, script_names
@@ -189,6 +198,7 @@ from ._sorted_feed import (
 )
 
 __all__ = [
+    "DEFAULT_DURABLE_TIMEOUT_MS",
     "DEFAULT_MAX_CANCELS",
     "DEFAULT_MAX_SIZE",
     "DEFAULT_RESULT_TTL_MS",
@@ -197,10 +207,12 @@ __all__ = [
     "DEFAULT_RETRY_FACTOR",
     "DISCOVERY_PATTERNS",
     "DISCOVERY_PATTERN_ALL",
+    "DURABILITY_FIELDS",
     "KEYS_BY_KIND",
     "KIND_LABELS",
     "MAX_BATCH",
     "MAX_COUNT",
+    "MAX_DURABLE_REPLICAS",
     "MAX_ERROR_BYTES",
     "MAX_FACTOR",
     "MAX_ID_BYTES",
@@ -290,6 +302,7 @@ __all__ = [
     "job_cancel",
     "job_claim",
     "job_claimed",
+    "job_durability",
     "job_error",
     "job_failure_count",
     "job_finish",

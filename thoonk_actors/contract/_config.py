@@ -45,6 +45,11 @@ DEFAULT_RETRY_DELAY_MAX_MS = 300_000
 DEFAULT_RETRY_FACTOR = 2
 #: Largest max_per_second (claims started per second across every worker).
 MAX_RATE = 1_000_000
+#: Largest ``durable`` (replicas a publish waits for): far more than any
+#: deployment runs, small enough that a misplaced time setting is refused.
+MAX_DURABLE_REPLICAS = 100
+#: How long a durable publish waits for its replicas by default, ms.
+DEFAULT_DURABLE_TIMEOUT_MS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,12 @@ class JobConfig:
             server clock, with a burst of at most 100 ms worth of claims.
         max_concurrent: jobs claimed at once across every worker (0 = unlimited);
             the claim script compares it with the claimed count.
+        durable: replicas that must acknowledge each publish before it
+            returns (Redis ``WAIT``; 0 = do not wait): what ``publish`` and
+            ``publish_many`` do when the call gives no ``durable``. Read by our
+            publishers only (the scripts and original clients ignore it).
+        durable_timeout: ms a durable publish waits for them (the default of
+            the call's ``durable_timeout``).
     """
 
     timeout: int = 0
@@ -77,6 +88,8 @@ class JobConfig:
     retry_factor: int = DEFAULT_RETRY_FACTOR
     max_per_second: int = 0
     max_concurrent: int = 0
+    durable: int = 0
+    durable_timeout: int = DEFAULT_DURABLE_TIMEOUT_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +122,8 @@ RANGES: dict[Kind, dict[str, tuple[int, int]]] = {
         "retry_factor": (1, MAX_FACTOR),
         "max_per_second": (0, MAX_RATE),
         "max_concurrent": (0, MAX_COUNT),
+        "durable": (0, MAX_DURABLE_REPLICAS),
+        "durable_timeout": (1, MAX_MS),
     },
     "feed": {"max_length": (1, MAX_COUNT)},
     "sorted_feed": {},
@@ -126,6 +141,8 @@ MEANINGS: dict[str, str] = {
     "max_length": "items kept, the oldest evicted; unset = no bound",
     "max_per_second": "claims per second across all workers, 0 = unlimited",
     "max_concurrent": "jobs claimed at once across all workers, 0 = unlimited",
+    "durable": "replicas that must acknowledge each publish, 0 = do not wait",
+    "durable_timeout": "ms a durable publish waits for its replicas",
 }
 
 

@@ -7,6 +7,7 @@ Synopsis::
     object_configure(keys, {"max_cancels": 3})      -> Call[None]
     object_delete(keys)                             -> Call[bool] (something was there)
     object_config(keys)                             -> Command[JobConfig] (HGETALL)
+    job_durability(keys)                            -> Command[(durable, durable_timeout)]
 
 Config values are validated before anything is built (InvalidConfigError).
 Events: ``event.<type>.config:<name>`` (payload: compact JSON of the fields set,
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from typing import overload
 
 from ._build import layout, make_call, ok_values
-from ._call import Call, Command, Reply, as_bytes, as_int, as_list
+from ._call import Call, Command, Reply, as_bytes, as_int, as_list, unexpected
 from ._config import (
     AnyConfig,
     FeedConfig,
@@ -142,3 +143,35 @@ def object_config(keys: AnyKeys) -> Command[AnyConfig]:  # type: ignore[misc]
         return parse_config(keys.kind, stored, obj=keys.label)
 
     return Command(args=("HGETALL", keys.config), keys=(keys.config,), decode=decode)
+
+
+#: The two settings a publisher reads (durable publishes by the queue's config).
+DURABILITY_FIELDS = ("durable", "durable_timeout")
+
+
+def job_durability(keys: JobKeys) -> Command[tuple[int, int]]:
+    """``job_durability(keys)``: the queue's ``(durable, durable_timeout ms)``, defaults if unset.
+
+    Only those two fields are read (HMGET), so a bad value another program
+    left in an unrelated setting does not stop publishes.
+
+    Raises:
+        BadStoredConfigError: (decode) one of the two holds an invalid value.
+    """
+
+    def decode(reply: Reply) -> tuple[int, int]:
+        values = as_list(reply, "HMGET config")
+        if len(values) != len(DURABILITY_FIELDS):
+            raise unexpected("HMGET config", reply)
+        stored = {
+            field.encode(): as_bytes(value, "HMGET config")
+            for field, value in zip(DURABILITY_FIELDS, values, strict=True)
+            if value is not None
+        }
+        config = parse_config("job", stored, obj=keys.label)
+        assert isinstance(config, JobConfig)
+        return config.durable, config.durable_timeout
+
+    return Command(
+        args=("HMGET", keys.config, *DURABILITY_FIELDS), keys=(keys.config,), decode=decode
+    )

@@ -137,9 +137,12 @@ class ThoonkObject(Generic[K]):
                 f"the config of {self.keys.label} is a dict of settings "
                 f"(e.g. {{'timeout': 30000}}), not a {type(config).__name__}"
             )
-        return await self.thoonk.run(
-            contract.object_create(self.keys, config or {}, exist_ok=exist_ok)  # type: ignore[arg-type]
-        )
+        try:
+            return await self.thoonk.run(
+                contract.object_create(self.keys, config or {}, exist_ok=exist_ok)  # type: ignore[arg-type]
+            )
+        finally:
+            self.thoonk.durability.forget(self.name)  # a publish that read it meanwhile too
 
     async def configure(self, /, **changes: Any) -> None:
         """Change settings (``None`` removes one); publishes a ``config`` event.
@@ -151,6 +154,12 @@ class ThoonkObject(Generic[K]):
         # ``self`` is positional-only (``/``) so the sync twin's ParamSpec can take
         # ``**changes`` as they are (tests/sync/test_twins.py).
         call = contract.object_configure(self.keys, changes)  # type: ignore[arg-type]
+        try:
+            await self._configure(call, changes)
+        finally:
+            self.thoonk.durability.forget(self.name)  # publishes read the new settings
+
+    async def _configure(self, call: contract.Call[None], changes: dict[str, Any]) -> None:
         try:
             await self.thoonk.run(call)
         except NoSuchObjectError:
@@ -169,7 +178,10 @@ class ThoonkObject(Generic[K]):
 
     async def delete(self) -> bool:
         """Delete every key of the object and its registry entry; True if anything was there."""
-        return await self.thoonk.run(contract.object_delete(self.keys))  # type: ignore[arg-type]
+        try:
+            return await self.thoonk.run(contract.object_delete(self.keys))  # type: ignore[arg-type]
+        finally:
+            self.thoonk.durability.forget(self.name)
 
     async def exists(self) -> bool:
         """Whether the object is registered (publishing registers it too)."""

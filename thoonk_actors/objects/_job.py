@@ -55,6 +55,7 @@ from ..contract import (
 )
 from ..transport import Gap
 from ._base import Events, ThoonkObject
+from ._durability import DURABLE_TIMEOUT_S, check_durable
 from ._results import ResultRouter, Waiter
 
 if TYPE_CHECKING:
@@ -166,27 +167,6 @@ def _held(job: object, op: str) -> ClaimedJob:
             f"token proves the claim), not {type(job).__name__}"
         )
     return job
-
-
-#: Default for ``durable_timeout``: how long a durable publish waits for its replicas.
-DURABLE_TIMEOUT_S = 1.0
-
-
-def _check_durable(durable: object, timeout: object) -> None:
-    """``durable``: replicas to wait for (an int >= 0); ``timeout``: seconds (> 0, finite)."""
-    if isinstance(durable, bool) or not isinstance(durable, int) or durable < 0:
-        raise UsageError(
-            f"durable must be an int >= 0 (replicas that must acknowledge the publish "
-            f"before it returns; 0: do not wait), not {reprlib.repr(durable)}"
-        )
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not 0 < timeout < math.inf
-    ):
-        raise UsageError(
-            f"durable_timeout must be a finite number of seconds > 0, not {reprlib.repr(timeout)}"
-        )
 
 
 def _not_replicated(job: Job, job_ids: list[str], acked: int, wanted: int) -> NotReplicatedError:
@@ -301,8 +281,8 @@ class Job(ThoonkObject[JobKeys]):
         priority: bool = False,
         delay: float | None = None,
         at: datetime | None = None,
-        durable: int = 0,
-        durable_timeout: float = DURABLE_TIMEOUT_S,
+        durable: int | None = None,
+        durable_timeout: float | None = None,
     ) -> str:
         """Queue a job; returns its id (a UUID v4 unless you give one).
 
@@ -325,19 +305,30 @@ class Job(ThoonkObject[JobKeys]):
             NotReplicatedError: ``durable=N`` and fewer than N replicas
                 acknowledged the publish within ``durable_timeout`` seconds
                 (the job stays published; see the error).
+            BadStoredConfigError: the queue's ``durable`` or ``durable_timeout``
+                setting holds a bad value (written by another program) and the
+                call did not give the argument (nothing is published).
 
         ``durable=N`` (N >= 1) returns only once N replicas of the primary that
         holds the queue acknowledged the publish (Redis ``WAIT``), so a
         failover that promotes one of them keeps the job; it costs a
         replication round trip (docs/operations.md, docs/benchmarks.md).
+        ``durable_timeout``: seconds to wait for them. Either left out (None)
+        is the queue's setting of that name (``configure(durable=1,
+        durable_timeout=500)``, ms; defaults 0, do not wait, and 1000 ms),
+        which this client re-reads at most once a second
+        (:mod:`thoonk_actors.objects._durability`); an argument given wins.
         """
-        _check_durable(durable, durable_timeout)
+        check_durable(durable, durable_timeout)
+        replicas, wait_s = await self.thoonk.durability.of(
+            self.keys, durable=durable, wait_s=durable_timeout
+        )
         if id is None:
             job_id, fresh = _uuid4(os.urandom(16)), True
         else:
             job_id, fresh = id, False
         return await self._publish(
-            item, job_id, fresh, priority, delay, at, durable=durable, wait_s=durable_timeout
+            item, job_id, fresh, priority, delay, at, durable=replicas, wait_s=wait_s
         )
 
     async def _publish(
@@ -385,17 +376,18 @@ class Job(ThoonkObject[JobKeys]):
         batch: int = 1000,
         delay: float | None = None,
         at: datetime | None = None,
-        durable: int = 0,
-        durable_timeout: float = DURABLE_TIMEOUT_S,
+        durable: int | None = None,
+        durable_timeout: float | None = None,
     ) -> list[str]:
         """Queue many jobs, ``batch`` per script (all-or-nothing per batch); their ids.
 
         ``delay`` / ``at`` delay every job as in :meth:`publish` (each batch's
         due time is worked out by the server when its script runs).
-        ``durable`` / ``durable_timeout`` as in :meth:`publish`: one ``WAIT``
-        after all the batches (NotReplicatedError names every job).
+        ``durable`` / ``durable_timeout`` as in :meth:`publish` (left out: the
+        queue's settings): one ``WAIT`` after all the batches
+        (NotReplicatedError names every job).
         """
-        _check_durable(durable, durable_timeout)
+        check_durable(durable, durable_timeout)
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= _MAX_BATCH:
             raise InvalidConfigError(
                 f"batch must be an int from 1 to {_MAX_BATCH} (jobs per script), "
@@ -414,14 +406,15 @@ class Job(ThoonkObject[JobKeys]):
             for i in range(0, len(jobs), batch)
         ]
         if calls:
+            replicas, wait_s = await self.thoonk.durability.of(
+                self.keys, durable=durable, wait_s=durable_timeout
+            )
             # Their finishes are caught from now on (fresh: the ids were made here).
             await self._expect([job.id for job in jobs], fresh=True)
-            if durable:
-                _, acked = await self.thoonk.run_durable(
-                    calls, replicas=durable, wait_s=durable_timeout
-                )
-                if acked < durable:
-                    raise _not_replicated(self, [job.id for job in jobs], acked, durable)
+            if replicas:
+                _, acked = await self.thoonk.run_durable(calls, replicas=replicas, wait_s=wait_s)
+                if acked < replicas:
+                    raise _not_replicated(self, [job.id for job in jobs], acked, replicas)
             else:
                 await self.thoonk.run_many(calls)
         return [job.id for job in jobs]
@@ -1059,15 +1052,19 @@ class Job(ThoonkObject[JobKeys]):
         id: str | None = None,
         priority: bool = False,
     ) -> Any:
-        """Publish a job and wait for its result (subscribed before publishing)."""
+        """Publish a job and wait for its result (subscribed before publishing).
+
+        Durable as the queue's ``durable`` settings say (see :meth:`publish`).
+        """
         _check_timeout(timeout)
+        replicas, wait_s = await self.thoonk.durability.of(self.keys, durable=None, wait_s=None)
         fresh = id is None
         job_id = _uuid4(os.urandom(16)) if id is None else id
         router = await self._router()
         # Waiting starts before the publish: a finish event that beats the
         # publish reply (it can, under load) is kept for us.
         with router.waiting(job_id) as waiter:
-            await self._publish(item, job_id, fresh, priority)
+            await self._publish(item, job_id, fresh, priority, durable=replicas, wait_s=wait_s)
             return await self._wait(job_id, waiter, timeout)
 
     def _decode_result(self, data: bytes | None) -> Any:

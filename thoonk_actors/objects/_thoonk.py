@@ -43,6 +43,7 @@ from ..transport import (
     open_redis,
 )
 from ._discovery import DISCOVERY_BUDGET_S, SCAN_COUNT, Discovery, discover, register
+from ._durability import DurabilitySettings
 from ._results import ResultRouter
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ class Thoonk:
         #: text they expect (docs/contract.md, "Sharing a queue ...").
         self.result_codecs: dict[str, Codec] = {}
         self._routers_lock = trio.Lock()
+        #: Each job queue's ``durable`` settings as last read (publishes that give none).
+        self.durability = DurabilitySettings(self)
 
     # -------------------------------------------------------------- the link
 
