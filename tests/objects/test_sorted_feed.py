@@ -381,7 +381,7 @@ async def test_an_anchor_of_none_is_refused_before_anything_is_sent(
 ) -> None:
     """``publish_before(None, item)`` once reached the script with its arguments shifted."""
     await deck.append("x", id="A")
-    before = {key: sync_redis.dump(key) for key in sync_redis.keys()}
+    before = snapshot(sync_redis)
     with pytest.raises(InvalidIdError, match="anchor id must be a str"):
         await getattr(deck, op)(None, None, id="B")
-    assert {key: sync_redis.dump(key) for key in sync_redis.keys()} == before
+    assert snapshot(sync_redis) == before
