@@ -44,6 +44,9 @@ NOT_ON_A_CLUSTER = {
     ),
     "tests/runtime/test_units.py": "no Redis: backoff, mailbox, app loading on trio's clock",
     "tests/runtime/test_containment_units.py": "no Redis: the worker's pure pieces",
+    "tests/runtime/test_restart_backoff.py": (
+        "no Redis: restart pauses on trio's clock, with stand-in runs and processes"
+    ),
     "tests/runtime/test_child_signals.py": (
         "no Redis: a worker process interrupted before its app is loaded"
     ),
