@@ -228,6 +228,7 @@ class _Hook:
 async def _serve(
     app: App, burst: bool, stop: _Stop, latch: SignalLatch, hook: _Hook | None
 ) -> None:
+    finished = trio.Event()
     async with open_service_nursery() as nursery:
         await nursery.start(_count_signals, stop, latch)
         stop.attach()
@@ -235,12 +236,14 @@ async def _serve(
             stop.startup = startup
             if stop.level:
                 startup.cancel()
-            await nursery.start(_run_app, app, burst, stop, hook)
+            await nursery.start(_run_app, app, burst, stop, hook, finished)
         stop.startup = None
         if stop.running is None:  # the start-up was cancelled by a stop
             log.info("worker %d stopped before it started", os.getpid())
         else:
-            await stop.running.wait_stopped()
+            # Not only stopped: closed, the hook's block ended and the client too
+            # (cancelling earlier would cut a hook's own clean-up short).
+            await finished.wait()
         nursery.cancel_scope.cancel()
 
 
@@ -248,10 +251,12 @@ async def _run_app(
     app: App,
     burst: bool,
     stop: _Stop,
-    hook: _Hook | None = None,
+    hook: _Hook | None,
+    finished: trio.Event,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Connect, enter the setup hook (before any job is claimed), run the app."""
+    """Connect, enter the setup hook (before any job is claimed), run the app; ``finished``
+    once all three are closed."""
     async with (
         open_thoonk(app.url, worker_id=default_worker_id()) as thoonk,
         AsyncExitStack() as stack,
@@ -267,6 +272,7 @@ async def _run_app(
         stop.set_running(running)  # a stop asked meanwhile applies now
         task_status.started()
         await running.wait_stopped()
+    finished.set()
 
 
 async def _count_signals(
