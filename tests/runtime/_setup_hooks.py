@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import trio
+
 from thoonk_actors._nursery import open_service_nursery
 from thoonk_actors.runtime import WorkerContext
 
@@ -45,3 +47,19 @@ async def open_record(worker: WorkerContext, *, out: str) -> AsyncIterator[None]
 def not_a_context_manager(worker: WorkerContext) -> str:
     """A mistake: a setup function that returns no async context manager."""
     return "oops"
+
+
+@asynccontextmanager
+async def open_stuck(worker: WorkerContext, *, out: str) -> AsyncIterator[None]:
+    """A hook whose clean-up never ends: only a third signal gets the worker out."""
+    async with open_service_nursery() as nursery:
+
+        async def running() -> None:
+            await worker.wait_running()
+            (Path(out) / "running").touch()
+
+        nursery.start_soon(running)
+        yield
+        nursery.cancel_scope.cancel()
+    (Path(out) / "closing").touch()
+    await trio.sleep_forever()

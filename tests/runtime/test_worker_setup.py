@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 import trio
 
+from tests.polling import eventually
 from thoonk_actors import UsageError
 from thoonk_actors.objects import open_thoonk
 from thoonk_actors.runtime import WorkerSetup, run_workers
@@ -142,3 +144,36 @@ def test_a_setup_that_returns_no_context_manager_ends_the_worker_with_code_2(
     assert done.returncode == 2, done.stderr
     assert "returned a str, not an async context manager" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_hook_stuck_in_its_clean_up_ends_at_the_third_signal(
+    redis_url: str, tmp_path: Path
+) -> None:
+    setup = WorkerSetup("tests.runtime._setup_hooks:open_stuck", {"out": str(tmp_path)})
+    child = [sys.executable, "-m", "thoonk_actors.runtime._child", "tests.runtime.apps:app"]
+    log = tmp_path / "stderr"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [*child, "--setup", setup.to_json()],
+            env={**_env(redis_url, "setup-stuck"), "THOONK_LOG_LEVEL": "INFO"},
+            cwd=ROOT,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        eventually((tmp_path / "running").exists, "the app to run")
+        proc.send_signal(signal.SIGINT)
+        eventually((tmp_path / "closing").exists, "the hook's block to end")
+        proc.send_signal(signal.SIGINT)
+        eventually(lambda: "stopping at once" in log.read_text(), "the second signal")
+        assert proc.poll() is None  # still waiting for the hook
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    errors = log.read_text()
+    assert code == 0, errors
+    assert "a third time: cancelling everything" in errors
+    assert "Traceback" not in errors

@@ -120,6 +120,8 @@ class _Stop:
         self._pending_order = 0
         self.running: RunningApp | None = None
         self.startup: trio.CancelScope | None = None
+        #: Waiting for the app, the hook and the client to close (after the app stopped).
+        self.closing: trio.CancelScope | None = None
 
     # ------------------------------------------------- the supervisor's orders
 
@@ -204,6 +206,8 @@ class _Stop:
         else:
             log.warning("%s a third time: cancelling everything", why)
             running.cancel()
+            if self.closing is not None:
+                self.closing.cancel()
 
     def set_running(self, running: RunningApp) -> None:
         self.running = running
@@ -242,8 +246,12 @@ async def _serve(
             log.info("worker %d stopped before it started", os.getpid())
         else:
             # Not only stopped: closed, the hook's block ended and the client too
-            # (cancelling earlier would cut a hook's own clean-up short).
-            await finished.wait()
+            # (cancelling earlier would cut a hook's own clean-up short); a third
+            # signal cancels that wait, and with it the clean-up.
+            with trio.CancelScope() as stop.closing:
+                if stop.level >= CANCEL:
+                    stop.closing.cancel()
+                await finished.wait()
         nursery.cancel_scope.cancel()
 
 
