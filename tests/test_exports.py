@@ -101,6 +101,7 @@ INTERNAL: dict[str, set[str]] = {
         "watched_object", "channels_of", "is_async_callable", "main", "SnapshotReader",
         "Rule", "Every", "Cron", "ScheduleRegistration", "tick_item", "ticker", "publish_tick",
         "StartPause",
+        "import_target",  # _target: the app and a worker setup function
     },
     "metrics": {"QueueFigures", "Scrape", "ThoonkCollector", "families"},
     "sync": {

@@ -70,10 +70,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
         "compatibility shim at the old import path; nothing imports it (tests/embedded); "
         "remove at the next breaking release"
     ),
-    ("thoonk_actors.runtime._child", "thoonk_actors.metrics"): (
-        "a worker child opens the metrics exporter (--metrics-port); needs a start-up hook "
-        "the CLI/metrics side registers, a deeper change"
-    ),
 }
 
 #: Packages that may touch the transport client under a ``Thoonk`` (its ``redis`` attribute).

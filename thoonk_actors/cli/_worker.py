@@ -32,7 +32,7 @@ from ._metrics import DEFAULT_HOST, tcp_port
 from ._run import check_redis
 
 if TYPE_CHECKING:
-    from ..runtime import App
+    from ..runtime import App, WorkerSetup
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def _worker(args: argparse.Namespace) -> int:
         raise UsageError(
             f"the App at {args.target!r} has no handlers; register some with @app.job / @app.feed"
         )
-    metrics = _metrics_ports(args)  # UsageError (exit 2) before anything starts
+    setup = _metrics_setup(args)  # UsageError (exit 2) before anything starts
     url, where = check_redis(argparse.Namespace(**{**vars(args), "url": args.url or app.url}))
     if latch.received:  # a stop while Redis was asked: no worker was started
         return _stopped_early(latch.received[0], debug=getattr(args, "debug", False))
@@ -140,19 +140,18 @@ def _worker(args: argparse.Namespace) -> int:
         url=url,
         grace=args.grace,
         burst=args.burst,
-        metrics_port=metrics,
-        metrics_host=args.metrics_host,
+        worker_setup=setup,
     )
     log.info("every worker stopped" if code == 0 else "workers stopped, not all cleanly")
     return code
 
 
-def _metrics_ports(args: argparse.Namespace) -> int | None:
-    """The first metrics port, once the library is there and every worker's port is free."""
+def _metrics_setup(args: argparse.Namespace) -> WorkerSetup | None:
+    """Each worker's exporter, once the library is there and every worker's port is free."""
     first: int | None = args.metrics_port
     if first is None:
         return None
-    from ..metrics import check_port_free, require_prometheus_client
+    from ..metrics import check_port_free, require_prometheus_client, worker_exporter
 
     require_prometheus_client()
     last = first + args.processes - 1
@@ -163,7 +162,7 @@ def _metrics_ports(args: argparse.Namespace) -> int | None:
         )
     for port in range(first, last + 1):
         check_port_free(args.metrics_host, port)
-    return first
+    return worker_exporter(first, args.metrics_host)
 
 
 def _stopped_early(signum: int, *, debug: bool) -> int:

@@ -25,6 +25,8 @@ from ._logging import LOG_LEVEL_ENV as LOG_LEVEL_ENV
 from ._resync import Resync as Resync
 from ._resync import ResyncReason as ResyncReason
 from ._running import RunningApp as RunningApp
+from ._setup import WorkerContext as WorkerContext
+from ._setup import WorkerSetup as WorkerSetup
 from ._signals import SignalLatch as SignalLatch
 from ._signals import StopRequested as StopRequested
 from ._signals import installed_latch as installed_latch

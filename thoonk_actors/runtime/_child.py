@@ -3,7 +3,7 @@
 Synopsis::
 
     python -m thoonk_actors.runtime._child examples.worker_app:app [--grace 10] [--burst]
-        [--control FD] [--metrics-port N [--metrics-host HOST]]
+        [--control FD] [--slot N] [--setup JSON]
 
 Runs the app until stopped. A stop comes from two places, and the worker's
 stop level is the higher of the two (docs/runtime.md, "Signals and grace"):
@@ -21,7 +21,11 @@ A stop is honoured whenever it arrives: the supervisor starts this process
 with SIGINT/SIGTERM blocked (held until a :class:`SignalLatch` takes them
 over); a stop while the target is importing ends the process at once with
 exit 0 (nothing was claimed); one while the app is connecting cancels the
-start-up. Exit codes: 0 stopped cleanly, 1 crashed, 2 the target is wrong.
+start-up. Exit codes: 0 stopped cleanly, 1 crashed, 2 the target is wrong
+(or the worker setup's input is: a :class:`UsageError` from it).
+
+``--setup`` is a :class:`WorkerSetup` as JSON, ``--slot`` which worker of
+the supervisor this is: the hook runs around the app (runtime/_setup.py).
 """
 
 from __future__ import annotations
@@ -33,15 +37,17 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from contextlib import suppress
+from contextlib import AsyncExitStack, suppress
 
 import trio
 
 from .._errors import UsageError
 from .._nursery import open_service_nursery
+from ..objects import default_worker_id, open_thoonk
 from ._app import App
 from ._logging import configure_logging
 from ._running import RunningApp
+from ._setup import SetupFunction, WorkerContext, WorkerSetup
 from ._signals import STOP_SIGNALS, SignalLatch, StopRequested
 from ._target import load_app
 
@@ -62,10 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--grace", type=float, default=None)
     parser.add_argument("--burst", action="store_true")
     parser.add_argument("--control", type=int, default=None)
-    parser.add_argument("--metrics-port", type=int, default=None)
-    parser.add_argument("--metrics-host", default="127.0.0.1")
+    parser.add_argument("--setup", default=None, help="a WorkerSetup as JSON")
+    parser.add_argument("--slot", type=int, default=0)
     args = parser.parse_args(argv)
-    metrics = None if args.metrics_port is None else (args.metrics_port, args.metrics_host)
     configure_logging()
     stop = _Stop(args.grace)
     try:
@@ -76,12 +81,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ).start()
             try:
                 app = load_app(args.target)
+                hook = None if args.setup is None else _Hook.load(args.setup, args.slot)
             except UsageError as exc:
                 log.error("%s", exc)
                 return 2
             stop.started_importing_done()
-        trio.run(_serve, app, args.burst, stop, latch, metrics)
-    except UsageError as exc:  # the metrics port cannot be used: say so, no traceback
+        trio.run(_serve, app, args.burst, stop, latch, hook)
+    except UsageError as exc:  # the setup's input is wrong (a port in use): say so, no traceback
         log.error("%s", exc)
         return 2
     except (StopRequested, KeyboardInterrupt):
@@ -114,6 +120,8 @@ class _Stop:
         self._pending_order = 0
         self.running: RunningApp | None = None
         self.startup: trio.CancelScope | None = None
+        #: Waiting for the app, the hook and the client to close (after the app stopped).
+        self.closing: trio.CancelScope | None = None
 
     # ------------------------------------------------- the supervisor's orders
 
@@ -198,6 +206,8 @@ class _Stop:
         else:
             log.warning("%s a third time: cancelling everything", why)
             running.cancel()
+            if self.closing is not None:
+                self.closing.cancel()
 
     def set_running(self, running: RunningApp) -> None:
         self.running = running
@@ -205,9 +215,24 @@ class _Stop:
             self._apply("a stop asked during start-up")
 
 
+class _Hook:
+    """The worker setup of this process, its function imported (before trio runs)."""
+
+    def __init__(self, setup: WorkerSetup, function: SetupFunction, slot: int) -> None:
+        self.setup = setup
+        self.function = function
+        self.slot = slot
+
+    @classmethod
+    def load(cls, text: str, slot: int) -> _Hook:
+        setup = WorkerSetup.from_json(text)
+        return cls(setup, setup.load(), slot)
+
+
 async def _serve(
-    app: App, burst: bool, stop: _Stop, latch: SignalLatch, metrics: tuple[int, str] | None
+    app: App, burst: bool, stop: _Stop, latch: SignalLatch, hook: _Hook | None
 ) -> None:
+    finished = trio.Event()
     async with open_service_nursery() as nursery:
         await nursery.start(_count_signals, stop, latch)
         stop.attach()
@@ -215,12 +240,18 @@ async def _serve(
             stop.startup = startup
             if stop.level:
                 startup.cancel()
-            await nursery.start(_run_app, app, burst, stop, metrics)
+            await nursery.start(_run_app, app, burst, stop, hook, finished)
         stop.startup = None
         if stop.running is None:  # the start-up was cancelled by a stop
             log.info("worker %d stopped before it started", os.getpid())
         else:
-            await stop.running.wait_stopped()
+            # Not only stopped: closed, the hook's block ended and the client too
+            # (cancelling earlier would cut a hook's own clean-up short); a third
+            # signal cancels that wait, and with it the clean-up.
+            with trio.CancelScope() as stop.closing:
+                if stop.level >= CANCEL:
+                    stop.closing.cancel()
+                await finished.wait()
         nursery.cancel_scope.cancel()
 
 
@@ -228,41 +259,28 @@ async def _run_app(
     app: App,
     burst: bool,
     stop: _Stop,
-    metrics: tuple[int, str] | None = None,
+    hook: _Hook | None,
+    finished: trio.Event,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    if metrics is not None:
-        await _run_app_with_metrics(app, burst, stop, metrics, task_status)
-        return
-    async with app.open(burst=burst) as running:
+    """Connect, enter the setup hook (before any job is claimed), run the app; ``finished``
+    once all three are closed."""
+    async with (
+        open_thoonk(app.url, worker_id=default_worker_id()) as thoonk,
+        AsyncExitStack() as stack,
+    ):
+        worker = None
+        if hook is not None:
+            worker = WorkerContext(app, hook.slot, thoonk)
+            await stack.enter_async_context(hook.setup.open(hook.function, worker))
+        running = await stack.enter_async_context(app.open(thoonk=thoonk, burst=burst))
         log.info("worker %s running %r", running.worker_id, app)
+        if worker is not None:
+            worker.set_running(running)
         stop.set_running(running)  # a stop asked meanwhile applies now
         task_status.started()
         await running.wait_stopped()
-
-
-async def _run_app_with_metrics(
-    app: App,
-    burst: bool,
-    stop: _Stop,
-    metrics: tuple[int, str],
-    task_status: trio.TaskStatus[None],
-) -> None:
-    """As ``_run_app``, with an exporter whose port is bound before any job is claimed."""
-    from ..metrics import open_metrics_exporter
-    from ..objects import default_worker_id, open_thoonk
-
-    port, host = metrics
-    async with (
-        open_thoonk(app.url, worker_id=default_worker_id()) as thoonk,
-        open_metrics_exporter(thoonk, port=port, host=host, queues=sorted(app.jobs)) as exporter,
-        app.open(thoonk=thoonk, burst=burst) as running,
-    ):
-        exporter.running = running
-        log.info("worker %s running %r; metrics on %s", running.worker_id, app, exporter.url)
-        stop.set_running(running)
-        task_status.started()
-        await running.wait_stopped()
+    finished.set()
 
 
 async def _count_signals(

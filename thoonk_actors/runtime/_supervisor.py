@@ -10,7 +10,9 @@ interpreter and trio loop, in its own session (so a terminal's Ctrl-C reaches
 only this supervisor, which forwards it once). The Redis URL is resolved once
 here (``url``, else ``$THOONK_REDIS_URL``, else the embedded server, started
 if needed) and handed to every worker in ``$THOONK_REDIS_URL``, so they all
-share one embedded server.
+share one embedded server. ``worker_setup`` (:class:`WorkerSetup`) names a
+hook each worker runs around its app; its function is imported here first,
+then in each worker (``--setup JSON``), which is told its slot (``--slot N``).
 
 A worker that exits while no stop was asked for is restarted after a
 backoff (0.5 s doubling to 10 s; back to 0.5 s after a run of a minute).
@@ -43,6 +45,7 @@ from .._errors import UsageError
 from .._nursery import open_service_nursery
 from ..objects import URL_ENV, resolve_url_sync
 from ._logging import configure_logging
+from ._setup import WorkerSetup
 from ._signals import (
     STOP_SIGNALS,
     SignalLatch,
@@ -73,8 +76,9 @@ def run_workers(
     url: str | None = None,
     grace: float | None = None,
     burst: bool = False,
+    worker_setup: WorkerSetup | None = None,
     metrics_port: int | None = None,
-    metrics_host: str = "127.0.0.1",
+    metrics_host: str | None = None,
 ) -> int:
     """``sys.exit(run_workers("myapp:app", 4))``: run worker processes until SIGINT/SIGTERM.
 
@@ -88,19 +92,32 @@ def run_workers(
             the embedded server (started once, here, and shared).
         grace: seconds running handlers get to finish on a stop (default: the app's).
         burst: each worker stops once every queue is drained; returns when all did.
-        metrics_port: serve Prometheus metrics (``thoonk_actors.metrics``): worker
-            ``i`` (0-based, kept by its restarts) on ``metrics_port + i``.
-        metrics_host: the interface the metrics listen on.
+        worker_setup: a hook each worker process runs around its app (the
+            Prometheus exporter: ``thoonk_actors.metrics.worker_exporter(port)``,
+            worker ``i`` serving on ``port + i``); see :class:`WorkerSetup`.
+        metrics_port: removed: raises UsageError saying to pass
+            ``worker_setup=worker_exporter(port, host)`` instead.
+        metrics_host: removed, as ``metrics_port``.
 
     Returns:
         0 when every worker stopped cleanly, 1 when one had to be killed or
         failed while stopping.
 
     Raises:
-        UsageError: ``target`` cannot be imported or is not an App; ``processes`` < 1.
+        UsageError: ``target`` cannot be imported or is not an App; ``processes`` < 1;
+            ``worker_setup``'s function cannot be imported; ``metrics_port`` given.
     """
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise UsageError(f"processes must be an int >= 1, not {processes!r}")
+    if metrics_port is not None or metrics_host is not None:
+        # The runtime does not import the metrics add-on (it sits above): the
+        # add-on builds the hook. A clear error rather than a TypeError.
+        raise UsageError(
+            "run_workers(metrics_port=..., metrics_host=...) was removed: pass "
+            "worker_setup=worker_exporter(port, host) (from thoonk_actors.metrics) instead"
+        )
+    if worker_setup is not None and not isinstance(worker_setup, WorkerSetup):
+        raise UsageError(f"worker_setup must be a WorkerSetup, not a {type(worker_setup).__name__}")
     configure_logging()
     latch = installed_latch()  # `thoonk worker` installed one as its first instruction
     own_latch = latch is None
@@ -110,6 +127,8 @@ def run_workers(
         try:
             with latch.interrupting():
                 app = load_app(target)  # fail here, once, rather than in every worker
+                if worker_setup is not None:
+                    worker_setup.load()  # the same: a typo stops here
         except StopRequested as stop:
             log.info("%s: stopping before any worker started", stop)
             return 0
@@ -120,10 +139,10 @@ def run_workers(
             command += ["--grace", repr(float(grace))]
         if burst:
             command.append("--burst")
+        if worker_setup is not None:
+            command += ["--setup", worker_setup.to_json()]
         env = {**os.environ, URL_ENV: resolved}
         pool = _Pool(command, env, processes, burst=burst, kill_after=wait_grace + KILL_MARGIN)
-        if metrics_port is not None:
-            pool.metrics = (metrics_port, metrics_host)
         return trio.run(pool.run, latch)
     finally:
         if own_latch:
@@ -165,8 +184,6 @@ class _Pool:
         self._signals = 0
         self._level = 0  # the stop order every worker has (0: none yet)
         self._failed = False
-        #: (first port, host) of the workers' metrics, or None.
-        self.metrics: tuple[int, str] | None = None
 
     async def run(self, latch: SignalLatch) -> int:
         async with open_service_nursery() as nursery:
@@ -210,13 +227,9 @@ class _Pool:
     async def _start(self, slot: int) -> _Worker:
         """Start one worker: its own session, SIGINT/SIGTERM held, a control pipe."""
         control_read, control_write = os.pipe()  # both close-on-exec; pass_fds shares one
-        metrics: list[str] = []
-        if self.metrics is not None:
-            port, host = self.metrics
-            metrics = ["--metrics-port", str(port + slot), "--metrics-host", host]
         try:
             proc = await trio.lowlevel.open_process(
-                [*self._command, *metrics, "--control", str(control_read)],
+                [*self._command, "--slot", str(slot), "--control", str(control_read)],
                 env=self._env,
                 start_new_session=True,  # a terminal's Ctrl-C reaches only the supervisor
                 pass_fds=(control_read,),

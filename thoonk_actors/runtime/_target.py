@@ -1,4 +1,4 @@
-"""Find an app by its dotted path: ``"package.module:app"``.
+"""Find an app (or a worker setup function) by its dotted path: ``"package.module:app"``.
 
 Synopsis: ``app = load_app("examples.worker_app:app")``.
 
@@ -23,9 +23,24 @@ def load_app(target: str) -> App:
     Raises:
         UsageError: the target is malformed, cannot be imported, or is not an App.
     """
-    module_name, sep, attribute = target.partition(":")
+    obj = import_target(target, "module:app", "examples.worker_app:app")
+    if not isinstance(obj, App):
+        raise UsageError(f"{target!r} is a {type(obj).__name__}, not a thoonk_actors App")
+    return obj
+
+
+def import_target(target: str, shape: str, example: str) -> object:
+    """The object at ``module:attribute`` (the app, a worker setup function).
+
+    ``shape`` and ``example`` only word the error (``"module:app"``,
+    ``"examples.worker_app:app"``).
+
+    Raises:
+        UsageError: the target is malformed, or the module or attribute is not there.
+    """
+    module_name, sep, attribute = target.partition(":") if isinstance(target, str) else ("", "", "")
     if not sep or not module_name or not attribute:
-        raise UsageError(f"{target!r} is not 'module:app' (for example examples.worker_app:app)")
+        raise UsageError(f"{target!r} is not {shape!r} (for example {example})")
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
@@ -38,6 +53,4 @@ def load_app(target: str) -> App:
             obj = getattr(obj, part)
         except AttributeError:
             raise UsageError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    if not isinstance(obj, App):
-        raise UsageError(f"{target!r} is a {type(obj).__name__}, not a thoonk_actors App")
     return obj
