@@ -44,6 +44,11 @@ NOT_ON_A_CLUSTER = {
     ),
     "tests/runtime/test_units.py": "no Redis: backoff, mailbox, app loading on trio's clock",
     "tests/runtime/test_containment_units.py": "no Redis: the worker's pure pieces",
+    "tests/runtime/test_worker_setup.py": (
+        "a worker process's start-up hook: process and JSON plumbing; the worker "
+        "processes' Redis use runs on the cluster in test_on_cluster_runtime_faults "
+        "and _limits_processes"
+    ),
     "tests/runtime/test_restart_backoff.py": (
         "no Redis: restart pauses on trio's clock, with stand-in runs and processes"
     ),
