@@ -252,14 +252,6 @@ def test_importing_does_not_import(module: str, not_imported: str) -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_the_old_embedded_import_path_still_works() -> None:
-    import thoonk_actors.embedded as embedded
-    from thoonk_actors.transport import _embedded
-
-    assert _embedded.ensure_embedded_server is embedded.ensure_embedded_server
-    assert _embedded.find_redis_server is embedded.find_redis_server
-
-
 # --------------------------------------------------------------- the top level
 
 

@@ -65,12 +65,7 @@ RESTRICTED_LIBRARIES: dict[str, frozenset[str]] = {
 }
 
 #: (importing module, imported module) -> why it is still there. Only shrinks.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("thoonk_actors.transport._embedded", "thoonk_actors.embedded"): (
-        "compatibility shim at the old import path; nothing imports it (tests/embedded); "
-        "remove at the next breaking release"
-    ),
-}
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 #: Packages that may touch the transport client under a ``Thoonk`` (its ``redis`` attribute).
 TRANSPORT_CLIENT_USERS = frozenset({"transport", "embedded", "objects"})

@@ -63,7 +63,7 @@ def redis_url() -> Iterator[str]:
     if os.environ.get("THOONK_REDIS_URL"):
         yield os.environ["THOONK_REDIS_URL"]
         return
-    from thoonk_actors.transport._embedded import ensure_embedded_server, stop_embedded_server
+    from thoonk_actors.embedded import ensure_embedded_server, stop_embedded_server
 
     root = tempfile.mkdtemp(prefix="thlab-", dir="/tmp")
     try:

@@ -15,6 +15,7 @@ import redis
 from thoonk_actors import EmbeddedServerError
 from thoonk_actors._errors import NotFoundError, UsageError
 from thoonk_actors.cli._run import exit_code, report
+from thoonk_actors.embedded import embedded_server_status, stop_embedded_server
 from thoonk_actors.transport import (
     URL_ENV,
     ThoonkConnectionError,
@@ -23,7 +24,6 @@ from thoonk_actors.transport import (
     ThoonkResponseError,
     ThoonkTimeoutError,
 )
-from thoonk_actors.transport._embedded import embedded_server_status, stop_embedded_server
 
 from ._cli import ok, one_line_error, thoonk
 

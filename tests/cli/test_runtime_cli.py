@@ -28,7 +28,7 @@ from thoonk_actors.cli._demo_report import Counters, DemoRun, problems, summary_
 from thoonk_actors.cli._progress import Display
 from thoonk_actors.cli._top import progress_bar, rate, render
 from thoonk_actors.contract import FeedKeys, JobKeys, JobStats, NewJob, job_progress
-from thoonk_actors.transport._embedded import embedded_server_status, stop_embedded_server
+from thoonk_actors.embedded import embedded_server_status, stop_embedded_server
 
 from ..contract._redis import raw_client, run
 from ._cli import Follower, in_terminal, ok, one_line_error, renew_heartbeats, thoonk, wait_until

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from thoonk_actors.embedded import ensure_embedded_server, stop_embedded_server
 from thoonk_actors.sync import SyncThoonk, connect
-from thoonk_actors.transport._embedded import ensure_embedded_server, stop_embedded_server
 from thoonk_actors.widgets import FeedView, JobBoard, WarningSummary, WorkerPanel
 
 from ..polling import eventually
