@@ -120,23 +120,29 @@ async def _workload(cluster: LocalCluster, durable: int, lag: bool) -> Run:
         stop_producing = trio.Event()
         pad = "x" * (LAG_ITEM_BYTES if lag else 0)
 
+        producing = [0]  # producers still running
+
         async def produce() -> None:
-            n = 0
-            while not stop_producing.is_set():
-                n += 1
-                try:
-                    job_id = await jobs.publish(
-                        {"n": n, "pad": pad}, durable=durable, durable_timeout=0.5
-                    )
-                except NotReplicatedError as exc:
-                    run.not_replicated += exc.job_ids
-                    continue
-                except ThoonkError:
-                    run.unacked += 1  # the failover: not known to be published
-                    continue
-                run.acked.append(job_id)
-                if run.promoted and len(run.acked) >= run.stop_at:
-                    stop_producing.set()
+            producing[0] += 1
+            try:
+                n = 0
+                while not stop_producing.is_set():
+                    n += 1
+                    try:
+                        job_id = await jobs.publish(
+                            {"n": n, "pad": pad}, durable=durable, durable_timeout=0.5
+                        )
+                    except NotReplicatedError as exc:
+                        run.not_replicated += exc.job_ids
+                        continue
+                    except ThoonkError:
+                        run.unacked += 1  # the failover: not known to be published
+                        continue
+                    run.acked.append(job_id)
+                    if run.promoted and len(run.acked) >= run.stop_at:
+                        stop_producing.set()
+            finally:
+                producing[0] -= 1
 
         async def watch_finishes(task_status: trio.TaskStatus[None]) -> None:
             async with jobs.events(("finish",)) as events:
@@ -212,6 +218,11 @@ async def _workload(cluster: LocalCluster, durable: int, lag: bool) -> Run:
             run.promoted = True
             run.stop_at = len(run.acked) + AFTER_PROMOTION
             await stop_producing.wait()
+            # Every producer's last publish returned (a publish still in its
+            # WAIT would be acknowledged after the queue looked drained).
+            await wait_until(
+                lambda: producing[0] == 0, what="the producers to stop", deadline=DEADLINE_S
+            )
 
             async def drained() -> bool:
                 waiting = (
@@ -258,7 +269,8 @@ def _check(run: Run, durable: int, record_property: Callable[[str, object], None
             f"job {job_id} finished twice although the promoted replica had its finish"
         )
     if durable:
-        assert lost == [], f"durable=1 lost acknowledged jobs: {lost}"
+        where = [f"{i} (acknowledged #{run.acked.index(i) + 1} of {len(run.acked)})" for i in lost]
+        assert lost == [], f"durable=1 lost acknowledged jobs: {where}"
 
 
 @pytest.mark.parametrize("lag", [False, True], ids=["in-step", "lagging"])
