@@ -411,7 +411,7 @@ def round_trips(url: str, args: argparse.Namespace) -> None:
     codes = [("", None)] if not args.before else [(", before", args.before), ("", None)]
     rows: dict[str, list[tuple[float, float]]] = {}
     samples = str(args.samples)
-    for _ in range(args.rounds):
+    for r in range(args.rounds):
         rows.setdefault("original protocol (redis-py), both sides", []).append(
             original_round_trip(url, args.samples)
         )
@@ -425,6 +425,11 @@ def round_trips(url: str, args: argparse.Namespace) -> None:
                 for mode, name in MODES.items():
                     got = child(path, mode, url, samples)
                     rows.setdefault(f"ours {name}{label}", []).append((got["p50"], got["p99"]))
+        print(
+            f"  round {r + 1}: "
+            + ", ".join(f"{name} {runs[-1][0]:.3f}" for name, runs in rows.items()),
+            flush=True,
+        )
     print("| case | p50 ms | p99 ms |")
     print("|---|---:|---:|")
     for name, runs in rows.items():

@@ -9,8 +9,8 @@ Synopsis::
     await handlers.serve(stopping)     # returns once the jobs channel is closed and drained
 
 ``concurrency`` tasks take claimed jobs from the channel and put one
-``(job, result, error)`` outcome each into the outcome channel (or, when no
-job is buffered for them and the writers are idle, write it themselves:
+``(job, result, error)`` outcome each into the outcome channel (or, when it
+was the worker's only job and the writers are idle, write it themselves:
 ``write_now``, one task switch less on an idle worker's round trip). This is the
 per-job hot path, so it is kept lean: a task takes a job without waiting
 when one is buffered (checkpointing every :data:`STREAK` jobs, so it never
@@ -247,9 +247,12 @@ class Handlers:
                 counters.timed_out += 1
                 log.warning("job %s of %r %s", job.id, job.queue, error)
             outcome = (job, result, error)
-            # Nothing waits for this task, and the writers are idle: write it here.
+            # The worker's only job (nothing buffered, no other handler running)
+            # and the writers idle: write it here. Under load it goes to the
+            # writers, which batch it with the others.
             if (
                 write_now is not None
+                and not counters.running
                 and not buffered().current_buffer_used
                 and await write_now(outcome)
             ):
