@@ -43,7 +43,9 @@ in ms, each against one idle worker process that returns the item:
 
 ``--before DIR`` also measures our cases with the ``thoonk_actors`` in DIR (an
 older tree: ``git archive <commit> thoonk_actors | tar -x -C DIR``), in the
-same interleaved rounds; the worker process is this tree's either way.
+same interleaved rounds; the rows with our worker run the worker process of
+the same tree as the publisher (so ``before`` compares both sides).
+``--round-trip-only`` skips the publish-rate cases.
 """
 
 from __future__ import annotations
@@ -288,8 +290,11 @@ async def ours_to_original_round_trip(url: str, samples: int) -> tuple[float, fl
 
 
 @contextmanager
-def our_worker(url: str) -> Iterator[None]:
+def our_worker(url: str, pythonpath: str | None = None) -> Iterator[None]:
+    """Our worker process (``run_workers``, concurrency 1) of ``pythonpath``'s tree (None: ours)."""
     env = {**os.environ, "THOONK_REDIS_URL": url, "THOONK_LOG_LEVEL": "WARNING"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     code = (
         "import sys; from thoonk_actors.runtime import run_workers; "
         "sys.exit(run_workers('benchmarks.publish:app', 1))"
@@ -368,6 +373,10 @@ def report(url: str, args: argparse.Namespace) -> None:
         f"Redis {server['redis_version']} at {url}; N = {args.n:,} per case; "
         f"median of {args.rounds} interleaved rounds; load average {os.getloadavg()}"
     )
+    if args.round_trip_only:
+        round_trips(url, args)
+        stats.close()
+        return
     cases = [floor_case(url), original_case(url), transport_case(url)]
     for case in cases:  # warm up: connections, script cache, imports
         case.run(200)
@@ -393,11 +402,16 @@ def report(url: str, args: argparse.Namespace) -> None:
     ours = statistics.median(cases[-1].rates)
     print(f"\nours / best other case: {ours / best:.2f}x; load average {os.getloadavg()}")
 
+    round_trips(url, args)
+    stats.close()
+
+
+def round_trips(url: str, args: argparse.Namespace) -> None:
     print(f"\npublish -> result round trip, {args.samples:,} sequential jobs, p50 / p99 ms")
     codes = [("", None)] if not args.before else [(", before", args.before), ("", None)]
     rows: dict[str, list[tuple[float, float]]] = {}
     samples = str(args.samples)
-    for _ in range(args.rounds):
+    for r in range(args.rounds):
         rows.setdefault("original protocol (redis-py), both sides", []).append(
             original_round_trip(url, args.samples)
         )
@@ -406,11 +420,16 @@ def report(url: str, args: argparse.Namespace) -> None:
             rows.setdefault(f"ours publish_and_wait, original-protocol worker{label}", []).append(
                 (got["p50"], got["p99"])
             )
-        with our_worker(url):
-            for label, path in codes:
+        for label, path in codes:
+            with our_worker(url, path):
                 for mode, name in MODES.items():
                     got = child(path, mode, url, samples)
                     rows.setdefault(f"ours {name}{label}", []).append((got["p50"], got["p99"]))
+        print(
+            f"  round {r + 1}: "
+            + ", ".join(f"{name} {runs[-1][0]:.3f}" for name, runs in rows.items()),
+            flush=True,
+        )
     print("| case | p50 ms | p99 ms |")
     print("|---|---:|---:|")
     for name, runs in rows.items():
@@ -418,7 +437,6 @@ def report(url: str, args: argparse.Namespace) -> None:
         p99 = statistics.median(p for _, p in runs)
         print(f"| {name} | {p50:.3f} | {p99:.3f} |")
     print(f"load average {os.getloadavg()}")
-    stats.close()
 
 
 def main() -> None:
@@ -430,6 +448,9 @@ def main() -> None:
     parser.add_argument("--private", action="store_true", help="run a Redis of its own")
     parser.add_argument(
         "--before", default=None, help="a folder holding an older thoonk_actors, measured beside"
+    )
+    parser.add_argument(
+        "--round-trip-only", action="store_true", help="skip the publish-rate cases"
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()

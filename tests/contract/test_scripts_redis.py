@@ -176,6 +176,23 @@ def test_claim_takes_from_the_right_and_records_owner(r: redis.Redis, events: Ev
     assert run(r, job_claim(JOB, "host:1")).jobs == ()
 
 
+def test_claim_tells_when_the_queue_ran_out_and_when_the_next_job_is_due(
+    r: redis.Redis,
+) -> None:
+    publish(r, "A", "B", "C")
+    full = run(r, job_claim(JOB, "w", max_jobs=2))
+    assert (len(full.jobs), full.drained, full.next_due_ms) == (2, False, None)
+    short = run(r, job_claim(JOB, "w", max_jobs=2))
+    assert ([j.id for j in short.jobs], short.drained, short.next_due_ms) == (["C"], True, None)
+    x(r, "HSET", JOB.items, "later", '"L"')
+    x(r, "ZADD", JOB.scheduled, "99999999999999", "later")
+    for max_jobs in (1, 5):  # the one-job path and the batch path
+        empty = run(r, job_claim(JOB, "w", max_jobs=max_jobs))
+        assert (empty.jobs, empty.drained, empty.next_due_ms) == ((), True, 99999999999999)
+        assert empty.held_back is None
+    assert zmembers(r, JOB.scheduled) == [b"later"]  # told, not moved
+
+
 def test_claim_drops_ghosts_and_duplicates(r: redis.Redis) -> None:
     publish(r, "A")
     x(r, "RPUSH", JOB.ids, "ghost")  # no item: next in line

@@ -1,16 +1,16 @@
-"""Small pure pieces of the worker's containment: how causes read, revoking once."""
+"""Small pieces of the worker's containment: how causes read, revoking once, writing inline."""
 
 from __future__ import annotations
 
 import pytest
 import trio
 
-from thoonk_actors.objects import ClaimedJob
+from thoonk_actors.objects import ClaimedJob, open_thoonk
 from thoonk_actors.runtime._handlers import Handlers
 from thoonk_actors.runtime._registry import JobRegistration
 from thoonk_actors.runtime._stats import QueueCounters
 from thoonk_actors.runtime._worker import _cause, _claim_order
-from thoonk_actors.runtime._writer import Outcome
+from thoonk_actors.runtime._writer import Outcome, OutcomeWriter
 
 REAPED = "reaped: claim older than the timeout of 300000 ms"
 
@@ -61,3 +61,24 @@ async def test_a_buffered_job_is_revoked_once() -> None:
     assert handlers.revoke("1", "retracted") is True
     assert handlers.revoke("1", "retracted") is False
     assert handlers.revoke("2", "retracted") is False  # not held here
+
+
+async def test_a_handler_writes_its_outcome_only_while_the_writers_are_idle(
+    redis_url: str,
+) -> None:
+    async with open_thoonk(redis_url) as thoonk:
+        job = thoonk.job("write-now")
+        await job.create()
+        first, second = await job.publish("a"), await job.publish("b")
+        claimed = {c.id: c for c in await job.claim_many(2)}
+        outstanding = {c.token: c for c in claimed.values()}
+        send, receive = trio.open_memory_channel[Outcome](4)
+        writer = OutcomeWriter(job, receive, outstanding, QueueCounters(), max_cancels=None)
+        send.send_nowait((claimed[first], "A", None))  # queued: the writers' business
+        assert not await writer.write_now((claimed[second], "B", None))
+        assert claimed[second].token in outstanding  # nothing written
+        receive.receive_nowait()
+        assert await writer.write_now((claimed[second], "B", None))
+        assert claimed[second].token not in outstanding
+        assert await job.wait_result(second, timeout=5) == "B"
+        assert writer.unwritten() == []

@@ -66,6 +66,43 @@ async def test_a_delayed_publish_wakes_a_waiting_worker(
     assert ran_ms >= due_ms  # never early
 
 
+async def test_a_job_delayed_after_the_queue_drained_is_not_missed(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    # The claim of the 7 held jobs found the queue drained (nothing scheduled):
+    # the claimer keeps that and will wait without claiming once slots free up.
+    # A delayed job published meanwhile (the claimer waits for slots, not for
+    # work) must make that stale: waiting by it would sleep through the due time.
+    url = redis_url + ("&" if "?" in redis_url else "?") + "health_timeout=120"
+    app = App(url, reap_interval=600, heartbeat_interval=5, stale_after=60)
+    release = trio.Event()
+    ran: list[str] = []
+    done = trio.Event()
+
+    @app.job("drained", concurrency=8, prefetch=0)  # claims 8, refills 2 at a time
+    async def handle(item: str) -> None:
+        if item == "held":
+            await release.wait()
+        else:
+            ran.append(item)
+            done.set()
+
+    with trio.fail_after(DEADLINE):
+        async with open_thoonk(redis_url) as thoonk, app.open() as running:
+            jobs = thoonk.job("drained")
+            worker = running.workers[0]
+            await wait_until(lambda: worker._awaiting_work, what="the claimer to block")
+            await jobs.publish_many(["held"] * 7)
+            await wait_until(lambda: worker.counters.running == 7, what="7 held jobs to run")
+            assert worker._drained is not None and not worker._awaiting_work
+            wakes = worker._wakes
+            await jobs.publish("later", delay=0.2)
+            await wait_until(lambda: worker._wakes > wakes, what="the schedule event")
+            release.set()
+            await done.wait()
+    assert ran == ["later"]
+
+
 # ------------------------------------------------------------- recurring jobs
 
 

@@ -397,7 +397,8 @@ def job_claim(
 
     def decode(reply: Reply) -> Claim:
         # One pass: ['ok', ms, count, dropped, count x (id, item, token, failures)]
-        # and, when the queue's limits held jobs back, [reason, wait_ms].
+        # and, when the queue's limits held jobs back, [reason, wait_ms]; when
+        # the queue ran out instead, ['drained', next_due_ms or -1].
         if type(reply) is list and len(reply) >= 4 and reply[0] == b"ok":
             claimed_ms, count, dropped = reply[1], reply[2], reply[3]
             if (
@@ -408,10 +409,17 @@ def job_claim(
             ):
                 end = 4 + 4 * count
                 held = None
+                drained = False
+                next_due: int | None = None
                 if len(reply) > end:
-                    held = _held_back(reply[end:])
-                    if held is None:
-                        raise unexpected("job/claim", reply)
+                    tag, due = reply[end], reply[end + 1]
+                    if tag == b"drained" and type(due) is int:
+                        drained = True
+                        next_due = None if due < 0 else due
+                    else:
+                        held = _held_back(reply[end:])
+                        if held is None:
+                            raise unexpected("job/claim", reply)
                 jobs = []
                 fields = iter(reply[4:end])  # four at a time; the length is checked above
                 for raw_id, item, token, failures in zip(
@@ -426,7 +434,7 @@ def job_claim(
                         break
                     jobs.append(ClaimRecord(id_text(raw_id), item, id_text(token), failures))
                 else:
-                    return Claim(claimed_ms, tuple(jobs), dropped, held)
+                    return Claim(claimed_ms, tuple(jobs), dropped, held, drained, next_due)
         # Not that: the refusal's error (a status other than 'ok'), else malformed.
         ok_values(reply, script="job/claim", obj=keys.label, op="claim")
         raise unexpected("job/claim", reply)

@@ -78,13 +78,18 @@ class Claim:
 
     ``dropped`` counts ids popped and thrown away because their item was gone or
     they were already claimed (left by original clients). ``held_back``: set
-    when a limit of the queue took fewer jobs than asked.
+    when a limit of the queue took fewer jobs than asked. ``drained``: the
+    queue ran out instead (fewer than asked, maybe none); ``next_due_ms`` is
+    then when the next scheduled job is due (server clock; None: none), what
+    ``job_promote`` would tell, so an idle worker can block without it.
     """
 
     claimed_ms: int
     jobs: tuple[ClaimRecord, ...]
     dropped: int
     held_back: HeldBack | None = None
+    drained: bool = False
+    next_due_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,10 @@ Synopsis::
 Flow of a job: the claimer claims a batch (``claim_many``) whenever enough
 slots are free (how many jobs it keeps claimed ahead of the handlers is the
 ``prefetch`` policy: fixed, or adaptive, see ``_prefetch``), and blocks
-cancellably in ``wait_for_work`` when the queue is empty; jobs go through
+cancellably in ``wait_for_work`` when the queue is empty. A claim that
+found the queue drained tells when its next scheduled job is due: the
+claimer then waits first (no claim that would find nothing, no promote
+step) unless a job was scheduled since (``_wake_claimer``); jobs go through
 a memory channel to the handler tasks (``_handlers``, with the deadline
 watchdog); each outcome goes through a second channel to the writers (``finish_many`` batches,
 ``cancel`` for failures). ``outstanding`` maps claim token -> job for every
@@ -121,6 +124,10 @@ class JobWorker:
         self._slots_freed = trio.Event()
         self._idle_scope: trio.CancelScope | None = None
         self._awaiting_work = False  # the claimer is blocked in wait_for_work
+        # The last claim found the queue drained: the trio time its next scheduled
+        # job is due (inf: none), and the _wake_claimer count it saw (see _claim_loop).
+        self._drained: tuple[float, int] | None = None
+        self._wakes = 0
         self._handler_scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
         self._lease: float | None = None
@@ -133,6 +140,7 @@ class JobWorker:
             self.counters,
             done=self._handled,
             dropped=self._dropped,
+            write_now=self._writer.write_now,
         )
 
     # ----------------------------------------------------------------- state
@@ -250,8 +258,19 @@ class JobWorker:
             if free < prefetch.refill:
                 await self._wait_for_slots()
                 continue
+            drained = self._drained
+            if drained is not None:
+                # The last claim emptied the queue: wait first (it returns at once
+                # if a job came meanwhile), rather than a claim that finds nothing.
+                # Its due time holds unless a job was scheduled since (_wake_claimer).
+                self._drained = None
+                if drained[1] == self._wakes:
+                    await self._wait_for_work(drained[0])
+                    continue
             held: list[HeldBack] = []  # a queue limit (max_per_second, max_concurrent)
             asked = min(free, MAX_CLAIM_BATCH)
+            drained_at: list[float] = []  # the claim found the queue drained: next due time
+            wakes = self._wakes
             try:
                 jobs = await job.claim_many(
                     asked,
@@ -259,24 +278,23 @@ class JobWorker:
                     lease_ms=self._lease_ms,
                     on_poison=self._poisoned,
                     on_held=held.append,
+                    on_drained=drained_at.append,
                 )
             except CONNECTION_ERRORS:
                 # The claim may have run, its jobs unknown to us: see _identity.
                 self.identities.retire(self.outstanding)
                 raise
             prefetch.claimed(asked, len(jobs))
+            if drained_at:
+                self._drained = (drained_at[0], wakes)
             if not jobs and held:
                 with self._idle_wait():  # as long as the limit asks, no longer
                     await job.wait_held(held[0], trio.current_time() + WAIT_FOR_WORK)
                 continue
             if not jobs:
-                with self._idle_wait():
-                    self._awaiting_work = True
-                    try:
-                        await job.wait_for_work(trio.current_time() + WAIT_FOR_WORK)
-                    finally:
-                        self._awaiting_work = False
-                continue
+                if self._drained is None:  # (only poison taken: the queue may hold more)
+                    await self._wait_for_work(None)
+                continue  # drained: the next round waits, without a promote step
             counters.claimed += len(jobs)
             handed = 0
             try:
@@ -306,6 +324,26 @@ class JobWorker:
                 raise
             finally:
                 prefetch.handed(clock(), handed)
+            if self._drained is not None:
+                # The queue is empty, so the wait is in no hurry: the handlers woken
+                # just now run first (the next round of the run loop; a first
+                # checkpoint may share that round with them), so an outcome written
+                # at once goes on the wire before the wait's command.
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def _wait_for_work(self, due_at: float | None) -> None:
+        """Block until a job may be claimable (cut by a stop or :meth:`_wake_claimer`).
+
+        ``due_at``: the next due time told by the claim that just found the
+        queue drained (skips the promote step); None: promote first.
+        """
+        with self._idle_wait():
+            self._awaiting_work = True
+            try:
+                await self.job.wait_for_work(trio.current_time() + WAIT_FOR_WORK, due_at=due_at)
+            finally:
+                self._awaiting_work = False
 
     async def _wait_for_slots(self) -> None:
         prefetch = self.prefetch
@@ -451,6 +489,7 @@ class JobWorker:
         a gap wakes it too: its wait, even re-sent on a new connection, would
         otherwise stop at a due time that is stale.
         """
+        self._wakes += 1  # a drained claim's due time may be stale now
         if self._awaiting_work and self._idle_scope is not None:
             self._idle_scope.cancel()
 

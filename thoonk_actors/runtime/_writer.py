@@ -9,7 +9,8 @@ Synopsis::
 Each writer task waits for one outcome, then takes whatever else is already
 queued (up to :data:`MAX_FINISH_BATCH`) and writes it: the finishes in one
 ``finish_many`` script, failures one ``cancel`` each. So a busy worker writes
-big batches and an idle one writes at once. Several writer tasks share the
+big batches and an idle one writes at once (or the handler task writes its
+outcome itself, :meth:`OutcomeWriter.write_now`). Several writer tasks share the
 channel, so a batch is collected while the previous one is on the wire.
 
 Connection errors are retried at once (a write that broke may or may not
@@ -78,7 +79,25 @@ class OutcomeWriter:
                     break
             self._writing[id(batch)] = batch
             await self.write(batch)
-            del self._writing[id(batch)]
+            self._writing.pop(id(batch), None)
+
+    async def write_now(self, outcome: Outcome) -> bool:
+        """Write one outcome in the caller's task if the writers are idle; False if not.
+
+        The idle path between two jobs: the handler task that has the outcome
+        writes it at once, rather than waking a writer task to do it (one task
+        switch less before the finish is on the wire). When outcomes are queued
+        or a batch is being written, it returns False at once and the caller
+        queues the outcome, so a busy worker keeps its batches. Shutdown sees
+        the outcome like a writer's batch (:meth:`unwritten`) until it is written.
+        """
+        if self._writing or self._receive.statistics().current_buffer_used:
+            return False
+        batch = [outcome]
+        self._writing[id(batch)] = batch
+        await self.write(batch)
+        self._writing.pop(id(batch), None)
+        return True
 
     def unwritten(self) -> list[Outcome]:
         """Outcomes taken but not written, and those still queued (for shutdown)."""

@@ -21,7 +21,10 @@
 --        | {'wrongtype', key, expected, actual} | {'bad_config', key, field, value}
 --   The trailing pair is there only when a limit took fewer jobs than asked:
 --   held is 'rate' (try again in wait_ms) or 'concurrency' (wait for a claim to
---   end; wait_ms is a fallback).
+--   end; wait_ms is a fallback). When the queue ran out instead (fewer than asked,
+--   maybe none, and no limit cut the claim), the pair is 'drained', next_due_ms
+--   (when the next scheduled job is due, server clock; -1: none): what job/promote
+--   would tell, so an idle worker blocks at once without running it.
 -- Limits (ext): max_per_second is a GCRA (a token bucket kept as one time, tat):
 -- each claim moves tat on by 1000 / rate ms and a claim is allowed while tat is
 -- less than a burst window (100 ms, at least one claim's interval) ahead of now.
@@ -162,7 +165,7 @@ if want == 1 then
     if taken > 0 then
       pop(taken)
     end
-    return {'ok', now, 0, dropped}
+    return {'ok', now, 0, dropped, 'drained', next_due(scheduled)}
   end
   count, bad = read('hash', 'HGET', cancelled, id)
   if bad then return refuse(bad) end
@@ -220,7 +223,7 @@ if #got == 0 then
   if taken > 0 then
     pop(taken)
   end
-  return {'ok', now, 0, dropped}
+  return {'ok', now, 0, dropped, 'drained', next_due(scheduled)}
 end
 
 local counts, bad = read_each('hash', 'HMGET', 'HGET', cancelled, got)
@@ -256,4 +259,9 @@ record_leases(got)
 for _, id in ipairs(got) do
   redis.call('PUBLISH', channel, id)
 end
-return limited(reply, #got)
+reply = limited(reply, #got)
+if #got < want then  -- the list ran out (a limit's cut ends with #got == want)
+  reply[#reply + 1] = 'drained'
+  reply[#reply + 1] = next_due(scheduled)
+end
+return reply
