@@ -151,7 +151,11 @@ class RedisClient:
                 raise ThoonkConnectionError(f"the client for {self.where} is closed")
             attempts += 1
             try:
-                conn = await Connection.open(config, self._nursery, blocking=blocking)
+                # The shared connection lets a caller alone on it read its own
+                # reply (see Connection); every use checks ``usable`` first.
+                conn = await Connection.open(
+                    config, self._nursery, blocking=blocking, direct_replies=shared
+                )
             except (ThoonkAuthenticationError, ThoonkTLSError):
                 raise  # retrying cannot fix a password or a certificate
             except (ThoonkConnectionError, ThoonkTimeoutError, ThoonkLoadingError) as exc:

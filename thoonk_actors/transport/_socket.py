@@ -51,6 +51,33 @@ class PlainSocketStream(trio.abc.Stream):
         except BlockingIOError:
             return 0
 
+    def receive_nowait(self, max_bytes: int = _READ_SIZE) -> bytes | None:
+        """What the kernel holds right now (``b""``: the peer hung up), or None: nothing yet."""
+        if self._closed:
+            raise trio.ClosedResourceError("the socket is closed")
+        try:
+            return self._sock.recv(max_bytes)
+        except BlockingIOError:
+            return None
+
+    async def receive_when_ready(self, max_bytes: int = _READ_SIZE) -> bytes:
+        """Wait until the socket is readable, then read: always a checkpoint.
+
+        For a caller that has just sent a request and reads its own reply
+        (``Connection``'s direct path): the reply is never there yet, so it
+        waits first instead of paying a ``recv`` that finds nothing. A
+        cancellation can only land in the wait, before the read: no byte is
+        lost. Leaves ``receive_some``'s count of reads without a yield alone.
+        """
+        while True:
+            if self._closed:
+                raise trio.ClosedResourceError("the socket is closed")
+            await trio.lowlevel.wait_readable(self._sock)
+            try:
+                return self._sock.recv(max_bytes)
+            except BlockingIOError:
+                continue  # woken without data (it happens): wait again
+
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         while view:
