@@ -15,6 +15,7 @@ import random
 import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import pytest
 import redis
@@ -22,6 +23,7 @@ import trio
 import trio.testing
 
 from tests.polling import wait_until
+from tests.transport.test_wire import read_request
 from thoonk_actors import ThoonkConnectionError, ThoonkTimeoutError
 from thoonk_actors.transport import Connection, RedisConfig, open_redis
 
@@ -46,13 +48,6 @@ async def scripted(
         finally:
             await conn.aclose()
             await peer.aclose()
-
-
-async def read_request(peer: trio.SocketStream, expected: bytes) -> None:
-    got = b""
-    while len(got) < len(expected):
-        got += await peer.receive_some(len(expected) - len(got))
-    assert got == expected
 
 
 async def test_a_lone_caller_reads_its_own_reply_even_split_at_every_byte() -> None:
@@ -152,6 +147,20 @@ async def test_a_hang_up_while_idle_is_seen_by_usable_before_anything_is_sent() 
         await wait_until(lambda: not conn.usable, what="the hang-up to be seen")
         with pytest.raises(ThoonkConnectionError, match="no command was in flight"):
             await conn.execute("PING")
+
+
+async def test_usable_asked_from_another_thread_only_looks() -> None:
+    """A status check from a thread sees the hang-up; breaking is left to trio's thread."""
+    async with scripted() as (conn, peer):
+        assert await trio.to_thread.run_sync(lambda: conn.usable)
+        await peer.aclose()
+        await wait_until(
+            partial(trio.to_thread.run_sync, lambda: not conn.usable),
+            what="the other thread to see the hang-up",
+        )
+        assert conn.in_flight == 0 and conn._broken is None  # not broken from that thread
+        assert not conn.usable
+        assert conn._broken is not None
 
 
 async def test_stray_bytes_while_idle_break_the_connection() -> None:

@@ -30,8 +30,8 @@ owed, or leaves it free. A caller cancelled while it reads passes the turn
 the same way: its slot stays queued, abandoned, and the reader task consumes
 and drops its reply, as above. The reader task, once nothing is owed, frees
 the turn and sleeps until a call needs it. While the turn is free nobody
-watches the socket, so :attr:`Connection.usable` looks at it (a
-non-blocking read) and notices a hang-up there, before anything is sent.
+watches the socket, so :attr:`Connection.usable` looks at it (one
+``poll``) and notices a hang-up there, before anything is sent.
 """
 
 from __future__ import annotations
@@ -154,8 +154,9 @@ class Connection:
         """False once closed or broken; a pool replaces such a connection.
 
         On an idle direct-replies connection nobody watches the socket, so
-        this looks (one non-blocking read): a hang-up or stray bytes break
-        the connection here, before a command is sent on it.
+        this looks (one ``poll``): a hang-up or stray bytes break
+        the connection here, before a command is sent on it. Asked from
+        another thread, it only looks (False if something came).
         """
         if self._closed or self._broken is not None:
             return False
@@ -163,6 +164,10 @@ class Connection:
             return True
         assert self._plain is not None  # only a plain socket gives the turn up
         if self._plain.readable_now():
+            if not trio.lowlevel.in_trio_run():
+                # Another thread asks (a status check): the connection is as
+                # good as broken, but breaking it is its own thread's job.
+                return False
             self._look_while_idle()
         return self._broken is None
 
