@@ -30,6 +30,18 @@ async def test_a_cluster_url_selects_cluster_mode(cthoonk: Thoonk) -> None:
     assert cthoonk.redis.where.startswith("redis+cluster://")
 
 
+async def test_cluster_node_connections_keep_the_reader_task(cthoonk: Thoonk) -> None:
+    """Direct replies (a caller reading its own) stay off on a cluster's node connections."""
+    job = cthoonk.job("direct-off")
+    await job.publish({"n": 1})
+    assert isinstance(cthoonk.redis, ClusterClient)
+    nodes = cthoonk.redis.primary_clients()
+    conns = [await node.connection() for node in nodes]
+    for _ in range(3):
+        await job.publish({"n": 2})
+    assert conns and all(conn.direct_calls == 0 for conn in conns)
+
+
 async def test_feed_publish_and_items(cthoonk: Thoonk, local_cluster: LocalCluster) -> None:
     with trio.fail_after(DEADLINE_S):
         news = cthoonk.feed("news")

@@ -73,34 +73,50 @@ class DurabilitySettings:
         #: queue name -> (trio time it expires, replicas, timeout ms)
         self._kept: dict[str, tuple[float, int, int]] = {}
 
+    def of_nowait(
+        self, keys: contract.JobKeys, *, durable: int | None, wait_s: float | None
+    ) -> tuple[int, float] | None:
+        """:meth:`of` when it needs no read (arguments given, or settings kept); else None.
+
+        Every publish asks, and almost every one is answered from what is
+        kept: answering without a coroutine saves two of them per publish.
+        """
+        if durable is not None and (durable == 0 or wait_s is not None):
+            return durable, wait_s if wait_s is not None else DURABLE_TIMEOUT_S
+        kept = self._kept.get(keys.name)
+        if kept is None or kept[0] <= trio.current_time():
+            return None
+        return self._merge(durable, wait_s, kept[1], kept[2])
+
     async def of(
         self, keys: contract.JobKeys, *, durable: int | None, wait_s: float | None
     ) -> tuple[int, float]:
         """``(replicas, seconds)`` for one publish: each argument given, else the setting.
 
         The settings are read only when an argument is missing and matters
-        (``durable=0`` waits for nothing, so needs no timeout).
+        (``durable=0`` waits for nothing, so needs no timeout), and then at
+        most once a second (``SETTINGS_TTL_S``).
 
         Raises:
             BadStoredConfigError: another program stored a bad value in one of
                 the two settings (nothing is published).
         """
-        if durable is not None and (durable == 0 or wait_s is not None):
-            return durable, wait_s if wait_s is not None else DURABLE_TIMEOUT_S
-        replicas, timeout_ms = await self._settings(keys)
+        known = self.of_nowait(keys, durable=durable, wait_s=wait_s)
+        if known is not None:
+            return known
+        now = trio.current_time()
+        replicas, timeout_ms = await self._thoonk.read(contract.job_durability(keys))
+        self._kept[keys.name] = (now + SETTINGS_TTL_S, replicas, timeout_ms)
+        return self._merge(durable, wait_s, replicas, timeout_ms)
+
+    @staticmethod
+    def _merge(
+        durable: int | None, wait_s: float | None, replicas: int, timeout_ms: int
+    ) -> tuple[int, float]:
         return (
             durable if durable is not None else replicas,
             wait_s if wait_s is not None else timeout_ms / 1000,
         )
-
-    async def _settings(self, keys: contract.JobKeys) -> tuple[int, int]:
-        now = trio.current_time()
-        kept = self._kept.get(keys.name)
-        if kept is not None and kept[0] > now:
-            return kept[1], kept[2]
-        replicas, timeout_ms = await self._thoonk.read(contract.job_durability(keys))
-        self._kept[keys.name] = (now + SETTINGS_TTL_S, replicas, timeout_ms)
-        return replicas, timeout_ms
 
     def forget(self, name: str) -> None:
         """This client changed queue ``name``'s config: read it again at the next publish."""

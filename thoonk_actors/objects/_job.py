@@ -320,9 +320,11 @@ class Job(ThoonkObject[JobKeys]):
         (:mod:`thoonk_actors.objects._durability`); an argument given wins.
         """
         check_durable(durable, durable_timeout)
-        replicas, wait_s = await self.thoonk.durability.of(
-            self.keys, durable=durable, wait_s=durable_timeout
-        )
+        durability = self.thoonk.durability
+        settings = durability.of_nowait(self.keys, durable=durable, wait_s=durable_timeout)
+        if settings is None:
+            settings = await durability.of(self.keys, durable=durable, wait_s=durable_timeout)
+        replicas, wait_s = settings
         if id is None:
             job_id, fresh = _uuid4(os.urandom(16)), True
         else:
@@ -1098,7 +1100,9 @@ class Job(ThoonkObject[JobKeys]):
 
         ``fresh``: the ids were generated here at random (see ``ResultRouter.expect``).
         """
-        router = await self._router()
+        router = self.thoonk.result_router_nowait(self)
+        if router is None:
+            router = await self._router()
         for job_id in job_ids:
             router.expect(job_id, fresh=fresh)
 

@@ -335,6 +335,10 @@ class Thoonk:
             task_status.started(pubsub)
             await trio.sleep_forever()
 
+    def result_router_nowait(self, job: Job) -> ResultRouter | None:
+        """The queue's result router if it is running already (every publish but the first)."""
+        return self._routers.get(job.name)
+
     async def result_router(self, job: Job) -> ResultRouter:
         """The shared finish/retract listener of a job queue (subscribed on return)."""
         router = self._routers.get(job.name)

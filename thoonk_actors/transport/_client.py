@@ -87,9 +87,17 @@ class RedisClient:
     """A reconnecting Redis client on trio. Make one with :func:`open_redis`."""
 
     def __init__(
-        self, config: RedisConfig, nursery: trio.Nursery, *, max_idle_dedicated: int = 16
+        self,
+        config: RedisConfig,
+        nursery: trio.Nursery,
+        *,
+        max_idle_dedicated: int = 16,
+        direct_replies: bool = True,
     ) -> None:
         self.config = config
+        # A caller alone on the shared connection reads its own reply (see
+        # Connection); a cluster's node clients keep the reader task.
+        self._direct_replies = direct_replies
         self._nursery = nursery
         self._shared: Connection | None = None
         # sha1s of the scripts whose full ACL check passed on the shared connection
@@ -151,7 +159,14 @@ class RedisClient:
                 raise ThoonkConnectionError(f"the client for {self.where} is closed")
             attempts += 1
             try:
-                conn = await Connection.open(config, self._nursery, blocking=blocking)
+                # Every use of the shared connection checks ``usable`` first,
+                # as direct replies need (see Connection.open).
+                conn = await Connection.open(
+                    config,
+                    self._nursery,
+                    blocking=blocking,
+                    direct_replies=shared and self._direct_replies,
+                )
             except (ThoonkAuthenticationError, ThoonkTLSError):
                 raise  # retrying cannot fix a password or a certificate
             except (ThoonkConnectionError, ThoonkTimeoutError, ThoonkLoadingError) as exc:

@@ -315,7 +315,12 @@ class ClusterClient:
             if self._closed:
                 raise ThoonkConnectionError(f"the client for {self.where} is closed")
             host, port = address
-            client = RedisClient(self.config.replace(host=host, port=port), self._nursery)
+            # Node clients keep the reader task reading (no direct replies, see
+            # Connection): that path is proved on one server, not against a
+            # cluster's redirections and failovers.
+            client = RedisClient(
+                self.config.replace(host=host, port=port), self._nursery, direct_replies=False
+            )
             self._nodes[address] = client
         return client
 

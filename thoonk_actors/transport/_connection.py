@@ -17,6 +17,21 @@ abandoned: the reader still consumes that reply and drops it, so no caller
 ever receives another caller's reply and the connection never leaves step.
 Blocking commands (BLMOVE, BRPOP, ...) must not share a connection: see
 :meth:`RedisClient.dedicated`.
+
+Direct replies (``direct_replies=True``, plain sockets only; the client's
+shared connection): reading the socket is a *turn* that one task holds at a
+time, the reader task or a caller. A caller that sends while no reply is
+outstanding and nobody holds the turn takes it and reads its own reply
+(one task switch per call instead of two: the reader task does not wake,
+then wake the caller). Whatever else arrives meanwhile (another caller sent
+behind it) goes to its slots as the reader would hand it; when the caller's
+own reply is in, it passes the turn to the reader task if replies are still
+owed, or leaves it free. A caller cancelled while it reads passes the turn
+the same way: its slot stays queued, abandoned, and the reader task consumes
+and drops its reply, as above. The reader task, once nothing is owed, frees
+the turn and sleeps until a call needs it. While the turn is free nobody
+watches the socket, so :attr:`Connection.usable` looks at it (one
+``poll``) and notices a hang-up there, before anything is sent.
 """
 
 from __future__ import annotations
@@ -81,6 +96,7 @@ class Connection:
         config: RedisConfig,
         *,
         blocking: bool = False,
+        direct_replies: bool = False,
     ) -> None:
         self.config = config
         # A blocking connection waits for replies as long as the server holds
@@ -96,6 +112,14 @@ class Connection:
         self._broken: ThoonkConnectionError | ThoonkTimeoutError | None = None
         self._closed = False
         self._plain = stream if isinstance(stream, PlainSocketStream) else None
+        # Who reads the socket (see the module docstring): the reader task
+        # (always, without direct replies: TLS, blocking and cluster
+        # connections), the caller of ``_owner``, or nobody (both unset).
+        self._reader_turn = not (direct_replies and self._plain is not None)
+        self._owner: _Slot | None = None
+        self._parked_reader: trio.lowlevel.Task | None = None
+        #: Calls that read their own reply (for tests: the direct path was taken).
+        self.direct_calls = 0
         # A stream failure inside breaks the connection (every waiting caller
         # gets the typed error) instead of propagating: raising would only end
         # the reader or writer task, as an ExceptionGroup from _run's nursery.
@@ -103,15 +127,23 @@ class Connection:
 
     @classmethod
     async def open(
-        cls, config: RedisConfig, nursery: trio.Nursery, *, blocking: bool = False
+        cls,
+        config: RedisConfig,
+        nursery: trio.Nursery,
+        *,
+        blocking: bool = False,
+        direct_replies: bool = False,
     ) -> Connection:
         """Connect, greet, and start the reader/writer tasks in ``nursery``.
 
         ``blocking``: for blocking commands (no reply watchdog, see
-        :meth:`RedisClient.dedicated`).
+        :meth:`RedisClient.dedicated`). ``direct_replies``: a caller alone on
+        the connection reads its own reply (module docstring; plain sockets
+        only); check :attr:`usable` before each call, as the client's pool
+        does, so a hang-up while idle is noticed before sending.
         """
         stream, reader = await connect_stream(config)
-        conn = cls(stream, reader, config, blocking=blocking)
+        conn = cls(stream, reader, config, blocking=blocking, direct_replies=direct_replies)
         nursery.start_soon(conn._run)
         return conn
 
@@ -119,8 +151,25 @@ class Connection:
 
     @property
     def usable(self) -> bool:
-        """False once closed or broken; a pool replaces such a connection."""
-        return not self._closed and self._broken is None
+        """False once closed or broken; a pool replaces such a connection.
+
+        On an idle direct-replies connection nobody watches the socket, so
+        this looks (one ``poll``): a hang-up or stray bytes break
+        the connection here, before a command is sent on it. Asked from
+        another thread, it only looks (False if something came).
+        """
+        if self._closed or self._broken is not None:
+            return False
+        if self._reader_turn or self._owner is not None:
+            return True
+        assert self._plain is not None  # only a plain socket gives the turn up
+        if self._plain.readable_now():
+            if not trio.lowlevel.in_trio_run():
+                # Another thread asks (a status check): the connection is as
+                # good as broken, but breaking it is its own thread's job.
+                return False
+            self._look_while_idle()
+        return self._broken is None
 
     @property
     def in_flight(self) -> int:
@@ -156,13 +205,17 @@ class Connection:
         ]
 
     async def _call(self, packed: list[bytes], count: int) -> list[Any]:
-        if not self.usable:
+        if self._closed or self._broken is not None:
             await trio.lowlevel.checkpoint()
             raise self._unusable_error()
         slot = _Slot(count, trio.current_time())
         # The slot joins the queue in the same synchronous step in which its
         # bytes are written or queued for writing: that keeps replies matched.
         self._pending.append(slot)
+        # Nobody reads (so no reply is owed either): this caller will read its own.
+        direct = not self._reader_turn and self._owner is None
+        if direct:
+            self._owner = slot
         if not self._outgoing and not self._write_lock.locked():
             # Fast path: nothing is waiting to be written, so write ours now
             # instead of waking the writer task (one task switch less).
@@ -177,6 +230,8 @@ class Connection:
         else:
             self._outgoing.extend(packed)
             self._write_wanted.set()
+        if direct:
+            return await self._read_own(slot)
         if not slot.done:
             slot.task = trio.lowlevel.current_task()
 
@@ -190,6 +245,56 @@ class Connection:
         if slot.error is not None:
             raise slot.error
         return slot.replies
+
+    async def _read_own(self, slot: _Slot) -> list[Any]:
+        """Read until ``slot`` (this caller's) is done, handing out what else arrives.
+
+        Holds the read turn throughout; gives it up in ``finally``, also when
+        cancelled (the slot then stays queued, abandoned, for the reader task
+        to consume and drop) or when the connection broke (``_break`` has
+        finished the slot with the error; closing the socket wakes the wait).
+        """
+        self.direct_calls += 1
+        plain = self._plain
+        assert plain is not None
+        try:
+            if slot.done:  # broken while sending
+                await trio.lowlevel.checkpoint()
+            while not slot.done:
+                with self._breaks_on_stream_errors:
+                    data = await plain.receive_when_ready(_READ_SIZE)
+                    if data:
+                        self._reader.feed(data)
+                        self._dispatch()
+                    else:
+                        self._break(broken(self.where, "Redis closed the connection"))
+        finally:
+            if self._owner is slot:
+                self._owner = None
+                if self._pending:
+                    self._give_reader_turn()
+        if slot.error is not None:
+            raise slot.error
+        return slot.replies
+
+    def _give_reader_turn(self) -> None:
+        """Replies are owed and nobody reads: wake the reader task to read them."""
+        self._reader_turn = True
+        task, self._parked_reader = self._parked_reader, None
+        if task is not None:
+            trio.lowlevel.reschedule(task)
+
+    def _look_while_idle(self) -> None:
+        """Something came on the socket of an idle direct connection: a hang-up, or stray bytes."""
+        assert self._plain is not None
+        with self._breaks_on_stream_errors:
+            data = self._plain.receive_nowait(_READ_SIZE)
+            if data is not None:
+                # No reply is owed: any byte is one nobody asked for.
+                why = "Redis closed the connection"
+                if data:
+                    why = "Redis sent a reply nobody asked for"
+                self._break(broken(self.where, why, "no command was in flight"))
 
     def _send_nowait(self, data: bytes) -> int:
         assert self._plain is not None
@@ -231,6 +336,8 @@ class Connection:
         self._pending.append(_Slot(1, trio.current_time()))
         self._outgoing.append(pack_command(("PING",)))
         self._write_wanted.set()
+        if not self._reader_turn and self._owner is None:
+            self._give_reader_turn()
 
     async def _send_shielded(self, data: bytes) -> None:
         """Write bytes whole: a write cut by a cancellation would desync the stream."""
@@ -305,20 +412,41 @@ class Connection:
                     await self._send_shielded(data)
 
     async def _read_loop(self) -> None:
-        reader = self._reader
-        pending = self._pending
+        direct = not self._reader_turn
         while True:
+            if not self._reader_turn:
+                await self._wait_for_turn()
+                continue
             data = await self._stream.receive_some(_READ_SIZE)
             if not data:
                 self._break(broken(self.where, "Redis closed the connection"))
                 return
-            reader.feed(bytes(data))
-            while (reply := reader.gets()) is not False:
-                if not pending:
-                    self._break(broken(self.where, "Redis sent a reply nobody asked for"))
-                    return
-                slot = pending[0]
-                slot.replies.append(reply)
-                if len(slot.replies) == slot.count:
-                    pending.popleft()
-                    slot.finish()
+            self._reader.feed(bytes(data))
+            self._dispatch()
+            if self._broken is not None or self._closed:
+                return
+            if direct and not self._pending:
+                self._reader_turn = False  # nothing owed: the next caller reads its own
+
+    async def _wait_for_turn(self) -> None:
+        self._parked_reader = trio.lowlevel.current_task()
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            self._parked_reader = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def _dispatch(self) -> None:
+        """Hand every complete reply hiredis holds to the oldest slots, in order."""
+        reader = self._reader
+        pending = self._pending
+        while (reply := reader.gets()) is not False:
+            if not pending:
+                self._break(broken(self.where, "Redis sent a reply nobody asked for"))
+                return
+            slot = pending[0]
+            slot.replies.append(reply)
+            if len(slot.replies) == slot.count:
+                pending.popleft()
+                slot.finish()

@@ -17,6 +17,7 @@ TLS keeps trio's ``SSLStream``.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 
 import trio
@@ -35,6 +36,8 @@ class PlainSocketStream(trio.abc.Stream):
         self._sock = sock
         self._closed = False
         self._reads_without_yield = 0
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
 
     @classmethod
     def adopt(cls, stream: trio.SocketStream) -> PlainSocketStream:
@@ -50,6 +53,42 @@ class PlainSocketStream(trio.abc.Stream):
             return self._sock.send(data)
         except BlockingIOError:
             return 0
+
+    def readable_now(self) -> bool:
+        """Is there something to read (data, or the peer's hang-up)? One ``poll``, no wait.
+
+        Cheaper than a ``recv`` that finds nothing: that raises
+        BlockingIOError, and building the exception costs three times the
+        ``poll`` (1.6 against 0.55 us), on a path taken once per command.
+        """
+        return bool(self._poll.poll(0))
+
+    def receive_nowait(self, max_bytes: int = _READ_SIZE) -> bytes | None:
+        """What the kernel holds right now (``b""``: the peer hung up), or None: nothing yet."""
+        if self._closed:
+            raise trio.ClosedResourceError("the socket is closed")
+        try:
+            return self._sock.recv(max_bytes)
+        except BlockingIOError:
+            return None
+
+    async def receive_when_ready(self, max_bytes: int = _READ_SIZE) -> bytes:
+        """Wait until the socket is readable, then read: always a checkpoint.
+
+        For a caller that has just sent a request and reads its own reply
+        (``Connection``'s direct path): the reply is never there yet, so it
+        waits first instead of paying a ``recv`` that finds nothing. A
+        cancellation can only land in the wait, before the read: no byte is
+        lost. Leaves ``receive_some``'s count of reads without a yield alone.
+        """
+        while True:
+            if self._closed:
+                raise trio.ClosedResourceError("the socket is closed")
+            await trio.lowlevel.wait_readable(self._sock)
+            try:
+                return self._sock.recv(max_bytes)
+            except BlockingIOError:
+                continue  # woken without data (it happens): wait again
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
