@@ -130,6 +130,21 @@ def test_a_second_signal_stops_at_once(redis_url: str, sync_redis: redis.Redis, 
 DELAYS = [i / 5 for i in range(6)] if not SOAK else [i / 40 for i in range(61)]
 
 
+def _interrupted_before_our_first_instruction(returncode: int, errors: str) -> bool:
+    """Python itself interrupted while starting, before ``thoonk``'s first instruction.
+
+    Seen under load: a SIGINT while CPython imports ``site`` ("Fatal Python
+    error: init_import_site", exit 1), or while it imports the package on the
+    way to ``cli.main`` (the first instruction, which holds the signals): a
+    KeyboardInterrupt whose every frame of ours is a module body. Nothing of
+    ours can catch these, and nothing was claimed.
+    """
+    if not errors.rstrip().endswith("KeyboardInterrupt") or returncode not in (1, -2):
+        return False
+    ours = [line for line in errors.splitlines() if "/thoonk_actors/" in line]
+    return all(line.rstrip().endswith("in <module>") for line in ours)
+
+
 @pytest.mark.slow
 def test_a_stop_at_any_moment_of_the_start_up_is_honoured(redis_url: str) -> None:
     env = environment(SETTINGS)
@@ -148,6 +163,8 @@ def test_a_stop_at_any_moment_of_the_start_up_is_honoured(redis_url: str) -> Non
                 proc.kill()
                 proc.communicate()
         what = f"{signum.name} after {delay:g} s: exit {proc.returncode}\n{errors}"
+        if _interrupted_before_our_first_instruction(proc.returncode, errors):
+            continue  # CPython itself, before the program's first instruction
         assert "Traceback" not in errors and "Fatal" not in errors, what
         if proc.returncode != 0:
             # Only before the program's first instruction (Python itself
