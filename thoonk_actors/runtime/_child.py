@@ -256,6 +256,7 @@ async def _serve(
             with trio.CancelScope() as stop.closing:
                 if stop.level >= CANCEL:
                     stop.closing.cancel()
+                await stop.running.wait_stopped()
                 with trio.move_on_after(CLOSE_WAIT_S) as waited:
                     await finished.wait()
                 if waited.cancelled_caught:
@@ -276,23 +277,18 @@ async def _run_app(
 ) -> None:
     """Connect, enter the setup hook (before any job is claimed), run the app; ``finished``
     once all three are closed."""
-    if hook is None:  # the app opens (and closes) its own client
-        async with app.open(burst=burst) as running:
-            log.info("worker %s running %r", running.worker_id, app)
-            stop.set_running(running)  # a stop asked meanwhile applies now
-            task_status.started()
-            await running.wait_stopped()
-        finished.set()
-        return
     async with (
         open_thoonk(app.url, worker_id=default_worker_id()) as thoonk,
         AsyncExitStack() as stack,
     ):
-        worker = WorkerContext(app, hook.slot, thoonk)
-        await stack.enter_async_context(hook.setup.open(hook.function, worker))
+        worker = None
+        if hook is not None:
+            worker = WorkerContext(app, hook.slot, thoonk)
+            await stack.enter_async_context(hook.setup.open(hook.function, worker))
         running = await stack.enter_async_context(app.open(thoonk=thoonk, burst=burst))
         log.info("worker %s running %r", running.worker_id, app)
-        worker.set_running(running)
+        if worker is not None:
+            worker.set_running(running)
         stop.set_running(running)  # a stop asked meanwhile applies now
         task_status.started()
         await running.wait_stopped()
