@@ -413,6 +413,16 @@ def run(args: argparse.Namespace) -> None:
     unknown = [p for p in names if p not in known]
     if unknown:
         raise SystemExit(f"unknown peers {unknown}; known: {', '.join(known)}")
+    if names:
+        from benchmarks.peers_python import MISSING  # (all_peers imported it already)
+
+        broken = {p: MISSING[p] for p in names if p in MISSING}
+        if broken:  # before any round: not a traceback half an hour into the run
+            raise SystemExit(
+                "cannot import "
+                + "; ".join(f"{p} ({why})" for p, why in broken.items())
+                + ": install the `bench` extra in this venv, or leave them out with --peers"
+            )
     if any(p in ("bullmq", "bee-queue") for p in names):
         from benchmarks.peers_node import install
 

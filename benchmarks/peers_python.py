@@ -91,6 +91,9 @@ class Rq(Peer):
 
 # ---- huey ---------------------------------------------------------------------------
 
+#: Peers whose library cannot be imported here -> why (peers.py stops before the run).
+MISSING: dict[str, str] = {}
+
 try:
     from huey import RedisHuey
 
@@ -100,8 +103,8 @@ try:
     def huey_noop(item: object) -> float:
         return now()
 
-except ImportError:
-    pass
+except ImportError as _exc:
+    MISSING["huey"] = str(_exc)
 
 
 class Huey(Peer):
@@ -147,8 +150,8 @@ try:
     from arq.connections import RedisSettings as _RedisSettings
 
     ArqSettings.redis_settings = _RedisSettings.from_dsn(URL)  # type: ignore[attr-defined]
-except ImportError:
-    pass
+except ImportError as _exc:
+    MISSING["arq"] = str(_exc)
 
 
 class Arq(Peer):
@@ -223,8 +226,8 @@ try:
     async def taskiq_noop(item: object) -> float:
         return now()
 
-except ImportError:
-    pass
+except ImportError as _exc:
+    MISSING["taskiq"] = str(_exc)
 
 
 class Taskiq(Peer):
@@ -302,8 +305,8 @@ try:
     def dramatiq_noop(item: object) -> float:
         return now()
 
-except ImportError:
-    pass
+except ImportError as _exc:
+    MISSING["dramatiq"] = str(_exc)
 
 
 class Dramatiq(Peer):
@@ -440,8 +443,8 @@ try:
     def celery_noop(item: object) -> None:
         return None
 
-except ImportError:
-    pass
+except ImportError as _exc:
+    MISSING["celery"] = str(_exc)
 
 
 class CeleryPeer(Peer):
