@@ -293,13 +293,18 @@ async def ours_to_original_round_trip(url: str, samples: int) -> tuple[float, fl
 def our_worker(url: str, pythonpath: str | None = None) -> Iterator[None]:
     """Our worker process (``run_workers``, concurrency 1) of ``pythonpath``'s tree (None: ours)."""
     env = {**os.environ, "THOONK_REDIS_URL": url, "THOONK_LOG_LEVEL": "WARNING"}
+    cwd = ROOT
     if pythonpath:
-        env["PYTHONPATH"] = pythonpath
+        # ``python -c`` / ``-m`` put the working directory first on sys.path, before
+        # PYTHONPATH: run in the older tree, or this tree's thoonk_actors would shadow
+        # it (the worker and its child process); this tree still gives the app module.
+        env["PYTHONPATH"] = os.pathsep.join([pythonpath, str(ROOT)])
+        cwd = Path(pythonpath)
     code = (
         "import sys; from thoonk_actors.runtime import run_workers; "
         "sys.exit(run_workers('benchmarks.publish:app', 1))"
     )
-    worker = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
+    worker = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=cwd)
     try:
         yield
     finally:

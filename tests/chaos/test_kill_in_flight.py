@@ -124,16 +124,18 @@ async def test_a_claim_killed_in_flight_is_sent_again_at_once(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="thoonk_actors")
     async with idle_worker() as scene:
-        # One pipeline, so nothing else runs in between: the publish wakes the
-        # waiting worker (its BLMOVE is answered at once), the pause then holds
-        # the claim the worker sends next.
-        job = scene.job
-        pipe = scene.witness.pipeline(transaction=False)
-        pipe.execute_command(*eval_args(contract.job_publish(job.keys, "j1", job.codec.encode(21))))
-        pipe.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
-        pipe.execute()
-        await pause_and_kill(scene.witness, "the claim to wait", paused=True)
-        assert await job.wait_result("j1", timeout=10) == 42
+        # The idle worker's claim is queued behind its BLMOVE, on the same
+        # connection (the server runs it as soon as the wait ends). Writes
+        # paused, the test ends the wait (CLIENT UNBLOCK is no write): the
+        # server takes the claim, the pause holds it, the test kills it. Then
+        # the job published is claimed by the claimer restarted at once.
+        job, witness = scene.job, scene.witness
+        (waiting,) = blocked(witness, "blmove")
+        witness.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+        assert witness.execute_command("CLIENT", "UNBLOCK", waiting) == 1
+        await pause_and_kill(witness, "the claim to wait", paused=True)
+        job_id = await job.publish(21)
+        assert await job.wait_result(job_id, timeout=10) == 42
 
     lost = [r.getMessage() for r in caplog.records if "claimer of 'q' lost" in r.getMessage()]
     assert len(lost) == 1

@@ -68,6 +68,7 @@ OPERATIONS = (
     "stall", "retry", "retract", "release", "release_many", "touch", "held", "item",
     "failure_count", "last_error", "statistics", "available_ids", "wait_result", "workers",
     "claimed", "stalled_ids", "scheduled", "heartbeat", "reap", "wait_for_work",
+    "wait_and_claim",
 )  # fmt: skip
 #: Public Job methods not in this sweep, and why: the lifecycle calls are swept for
 #: every type in test_hostile_sweep_registry.py; publish_and_wait is publish +
@@ -125,6 +126,9 @@ def _call(job: Any, op: str, draw: st.DrawFn, held: dict[str, ClaimedJob]) -> An
         return job.statistics(stale_ms=draw(milliseconds))
     if op == "wait_for_work":
         return job.wait_for_work(draw(deadlines))
+    if op == "wait_and_claim":  # (a time passed: it claims at once; a bad one is refused)
+        count = draw(st.one_of(st.integers(-2, 12), st.just(10**6), ids))
+        return job.wait_and_claim(count, until=draw(deadlines))
     if op in ("available_ids", "workers", "claimed", "stalled_ids", "scheduled"):
         return getattr(job, op)()
     if op == "wait_result":

@@ -42,6 +42,7 @@ NOT_MIRRORED = {
     "run": "takes contract calls: the objects' business",
     "run_many": "takes contract calls: the objects' business",
     "run_durable": "takes contract calls: the objects' business",
+    "run_behind_block": "takes contract calls: the objects' business",
     "read": "takes contract commands: the objects' business",
     "pubsub": "a loop-bound resource",
     "result_router": "a loop-bound resource",

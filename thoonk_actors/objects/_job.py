@@ -502,12 +502,84 @@ class Job(ThoonkObject[JobKeys]):
         # drop the reply and leave its jobs claimed by nobody who knows it.
         # Connecting and retry pauses stay cancellable (nothing sent yet).
         claim = await self.thoonk.run(call, shield=True)
+        return await self._claimed(claim, on_poison, on_held, on_drained, cancellable=True)
+
+    async def wait_and_claim(
+        self,
+        max_jobs: int,
+        *,
+        until: float = math.inf,
+        worker_id: str | None = None,
+        lease_ms: int | None = None,
+        on_poison: PoisonCallback | None = None,
+        on_held: Callable[[contract.HeldBack], None] | None = None,
+        on_drained: Callable[[float], None] | None = None,
+    ) -> list[ClaimedJob]:
+        """Wait until a job is queued (or the trio time ``until``), then :meth:`claim_many`.
+
+        Synopsis::
+
+            jobs = await emails.wait_and_claim(10, until=due_at, on_drained=seen.append)
+
+        For a claimer whose last claim found the queue drained (pass that
+        claim's ``on_drained`` time as ``until``: the promote step of
+        :meth:`wait_for_work` is skipped). The claim is sent right behind the
+        wait on its blocking connection, so the server runs it as soon as the
+        wait ends: waking up and claiming cost one round trip. It runs
+        however the wait ends: a job came, ``until`` came (a job scheduled
+        for then is promoted and claimed), one block of the client's
+        ``max_block`` passed (nothing claimed, maybe: call again), or a
+        **cancel cut it**: the claim still runs and what it took is
+        **returned**, not dropped (the caller sees the cancel at its next
+        checkpoint, and must release the jobs it will not run; a cancel
+        before anything was sent raises, as usual). Jobs are
+        handed out as by :meth:`claim_many` (poison stalled, ``on_held``,
+        ``on_drained``).
+
+        Raises:
+            ThoonkConnectionError, ThoonkTimeoutError: the connection broke or
+                went silent, or a cut wait could not be ended (``CLIENT
+                UNBLOCK`` refused: then its connection is closed): the claim
+                may have run, its jobs unknown. Claim under another worker id
+                from then on and let the old one leave (the runtime's
+                ``_identity``), so reapers bring them back.
+        """
+        if isinstance(until, bool) or not isinstance(until, int | float) or math.isnan(until):
+            raise UsageError(f"until must be a trio time or math.inf, not {reprlib.repr(until)}")
+        if trio.current_time() >= until:
+            return await self.claim_many(
+                max_jobs, worker_id=worker_id, lease_ms=lease_ms, on_poison=on_poison,
+                on_held=on_held, on_drained=on_drained,
+            )  # fmt: skip
+        call = contract.job_claim(
+            self.keys, worker_id or self.thoonk.worker_id, max_jobs=max_jobs, lease_ms=lease_ms
+        )
+        seconds = self.thoonk.block_timeout(until - trio.current_time())
+        wait = contract.job_wait_for_work(self.keys, timeout_s=seconds)
+        claim = await self.thoonk.run_behind_block(wait, call)
+        return await self._claimed(claim, on_poison, on_held, on_drained, cancellable=False)
+
+    async def _claimed(
+        self,
+        claim: contract.Claim,
+        on_poison: PoisonCallback | None,
+        on_held: Callable[[contract.HeldBack], None] | None,
+        on_drained: Callable[[float], None] | None,
+        *,
+        cancellable: bool,
+    ) -> list[ClaimedJob]:
+        """The jobs of a claim that ran, handed out (see :meth:`claim_many`).
+
+        ``cancellable``: a cancel pending now releases them and raises;
+        otherwise they are returned (the caller releases what it will not run).
+        """
         if claim.held_back is not None and on_held is not None:
             on_held(claim.held_back)
         elif claim.drained and on_drained is not None:
             on_drained(_due_at(claim.claimed_ms, claim.next_due_ms))
         if not claim.jobs:
-            await trio.lowlevel.checkpoint_if_cancelled()
+            if cancellable:
+                await trio.lowlevel.checkpoint_if_cancelled()
             return []
         name = self.name
         at = claim.claimed_ms
@@ -526,7 +598,8 @@ class Job(ThoonkObject[JobKeys]):
                 with trio.CancelScope(shield=True) as scope:
                     scope.deadline = trio.current_time() + GIVE_BACK_TIMEOUT
                     await self._stall_poison(poison, on_poison)
-            await trio.lowlevel.checkpoint_if_cancelled()
+            if cancellable:
+                await trio.lowlevel.checkpoint_if_cancelled()
         except BaseException:
             done = {raw.id for raw, _ in poison}
             back = [ReleaseRequest(raw.id, raw.token) for raw in claim.jobs if raw.id not in done]

@@ -306,6 +306,35 @@ class Thoonk:
             reply = await self.redis.execute(*command.args, idempotent=command.idempotent)
         return command.decode(reply)
 
+    async def run_behind_block(self, command: Command[Any], call: Call[T]) -> T:
+        """A blocking read, then a contract script that runs as soon as it returns.
+
+        ``command`` (``block_s`` set: BLMOVE) and ``call`` go in one write on a
+        dedicated connection, so the script costs no round trip of its own.
+        The script runs whether the read was served or timed out, and its
+        decoded reply is returned. A cancel cuts the read, not the script:
+        the script still runs and its result is returned (the caller sees
+        the cancel at its next checkpoint). A broken or silent connection
+        raises :class:`ThoonkConnectionError` / :class:`ThoonkTimeoutError`:
+        the script may have run (never sent again). NOSCRIPT falls back to
+        loading it.
+
+        On a cluster the two are sent one after the other (the read, cut by a
+        cancel as any read, then the script as :meth:`run` with ``shield``).
+        """
+        redis = self.redis
+        if isinstance(redis, ClusterClient):
+            await self.read(command)
+            return await self.run(call, shield=True)
+        _, reply = await redis.evalsha_behind_block(
+            command.args, call.script, call.keys, call.args, block_s=command.block_s
+        )
+        result = call.decode(reply)
+        if call.after:
+            with trio.CancelScope(shield=True):  # (cluster only: never here today)
+                await redis.pipeline(list(call.after))
+        return result
+
     async def execute(self, *args: Any, idempotent: bool = False) -> Any:
         """A raw Redis command (``idempotent``: sent again across a reconnect).
 

@@ -10,11 +10,14 @@ Synopsis::
 
 Flow of a job: the claimer claims a batch (``claim_many``) whenever enough
 slots are free (how many jobs it keeps claimed ahead of the handlers is the
-``prefetch`` policy: fixed, or adaptive, see ``_prefetch``), and blocks
-cancellably in ``wait_for_work`` when the queue is empty. A claim that
+``prefetch`` policy: fixed, or adaptive, see ``_prefetch``). A claim that
 found the queue drained tells when its next scheduled job is due: the
 claimer then waits first (no claim that would find nothing, no promote
-step) unless a job was scheduled since (``_wake_claimer``); jobs go through
+step) unless a job was scheduled since (``_wake_claimer``), with its next
+claim sent right behind the wait on the blocking connection
+(``wait_and_claim``: one round trip from a publish to the claim). A stop or
+``_wake_claimer`` cuts that wait, never its claim: the claim runs and its
+jobs come back (handed out, or released when stopping); jobs go through
 a memory channel to the handler tasks (``_handlers``, with the deadline
 watchdog); each outcome goes through a second channel to the writers (``finish_many`` batches,
 ``cancel`` for failures). ``outstanding`` maps claim token -> job for every
@@ -258,28 +261,46 @@ class JobWorker:
             if free < prefetch.refill:
                 await self._wait_for_slots()
                 continue
-            drained = self._drained
-            if drained is not None:
-                # The last claim emptied the queue: wait first (it returns at once
-                # if a job came meanwhile), rather than a claim that finds nothing.
-                # Its due time holds unless a job was scheduled since (_wake_claimer).
-                self._drained = None
-                if drained[1] == self._wakes:
-                    await self._wait_for_work(drained[0])
-                    continue
+            # The last claim emptied the queue: wait first (it returns at once if a
+            # job came meanwhile), rather than a claim that finds nothing. Its due
+            # time holds unless a job was scheduled since (_wake_claimer).
+            drained, self._drained = self._drained, None
+            wait = drained is not None and drained[1] == self._wakes
             held: list[HeldBack] = []  # a queue limit (max_per_second, max_concurrent)
             asked = min(free, MAX_CLAIM_BATCH)
             drained_at: list[float] = []  # the claim found the queue drained: next due time
             wakes = self._wakes
             try:
-                jobs = await job.claim_many(
-                    asked,
-                    worker_id=self.identities.current,
-                    lease_ms=self._lease_ms,
-                    on_poison=self._poisoned,
-                    on_held=held.append,
-                    on_drained=drained_at.append,
-                )
+                if wait:
+                    assert drained is not None
+                    # The claim goes right behind the wait (one round trip); a stop or
+                    # _wake_claimer cuts the wait, never the claim: its jobs come back.
+                    jobs: list[ClaimedJob] = []
+                    with self._idle_wait() as cut:
+                        self._awaiting_work = True
+                        try:
+                            jobs = await job.wait_and_claim(
+                                asked,
+                                until=min(drained[0], clock() + WAIT_FOR_WORK),
+                                worker_id=self.identities.current,
+                                lease_ms=self._lease_ms,
+                                on_poison=self._poisoned,
+                                on_held=held.append,
+                                on_drained=drained_at.append,
+                            )
+                        finally:
+                            self._awaiting_work = False
+                    if cut.cancelled_caught:
+                        continue  # cut before it was sent: nothing claimed; claim now
+                else:
+                    jobs = await job.claim_many(
+                        asked,
+                        worker_id=self.identities.current,
+                        lease_ms=self._lease_ms,
+                        on_poison=self._poisoned,
+                        on_held=held.append,
+                        on_drained=drained_at.append,
+                    )
             except CONNECTION_ERRORS:
                 # The claim may have run, its jobs unknown to us: see _identity.
                 self.identities.retire(self.outstanding)
@@ -353,15 +374,15 @@ class JobWorker:
                 await self._slots_freed.wait()
 
     @contextmanager
-    def _idle_wait(self) -> Iterator[None]:
+    def _idle_wait(self) -> Iterator[trio.CancelScope]:
         # Only the waits are cut by a stop, never a claim in flight (its jobs
-        # would be claimed with nobody knowing).
+        # would be claimed with nobody knowing): wait_and_claim returns them.
         with trio.CancelScope() as scope:
             self._idle_scope = scope
             if self._stopping.is_set():
                 scope.cancel()
             try:
-                yield
+                yield scope
             finally:
                 self._idle_scope = None
 

@@ -59,6 +59,7 @@ class JobMethods:
     stalled_ids = BlockingMethod(Job.stalled_ids)
     statistics = BlockingMethod(Job.statistics)
     touch = BlockingMethod(Job.touch)
+    wait_and_claim = BlockingMethod(Job.wait_and_claim)
     wait_for_work = BlockingMethod(Job.wait_for_work)
     wait_held = BlockingMethod(Job.wait_held)
     wait_result = BlockingMethod(Job.wait_result)
@@ -115,9 +116,9 @@ class QueueMethods:
 class ThoonkMethods:
     """The blocking twins of the :class:`~thoonk_actors.Thoonk` methods a sync connection has.
 
-    Not mirrored: ``run``, ``run_many``, ``run_durable``, ``read`` (they take
-    contract calls, the objects' business), ``pubsub``, ``result_router`` and
-    ``result_barrier`` (they hand out loop-bound resources).
+    Not mirrored: ``run``, ``run_many``, ``run_durable``, ``run_behind_block``,
+    ``read`` (they take contract calls, the objects' business), ``pubsub``,
+    ``result_router`` and ``result_barrier`` (they hand out loop-bound resources).
     """
 
     names = BlockingMethod(Thoonk.names)

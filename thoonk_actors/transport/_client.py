@@ -26,6 +26,7 @@ running it twice is safe.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -111,6 +112,7 @@ class RedisClient:
         self._link = LinkState(connected=True)
         #: Connections opened so far (the server answered): see ``resend_while_safe``.
         self.connects = 0
+        self._warned_unblock = False
 
     def link_state(self) -> LinkState:
         """Is the shared connection up? Cheap; for status lines that show the current state."""
@@ -467,7 +469,10 @@ class RedisClient:
             ):
                 self._idle.append(conn)
             else:
-                await conn.aclose()
+                # Shielded: a caller holding replies it must not lose (a cut
+                # evalsha_behind_block) may be cancelled by now.
+                with trio.CancelScope(shield=True):
+                    await conn.aclose()
 
     async def execute_blocking(
         self, *args: Arg, block_s: float | None = None, idempotent: bool = False
@@ -502,6 +507,166 @@ class RedisClient:
             raise ThoonkTimeoutError(
                 f"Redis at {self.where} did not answer a blocking {args[0]!s} within "
                 f"{limit:g} s (the connection went silent); the connection was closed"
+            )
+
+    async def evalsha_behind_block(
+        self,
+        blocking: Sequence[Arg],
+        script: ScriptLike,
+        keys: Sequence[Arg] = (),
+        args: Sequence[Arg] = (),
+        *,
+        block_s: float | None = None,
+    ) -> tuple[Any, Any]:
+        """A blocking command and a script sent right behind it, in one write; both replies.
+
+        Synopsis::
+
+            moved, claimed = await redis.evalsha_behind_block(
+                ("BLMOVE", "a", "a", "RIGHT", "RIGHT", 5), script, keys, args, block_s=5)
+
+        On a dedicated connection, as :meth:`execute_blocking`. The server
+        runs the script as soon as the blocking command returns (served, or
+        its timeout passed), so waiting and acting cost one round trip. The
+        script always runs after the block and its reply is always read:
+
+        - a **cancel** once sent does not drop it: the block is ended early
+          (``CLIENT UNBLOCK`` of that connection, sent on the shared one: the
+          blocking command returns as if its timeout passed), the script runs,
+          and both replies are returned; the caller sees the cancel at its
+          next checkpoint. (Before anything is sent a cancel raises as usual.)
+        - ``NOSCRIPT`` (or LOADING): the script did not run; it is run with
+          :meth:`evalsha` (loaded first) and that reply is returned.
+        - the script's error reply is raised; the blocking command's error
+          reply is returned in place.
+
+        Never sent again: if the connection breaks (or goes silent past
+        ``block_s`` + ``block_margin``), or a cancelled block cannot be ended
+        within :attr:`cut_patience` seconds (``CLIENT UNBLOCK`` refused by the
+        server's ACL, a silent server), the connection is closed and
+        :class:`ThoonkConnectionError` / :class:`ThoonkTimeoutError` raised:
+        the script may or may not have run, only the caller knows what that
+        means.
+        """
+        run = self._script_to_run(script)
+        evalsha = ("EVALSHA", run.sha1, len(keys), *keys, *args)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        async with self.dedicated() as conn:
+            block_reply, reply = await self._behind_block(conn, tuple(blocking), evalsha, block_s)
+        if isinstance(reply, redis.exceptions.NoScriptError | ThoonkLoadingError):
+            # It did not run: run it as a plain script call (shielded once sent,
+            # as it may take something; a caller cancelled by now is told so).
+            return block_reply, await self.evalsha(script, keys, args, shield=True)
+        if isinstance(reply, redis.exceptions.NoPermissionError):
+            self._acl_checked.clear()  # the ACL changed: check everything again
+        elif run is script and not isinstance(reply, Exception):
+            self._acl_checked.add(script.sha1)
+        if isinstance(reply, Exception):
+            raise reply
+        return block_reply, reply
+
+    #: How long a cancelled :meth:`evalsha_behind_block` may take to end its block
+    #: (``CLIENT UNBLOCK``, then the replies) before its connection is closed.
+    cut_patience: float = 5.0
+
+    async def _behind_block(
+        self, conn: Connection, blocking: Command, evalsha: Command, block_s: float | None
+    ) -> tuple[Any, Any]:
+        if conn.client_id is None:
+            # What CLIENT UNBLOCK needs; asked once per connection, before the
+            # block (the replies of one pipeline come together, after the block).
+            limit = self.config.reply_timeout
+            try:
+                with trio.fail_after(math.inf if limit is None else limit):
+                    conn.client_id = int(await conn.execute("CLIENT", "ID"))
+            except trio.TooSlowError:
+                raise ThoonkTimeoutError(
+                    f"Redis at {self.where} did not answer CLIENT ID within {limit:g} s"
+                ) from None
+            except redis.exceptions.ResponseError as exc:  # e.g. NOPERM
+                conn.client_id = 0
+                if not self._warned_unblock:
+                    self._warned_unblock = True
+                    log.warning(
+                        "Redis at %s refused CLIENT ID (%s): a blocking call that is cut will "
+                        "close its connection instead of ending its block; grant the user "
+                        "+client|id +client|unblock (docs/security.md)",
+                        self.where, exc,
+                    )  # fmt: skip
+        commands: list[Command] = [blocking, evalsha]
+        silent_at = math.inf
+        if block_s is not None and block_s > 0 and self.config.health_timeout is not None:
+            silent_at = trio.current_time() + block_s + self.config.block_margin
+        answered = trio.Event()
+        ended: list[trio.Event] = []
+
+        def on_cancel() -> None:
+            ended.append(trio.Event())
+            self._nursery.start_soon(self._end_block, conn, answered, ended[0], silent_at)
+
+        try:
+            # Its deadline is a cancel like any other: on_cancel tells them apart.
+            with trio.move_on_at(silent_at) as silent:
+                replies = await conn.pipeline(commands, on_cancel=on_cancel)
+        finally:
+            answered.set()
+            if ended:
+                # A CLIENT UNBLOCK still on its way could end the next block sent
+                # on this connection: the connection is reused only after its reply.
+                with trio.CancelScope(shield=True) as scope:
+                    scope.deadline = trio.current_time() + self.cut_patience
+                    await ended[0].wait()
+                if not ended[0].is_set():
+                    conn.fail(ThoonkConnectionError("CLIENT UNBLOCK did not come back"))
+        if silent.cancelled_caught:  # (only if the call never started waiting)
+            raise ThoonkTimeoutError(f"Redis at {self.where} did not answer a blocking call")
+        return replies[0], replies[1]
+
+    async def _end_block(
+        self, conn: Connection, answered: trio.Event, ended: trio.Event, silent_at: float
+    ) -> None:
+        """Make a cancelled blocking call's replies come now, or close its connection."""
+        try:
+            await self._end_block_now(conn, answered, silent_at)
+        finally:
+            ended.set()
+
+    async def _end_block_now(
+        self, conn: Connection, answered: trio.Event, silent_at: float
+    ) -> None:
+        if trio.current_time() >= silent_at:
+            conn.fail(
+                ThoonkTimeoutError(
+                    f"Redis at {self.where} did not answer a blocking call within its "
+                    f"timeout + {self.config.block_margin:g} s (the connection went silent); "
+                    "the connection was closed (the commands behind it may or may not have run)"
+                )
+            )
+            return
+        client_id = conn.client_id
+        why = "the server refused to tell the connection's id (CLIENT ID)"
+        if client_id:
+            why = f"nothing came back within {self.cut_patience:g} s"
+            with trio.move_on_after(self.cut_patience):
+                try:
+                    pause = 0.001
+                    while not answered.is_set():
+                        # 0: not blocked (yet: the command may still be on its way;
+                        # or served already, its replies coming): look again shortly.
+                        if await self.execute("CLIENT", "UNBLOCK", client_id):
+                            pause = math.inf  # ended: the replies come (cut_patience bounds it)
+                        with trio.move_on_after(pause):
+                            await answered.wait()
+                        pause = min(pause * 2, 0.1)
+                except Exception as exc:  # whatever it was, the cut falls back to closing
+                    why = f"CLIENT UNBLOCK failed: {exc}"
+        if not answered.is_set():
+            conn.fail(
+                ThoonkConnectionError(
+                    f"a blocking call to Redis at {self.where} was cut and its block could not "
+                    f"be ended ({why}); the connection was closed (the commands behind it may "
+                    "or may not have run)"
+                )
             )
 
     # --------------------------------------------------------------- closing

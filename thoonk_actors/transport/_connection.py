@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import hiredis
@@ -120,6 +120,9 @@ class Connection:
         self._parked_reader: trio.lowlevel.Task | None = None
         #: Calls that read their own reply (for tests: the direct path was taken).
         self.direct_calls = 0
+        #: The server's id of this connection (``CLIENT ID``), once someone asked:
+        #: what ``CLIENT UNBLOCK`` needs (0: the server refused to tell).
+        self.client_id: int | None = None
         # A stream failure inside breaks the connection (every waiting caller
         # gets the typed error) instead of propagating: raising would only end
         # the reader or writer task, as an ExceptionGroup from _run's nursery.
@@ -189,25 +192,40 @@ class Connection:
             raise error_from_reply(reply, self.where)
         return reply
 
-    async def pipeline(self, commands: Sequence[Command]) -> list[Any]:
+    async def pipeline(
+        self, commands: Sequence[Command], *, on_cancel: Callable[[], None] | None = None
+    ) -> list[Any]:
         """Send several commands in one write; their replies, in order.
 
         Error replies are returned in place as exceptions (not raised), so the
         caller sees which command failed and what the others did.
+
+        ``on_cancel`` (connections without direct replies: blocking ones):
+        once sent, a cancel of the caller does not abandon the call:
+        ``on_cancel()`` is called (at once, from the task that cancels) and
+        must make the replies come soon, or break the connection
+        (:meth:`fail`); the caller goes on waiting and gets the replies (or
+        the error), and sees the cancel at its next checkpoint.
         """
         if not commands:
             await trio.lowlevel.checkpoint()
             return []
-        replies = await self._call([pack_command(c) for c in commands], len(commands))
+        replies = await self._call(
+            [pack_command(c) for c in commands], len(commands), on_cancel=on_cancel
+        )
         return [
             error_from_reply(r, self.where) if isinstance(r, hiredis.ReplyError) else r
             for r in replies
         ]
 
-    async def _call(self, packed: list[bytes], count: int) -> list[Any]:
+    async def _call(
+        self, packed: list[bytes], count: int, *, on_cancel: Callable[[], None] | None = None
+    ) -> list[Any]:
         if self._closed or self._broken is not None:
             await trio.lowlevel.checkpoint()
             raise self._unusable_error()
+        if on_cancel is not None and not self._reader_turn:
+            raise AssertionError("on_cancel needs the reader task (a blocking connection)")
         slot = _Slot(count, trio.current_time())
         # The slot joins the queue in the same synchronous step in which its
         # bytes are written or queued for writing: that keeps replies matched.
@@ -236,10 +254,16 @@ class Connection:
             slot.task = trio.lowlevel.current_task()
 
             def abort(_: Any) -> trio.lowlevel.Abort:
+                if on_cancel is not None:
+                    # Not abandoned: the slot's finish reschedules this task.
+                    on_cancel()
+                    return trio.lowlevel.Abort.FAILED
                 slot.task = None  # the reader will drop this call's replies
                 return trio.lowlevel.Abort.SUCCEEDED
 
             await trio.lowlevel.wait_task_rescheduled(abort)
+        elif on_cancel is not None:
+            await trio.lowlevel.cancel_shielded_checkpoint()  # the replies are in: keep them
         else:
             await trio.lowlevel.checkpoint()
         if slot.error is not None:
@@ -354,6 +378,10 @@ class Connection:
                     "the connection was closed"
                 )
             )
+
+    def fail(self, error: ThoonkConnectionError | ThoonkTimeoutError) -> None:
+        """Break the connection now: every waiting caller gets ``error`` (a copy)."""
+        self._break(error)
 
     def _unusable_error(self) -> Exception:
         if self._broken is not None:
