@@ -813,6 +813,14 @@ class ClusterPubSub:
 
         The one of the channel's home node, or the first connection when the
         home has none (a slot that moved to a node we have no connection to).
+
+        The cluster bus can deliver a publish to the other nodes late (tens
+        of milliseconds: it holds back the second and later copies of a
+        burst), after a new subscription there: the home node's connection
+        never hands such a copy out (it subscribed after the publish), and
+        :meth:`subscribe` opens every node's connection before it subscribes
+        any, so the first connection never stands in for a home whose
+        connection is about to open (it did, and heard those copies).
         """
         try:
             home = self._home(channel)
@@ -851,9 +859,11 @@ class ClusterPubSub:
         if not groups:
             raise UsageError("subscribe to at least one channel or pattern")
         sub = Subscription(buffer)
+        # Every connection first, then the subscriptions: once one node has
+        # the pattern, the others must have a connection (see _accepts).
+        nodes = [await self._node(self.config.replace(host=h, port=p)) for h, p in groups]
         async with AsyncExitStack() as stack:
-            for (host, port), (chans, pats) in groups.items():
-                node = await self._node(self.config.replace(host=host, port=port))
+            for node, (chans, pats) in zip(nodes, groups.values(), strict=True):
                 await stack.enter_async_context(
                     node.subscribe(chans, pats, buffer=buffer, ack_timeout=ack_timeout, into=sub)
                 )
