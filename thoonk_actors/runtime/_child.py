@@ -20,9 +20,14 @@ stop level is the higher of the two (docs/runtime.md, "Signals and grace"):
 A stop is honoured whenever it arrives: the supervisor starts this process
 with SIGINT/SIGTERM blocked (held until a :class:`SignalLatch` takes them
 over); a stop while the target is importing ends the process at once with
-exit 0 (nothing was claimed); one while the app is connecting cancels the
-start-up. Exit codes: 0 stopped cleanly, 1 crashed, 2 the target is wrong
-(or the worker setup's input is: a :class:`UsageError` from it).
+exit 0 (nothing was claimed); one while the app is connecting (or its setup
+hook is entered) cancels the start-up; one while the app itself opens stops
+it as soon as it runs (only a third signal cancels it there: a cancel could
+land as it opened). A running app is stopped, and the process ends once the
+app, the setup hook's block and the client are all closed: nothing bounds
+that wait but a third signal (a hook's own clean-up is not cut short). Exit
+codes: 0 stopped cleanly, 1 crashed, 2 the target is wrong (or the worker
+setup's input is: a :class:`UsageError` from it).
 
 ``--setup`` is a :class:`WorkerSetup` as JSON, ``--slot`` which worker of
 the supervisor this is: the hook runs around the app (runtime/_setup.py).
@@ -107,7 +112,8 @@ class _Stop:
     Before trio runs, orders are only recorded (an order while the target is
     still importing ends the process: nothing was started). Inside trio,
     :meth:`raise_to` applies a higher level to the running app, or cancels
-    the start-up if the app is not running yet.
+    the start-up if the app is not running yet; while the app opens, a stop
+    short of cancelling everything waits until it runs (see :attr:`opening`).
     """
 
     def __init__(self, grace: float | None) -> None:
@@ -120,6 +126,13 @@ class _Stop:
         self._pending_order = 0
         self.running: RunningApp | None = None
         self.startup: trio.CancelScope | None = None
+        #: ``app.open()`` has been entered. A cancel of the start-up could land
+        #: in the very step in which it returns, before :meth:`set_running`: the
+        #: app would be cancelled as it opened, with its client (the hook's
+        #: clean-up cut short, the workers' goodbyes failing). So from here a
+        #: graceful or at-once stop waits for the app to run (one step, or the
+        #: subscription of its feeds), then stops it; only a third cancels.
+        self.opening = False
         #: Waiting for the app, the hook and the client to close (after the app stopped).
         self.closing: trio.CancelScope | None = None
 
@@ -186,6 +199,9 @@ class _Stop:
         if level <= self.level:
             return
         self.level = level
+        if self.running is None and self.opening and level < CANCEL:
+            log.info("%s: the app is opening; stopping it once it runs", why)
+            return
         if self.running is None:
             log.info("%s: stopping before the app started", why)
             if self.startup is not None:
@@ -215,11 +231,6 @@ class _Stop:
             self._apply("a stop asked during start-up")
 
 
-#: How long a stopped app may take to close (its client, a setup hook's
-#: clean-up) before the worker cancels the rest and ends.
-CLOSE_WAIT_S = 5.0
-
-
 class _Hook:
     """The worker setup of this process, its function imported (before trio runs)."""
 
@@ -247,8 +258,18 @@ async def _serve(
                 startup.cancel()
             await nursery.start(_run_app, app, burst, stop, hook, finished)
         stop.startup = None
-        if stop.running is None:  # the start-up was cancelled by a stop
-            log.info("worker %d stopped before it started", os.getpid())
+        if startup.cancel_called:
+            # A stop cancelled the start-up. _run_app has ended, everything it
+            # opened closed: a task that calls task_status.started() inside a
+            # cancelled start() is not moved to this nursery (trio's rule), and
+            # start() returns only once it is done. That holds even when the
+            # cancel landed in the step in which app.open() returned (a third
+            # signal can, see _Stop.opening): the app is then recorded
+            # (stop.running), and cancelled at once.
+            if stop.running is None:
+                log.info("worker %d stopped before it started", os.getpid())
+            else:
+                log.info("worker %d stopped as it started", os.getpid())
         else:
             # Not only stopped: closed, the hook's block ended and the client too
             # (cancelling earlier would cut a hook's own clean-up short); a third
@@ -256,14 +277,7 @@ async def _serve(
             with trio.CancelScope() as stop.closing:
                 if stop.level >= CANCEL:
                     stop.closing.cancel()
-                await stop.running.wait_stopped()
-                with trio.move_on_after(CLOSE_WAIT_S) as waited:
-                    await finished.wait()
-                if waited.cancelled_caught:
-                    log.warning(
-                        "the app stopped but its close did not end within %g s; cancelling it",
-                        CLOSE_WAIT_S,
-                    )
+                await finished.wait()
         nursery.cancel_scope.cancel()
 
 
@@ -276,23 +290,26 @@ async def _run_app(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Connect, enter the setup hook (before any job is claimed), run the app; ``finished``
-    once all three are closed."""
-    async with (
-        open_thoonk(app.url, worker_id=default_worker_id()) as thoonk,
-        AsyncExitStack() as stack,
-    ):
-        worker = None
-        if hook is not None:
-            worker = WorkerContext(app, hook.slot, thoonk)
-            await stack.enter_async_context(hook.setup.open(hook.function, worker))
-        running = await stack.enter_async_context(app.open(thoonk=thoonk, burst=burst))
-        log.info("worker %s running %r", running.worker_id, app)
-        if worker is not None:
-            worker.set_running(running)
-        stop.set_running(running)  # a stop asked meanwhile applies now
-        task_status.started()
-        await running.wait_stopped()
-    finished.set()
+    once all three are closed (set however this ends: nobody waits for it in vain)."""
+    try:
+        async with (
+            open_thoonk(app.url, worker_id=default_worker_id()) as thoonk,
+            AsyncExitStack() as stack,
+        ):
+            worker = None
+            if hook is not None:
+                worker = WorkerContext(app, hook.slot, thoonk)
+                await stack.enter_async_context(hook.setup.open(hook.function, worker))
+            stop.opening = True
+            running = await stack.enter_async_context(app.open(thoonk=thoonk, burst=burst))
+            log.info("worker %s running %r", running.worker_id, app)
+            if worker is not None:
+                worker.set_running(running)
+            stop.set_running(running)  # a stop asked meanwhile applies now
+            task_status.started()  # (does nothing if a stop cancelled the start-up)
+            await running.wait_stopped()
+    finally:
+        finished.set()
 
 
 async def _count_signals(
