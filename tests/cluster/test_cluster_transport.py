@@ -261,6 +261,67 @@ async def test_a_migrated_slot_is_followed(cluster_url: str, local_cluster: Loca
         move_slot(local_cluster, slot, target, source)  # give it back
 
 
+async def test_nodes_that_send_a_slot_to_each_other_are_waited_for(
+    cluster_url: str, local_cluster: LocalCluster
+) -> None:
+    """A move not every node has taken in: MOVED back and forth until they agree.
+
+    Nodes agree on a slot's owner through the cluster bus's gossip, so right
+    after a move two nodes can each name the other (seen in the suite: a slot
+    given away and back by an earlier test). The call waits for them, bounded
+    by reconnect_timeout, instead of bouncing MAX_REDIRECTS times at once.
+    """
+    key = "{bounce}k"
+    slot = key_slot(key.encode())
+    owner = owner_port(local_cluster, slot)
+    other = another_primary(local_cluster, owner)
+    owner_id, other_id = node_id(local_cluster, owner), node_id(local_cluster, other)
+
+    def set_owner(port: int, node: str) -> None:
+        with contextlib.closing(local_cluster.client(port)) as c:
+            c.execute_command("CLUSTER", "SETSLOT", slot, "NODE", node)
+
+    # The owner gives the slot to `other`, which is not told: each sends it to the other.
+    set_owner(owner, other_id)
+    try:
+        with trio.fail_after(DEADLINE_S):
+            async with open_cluster(cluster_url, reconnect_timeout=10) as client:
+
+                async def agree_once_bounced() -> None:
+                    await wait_until(lambda: client.retries >= 1, what="a bounce waited for")
+                    await trio.to_thread.run_sync(set_owner, owner, owner_id)
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(agree_once_bounced)
+                    assert await client.execute("SET", key, "v") == b"OK"
+                assert client.redirects >= 2
+                assert await client.execute("GET", key) == b"v"
+                await client.execute("DEL", key)
+    finally:
+        set_owner(owner, owner_id)
+
+
+async def test_nodes_that_never_agree_fail_after_reconnect_timeout(
+    cluster_url: str, local_cluster: LocalCluster
+) -> None:
+    key = "{bounce}k"
+    slot = key_slot(key.encode())
+    owner = owner_port(local_cluster, slot)
+    other = another_primary(local_cluster, owner)
+    owner_id, other_id = node_id(local_cluster, owner), node_id(local_cluster, other)
+    with contextlib.closing(local_cluster.client(owner)) as c:
+        c.execute_command("CLUSTER", "SETSLOT", slot, "NODE", other_id)
+    try:
+        with trio.fail_after(DEADLINE_S):
+            async with open_cluster(cluster_url, reconnect_timeout=0.3) as client:
+                with pytest.raises(ThoonkClusterDownError, match="MOVED back and forth"):
+                    await client.execute("GET", key)
+                assert client.retries >= 1
+    finally:
+        with contextlib.closing(local_cluster.client(owner)) as c:
+            c.execute_command("CLUSTER", "SETSLOT", slot, "NODE", owner_id)
+
+
 async def test_ask_during_a_migration(cluster_url: str, local_cluster: LocalCluster) -> None:
     moved, stays = "{asked}moved", "{asked}stays"
     slot = key_slot(moved.encode())

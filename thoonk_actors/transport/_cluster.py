@@ -436,6 +436,21 @@ class ClusterClient:
         deadline: float | None = None
         backoff = _WAIT_BACKOFF.start()
         hops = 0  # redirections to another node; the pauses are bounded by `deadline`
+        moved_from: set[RedisClient] = set()  # nodes that sent this call elsewhere (MOVED)
+
+        async def pause_or_raise(exc: Exception, failure: Exception) -> None:
+            """One backoff pause before sending again; ``failure`` once past reconnect_timeout."""
+            nonlocal deadline
+            self.retries += 1
+            now = trio.current_time()
+            if deadline is None:
+                deadline = now + self.config.reconnect_timeout
+            pause = backoff.next_delay()
+            if now + pause > deadline:
+                raise failure from exc
+            log.debug("%s on %s: %s; retrying in %.2f s", what, self.where, exc, pause)
+            await trio.sleep(pause)
+
         while hops <= MAX_REDIRECTS:
             seen = self.refreshes
             try:
@@ -445,26 +460,41 @@ class ClusterClient:
                 return await attempt(node)
             except ThoonkMovedError as exc:
                 self.redirects += 1
-                hops += 1
+                moved_from.add(node)
                 node = self.node(self._moved(exc))
-                self._nursery.start_soon(self._refresh_quietly, seen)
+                if node in moved_from:
+                    # Sent back to a node that already sent this call away: the nodes
+                    # disagree on the slot's owner (a move that not every node has
+                    # taken in yet; they agree within the cluster bus's gossip). Wait
+                    # for them, as for TRYAGAIN, instead of bouncing MAX_REDIRECTS
+                    # times in a few milliseconds.
+                    await pause_or_raise(
+                        exc,
+                        ThoonkClusterDownError(
+                            f"{what}: the nodes of the cluster {self.where} still send slot "
+                            f"{exc.slot_id} to each other after "
+                            f"{self.config.reconnect_timeout:g} s (MOVED back and forth); "
+                            "check CLUSTER NODES on each node"
+                        ),
+                    )
+                    moved_from.clear()
+                    await self._refresh_quietly(seen)
+                    node = self._target(slot)
+                else:
+                    hops += 1
+                    self._nursery.start_soon(self._refresh_quietly, seen)
             except ThoonkAskError as exc:
                 self.redirects += 1
                 hops += 1
                 ask = self.node((exc.host, int(exc.port)))
             except _WAIT_AND_RETRY as exc:
-                self.retries += 1
-                now = trio.current_time()
-                if deadline is None:
-                    deadline = now + self.config.reconnect_timeout
-                pause = backoff.next_delay()
-                if now + pause > deadline:
-                    raise type(exc)(
+                await pause_or_raise(
+                    exc,
+                    type(exc)(
                         f"{exc} (still so after {self.config.reconnect_timeout:g} s of retries "
                         f"on the cluster {self.where})"
-                    ) from exc
-                log.debug("%s on %s: %s; retrying in %.2f s", what, self.where, exc, pause)
-                await trio.sleep(pause)
+                    ),
+                )
                 await self._refresh_quietly(seen)
                 node = self._target(slot)
             except (ThoonkConnectionError, ThoonkTimeoutError):
