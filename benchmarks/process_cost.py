@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/process_cost.py [--n 20000] [--rounds 3] [--port 0]
+    python benchmarks/process_cost.py [--n 20000] [--rounds 3]
 
 Starts a private ``redis-server`` (the one on ``$PATH``, no persistence) on a
 free loopback port, so ``CONFIG RESETSTAT`` and ``INFO commandstats`` count
@@ -25,13 +25,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import redis
@@ -40,15 +35,10 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.jobs import QUEUE, publish, start_workers
+from benchmarks.peers import private_server
 from thoonk_actors.objects import open_thoonk
 
 Costs = dict[str, tuple[float, float]]  # command -> (usec per job, calls per job)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main_thread_cpu(client: redis.Redis) -> float:
@@ -122,41 +112,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--port", type=int, default=0, help="0: a free one")
     args = parser.parse_args()
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not on PATH")
-    port = args.port or free_port()
-    folder = tempfile.mkdtemp(prefix="process-cost-")
-    server = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            folder,
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
+    url, server = private_server()
     client = redis.Redis.from_url(url)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                version = client.info("server")["redis_version"]
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        version = client.info("server")["redis_version"]
         print(f"Redis {version} at {url}; N = {args.n:,}; load average {os.getloadavg()[0]:.2f}")
         processed, published = [], []
         for _ in range(args.rounds):
@@ -169,7 +129,6 @@ def main() -> None:
         client.close()
         server.terminate()
         server.wait(timeout=10)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
