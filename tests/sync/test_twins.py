@@ -160,7 +160,7 @@ def test_mypy_sees_the_async_types_on_the_twins_and_reports_misuse() -> None:
         for number, text in enumerate(bad.read_text(encoding="utf-8").splitlines(), 1)
         if re.search(r"\S  # error: ", text)
     ]
-    assert len(marked) == 6
+    assert len(marked) == 7
     assert sorted({line for name, line, _ in errors if name == bad.name}) == marked, errors
 
 

@@ -17,3 +17,7 @@ def misuse(t: SyncThoonk) -> None:
     t.names("job", "feed")  # error: one kind
     late = t.job("emails").statistics().no_such_field  # error: JobStats has no such field
     del count, late
+
+
+async def misuse_in_a_cell(t: SyncThoonk) -> None:
+    await t.job("emails").aio.finish()  # error: which job?

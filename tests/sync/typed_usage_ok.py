@@ -36,3 +36,11 @@ def usage(t: SyncThoonk) -> None:
     assert_type(t.names("job"), list[str])
     assert_type(t.discover(["job"], scan=False), Discovery)
     assert_type(t.register("job", "emails"), bool)
+
+
+async def in_a_notebook_cell(t: SyncThoonk) -> None:
+    # ``aio``: the async object's methods, awaited on the kernel's asyncio loop.
+    assert_type(await t.job("emails").aio.statistics(), JobStats)
+    assert_type(await t.feed("news").aio.publish({"title": "hello"}), str)
+    assert_type(await t.sorted_feed("deck").aio.append("intro"), str)
+    assert_type(await t.queue("tasks").aio.put_many([1, 2]), list[str])

@@ -35,7 +35,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import suppress
 from types import TracebackType
-from typing import Any, Unpack
+from typing import Any, Unpack, cast
 
 import outcome
 import trio
@@ -43,7 +43,11 @@ import trio
 from .._redact import redact_url
 from ..contract import Codec
 from ..objects import (
+    Feed,
     Gap,
+    Job,
+    Queue,
+    SortedFeed,
     Thoonk,
     ThoonkObject,
     ThoonkOptions,
@@ -338,11 +342,21 @@ class SyncJob(JobMethods, SyncObject):
 
     _view_kind = "job"  # shown as a JobBoard
 
+    @property
+    def aio(self) -> Job:
+        """As :attr:`SyncObject.aio`, typed as the async object (its methods awaitable)."""
+        return cast(Job, AsyncView(self._portal, self._obj))
+
 
 class SyncFeed(FeedMethods, SyncObject):
     """Blocking twin of :class:`~thoonk_actors.Feed`."""
 
     _view_kind = "feed"  # shown as a FeedView
+
+    @property
+    def aio(self) -> Feed:
+        """As :attr:`SyncObject.aio`, typed as the async object (its methods awaitable)."""
+        return cast(Feed, AsyncView(self._portal, self._obj))
 
 
 class SyncSortedFeed(SortedFeedMethods, SyncObject):
@@ -350,9 +364,19 @@ class SyncSortedFeed(SortedFeedMethods, SyncObject):
 
     _view_kind = "sorted_feed"  # shown as a FeedView
 
+    @property
+    def aio(self) -> SortedFeed:
+        """As :attr:`SyncObject.aio`, typed as the async object (its methods awaitable)."""
+        return cast(SortedFeed, AsyncView(self._portal, self._obj))
+
 
 class SyncQueue(QueueMethods, SyncObject):
     """Blocking twin of :class:`~thoonk_actors.Queue`."""
+
+    @property
+    def aio(self) -> Queue:
+        """As :attr:`SyncObject.aio`, typed as the async object (its methods awaitable)."""
+        return cast(Queue, AsyncView(self._portal, self._obj))
 
 
 class SyncThoonk(ThoonkMethods):
