@@ -110,6 +110,9 @@ async def test_a_cancel_landing_as_the_block_is_served_loses_nothing(
 ) -> None:
     # The push and the cut race: whichever wins, the script ran exactly once per
     # call and its reply came back.
+    # Loaded: this is the race of the push and the cut (another test may have
+    # flushed the scripts; a cut meeting NOSCRIPT is the next test's case).
+    sync_redis.script_load(COUNT.source)
     with trio.fail_after(DEADLINE * 2):
         async with open_redis(redis_url) as client:
             returned = 0
@@ -132,6 +135,31 @@ async def test_a_cancel_landing_as_the_block_is_served_loses_nothing(
                 returned += 1
                 await client.execute("DEL", "waits")
             assert int(sync_redis.get("runs") or 0) == returned == 30
+
+
+async def test_a_cut_that_meets_noscript_ran_nothing_and_raises_the_cancel(
+    redis_url: str, sync_redis: redis.Redis
+) -> None:
+    # NOSCRIPT: the script did not run behind the block. The caller was cancelled
+    # meanwhile, so it is not run now: the cancel is raised and nothing ran.
+    sync_redis.script_flush()
+    with trio.fail_after(DEADLINE):
+        async with open_redis(redis_url) as client:
+            got: list[tuple[Any, Any]] = []
+            with trio.CancelScope() as scope:
+
+                async def cut_once_blocked() -> None:
+                    await wait_until(lambda: bool(blocked_ids(sync_redis)), what="the block")
+                    scope.cancel()
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(cut_once_blocked)
+                    got.append(await behind(client))
+            assert scope.cancelled_caught
+            assert got == []
+            assert sync_redis.get("runs") is None
+            sync_redis.lpush("waits", "job-1")
+            assert await behind(client) == (b"job-1", 1)  # the next call runs it
 
 
 async def test_noscript_behind_the_block_loads_the_script_and_runs_it_once(

@@ -536,7 +536,9 @@ class RedisClient:
           and both replies are returned; the caller sees the cancel at its
           next checkpoint. (Before anything is sent a cancel raises as usual.)
         - ``NOSCRIPT`` (or LOADING): the script did not run; it is run with
-          :meth:`evalsha` (loaded first) and that reply is returned.
+          :meth:`evalsha` (loaded first) and that reply is returned, unless
+          the caller was cancelled meanwhile: then nothing ran, and the
+          cancel is raised.
         - the script's error reply is raised; the blocking command's error
           reply is returned in place.
 
