@@ -276,20 +276,16 @@ class JobWorker:
                     # The claim goes right behind the wait (one round trip); a stop or
                     # _wake_claimer cuts the wait, never the claim: its jobs come back.
                     jobs: list[ClaimedJob] = []
-                    with self._idle_wait() as cut:
-                        self._awaiting_work = True
-                        try:
-                            jobs = await job.wait_and_claim(
-                                asked,
-                                until=min(drained[0], clock() + WAIT_FOR_WORK),
-                                worker_id=self.identities.current,
-                                lease_ms=self._lease_ms,
-                                on_poison=self._poisoned,
-                                on_held=held.append,
-                                on_drained=drained_at.append,
-                            )
-                        finally:
-                            self._awaiting_work = False
+                    with self._idle_wait(awaiting_work=True) as cut:
+                        jobs = await job.wait_and_claim(
+                            asked,
+                            until=min(drained[0], clock() + WAIT_FOR_WORK),
+                            worker_id=self.identities.current,
+                            lease_ms=self._lease_ms,
+                            on_poison=self._poisoned,
+                            on_held=held.append,
+                            on_drained=drained_at.append,
+                        )
                     if cut.cancelled_caught:
                         continue  # cut before it was sent: nothing claimed; claim now
                 else:
@@ -359,12 +355,8 @@ class JobWorker:
         ``due_at``: the next due time told by the claim that just found the
         queue drained (skips the promote step); None: promote first.
         """
-        with self._idle_wait():
-            self._awaiting_work = True
-            try:
-                await self.job.wait_for_work(trio.current_time() + WAIT_FOR_WORK, due_at=due_at)
-            finally:
-                self._awaiting_work = False
+        with self._idle_wait(awaiting_work=True):
+            await self.job.wait_for_work(trio.current_time() + WAIT_FOR_WORK, due_at=due_at)
 
     async def _wait_for_slots(self) -> None:
         prefetch = self.prefetch
@@ -374,17 +366,20 @@ class JobWorker:
                 await self._slots_freed.wait()
 
     @contextmanager
-    def _idle_wait(self) -> Iterator[trio.CancelScope]:
+    def _idle_wait(self, *, awaiting_work: bool = False) -> Iterator[trio.CancelScope]:
         # Only the waits are cut by a stop, never a claim in flight (its jobs
         # would be claimed with nobody knowing): wait_and_claim returns them.
+        # ``awaiting_work``: a wait for jobs, which _wake_claimer may cut too.
         with trio.CancelScope() as scope:
             self._idle_scope = scope
+            self._awaiting_work = awaiting_work
             if self._stopping.is_set():
                 scope.cancel()
             try:
                 yield scope
             finally:
                 self._idle_scope = None
+                self._awaiting_work = False
 
     async def _configure(self) -> None:
         """Create the queue if needed and decide this worker's lease; never rewrite its config.
